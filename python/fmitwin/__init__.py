@@ -1,0 +1,34 @@
+"""fmitwin: digital twins of real machines.
+
+FMU physics (FMI 2.0/3.0 via FMPy), a compiled C++/Eigen Kalman core, co-simulation of coupled
+FMUs, live coupling to OPC UA / MQTT plants, and predictive maintenance.
+
+Public names are imported lazily so that ``import fmitwin`` stays fast and a command pulls in only
+what it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fmitwin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,3 @@
+from fmitwin.cli import main
+
+raise SystemExit(main())

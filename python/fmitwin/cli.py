@@ -1,0 +1,43 @@
+"""The ``fmitwin`` command line: one subcommand per module in ``fmitwin.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from fmitwin import __version__
+
+# subcommand -> module in fmitwin.commands; each module defines
+#   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
+_COMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fmitwin",
+        description="Digital twins of real machines: FMU physics, Kalman estimation, "
+        "co-simulation, live plant coupling and predictive maintenance.",
+    )
+    parser.add_argument("--version", action="version", version=f"fmitwin {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in _COMMANDS.items():
+        module = importlib.import_module(f"fmitwin.commands.{module_name}")
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

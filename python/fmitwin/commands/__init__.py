@@ -1,0 +1,1 @@
+"""Subcommands of the ``fmitwin`` command line (see fmitwin.cli)."""
