@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "PythonMeasurementModel": "fmitwin.filters",
     "DampedPendulumModel": "fmitwin.filters",
     "gate_thresholds": "fmitwin.filters",
+    "FleetKalmanFilter": "fmitwin.filters",
+    "FleetResult": "fmitwin.filters",
 }
 
 
