@@ -356,9 +356,16 @@ void bind_models(py::module_& m) {
            py::arg("dim_z"));
 
   py::class_<DampedPendulumModel, ProcessModel, std::shared_ptr<DampedPendulumModel>>(
-      m, "DampedPendulumModel")
-      .def(py::init<double, double, double>(), py::arg("length"), py::arg("gravity") = 9.80665,
-           py::arg("max_step") = 0.01)
+      m, "DampedPendulumModel",
+      R"doc(A damped pendulum whose damping rate is a state to estimate (a native C++ model).
+
+theta' = omega, omega' = -(g / L) sin(theta) - c omega + u, c' = 0; state (theta [rad],
+omega [rad/s], c [1/s]), input u = torque / inertia [rad/s^2]. Integrated by RK4 with substeps
+<= max_step; F from the variational equation (analytic_jacobian) or finite differences.)doc")
+      .def(py::init<double, double, double, bool>(), py::arg("length"),
+           py::arg("gravity") = 9.80665, py::arg("max_step") = 0.01,
+           py::arg("analytic_jacobian") = true)
+      .def_property_readonly("analytic_jacobian", &DampedPendulumModel::analytic_jacobian)
       .def_property_readonly("length", &DampedPendulumModel::length)
       .def_property_readonly("gravity", &DampedPendulumModel::gravity)
       .def_property_readonly("max_step", &DampedPendulumModel::max_step);
