@@ -35,6 +35,15 @@ std::string shape_of(const py::array& a) {
 
 // obj as a C-contiguous float64 array (no copy when it already is one), or TypeError.
 Array as_array(py::handle obj, const std::string& name) {
+  // The per-step fast path: an aligned, C-contiguous float64 ndarray is used as it is, without
+  // NumPy's general conversion machinery (which dominates the cost of a small update).
+  if (py::isinstance<py::array>(obj)) {
+    const auto a = py::reinterpret_borrow<py::array>(obj);
+    constexpr int wanted = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if (a.dtype().num() == py::detail::npy_api::NPY_DOUBLE_ && (a.flags() & wanted) == wanted) {
+      return py::reinterpret_borrow<Array>(obj);
+    }
+  }
   Array a = Array::ensure(obj);
   if (!a) {
     PyErr_Clear();

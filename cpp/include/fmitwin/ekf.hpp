@@ -14,11 +14,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "fmitwin/kalman_kernel.hpp"
+#include "fmitwin/models.hpp"
 #include "fmitwin/process_model.hpp"
 
 namespace fmitwin {
@@ -108,9 +108,6 @@ class ExtendedKalmanFilter {
                         bool record_states, CovarianceOutput covariances);
 
  private:
-  // The matrix of a linear process model with no input, when there is one: the batch fast path.
-  const Eigen::MatrixXd* linear_transition() const;
-  const Eigen::MatrixXd* linear_observation() const;
   Eigen::Index input_dim() const;
 
   Eigen::Index n_, m_;
@@ -119,6 +116,10 @@ class ExtendedKalmanFilter {
   std::vector<double> gate_;
   std::shared_ptr<ProcessModel> process_;
   std::shared_ptr<MeasurementModel> measurement_;
+  // The models again when they are linear (nullptr otherwise): their matrices go straight into
+  // the kernel, without the virtual propagate/measure calls and copies.
+  const LinearProcessModel* linear_process_ = nullptr;
+  const LinearMeasurementModel* linear_measurement_ = nullptr;
   std::unique_ptr<Kernel> kernel_;
   // Scratch: the candidate posterior and model outputs, swapped in on success.
   Eigen::VectorXd x_work_, hx_work_;

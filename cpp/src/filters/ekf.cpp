@@ -181,6 +181,7 @@ void ExtendedKalmanFilter::set_process_model(std::shared_ptr<ProcessModel> model
                                 std::to_string(n_));
   }
   process_ = std::move(model);
+  linear_process_ = dynamic_cast<const LinearProcessModel*>(process_.get());
   u_ = Eigen::VectorXd::Zero(input_dim());
 }
 
@@ -192,6 +193,7 @@ void ExtendedKalmanFilter::set_measurement_model(std::shared_ptr<MeasurementMode
         std::to_string(n_) + ", dim_z = " + std::to_string(m_));
   }
   measurement_ = std::move(model);
+  linear_measurement_ = dynamic_cast<const LinearMeasurementModel*>(measurement_.get());
 }
 
 void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
@@ -236,6 +238,11 @@ void ExtendedKalmanFilter::predict(double dt, const Eigen::VectorXd* u, const Ei
     check_shape("F", *F, n_, n_);
     check_finite("F", *F);
     kernel_->predict(x_work_.data(), P_work_.data(), F->data(), Q_used->data());
+  } else if (linear_process_ != nullptr && (u == nullptr || input_dim() == 0)) {
+    // x <- F x + B 0: the kernel's linear predict.
+    kernel_->predict(x_work_.data(), P_work_.data(), linear_process_->F().data(),
+                     Q_used->data());
+    u_.setZero();
   } else {
     if (!process_) {
       throw std::invalid_argument(
@@ -278,6 +285,8 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   if (H != nullptr) {
     check_shape("H", *H, m_, n_);
     check_finite("H", *H);
+  } else if (linear_measurement_ != nullptr) {
+    H_used = &linear_measurement_->H();  // h(x) = H x inside the kernel
   } else if (measurement_) {
     hx_work_.resize(m_);
     measurement_->measure(x_, u_, hx_work_, &H_work_);
@@ -317,16 +326,6 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   result.nis = out.nis;
   result.log_likelihood = out.log_likelihood;
   return result;
-}
-
-const Eigen::MatrixXd* ExtendedKalmanFilter::linear_transition() const {
-  const auto* linear = dynamic_cast<const LinearProcessModel*>(process_.get());
-  return linear != nullptr ? &linear->F() : nullptr;
-}
-
-const Eigen::MatrixXd* ExtendedKalmanFilter::linear_observation() const {
-  const auto* linear = dynamic_cast<const LinearMeasurementModel*>(measurement_.get());
-  return linear != nullptr ? &linear->H() : nullptr;
 }
 
 BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
@@ -385,9 +384,9 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
   r.log_likelihood.resize(T);
   r.accepted.resize(T);
 
-  const Eigen::MatrixXd* F = linear_transition();
-  const Eigen::MatrixXd* H = linear_observation();
-  if (F != nullptr && H != nullptr && u == nullptr) {
+  if (linear_process_ != nullptr && linear_measurement_ != nullptr && u == nullptr) {
+    const Eigen::MatrixXd* F = &linear_process_->F();
+    const Eigen::MatrixXd* H = &linear_measurement_->H();
     // The fast path: the whole series inside one (fixed-size where compiled in) kernel loop.
     Series s;
     s.steps = steps;
