@@ -59,6 +59,10 @@ void check_vector(const std::string& name, const Eigen::Ref<const Eigen::VectorX
 // symmetric (to 1e-9 relative) and positive definite, or positive semi-definite when !strict.
 void check_covariance(const std::string& name, const Eigen::Ref<const Eigen::MatrixXd>& a,
                       Eigen::Index n, bool strict);
+// check_covariance, then the exactly symmetric 0.5 (a + a') to store.
+Eigen::MatrixXd checked_covariance(const std::string& name,
+                                   const Eigen::Ref<const Eigen::MatrixXd>& a, Eigen::Index n,
+                                   bool strict);
 // gate[k] for k = 0..m, non-negative (inf: no gating).
 void check_gate(const std::vector<double>& gate, Eigen::Index m);
 

@@ -112,6 +112,13 @@ void check_covariance(const std::string& name, const Eigen::Ref<const Eigen::Mat
   }
 }
 
+Eigen::MatrixXd checked_covariance(const std::string& name,
+                                   const Eigen::Ref<const Eigen::MatrixXd>& a, Eigen::Index n,
+                                   bool strict) {
+  check_covariance(name, a, n, strict);
+  return 0.5 * (a + a.transpose());
+}
+
 void check_gate(const std::vector<double>& gate, Eigen::Index m) {
   if (static_cast<Eigen::Index>(gate.size()) != m + 1) {
     throw std::invalid_argument("gate must have dim_z + 1 = " + std::to_string(m + 1) +
@@ -150,18 +157,15 @@ void ExtendedKalmanFilter::set_x(const Eigen::Ref<const Eigen::VectorXd>& x) {
 }
 
 void ExtendedKalmanFilter::set_P(const Eigen::Ref<const Eigen::MatrixXd>& P) {
-  check_covariance("P", P, n_, true);
-  P_ = 0.5 * (P + P.transpose());
+  P_ = checked_covariance("P", P, n_, true);
 }
 
 void ExtendedKalmanFilter::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
-  check_covariance("Q", Q, n_, false);
-  Q_ = 0.5 * (Q + Q.transpose());
+  Q_ = checked_covariance("Q", Q, n_, false);
 }
 
 void ExtendedKalmanFilter::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
-  check_covariance("R", R, m_, true);
-  R_ = 0.5 * (R + R.transpose());
+  R_ = checked_covariance("R", R, m_, true);
 }
 
 void ExtendedKalmanFilter::set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
@@ -202,14 +206,14 @@ void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
                                      const Eigen::Ref<const Eigen::MatrixXd>& R,
                                      const Eigen::Ref<const Eigen::VectorXd>& u) {
   check_vector("x", x, n_);
-  check_covariance("P", P, n_, true);
-  check_covariance("Q", Q, n_, false);
-  check_covariance("R", R, m_, true);
   check_vector("u", u, input_dim());
+  Eigen::MatrixXd P_new = checked_covariance("P", P, n_, true);
+  Eigen::MatrixXd Q_new = checked_covariance("Q", Q, n_, false);
+  Eigen::MatrixXd R_new = checked_covariance("R", R, m_, true);
   x_ = x;
-  P_ = 0.5 * (P + P.transpose());
-  Q_ = 0.5 * (Q + Q.transpose());
-  R_ = 0.5 * (R + R.transpose());
+  P_ = std::move(P_new);
+  Q_ = std::move(Q_new);
+  R_ = std::move(R_new);
   u_ = u;
 }
 

@@ -71,8 +71,7 @@ void KalmanFleet::set_F(const Eigen::Ref<const Eigen::MatrixXd>& F) {
 }
 
 void KalmanFleet::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
-  check_covariance("Q", Q, n_, false);
-  Q_ = 0.5 * (Q + Q.transpose());
+  Q_ = checked_covariance("Q", Q, n_, false);
 }
 
 void KalmanFleet::set_H(const Eigen::Ref<const Eigen::MatrixXd>& H) {
@@ -82,8 +81,7 @@ void KalmanFleet::set_H(const Eigen::Ref<const Eigen::MatrixXd>& H) {
 }
 
 void KalmanFleet::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
-  check_covariance("R", R, m_, true);
-  R_ = 0.5 * (R + R.transpose());
+  R_ = checked_covariance("R", R, m_, true);
 }
 
 void KalmanFleet::set_gate(std::vector<double> gate) {
