@@ -120,12 +120,6 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
-py::array_t<bool> mask_out(const std::vector<std::uint8_t>& flags) {
-  py::array_t<bool> out(static_cast<py::ssize_t>(flags.size()));
-  for (std::size_t i = 0; i < flags.size(); ++i) out.mutable_data()[i] = flags[i] != 0;
-  return out;
-}
-
 // The Python-callable models (the slow path): each call takes the GIL.
 class PythonProcessModel : public ProcessModel {
  public:
@@ -406,9 +400,16 @@ void bind_filter(py::module_& m) {
       .def_readonly("nis", &UpdateResult::nis)
       .def_readonly("log_likelihood", &UpdateResult::log_likelihood)
       .def_property_readonly("innovation",
-                             [](const UpdateResult& r) { return vector_out(r.innovation); })
-      .def_property_readonly("S", [](const UpdateResult& r) { return matrix_out(r.S); })
-      .def_property_readonly("used", [](const UpdateResult& r) { return mask_out(r.used); })
+                             [](const UpdateResult& r) { return vector_out(r.innovation()); })
+      .def_property_readonly("S", [](const UpdateResult& r) { return matrix_out(r.S()); })
+      .def_property_readonly("used",
+                             [](const UpdateResult& r) {
+                               py::array_t<bool> out(r.dim_z());
+                               for (Index i = 0; i < r.dim_z(); ++i) {
+                                 out.mutable_data()[i] = r.used(i);
+                               }
+                               return out;
+                             })
       .def("__repr__", [](const UpdateResult& r) {
         return "UpdateResult(accepted=" + std::string(r.accepted ? "True" : "False") +
                ", gated=" + (r.gated ? "True" : "False") + ", nis=" +
