@@ -84,6 +84,9 @@ class ExtendedKalmanFilter {
   const std::vector<double>& gate() const { return gate_; }
   const std::shared_ptr<ProcessModel>& process_model() const { return process_; }
   const std::shared_ptr<MeasurementModel>& measurement_model() const { return measurement_; }
+  // Whether predict() / update() without F / H go through a nonlinear (possibly slow) model.
+  bool nonlinear_process() const { return process_ && linear_process_ == nullptr; }
+  bool nonlinear_measurement() const { return measurement_ && linear_measurement_ == nullptr; }
 
   void set_x(const Eigen::Ref<const Eigen::VectorXd>& x);
   void set_P(const Eigen::Ref<const Eigen::MatrixXd>& P);  // symmetric positive definite
