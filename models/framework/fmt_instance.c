@@ -81,7 +81,8 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
     inst->knowns = calloc((size_t)m->n_variables, sizeof *inst->knowns);
     /* RK4: x0, x, k1..k4 (n_states each); event location: z0, z (n_event_indicators each). */
     inst->work = calloc(8 * (size_t)m->n_variables, sizeof *inst->work);
-    if (!inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
+    inst->column = calloc((size_t)m->n_variables, sizeof *inst->column);
+    if (!inst->column || !inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
         !inst->knowns || !inst->work) {
         fmt_free_instance(inst);
         return NULL;
@@ -119,6 +120,7 @@ void fmt_free_instance(fmt_instance *inst) {
     free(inst->event_indicators);
     free(inst->knowns);
     free(inst->work);
+    free(inst->column);
     free(inst);
 }
 
@@ -397,10 +399,11 @@ static bool is_known(const fmt_instance *inst, int index) {
     return false;
 }
 
-static double partial(const fmt_instance *inst, int unknown, int known) {
-    /* A state that is also an output depends on nothing but itself. */
-    if (is_state(inst, unknown)) return unknown == known ? 1.0 : 0.0;
-    return inst->model->partial(inst->v, unknown, known);
+/* inst->column = d v / d v[known] at the current point. */
+static void jacobian_column(fmt_instance *inst, int known) {
+    for (int i = 0; i < inst->model->n_variables; i++) inst->column[i] = 0.0;
+    inst->column[known] = 1.0; /* a state that is also an output depends on itself only */
+    inst->model->tangent(inst->v, known, inst->column);
 }
 
 fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknowns[], size_t n_unknowns,
@@ -427,9 +430,11 @@ fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknown
     refresh(inst);
     size_t n_out = adjoint ? n_knowns : n_unknowns;
     for (size_t k = 0; k < n_out; k++) sensitivity[k] = 0.0;
-    for (size_t i = 0; i < n_unknowns; i++) {
-        for (size_t j = 0; j < n_knowns; j++) {
-            double d = partial(inst, (int)unknowns[i], (int)knowns[j]);
+    for (size_t j = 0; j < n_knowns; j++) {
+        if (!adjoint && seed[j] == 0.0) continue;
+        jacobian_column(inst, (int)knowns[j]);
+        for (size_t i = 0; i < n_unknowns; i++) {
+            double d = inst->column[unknowns[i]];
             if (adjoint)
                 sensitivity[j] += seed[i] * d;
             else
