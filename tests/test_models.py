@@ -195,3 +195,16 @@ def test_doStep_must_continue_from_the_current_time(name, version):
         with pytest.raises(FMICallException):
             inst.fmu.doStep(5.0, 1.0)
         assert any("communication points must follow each other" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fmu_state_of_another_interface_is_rejected(version):
+    with (
+        instance("heated_tank", version) as me,
+        instance("heated_tank", version, "CoSimulation") as cs,
+    ):
+        state = me.get_state()
+        with pytest.raises(FMICallException):
+            cs.set_state(state)
+        me.free_state(state)
+        assert any("restore it into an instance of the same interface" in m for m in cs.messages)

@@ -461,7 +461,8 @@ const int *fmt_dependencies(const fmt_instance *inst, uint32_t vr, int *n) {
 struct fmt_snapshot {
     uint64_t signature; /* identifies the model build (hash of the token) */
     int32_t n_variables;
-    int32_t mode;
+    int16_t mode;
+    int16_t interface; /* model exchange and co-simulation modes do not mix */
     double v[];
 };
 
@@ -481,7 +482,8 @@ fmt_snapshot *fmt_get_snapshot(fmt_instance *inst, fmt_snapshot *reuse) {
     refresh(inst);
     s->signature = token_signature();
     s->n_variables = inst->model->n_variables;
-    s->mode = (int32_t)inst->mode;
+    s->mode = (int16_t)inst->mode;
+    s->interface = (int16_t)inst->interface;
     memcpy(s->v, inst->v, (size_t)inst->model->n_variables * sizeof(double));
     return s;
 }
@@ -492,6 +494,14 @@ fmt_status fmt_set_snapshot(fmt_instance *inst, const fmt_snapshot *s) {
                 "The FMU state was not taken from this model build (%s): take it with fmiGetFMUState of "
                 "an instance of the same FMU.",
                 inst->model->name);
+        return FMT_ERROR;
+    }
+    if (s->interface != (int16_t)inst->interface) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The FMU state was taken from a %s instance but this one is %s: restore it into an instance "
+                "of the same interface.",
+                s->interface == FMT_MODEL_EXCHANGE ? "model-exchange" : "co-simulation",
+                inst->interface == FMT_MODEL_EXCHANGE ? "model exchange" : "co-simulation");
         return FMT_ERROR;
     }
     inst->mode = (fmt_mode)s->mode;
