@@ -10,7 +10,7 @@
 #define FMT_STRINGIFY2(x) #x
 #define FMT_STRINGIFY(x) FMT_STRINGIFY2(x)
 #ifndef FMT_GUID
-#error "FMT_GUID must be defined by the build (the FMU's GUID / instantiation token)"
+#include "fmt_token.h" /* a source FMU's build: fmt_mdgen wrote the token beside the sources */
 #endif
 const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
 
