@@ -241,3 +241,22 @@ def test_unknown_value_reference_is_an_error_naming_the_range(version):
         with pytest.raises(FMICallException):
             inst.fmu.getReal([999]) if version == 2 else inst.fmu.getFloat64([999])
         assert any("Value reference 999 does not exist" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize(("name", "version"), CASES)
+def test_reset_returns_to_the_start_values(name, version):
+    step = float(unpacked(name, version)[1].defaultExperiment.stepSize)
+    with instance(name, version, "CoSimulation") as inst:
+        watched = inst.states + inst.outputs
+        fresh = inst.get(*watched)
+        inst.set(**OPERATING_POINTS[name])
+        inst.fmu.doStep(0.0, step)
+        inst.fmu.terminate()
+        inst.fmu.reset()
+        if version == 2:
+            inst.fmu.setupExperiment(startTime=0.0)
+            inst.fmu.enterInitializationMode()
+        else:
+            inst.fmu.enterInitializationMode(startTime=0.0)
+        inst.fmu.exitInitializationMode()
+        np.testing.assert_array_equal(inst.get(*watched), fresh)
