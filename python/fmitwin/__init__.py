@@ -15,7 +15,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "load_fmu": "fmitwin.fmu",
+    "FmuModel": "fmitwin.fmu",
+    "FmuError": "fmitwin.fmu",
+    "simulate": "fmitwin.simulation",
+    "SimulationResult": "fmitwin.simulation",
+}
 
 
 def __getattr__(name: str) -> Any:
