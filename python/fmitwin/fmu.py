@@ -35,7 +35,7 @@ _FMI2_LOG_STATUS = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")
 
 
 class FmuError(RuntimeError):
-    """An FMU cannot be loaded, instantiated, initialised or stepped; the message says how to fix it."""
+    """An FMU cannot be loaded, instantiated, initialised or stepped; the message says the fix."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class Variable:
 
     name: str
     value_reference: int
-    type: str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 | ... (FMI 3)
+    type: (
+        str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ... (FMI 3)
+    )
     causality: str
     variability: str
     initial: str | None
@@ -133,16 +135,17 @@ def _compiler_available() -> bool:
 
 
 def _current_platforms() -> tuple[str, str]:
-    """This machine's platform names in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
+    """This machine's platform in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
     return fmpy.platform, fmpy.platform_tuple
 
 
 def _open_description(path: Path) -> ModelDescription:
-    """Reads modelDescription.xml with FMPy, turning its failures into errors that say what to do."""
+    """Reads modelDescription.xml with FMPy; its failures become errors that say what to do."""
     if path.is_dir():
         if not (path / "modelDescription.xml").is_file():
             raise FmuError(
-                f"{path}: the directory has no modelDescription.xml, so it is not an extracted FMU. "
+                f"{path}: the directory has no modelDescription.xml, so it is not an extracted FMU."
+                " "
                 "Pass the .fmu file or the directory it was extracted to."
             )
     else:
@@ -154,7 +157,8 @@ def _open_description(path: Path) -> ModelDescription:
         with zipfile.ZipFile(path) as archive:
             if "modelDescription.xml" not in archive.namelist():
                 raise FmuError(
-                    f"{path}: not an FMU (the zip archive has no modelDescription.xml at its root). "
+                    f"{path}: not an FMU (the zip archive has no modelDescription.xml at its root)."
+                    " "
                     "Re-export the model as an FMU, or check that the archive was not re-zipped "
                     "inside a folder."
                 )
@@ -212,7 +216,8 @@ def load_fmu(
                 "a compiler is available here: load it with load_fmu(path, compile=True) "
                 "(FMPy's build tooling compiles the sources)"
                 if _compiler_available()
-                else "install CMake and a C compiler, then load it with load_fmu(path, compile=True)"
+                else "install CMake and a C compiler, then load it with "
+                "load_fmu(path, compile=True)"
             )
             raise FmuError(
                 f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}) but "
@@ -300,7 +305,7 @@ class FmuModel:
     # -- variables -------------------------------------------------------------------------------
 
     def variable(self, name: str, *, argument: str = "name") -> Variable:
-        """The variable called ``name``; an unknown name raises KeyError listing the closest names."""
+        """The variable called ``name``; an unknown name raises KeyError naming the closest ones."""
         try:
             return self.variables[name]
         except KeyError:

@@ -4,10 +4,16 @@
 //                                            handle, component, 0, 0, can_save, provides_dd);
 //              CoSimulation sim(access);
 //              sim.setup(t0, t1);  { sim.set_real(...); sim.do_step(t, h); sim.get_real(...); }*
-// Use (Python, for master algorithms): `fmitwin.fmu.load_fmu(path).simulator()` returns a
-//              `fmitwin._core.CoSimulation` (a `_core.Simulator`) built from the FMPy instance with
-//              `_core.CoSimulation.from_fmpy(version, handle, component, can_save, provides_dd)`;
-//              the returned Python object keeps the FMPy FMU alive (attribute `_fmu_owner`).
+// Use (Python, for master algorithms):
+//              instance = fmitwin.load_fmu(path).instantiate("cs")   # FMPy loads + instantiates
+//              sim = instance.simulator        # a _core.CoSimulation, i.e. a _core.Simulator
+//              instance.initialize(t0, t1, start_values={...})   # or sim.setup(t0, t1)
+//              sim.do_step(t, h); sim.get_real(vrs) ...
+//            `instance.simulator` was built with `_core.CoSimulation(fmi_version, fmu.dll._handle,
+//            fmu.component, can_save_state, provides_directional_derivatives, tolerance)` and keeps
+//            the FmuInstance (and so the FMPy object) alive through its `_fmu_owner` attribute.
+//            A C++ master that stores the shared_ptr<Simulator> must also keep the Python object
+//            alive (py::keep_alive) so that the FMU outlives it.
 //
 // Ownership: holds the FmuAccess (shared); does not own the FMU instance (FMPy frees it).
 // Call order: as fmitwin::Simulator. setup() = enter_initialization() + exit_initialization();
