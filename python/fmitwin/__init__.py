@@ -21,6 +21,19 @@ _EXPORTS: dict[str, str] = {
     "FmuError": "fmitwin.fmu",
     "simulate": "fmitwin.simulation",
     "SimulationResult": "fmitwin.simulation",
+    "ExtendedKalmanFilter": "fmitwin.filters",
+    "BatchResult": "fmitwin.filters",
+    "UpdateResult": "fmitwin.filters",
+    "ProcessModel": "fmitwin.filters",
+    "MeasurementModel": "fmitwin.filters",
+    "LinearProcessModel": "fmitwin.filters",
+    "LinearMeasurementModel": "fmitwin.filters",
+    "PythonProcessModel": "fmitwin.filters",
+    "PythonMeasurementModel": "fmitwin.filters",
+    "DampedPendulumModel": "fmitwin.filters",
+    "gate_thresholds": "fmitwin.filters",
+    "FleetKalmanFilter": "fmitwin.filters",
+    "FleetResult": "fmitwin.filters",
 }
 
 

@@ -14,6 +14,7 @@ from fmitwin import __version__
 _COMMANDS: dict[str, str] = {
     "info": "info",
     "simulate": "simulate",
+    "demo": "demo",
 }
 
 
