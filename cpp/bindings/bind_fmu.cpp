@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/fmu_estimation.hpp"
 #include "fmitwin/fmu/model_exchange.hpp"
 #include "fmitwin/fmu/simulation_run.hpp"
 
@@ -255,12 +256,55 @@ void bind_run(py::module_& m) {
       });
 }
 
+void bind_estimation(py::module_& m) {
+  py::class_<fmu::FmuEstimationCore, std::shared_ptr<fmu::FmuEstimationCore>>(
+      m, "FmuEstimationCore",
+      "The FMU shared by one filter's FmuProcessModel and FmuMeasurementModel: EKF state = "
+      "[continuous states; parameters].")
+      .def(py::init([](std::shared_ptr<fmu::ModelExchange> sim,
+                       std::vector<ValueReference> states, std::vector<ValueReference> derivatives,
+                       std::vector<ValueReference> inputs, std::vector<ValueReference> parameters,
+                       std::vector<ValueReference> measurements, const std::string& jacobian) {
+             fmu::JacobianMethod method;
+             if (jacobian == "directional") {
+               method = fmu::JacobianMethod::directional;
+             } else if (jacobian == "finite_difference") {
+               method = fmu::JacobianMethod::finite_difference;
+             } else {
+               throw std::invalid_argument(
+                   "jacobian: expected 'directional' or 'finite_difference', got '" + jacobian +
+                   "'");
+             }
+             return std::make_shared<fmu::FmuEstimationCore>(
+                 std::move(sim),
+                 fmu::EstimationLayout{std::move(states), std::move(derivatives),
+                                       std::move(inputs), std::move(parameters),
+                                       std::move(measurements)},
+                 method);
+           }),
+           py::arg("simulator"), py::arg("states"), py::arg("derivatives"), py::arg("inputs"),
+           py::arg("parameters"), py::arg("measurements"), py::arg("jacobian"))
+      .def_property_readonly("state_dim", &fmu::FmuEstimationCore::state_dim)
+      .def_property_readonly("time", [](fmu::FmuEstimationCore& c) { return c.sim().time(); });
+
+  py::class_<fmu::FmuProcessModel, ProcessModel, std::shared_ptr<fmu::FmuProcessModel>>(
+      m, "FmuProcessModel",
+      "A model-exchange FMU as an EKF process model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+  py::class_<fmu::FmuMeasurementModel, MeasurementModel,
+             std::shared_ptr<fmu::FmuMeasurementModel>>(
+      m, "FmuMeasurementModel",
+      "Chosen FMU variables as an EKF measurement model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+}
+
 }  // namespace
 
 void bind_fmu(py::module_& m) {
   py::register_exception<FmuError>(m, "FmuError", PyExc_RuntimeError);
   bind_simulator(m);
   bind_run(m);
+  bind_estimation(m);
 }
 
 }  // namespace fmitwin::bindings

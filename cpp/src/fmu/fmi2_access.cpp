@@ -1,4 +1,5 @@
 // FmuAccess over the FMI 2.0 C API (co-simulation and model exchange).
+#include <cmath>
 #include <vector>
 
 #include "fmi2FunctionTypes.h"
@@ -55,8 +56,9 @@ class Fmi2Access final : public FmuAccess {
   InterfaceType interface_type() const override { return type_; }
 
   void enter_initialization(double start, double stop, double tolerance) override {
-    check(setup_experiment_(c_, tolerance > 0 ? fmi2True : fmi2False, tolerance, start, fmi2True,
-                            stop),
+    const bool stop_defined = std::isfinite(stop);
+    check(setup_experiment_(c_, tolerance > 0 ? fmi2True : fmi2False, tolerance, start,
+                            stop_defined ? fmi2True : fmi2False, stop_defined ? stop : 0.0),
           "fmi2SetupExperiment");
     check(enter_init_(c_), "fmi2EnterInitializationMode");
   }

@@ -1,4 +1,5 @@
 // FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalar variables).
+#include <cmath>
 #include <vector>
 
 #include "fmi3FunctionTypes.h"
@@ -52,7 +53,8 @@ class Fmi3Access final : public FmuAccess {
   InterfaceType interface_type() const override { return type_; }
 
   void enter_initialization(double start, double stop, double tolerance) override {
-    check(enter_init_(c_, tolerance > 0, tolerance, start, true, stop),
+    const bool stop_defined = std::isfinite(stop);
+    check(enter_init_(c_, tolerance > 0, tolerance, start, stop_defined, stop_defined ? stop : 0.0),
           "fmi3EnterInitializationMode");
   }
   void exit_initialization() override { check(exit_init_(c_), "fmi3ExitInitializationMode"); }

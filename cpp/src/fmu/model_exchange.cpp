@@ -139,6 +139,46 @@ void ModelExchange::derivatives(double* dx) {
   std::copy(dx_.begin(), dx_.end(), dx);
 }
 
+void ModelExchange::evaluate(double t, const double* x, double* dx) { rhs(t, x, dx); }
+
+void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t n,
+                                           const double* values) {
+  if (!initialized_) {
+    access_->set_real(vr, n, values);
+    return;
+  }
+  access_->enter_event_mode();
+  access_->set_real(vr, n, values);
+  const bool go_on = event_iteration();
+  access_->enter_continuous_time_mode();
+  if (!go_on) {
+    terminate_requested_ = true;
+    last_successful_time_ = time_;
+  }
+  if (!x_.empty()) access_->get_states(x_.data());
+  refresh();
+}
+
+bool ModelExchange::accept_step(double t1, const double* x1) {
+  if (!initialized_) throw std::logic_error("ModelExchange::accept_step before setup()");
+  terminate_requested_ = false;
+  const std::vector<double> z_before = z_;
+  time_ = t1;
+  std::copy(x1, x1 + x_.size(), x_.begin());
+  refresh();
+  const IntegratorStepOutcome outcome = access_->completed_integrator_step();
+  if (outcome.terminate) {
+    terminate_requested_ = true;
+    last_successful_time_ = time_;
+    return false;
+  }
+  if (outcome.enter_event_mode || crossed(z_before, z_) || is_close(time_, next_time_event_) ||
+      time_ > next_time_event_) {
+    handle_event();
+  }
+  return !terminate_requested_;
+}
+
 bool ModelExchange::crossed(const std::vector<double>& a, const std::vector<double>& b) const {
   for (std::size_t i = 0; i < a.size(); ++i) {
     if ((a[i] > 0.0) != (b[i] > 0.0)) return true;

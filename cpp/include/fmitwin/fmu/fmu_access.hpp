@@ -62,7 +62,7 @@ class FmuAccess {
   virtual FmiVersion version() const = 0;
   virtual InterfaceType interface_type() const = 0;
 
-  // Lifecycle. `tolerance` <= 0 means "not defined"; `stop_time` is always passed as defined.
+  // Lifecycle. `tolerance` <= 0 and a non-finite `stop_time` mean "not defined".
   virtual void enter_initialization(double start_time, double stop_time, double tolerance) = 0;
   virtual void exit_initialization() = 0;
   virtual void terminate() = 0;

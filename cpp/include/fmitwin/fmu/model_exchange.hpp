@@ -81,6 +81,15 @@ class ModelExchange : public FmuSimulator {
   void set_states(const double* x);
   // Writes f(time(), states()) for the current inputs.
   void derivatives(double* dx);
+  // f(t, x) for the current inputs; leaves the FMU at (t, x). Does not move time().
+  void evaluate(double t, const double* x, double* dx);
+  // Sets tunable parameters the FMI way: event mode, set, event iteration, continuous-time mode.
+  void set_tunable_parameters(const ValueReference* vr, std::size_t n, const double* values);
+  // Takes a step integrated outside (the FMU-backed process model integrates the variational
+  // equation itself): moves to (t1, x1), reports the completed step and handles an event the FMU
+  // asks for or an event indicator that changed sign (at t1: the crossing is not located).
+  // Returns false when the FMU asked to terminate.
+  bool accept_step(double t1, const double* x1);
   // Events handled since setup (state, time and step events).
   std::size_t event_count() const { return event_count_; }
 
