@@ -45,20 +45,16 @@ class Variable:
 
     name: str
     value_reference: int
-    type: (
-        str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ... (FMI 3)
-    )
+    type: str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ...
     causality: str
     variability: str
     initial: str | None
     unit: str | None
     start: Any
     description: str | None
-
-    @property
-    def kind(self) -> str:
-        """'real', 'integer', 'boolean', 'string' or 'other': how fmitwin reads and writes it."""
-        return _value_kind(self.type)
+    # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
+    # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,8 @@ _TYPE_CHECKS = {
 }
 
 
-def _value_kind(type_name: str) -> str:
+def value_kind(type_name: str) -> str:
+    """The Python kind of an FMI type name: 'real', 'integer', 'boolean', 'string' or 'other'."""
     if type_name in ("Real", "Float64", "Float32"):
         return "real"
     if type_name in ("Integer", "Enumeration") or type_name.startswith(("Int", "UInt")):
@@ -111,12 +108,20 @@ def _value_kind(type_name: str) -> str:
     return "other"
 
 
+def _access_kind(type_name: str, fmi_major: int) -> str:
+    if fmi_major == 2:
+        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
+    else:
+        kinds = {"Float64": "real", "Int32": "integer"}
+    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
+
+
 def _parse_start(variable: Any) -> Any:
     """The start value in its Python type (FMPy keeps it as the XML string)."""
     start = variable.start
     if start is None or variable.shape:
         return start
-    kind = _value_kind(variable.type)
+    kind = value_kind(variable.type)
     try:
         if kind == "real":
             return float(start)
@@ -290,6 +295,7 @@ class FmuModel:
                 unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
                 start=_parse_start(v),
                 description=v.description,
+                kind=_access_kind(v.type, description.fmiMajorVersion),
             )
             for v in description.modelVariables
         }
@@ -351,7 +357,7 @@ class FmuModel:
             variable = self.variable(name, argument="start_values")
             if isinstance(value, np.generic):
                 value = value.item()
-            kind = variable.kind
+            kind = value_kind(variable.type)
             if kind in _TYPE_CHECKS and not _TYPE_CHECKS[kind][0](value):
                 raise TypeError(
                     f"start_values[{name!r}]: {name} is {variable.type} and needs "

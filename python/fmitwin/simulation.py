@@ -108,7 +108,10 @@ def _input_table(
                 "parameters) can be driven"
             )
         if variable.kind not in _KIND_TO_CORE:
-            raise TypeError(f"inputs: {name} is {variable.type}, which cannot be driven by a table")
+            raise TypeError(
+                f"inputs: {name} is {variable.type}; tables drive Real/Integer/Boolean (FMI 2) "
+                "and Float64/Int32/Boolean (FMI 3) variables"
+            )
         values = np.asarray(column, dtype=float)
         if values.shape != times.shape:
             raise ValueError(f"inputs[{name!r}]: {values.size} values for {times.size} time points")
@@ -137,8 +140,8 @@ def _recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[
     for variable in chosen:
         if variable.kind not in _KIND_TO_CORE:
             raise TypeError(
-                f"outputs: {variable.name} is {variable.type}; only real, integer and boolean "
-                "variables can be recorded"
+                f"outputs: {variable.name} is {variable.type}; Real/Integer/Boolean (FMI 2) and "
+                "Float64/Int32/Boolean (FMI 3) variables can be recorded"
             )
     return chosen
 

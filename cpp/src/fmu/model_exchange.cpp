@@ -1,6 +1,7 @@
 #include "fmitwin/fmu/model_exchange.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -97,8 +98,9 @@ bool ModelExchange::event_iteration() {
                  std::to_string(options_.max_events_per_instant) + " iterations");
 }
 
-void ModelExchange::handle_event() {
+void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
   access_->enter_event_mode();
+  if (in_event_mode) in_event_mode();
   const bool go_on = event_iteration();
   access_->enter_continuous_time_mode();
   ++event_count_;
@@ -147,16 +149,19 @@ void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t
     access_->set_real(vr, n, values);
     return;
   }
-  access_->enter_event_mode();
-  access_->set_real(vr, n, values);
-  const bool go_on = event_iteration();
-  access_->enter_continuous_time_mode();
-  if (!go_on) {
-    terminate_requested_ = true;
-    last_successful_time_ = time_;
+  handle_event([&] { access_->set_real(vr, n, values); });
+}
+
+void ModelExchange::apply_inputs(const InputTable& inputs, double t, bool at_event) {
+  if (!initialized_ || !at_event) {
+    if (initialized_) {
+      inputs.apply_continuous(*this, t);
+    } else {
+      inputs.apply(*this, t, false);
+    }
+    return;
   }
-  if (!x_.empty()) access_->get_states(x_.data());
-  refresh();
+  handle_event([&] { inputs.apply(*this, t, true); });
 }
 
 bool ModelExchange::accept_step(double t1, const double* x1) {

@@ -20,6 +20,7 @@
 // Call order: as fmitwin::Simulator; do_step(t, h) requires t == time() (within rounding).
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -72,6 +73,9 @@ class ModelExchange : public FmuSimulator {
   void follow_inputs(std::shared_ptr<const InputTable> inputs) override {
     inputs_ = std::move(inputs);
   }
+  // At an input event: event mode, all inputs (right-hand values), event iteration; otherwise
+  // only the continuous inputs (FMI allows no other changes in continuous-time mode).
+  void apply_inputs(const InputTable& inputs, double t, bool at_event) override;
 
   // Continuous-time access (used by the FMU-backed process model).
   double time() const { return time_; }
@@ -97,7 +101,8 @@ class ModelExchange : public FmuSimulator {
   void rhs(double t, const double* x, double* dx);
   void move_to(double t, const double* x);  // time, followed inputs and states into the FMU
   void refresh();  // re-reads derivatives and event indicators at (time_, x_)
-  void handle_event();
+  // Event mode -> in_event_mode() -> event iteration -> continuous-time mode, states re-read.
+  void handle_event(const std::function<void()>& in_event_mode = {});
   bool event_iteration();  // false when the FMU asked to terminate
   bool crossed(const std::vector<double>& a, const std::vector<double>& b) const;
   // Locates the first crossing in [t0, t0 + h]; returns the time just after it and writes x there.
