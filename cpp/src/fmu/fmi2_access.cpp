@@ -10,6 +10,7 @@ namespace fmitwin::fmu {
 namespace {
 
 using detail::bind_symbol;
+using detail::require;
 
 class Fmi2Access final : public FmuAccess {
  public:
@@ -178,12 +179,6 @@ class Fmi2Access final : public FmuAccess {
  private:
   static void check(fmi2Status status, const char* function) {
     if (status > fmi2Warning) throw FmuError(detail::status_message(function, status));
-  }
-  static void require(bool capable, const char* function, const char* flag) {
-    if (!capable) {
-      throw FmuError(std::string(function) + " is not available: the model description does not set " +
-                     flag + "=\"true\"");
-    }
   }
 
   InterfaceType type_;

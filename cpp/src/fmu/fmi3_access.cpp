@@ -10,6 +10,7 @@ namespace fmitwin::fmu {
 namespace {
 
 using detail::bind_symbol;
+using detail::require;
 
 class Fmi3Access final : public FmuAccess {
  public:
@@ -163,12 +164,6 @@ class Fmi3Access final : public FmuAccess {
  private:
   static void check(fmi3Status status, const char* function) {
     if (status > fmi3Warning) throw FmuError(detail::status_message(function, status));
-  }
-  static void require(bool capable, const char* function, const char* flag) {
-    if (!capable) {
-      throw FmuError(std::string(function) + " is not available: the model description does not set " +
-                     flag + "=\"true\"");
-    }
   }
 
   InterfaceType type_;

@@ -44,7 +44,7 @@ void SolverOptions::validate() const {
 }
 
 ModelExchange::ModelExchange(std::shared_ptr<FmuAccess> access, SolverOptions options)
-    : access_(std::move(access)) {
+    : FmuSimulator(std::move(access)) {
   if (access_->interface_type() != InterfaceType::model_exchange) {
     throw std::invalid_argument("ModelExchange needs an FMU instantiated for model exchange");
   }
@@ -363,28 +363,6 @@ bool ModelExchange::do_step(double t, double h) {
   time_ = target;
   return true;
 }
-
-void ModelExchange::set_real(const ValueReference* vr, std::size_t n, const double* values) {
-  access_->set_real(vr, n, values);
-}
-void ModelExchange::get_real(const ValueReference* vr, std::size_t n, double* values) {
-  access_->get_real(vr, n, values);
-}
-void ModelExchange::set_integer(const ValueReference* vr, std::size_t n,
-                                const std::int64_t* values) {
-  access_->set_integer(vr, n, values);
-}
-void ModelExchange::get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) {
-  access_->get_integer(vr, n, values);
-}
-void ModelExchange::set_boolean(const ValueReference* vr, std::size_t n, const bool* values) {
-  access_->set_boolean(vr, n, values);
-}
-void ModelExchange::get_boolean(const ValueReference* vr, std::size_t n, bool* values) {
-  access_->get_boolean(vr, n, values);
-}
-
-bool ModelExchange::can_save_state() const { return access_->can_save_state(); }
 
 std::unique_ptr<SimulatorState> ModelExchange::save_state() {
   return std::make_unique<SavedModelExchangeState>(access_, access_->get_state(nullptr), time_,

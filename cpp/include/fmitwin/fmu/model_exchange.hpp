@@ -54,22 +54,13 @@ class ModelExchange : public FmuSimulator {
   // Leaves initialization mode, runs the event iteration and enters continuous-time mode.
   void exit_initialization() override;
 
-  void set_real(const ValueReference* vr, std::size_t n, const double* values) override;
-  void get_real(const ValueReference* vr, std::size_t n, double* values) override;
-  void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* values) override;
-  void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) override;
-  void set_boolean(const ValueReference* vr, std::size_t n, const bool* values) override;
-  void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
-
   // Integrates from time() to t + h; returns false when the FMU asked to terminate
   // (terminate_requested(), last_successful_time()).
   bool do_step(double t, double h) override;
 
-  bool can_save_state() const override;
   std::unique_ptr<SimulatorState> save_state() override;
   void restore_state(const SimulatorState& state) override;
 
-  FmuAccess& access() override { return *access_; }
   void follow_inputs(std::shared_ptr<const InputTable> inputs) override {
     inputs_ = std::move(inputs);
   }
@@ -111,7 +102,6 @@ class ModelExchange : public FmuSimulator {
                          std::vector<double>& x_event);
   double initial_step(double limit);
 
-  std::shared_ptr<FmuAccess> access_;
   SolverOptions options_;
   RightHandSide rhs_;
   std::shared_ptr<const InputTable> inputs_;
