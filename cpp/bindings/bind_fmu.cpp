@@ -85,7 +85,8 @@ void bind_simulator(py::module_& m) {
            py::call_guard<py::gil_scoped_release>(),
            "Advances from t to t + h; False when the FMU discarded the step.")
       .def_property_readonly("can_save_state", &Simulator::can_save_state)
-      .def("save_state", &Simulator::save_state)
+      .def("save_state", &Simulator::save_state, py::keep_alive<0, 1>(),
+           "The state keeps the simulator (and so the FMU) alive: it is freed through the FMU.")
       .def("restore_state", &Simulator::restore_state, py::arg("state"));
 
   py::class_<fmu::FmuSimulator, Simulator, std::shared_ptr<fmu::FmuSimulator>>(
@@ -96,7 +97,16 @@ void bind_simulator(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("terminate_requested", &fmu::FmuSimulator::terminate_requested)
       .def_property_readonly("last_successful_time", &fmu::FmuSimulator::last_successful_time)
-      .def("terminate", [](fmu::FmuSimulator& s) { s.access().terminate(); });
+      .def("terminate", [](fmu::FmuSimulator& s) { s.access().terminate(); })
+      .def_property_readonly(
+          "fmu_access", &fmu::FmuSimulator::shared_access,
+          "The FMU's function table; FmuInstance releases it before FMPy frees the instance.");
+
+  py::class_<fmu::FmuAccess, std::shared_ptr<fmu::FmuAccess>>(
+      m, "FmuAccess", "The C functions of one FMU instance, borrowed from FMPy.")
+      .def("release", &fmu::FmuAccess::release,
+           "Marks the instance as freed: later calls raise FmuError instead of crashing.")
+      .def_property_readonly("released", &fmu::FmuAccess::released);
 
   py::class_<fmu::CoSimulation, fmu::FmuSimulator, std::shared_ptr<fmu::CoSimulation>>(
       m, "CoSimulation",

@@ -43,6 +43,7 @@ class FmuSimulator : public Simulator {
   void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
   bool can_save_state() const override { return access_->can_save_state(); }
   FmuAccess& access() { return *access_; }
+  const std::shared_ptr<FmuAccess>& shared_access() const { return access_; }
 
   // After do_step() returned false: true when the FMU asked to terminate (not a retryable discard).
   bool terminate_requested() const { return terminate_requested_; }
