@@ -137,7 +137,7 @@ void bind_cosim(py::module_& m) {
            "system"_a, "algorithm"_a, py::keep_alive<1, 2>(), py::keep_alive<1, 3>())
       .def("add_observer", &cosim::Execution::add_observer, "observer"_a, py::keep_alive<1, 2>())
       .def("initialize", &cosim::Execution::initialize, "start_time"_a, "stop_time"_a,
-           py::call_guard<py::gil_scoped_release>())
+           "set_up_simulators"_a = true, py::call_guard<py::gil_scoped_release>())
       .def("run_until", &cosim::Execution::run_until, "end_time"_a,
            py::call_guard<py::gil_scoped_release>())
       .def("request_stop", &cosim::Execution::request_stop)

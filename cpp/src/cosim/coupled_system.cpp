@@ -172,7 +172,6 @@ void CoupledSystem::require_building(const char* what) const {
 std::size_t CoupledSystem::add_instance(std::string name, std::shared_ptr<Simulator> simulator,
                                         int step_multiple) {
   require_building("add_instance");
-  if (!simulator) throw std::invalid_argument("add_instance: simulator of '" + name + "' is null");
   if (step_multiple < 1) {
     throw std::invalid_argument("add_instance: step_multiple of '" + name +
                                 "' must be >= 1, got " + std::to_string(step_multiple));
@@ -504,9 +503,15 @@ std::string CoupledSystem::loop_description() const {
 
 // --- running ----------------------------------------------------------------------------------
 
-void CoupledSystem::initialize(double start_time, double stop_time) {
+void CoupledSystem::initialize(double start_time, double stop_time, bool set_up) {
   require_building("initialize");
   if (instances_.empty()) throw std::invalid_argument("initialize: the system has no instances");
+  for (const auto& inst : instances_) {
+    if (!inst->simulator) {
+      throw std::invalid_argument("initialize: instance '" + inst->name +
+                                  "' has no simulator (added for structure analysis only)");
+    }
+  }
   build_transfer_plan();
   build_feedthrough_plan();
   for (const auto& loop_names : algebraic_loops()) {
@@ -524,6 +529,7 @@ void CoupledSystem::initialize(double start_time, double stop_time) {
   }
   initialized_ = true;
   for (auto& inst : instances_) {
+    if (!set_up) break;
     Simulator& sim = *inst->simulator;
     for (const auto& [v, value] : inst->start_values) {
       switch (v.type) {

@@ -19,12 +19,12 @@ void Execution::add_observer(std::shared_ptr<Observer> observer) {
   observers_.push_back(std::move(observer));
 }
 
-void Execution::initialize(double start_time, double stop_time) {
+void Execution::initialize(double start_time, double stop_time, bool set_up_simulators) {
   if (initialized_) throw std::logic_error("Execution::initialize: already initialized");
   if (!(stop_time > start_time)) {
     throw std::invalid_argument("stop time must be after the start time");
   }
-  system_->initialize(start_time, stop_time);
+  system_->initialize(start_time, stop_time, set_up_simulators);
   algorithm_->initialize(*system_, start_time);
   time_ = start_time;
   steps_ = 0;

@@ -8,7 +8,8 @@
 //
 // Call order:
 //   build:   add_instance()*, connect()*, add_feedthrough()*, set_start_*()*, set_input_signal()*
-//   run:     initialize(t0, t1)   once (start values, Simulator::setup, first consistent transfer)
+//   run:     initialize(t0, t1)   once (start values, Simulator::setup unless done by the caller,
+//                                 first consistent transfer)
 //            then master algorithms call latch_inputs / settle / step_instance / refresh_outputs
 //   any time after initialize: save_state() / restore_state() (when every simulator can)
 // The structure is frozen by initialize(): building calls after it throw std::logic_error.
@@ -64,7 +65,8 @@ class CoupledSystem {
   CoupledSystem& operator=(const CoupledSystem&) = delete;
 
   // --- building ---------------------------------------------------------------------------
-  // An instance steps every `step_multiple` base communication steps (multi-rate). Returns its index.
+  // An instance steps every `step_multiple` base communication steps (multi-rate). Returns its
+  // index. A null simulator makes a system for structure analysis only (initialize() refuses it).
   std::size_t add_instance(std::string name, std::shared_ptr<Simulator> simulator,
                            int step_multiple = 1);
   // `source_name` / `target_name` name the variables in messages ("instance.variable").
@@ -97,8 +99,10 @@ class CoupledSystem {
 
   // --- running (used by master algorithms) ---------------------------------------------------
   // Writes start values, calls Simulator::setup on every instance, then makes inputs and
-  // outputs consistent at t0 (transfer and settle at base step 0).
-  void initialize(double start_time, double stop_time);
+  // outputs consistent at t0 (transfer and settle at base step 0). With `set_up` false the
+  // caller has already initialized every simulator (e.g. FMPy-side start values inside
+  // initialization mode): only the transfer and settle run.
+  void initialize(double start_time, double stop_time, bool set_up = true);
   bool initialized() const { return initialized_; }
   // An instance takes its inputs at base steps k with k % multiple == 0 and completes its step
   // (of multiple * h, started at that latch point) at base step k with (k + 1) % multiple == 0.

@@ -30,7 +30,8 @@ class Execution {
   Execution(std::shared_ptr<CoupledSystem> system, std::shared_ptr<Algorithm> algorithm);
 
   void add_observer(std::shared_ptr<Observer> observer);
-  void initialize(double start_time, double stop_time);
+  // `set_up_simulators`: see CoupledSystem::initialize.
+  void initialize(double start_time, double stop_time, bool set_up_simulators = true);
   // Steps until `end_time` (landing on it, and on every observer's next_time() on the way).
   // Returns the time reached: end_time, or earlier after request_stop().
   double run_until(double end_time);
