@@ -273,6 +273,7 @@ class System:
         inputs: Any = None,
         outputs: Sequence[str] | None = None,
         output_interval: float | None = None,
+        start_values: Mapping[str, Any] | None = None,
         rtol: float = 1e-4,
         atol: float = 1e-6,
         min_step: float | None = None,
@@ -296,6 +297,7 @@ class System:
             the system outputs, else every instance's outputs).
         output_interval: recording interval (default: ``step``; variable step: (stop-start)/500);
             fixed step: a multiple of ``step``.
+        start_values: "instance.variable" -> value for this run, over the instances' own.
         rtol, atol, min_step, max_step: variable step error control.
         loop_tolerance, max_loop_iterations: algebraic-loop fixed-point iteration.
         solver, solver_rtol, solver_atol: native integrator of model-exchange instances.
@@ -324,7 +326,12 @@ class System:
         if output_times[-1] < t1 - 1e-9 * max(1.0, abs(t1)):
             output_times = np.append(output_times, t1)
         recorded = self._recorded(outputs)
-        signals = self._signals(inputs, t0, t1)
+        signals = self._signals(inputs)
+        per_instance = {name: dict(inst.start_values) for name, inst in self.instances.items()}
+        for name, value in (start_values or {}).items():
+            instance, variable = _split(name, "start_values")
+            model = self._instance(instance, "start_values").model
+            per_instance[instance].update(model.check_start_values({variable: value}))
         order_index = None
         if order is not None:
             if method != "gauss_seidel":
@@ -354,6 +361,7 @@ class System:
             recorded,
             output_times,
             signals,
+            per_instance,
             loop=(loop_tolerance, max_loop_iterations),
             solver=(solver, solver_rtol, solver_atol, step),
         )
@@ -402,7 +410,7 @@ class System:
             chosen.append((name, source))
         return chosen
 
-    def _signals(self, inputs: Any, t0: float, t1: float) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    def _signals(self, inputs: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(instance input, times, values) per driven instance input."""
         table = _input_columns(inputs)
         unknown = set(table) - set(self.inputs)
@@ -503,6 +511,7 @@ class SystemRun:
         recorded: list[tuple[str, str]],
         output_times: np.ndarray,
         signals: list[tuple[str, np.ndarray, np.ndarray]],
+        start_values: dict[str, dict[str, Any]],
         *,
         loop: tuple[float, int],
         solver: tuple[str, float, float, float],
@@ -545,7 +554,7 @@ class SystemRun:
             self._execution.add_observer(self._recorder)
             for name, fmu_instance in self._fmu_instances.items():
                 fmu_instance.initialize(
-                    start_time, stop_time, start_values=system.instances[name].start_values
+                    start_time, stop_time, start_values=start_values[name]
                 )
             self._execution.initialize(start_time, stop_time, set_up_simulators=False)
         except BaseException:

@@ -18,32 +18,31 @@ void discarded(const CoupledSystem& system, std::size_t i, double t, double h) {
   throw std::runtime_error(message.str());
 }
 
-// One base step k of the Jacobi scheme over [t, t + h]; returns false when an instance discarded
-// (the system is then mid-step and must be restored).
+// One base step k of the Jacobi scheme over [t, t + h], the inputs having been latched at t by
+// the previous transfer; ends with the transfer at t + h. Returns false when an instance
+// discarded (the system is then mid-step and must be restored).
 bool jacobi_step(CoupledSystem& system, std::int64_t k, double t, double h, bool throw_on_discard) {
   const std::size_t n = system.instance_count();
-  system.settle(k, t);
   for (std::size_t i = 0; i < n; ++i) {
-    if (system.latches_at(i, k) && !system.has_feedthrough_instance(i)) system.latch_inputs(i, t);
-  }
-  bool ok = true;
-  for (std::size_t i = 0; i < n && ok; ++i) {
     if (!system.completes_at(i, k)) continue;
     const int m = system.step_multiple(i);
     const double start = t + h - m * h;
-    ok = system.step_instance(i, start, m * h);
-    if (!ok && throw_on_discard) discarded(system, i, start, m * h);
+    if (!system.step_instance(i, start, m * h)) {
+      if (throw_on_discard) discarded(system, i, start, m * h);
+      return false;
+    }
   }
-  if (!ok) return false;
   for (std::size_t i = 0; i < n; ++i) {
     if (system.completes_at(i, k)) system.refresh_outputs(i);
   }
+  system.transfer(k + 1, t + h);
   return true;
 }
 
+// One base step k of Gauss-Seidel: each instance latches the freshest outputs just before it
+// steps; ends by settling feedthrough outputs at t + h (the others latch in the next step).
 void gauss_seidel_step(CoupledSystem& system, const std::vector<std::size_t>& order, std::int64_t k,
                        double t, double h) {
-  system.settle(k, t);
   for (std::size_t i : order) {
     if (system.latches_at(i, k)) system.latch_inputs(i, t);
     if (!system.completes_at(i, k)) continue;
@@ -52,6 +51,7 @@ void gauss_seidel_step(CoupledSystem& system, const std::vector<std::size_t>& or
     if (!system.step_instance(i, start, m * h)) discarded(system, i, start, m * h);
     system.refresh_outputs(i);
   }
+  system.settle(k + 1, t + h);
 }
 
 struct FixedStepState : AlgorithmState {

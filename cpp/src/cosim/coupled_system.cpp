@@ -555,9 +555,13 @@ void CoupledSystem::initialize(double start_time, double stop_time, bool set_up)
     }
   }
   for (std::size_t i = 0; i < instances_.size(); ++i) refresh_outputs(i);
-  settle(0, start_time);
+  transfer(0, start_time);
+}
+
+void CoupledSystem::transfer(std::int64_t k, double t) {
+  settle(k, t);
   for (std::size_t i = 0; i < instances_.size(); ++i) {
-    if (!instances_[i]->feedthrough) latch_inputs(i, start_time);
+    if (!instances_[i]->feedthrough && latches_at(i, k)) latch_inputs(i, t);
   }
 }
 

@@ -9,8 +9,11 @@
 //   Multi-rate:    an instance with step multiple m latches its inputs at base steps k, k % m == 0,
 //                  and steps [t_k, t_{k+m}] when the base step k+m-1 completes; its outputs change
 //                  for the others only then (its state is never ahead of the system time).
-//   Direct feedthrough / algebraic loops: before an instance steps, outputs that depend directly
-//                  on inputs are made consistent with them (CoupledSystem::settle).
+//   Direct feedthrough / algebraic loops: at every communication point, outputs that depend
+//                  directly on inputs are made consistent with them (CoupledSystem::settle).
+//   Recorded values at t_k: Jacobi and variable step record every input as it is held over the
+//                  next step; Gauss-Seidel records the inputs used in the step just completed
+//                  (except feedthrough instances, settled at t_k).
 //   Variable step: Jacobi with step doubling: one step h and two steps h/2 from the same saved
 //                  state; the coupling outputs' difference, scaled by atol + rtol |y|, is the error
 //                  estimate; the two half steps are kept when it is <= 1, else the step is retried

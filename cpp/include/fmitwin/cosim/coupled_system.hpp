@@ -112,6 +112,10 @@ class CoupledSystem {
   void latch_inputs(std::size_t i, double t);
   // Reads the connected outputs of instance i into the transfer buffers.
   void refresh_outputs(std::size_t i);
+  // The transfer at a communication point: settle(k, t), then latch_inputs of every other
+  // instance latching at k. Afterwards inputs equal the (transformed) outputs they are
+  // connected to, and feedthrough outputs are consistent with those inputs.
+  void transfer(std::int64_t k, double t);
   // Makes direct-feedthrough outputs consistent with their inputs at time t (instances latching
   // at base step k only): one sweep in data-flow order when there is no algebraic loop, else
   // fixed-point iteration; throws std::runtime_error naming the loop when it does not converge.
