@@ -130,7 +130,15 @@ void bind_cosim(py::module_& m) {
 
   py::class_<cosim::Checkpoint, std::shared_ptr<cosim::Checkpoint>>(
       m, "Checkpoint", "A saved state of a whole execution (restore it any number of times).")
-      .def_readonly("time", &cosim::Checkpoint::time);
+      .def_readonly("time", &cosim::Checkpoint::time)
+      .def_property_readonly("released", [](const cosim::Checkpoint& c) { return !c.system; })
+      .def(
+          "release",
+          [](cosim::Checkpoint& c) {
+            c.system.reset();
+            c.algorithm.reset();
+          },
+          "Frees the saved FMU states now (before their FMUs are freed); restore then refuses it.");
 
   py::class_<cosim::Execution, std::shared_ptr<cosim::Execution>>(m, "Execution")
       .def(py::init<std::shared_ptr<cosim::CoupledSystem>, std::shared_ptr<cosim::Algorithm>>(),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,6 +496,28 @@ def _input_columns(inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+class Checkpoint:
+    """A saved state of a :class:`SystemRun` (``time`` is when it was taken).
+
+    It keeps its run's FMUs alive while it exists and frees its saved FMU states before them.
+    """
+
+    def __init__(self, core: Any, run: SystemRun):
+        self._core = core
+        self._run = run
+
+    @property
+    def time(self) -> float:
+        return self._core.time
+
+    def __del__(self) -> None:
+        # drop the saved FMU states while the run (and so its FMUs) is certainly still alive
+        self._core = None
+
+    def __repr__(self) -> str:
+        return f"Checkpoint(time={self.time})"
+
+
 class SystemRun:
     """A started co-simulation: advance it, read its result, checkpoint and restore it.
 
@@ -519,6 +542,7 @@ class SystemRun:
         self.system = system
         self.stop_time = stop_time
         self._fmu_instances: dict[str, Any] = {}
+        self._checkpoints: weakref.WeakSet[Checkpoint] = weakref.WeakSet()
         self._closed = False
         try:
             for name, inst in system.instances.items():
@@ -609,18 +633,22 @@ class SystemRun:
                 bar.close()
         return self.time
 
-    def checkpoint(self) -> Any:
+    def checkpoint(self) -> Checkpoint:
         """A snapshot of the whole system (every FMU state, the coupling values and the time).
 
         Restore it any number of times with :meth:`restore` to branch what-if runs.
         """
         self._require_open()
-        return self._execution.checkpoint()
+        checkpoint = Checkpoint(self._execution.checkpoint(), self)
+        self._checkpoints.add(checkpoint)
+        return checkpoint
 
-    def restore(self, checkpoint: Any) -> None:
+    def restore(self, checkpoint: Checkpoint) -> None:
         """Puts the run back to ``checkpoint``; results recorded after it are dropped."""
         self._require_open()
-        self._execution.restore(checkpoint)
+        if not isinstance(checkpoint, Checkpoint):
+            raise TypeError("checkpoint: give an object returned by SystemRun.checkpoint()")
+        self._execution.restore(checkpoint._core)
 
     def result(self) -> SimulationResult:
         """The recorded rows so far, as a named result (``time`` plus one column per output)."""
@@ -635,6 +663,9 @@ class SystemRun:
     def close(self) -> None:
         """Frees the FMU instances (idempotent); the run cannot advance afterwards."""
         self._closed = True
+        # Saved FMU states are freed through their FMU, so they go first.
+        for checkpoint in list(self._checkpoints):
+            checkpoint._core.release()
         for fmu_instance in self._fmu_instances.values():
             fmu_instance.free()
         self._fmu_instances = {}

@@ -152,6 +152,7 @@ struct CoupledSystem::Instance {
 namespace {
 
 struct SavedSystem : SystemState {
+  const CoupledSystem* owner = nullptr;
   std::vector<std::unique_ptr<SimulatorState>> simulators;
   std::vector<Buffer<double>> real_out, real_in;
   std::vector<Buffer<std::int64_t>> integer_out, integer_in;
@@ -695,6 +696,7 @@ std::unique_ptr<SystemState> CoupledSystem::save_state() const {
                              " cannot get/set their FMU state (capability canGetAndSetFMUstate)");
   }
   auto saved = std::make_unique<SavedSystem>();
+  saved->owner = this;
   for (const auto& inst : instances_) {
     saved->simulators.push_back(inst->simulator->save_state());
     saved->real_out.push_back(inst->real.outputs.value);
@@ -709,8 +711,8 @@ std::unique_ptr<SystemState> CoupledSystem::save_state() const {
 
 void CoupledSystem::restore_state(const SystemState& state) {
   const auto* saved = dynamic_cast<const SavedSystem*>(&state);
-  if (saved == nullptr || saved->simulators.size() != instances_.size()) {
-    throw std::invalid_argument("restore_state: the state was not saved by this system");
+  if (saved == nullptr || saved->owner != this) {
+    throw std::invalid_argument("restore: the checkpoint was taken from another run (another system)");
   }
   for (std::size_t i = 0; i < instances_.size(); ++i) {
     Instance& inst = *instances_[i];

@@ -76,7 +76,7 @@ std::unique_ptr<Checkpoint> Execution::checkpoint() const {
 
 void Execution::restore(const Checkpoint& checkpoint) {
   if (!initialized_) throw std::logic_error("restore: initialize the execution first");
-  if (!checkpoint.system || !checkpoint.algorithm) throw std::invalid_argument("restore: empty checkpoint");
+  if (!checkpoint.system || !checkpoint.algorithm) throw std::invalid_argument("restore: the checkpoint was released (its run was closed)");
   // Restore the algorithm first (it only validates and copies), and undo it when the system
   // refuses the checkpoint, so that a rejected restore changes nothing.
   const auto algorithm_before = algorithm_->save_state();
