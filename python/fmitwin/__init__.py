@@ -15,7 +15,30 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "load_fmu": "fmitwin.fmu",
+    "FmuModel": "fmitwin.fmu",
+    "FmuError": "fmitwin.fmu",
+    "simulate": "fmitwin.simulation",
+    "SimulationResult": "fmitwin.simulation",
+    "fmu_models": "fmitwin.estimation",
+    "FmuModels": "fmitwin.estimation",
+    "FmuProcessModel": "fmitwin.estimation",
+    "FmuMeasurementModel": "fmitwin.estimation",
+    "ExtendedKalmanFilter": "fmitwin.filters",
+    "BatchResult": "fmitwin.filters",
+    "UpdateResult": "fmitwin.filters",
+    "ProcessModel": "fmitwin.filters",
+    "MeasurementModel": "fmitwin.filters",
+    "LinearProcessModel": "fmitwin.filters",
+    "LinearMeasurementModel": "fmitwin.filters",
+    "PythonProcessModel": "fmitwin.filters",
+    "PythonMeasurementModel": "fmitwin.filters",
+    "DampedPendulumModel": "fmitwin.filters",
+    "gate_thresholds": "fmitwin.filters",
+    "FleetKalmanFilter": "fmitwin.filters",
+    "FleetResult": "fmitwin.filters",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,11 @@ from fmitwin import __version__
 
 # subcommand -> module in fmitwin.commands; each module defines
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "info": "info",
+    "simulate": "simulate",
+    "demo": "demo",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
