@@ -15,6 +15,7 @@ _COMMANDS: dict[str, str] = {
     "info": "info",
     "simulate": "simulate",
     "demo": "demo",
+    "study": "study",
 }
 
 
