@@ -9,14 +9,13 @@ import math
 import re
 import zipfile
 
+import fmitwin.models
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.linalg import expm
-
-import fmitwin.models
 from fmitwin.fmu import load_fmu
 from fmitwin.system import System
+from scipy.linalg import expm
 
 C = 100 * 4186.0
 UA = 40.0
@@ -126,7 +125,7 @@ def feedback_loop(tank):
 
 
 def continuous_feedback(times):
-    """Exact solution of the coupled continuous system x' = A x + c (augmented matrix exponential)."""
+    """Exact solution of the coupled continuous system x' = A x (augmented matrix exponential)."""
     # dTa/dt = (UA (Tb - Tamb) - UA (Ta - Tamb)) / C = k (Tb - Ta), and the same for b
     k = UA / C
     A = np.array([[-k, k, 0.0], [k, -k, 0.0], [0.0, 0.0, 0.0]])
@@ -149,8 +148,9 @@ def test_feedback_loop_converges_to_the_continuous_solution(tank, method):
 
 def test_variable_step_rolls_back_and_meets_its_tolerance(tank):
     system = feedback_loop(tank)
-    with system.start(600.0, stop_time=7200.0, method="variable", rtol=1e-6, atol=1e-6,
-                      output_interval=600.0) as run:
+    with system.start(
+        600.0, stop_time=7200.0, method="variable", rtol=1e-6, atol=1e-6, output_interval=600.0
+    ) as run:
         run.advance_to(7200.0)
         result = run.result()
         assert run.rejected_steps > 0
@@ -255,7 +255,9 @@ def test_model_exchange_instance_joins_through_the_native_integrator(tank):
     system.add("b", tank, kind="me")
     system.connect("a.Q_loss", "b.P_heater")
     system.add_input("P", "a.P_heater")
-    result = system.simulate(3600.0, 60.0, inputs={"P": 2000.0}, solver_rtol=1e-10, solver_atol=1e-10)
+    result = system.simulate(
+        3600.0, 60.0, inputs={"P": 2000.0}, solver_rtol=1e-10, solver_atol=1e-10
+    )
     _, Tb = expected_cascade(60, 60.0, 2000.0, delay=True)
     np.testing.assert_allclose(result["b.T"], Tb, rtol=1e-8)
 

@@ -2,14 +2,13 @@
 
 import zipfile
 
+import fmitwin.models
 import numpy as np
 import pytest
-from fmpy.ssp.ssd import read_ssd
-
-import fmitwin.models
 from fmitwin.fmu import load_fmu
 from fmitwin.ssp import read_ssp
 from fmitwin.system import System
+from fmpy.ssp.ssd import read_ssd
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,10 @@ def plant():
 def structure(system):
     return (
         system.name,
-        {n: (i.model.path.name, i.kind, i.step_multiple, i.start_values) for n, i in system.instances.items()},
+        {
+            n: (i.model.path.name, i.kind, i.step_multiple, i.start_values)
+            for n, i in system.instances.items()
+        },
         system.connections,
         system.inputs,
         system.outputs,
@@ -82,12 +84,51 @@ def test_bad_files_are_rejected_with_the_reason(plant, tmp_path):
     good = plant.to_ssp(tmp_path / "plant.ssp")
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(tmp_path / "nofmu.ssp", "w") as dst:
         dst.writestr("SystemStructure.ssd", src.read("SystemStructure.ssd"))
-    with pytest.raises(FileNotFoundError, match=r"component 'a' refers to resources/heated_tank.fmu"):
+    with pytest.raises(
+        FileNotFoundError, match=r"component 'a' refers to resources/heated_tank.fmu"
+    ):
         read_ssp(tmp_path / "nofmu.ssp")
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(tmp_path / "invalid.ssp", "w") as dst:
-        xml = src.read("SystemStructure.ssd").replace(b'version="1.0"', b'', 1)
+        xml = src.read("SystemStructure.ssd").replace(b'version="1.0"', b"", 1)
         dst.writestr("SystemStructure.ssd", xml)
     with pytest.raises(ValueError, match="invalid SystemStructure.ssd"):
         read_ssp(tmp_path / "invalid.ssp")
     with pytest.raises(ValueError, match="must end in .ssp"):
         plant.to_ssp(tmp_path / "plant.zip")
+
+
+def test_simulate_command_runs_an_ssp_like_an_fmu(plant, tmp_path):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    path = plant.to_ssp(tmp_path / "plant.ssp", method="gauss_seidel")
+    pd.DataFrame({"time": [0.0, 1.0], "V": [12.0, 24.0]}).to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "out.csv"
+    code = main(
+        [
+            "simulate",
+            str(path),
+            "--stop",
+            "0.5",
+            "--step",
+            "0.01",
+            "--set",
+            "a.T=340",
+            "--input",
+            str(tmp_path / "in.csv"),
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    expected = plant.simulate(
+        0.5,
+        0.01,
+        method="gauss_seidel",
+        start_values={"a.T": 340.0},
+        inputs={"V": ([0.0, 1.0], [12.0, 24.0])},
+    )
+    frame = pd.read_csv(out, index_col="time")
+    assert list(frame.columns) == ["Tb", "w"]
+    np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    assert main(["simulate", str(path), "--kind", "me"]) == 1

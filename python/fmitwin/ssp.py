@@ -104,7 +104,9 @@ def _build(ssd: Any, root: Any, resources: Path, path: Path) -> System:
             "fmitwin reads flat systems of FMU components only"
         )
     xml_system = root.find("ssd:System", NS)
-    xml_components = {c.get("name"): c for c in xml_system.iterfind("ssd:Elements/ssd:Component", NS)}
+    xml_components = {
+        c.get("name"): c for c in xml_system.iterfind("ssd:Elements/ssd:Component", NS)
+    }
     for component in top.elements:
         if component.type not in (None, "application/x-fmu-sharedlibrary"):
             raise ValueError(
@@ -167,7 +169,9 @@ def _build(ssd: Any, root: Any, resources: Path, path: Path) -> System:
         for attribute, key in (("startTime", "start_time"), ("stopTime", "stop_time")):
             if experiment.get(attribute) is not None:
                 system.experiment[key] = float(experiment.get(attribute))
-    ours = root.find(f"ssd:Annotations/ssc:Annotation[@type='{ANNOTATION_TYPE}']/fmitwin:Experiment", NS)
+    ours = root.find(
+        f"ssd:Annotations/ssc:Annotation[@type='{ANNOTATION_TYPE}']/fmitwin:Experiment", NS
+    )
     if ours is not None:
         if ours.get("step") is not None:
             system.experiment["step"] = float(ours.get("step"))
@@ -264,9 +268,9 @@ def _description(system: System, sources: dict[Path, str], experiment: dict[str,
     if system.inputs or system.outputs:
         connectors = S(xml_system, _q("ssd", "Connectors"))
         for name, targets in system.inputs.items():
-            _connector(connectors, name, "input", system._variable(targets[0], "inputs"))
+            _connector(connectors, name, "input", system.variable(targets[0], argument="inputs"))
         for name, source in system.outputs.items():
-            _connector(connectors, name, "output", system._variable(source, "outputs"))
+            _connector(connectors, name, "output", system.variable(source, argument="outputs"))
     elements = S(xml_system, _q("ssd", "Elements"))
     for inst in system.instances.values():
         component = S(

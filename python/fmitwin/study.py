@@ -117,7 +117,9 @@ def sample(design: str, parameters: Mapping[str, Any], samples: int | None = Non
 
 def _bounds(name: str, spec: Any) -> tuple[float, float]:
     if np.ndim(spec) != 1 or len(spec) != 2 or not spec[0] < spec[1]:
-        raise ValueError(f"parameters: {name!r} needs bounds (low, high) with low < high, got {spec!r}")
+        raise ValueError(
+            f"parameters: {name!r} needs bounds (low, high) with low < high, got {spec!r}"
+        )
     return float(spec[0]), float(spec[1])
 
 
@@ -168,7 +170,9 @@ def _run(task: _Task, run_id: int, values: dict[str, float]) -> dict[str, Any]:
         if step is None:
             raise ValueError("step: the study needs a communication step for a System")
         options.setdefault("method", target.experiment.get("method", "jacobi"))
-        result = target.simulate(task.stop_time, step, outputs=outputs, start_values=values, **options)
+        result = target.simulate(
+            task.stop_time, step, outputs=outputs, start_values=values, **options
+        )
     else:
         from fmitwin.simulation import simulate
 
@@ -218,7 +222,9 @@ class StudyResult:
         if not ids or "trajectory" not in self._records[ids[0]]:
             raise ValueError("no trajectories were kept; run the study with keep_trajectories=True")
         if output not in self._records[ids[0]]["trajectory"]:
-            raise KeyError(f"{output!r} was not recorded ({', '.join(self._records[ids[0]]['trajectory'])})")
+            raise KeyError(
+                f"{output!r} was not recorded ({', '.join(self._records[ids[0]]['trajectory'])})"
+            )
         time = np.asarray(self._records[ids[0]]["time"])
         return time, np.array([self._records[i]["trajectory"][output] for i in ids])
 
@@ -362,7 +368,9 @@ def run_study(
             sink.flush()
     resumed = len(records)
     pending = [
-        (run_id, dict(row)) for run_id, row in enumerate(inputs.to_dict("records")) if run_id not in records
+        (run_id, dict(row))
+        for run_id, row in enumerate(inputs.to_dict("records"))
+        if run_id not in records
     ]
     try:
         for record in _execute(task, pending, workers, scheduler, progress, resumed, len(inputs)):
@@ -439,7 +447,9 @@ def _on_dask(task, pending, scheduler, bar):
             client.close()
 
 
-def load_study_config(config: Mapping[str, Any], base: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+def load_study_config(
+    config: Mapping[str, Any], base: Path
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """(keyword arguments of :func:`run_study`, output paths) from a parsed study TOML."""
     import scipy.stats
 

@@ -136,13 +136,15 @@ class System:
         checked = inst.model.check_start_values(dict(values))
         inst.start_values.update(checked)
 
-    def connect(self, source: str, target: str, *, factor: float = 1.0, offset: float = 0.0) -> None:
+    def connect(
+        self, source: str, target: str, *, factor: float = 1.0, offset: float = 0.0
+    ) -> None:
         """Connects output ``source`` to input ``target`` ("instance.variable" each).
 
         Types must match; units must match unless a ``factor``/``offset`` converts between them.
         """
-        out = self._variable(source, "source")
-        inp = self._variable(target, "target")
+        out = self.variable(source, argument="source")
+        inp = self.variable(target, argument="target")
         if out.causality != "output":
             raise ValueError(f"source: {source} is a {out.causality}, not an output")
         if inp.causality != "input":
@@ -177,7 +179,7 @@ class System:
             raise ValueError("targets: give at least one 'instance.input'")
         kinds = set()
         for target in targets:
-            var = self._variable(target, "targets")
+            var = self.variable(target, argument="targets")
             if var.causality != "input":
                 raise ValueError(f"targets: {target} is a {var.causality}, not an input")
             if any(c.target == target for c in self.connections):
@@ -191,7 +193,7 @@ class System:
         """A system-level output ``name`` exposing instance variable ``source``."""
         if name in self.inputs or name in self.outputs:
             raise ValueError(f"name: {name!r} is already a system input or output")
-        var = self._variable(source, "source")
+        var = self.variable(source, argument="source")
         if var.kind not in _CORE_TYPES:
             raise TypeError(f"source: {source} is {var.type}; only real, integer, boolean")
         self.outputs[name] = source
@@ -203,7 +205,8 @@ class System:
             known = ", ".join(self.instances) or "none yet"
             raise KeyError(f"{argument}: no instance {name!r} (instances: {known})") from None
 
-    def _variable(self, name: str, argument: str) -> Variable:
+    def variable(self, name: str, *, argument: str = "name") -> Variable:
+        """The variable "instance.variable" (KeyError naming the closest names when unknown)."""
         instance, variable = _split(name, argument)
         return self._instance(instance, argument).model.variable(variable, argument=argument)
 
@@ -230,14 +233,17 @@ class System:
         return core.algebraic_loops()
 
     def _build_core(self, simulators: Mapping[str, Any] | None) -> tuple[Any, dict[str, int]]:
-        """The ``_core.CoupledSystem`` and instance indices; without simulators, for analysis only."""
+        """The ``_core.CoupledSystem`` and instance indices (no simulators: for analysis only)."""
         core = _core.CoupledSystem()
         index = {}
         for name, inst in self.instances.items():
             sim = simulators[name] if simulators is not None else None
             index[name] = core.add_instance(name, sim, inst.step_multiple)
         for c in self.connections:
-            src, dst = self._variable(c.source, "source"), self._variable(c.target, "target")
+            src, dst = (
+                self.variable(c.source, argument="source"),
+                self.variable(c.target, argument="target"),
+            )
             core.connect(
                 index[_split(c.source, "source")[0]],
                 src.value_reference,
@@ -250,7 +256,7 @@ class System:
                 c.target,
             )
         for inp, out in self.feedthrough():
-            vi, vo = self._variable(inp, "input"), self._variable(out, "output")
+            vi, vo = self.variable(inp, argument="input"), self.variable(out, argument="output")
             if vi.kind in _CORE_TYPES and vo.kind in _CORE_TYPES:
                 core.add_feedthrough(
                     index[_split(inp, "input")[0]],
@@ -285,7 +291,7 @@ class System:
         solver_rtol: float = 1e-6,
         solver_atol: float = 1e-8,
     ) -> SystemRun:
-        """Instantiates and initializes every FMU and returns a :class:`SystemRun` at ``start_time``.
+        """Instantiates and initializes every FMU; returns a :class:`SystemRun` at ``start_time``.
 
         step: base communication step (``method="variable"``: the initial step).
         stop_time: the end of the experiment (passed to the FMUs; results are preallocated to it).
@@ -405,7 +411,7 @@ class System:
         chosen = []
         for name in outputs:
             source = self.outputs.get(name, name)
-            var = self._variable(source, "outputs")
+            var = self.variable(source, argument="outputs")
             if var.kind not in _CORE_TYPES:
                 raise TypeError(f"outputs: {name} is {var.type}; only real, integer, boolean")
             chosen.append((name, source))
@@ -554,7 +560,7 @@ class SystemRun:
             core, index = system._build_core(simulators)
             core.set_loop_solver(rtol=loop[0], atol=loop[0] * 1e-2, max_iterations=loop[1])
             for target, times, values in signals:
-                var = system._variable(target, "inputs")
+                var = system.variable(target, argument="inputs")
                 interpolation = "linear" if var.kind == "real" else "hold"
                 core.set_input_signal(
                     index[_split(target, "inputs")[0]],
@@ -564,7 +570,7 @@ class SystemRun:
                     values.tolist(),
                     interpolation,
                 )
-            variables = [system._variable(source, "outputs") for _, source in recorded]
+            variables = [system.variable(source, argument="outputs") for _, source in recorded]
             self._columns = [(name, v) for (name, _), v in zip(recorded, variables, strict=True)]
             self._recorder = _core.Recorder(
                 [
@@ -577,9 +583,7 @@ class SystemRun:
             self._execution = _core.Execution(core, algorithm)
             self._execution.add_observer(self._recorder)
             for name, fmu_instance in self._fmu_instances.items():
-                fmu_instance.initialize(
-                    start_time, stop_time, start_values=start_values[name]
-                )
+                fmu_instance.initialize(start_time, stop_time, start_values=start_values[name])
             self._execution.initialize(start_time, stop_time, set_up_simulators=False)
         except BaseException:
             self.close()
@@ -653,8 +657,10 @@ class SystemRun:
     def result(self) -> SimulationResult:
         """The recorded rows so far, as a named result (``time`` plus one column per output)."""
         values = self._recorder.values()
-        data = np.zeros(len(values), dtype=[("time", np.float64)] +
-                        [(name, _DTYPES[v.kind]) for name, v in self._columns])
+        data = np.zeros(
+            len(values),
+            dtype=[("time", np.float64)] + [(name, _DTYPES[v.kind]) for name, v in self._columns],
+        )
         data["time"] = self._recorder.times()
         for j, (name, _) in enumerate(self._columns):
             data[name] = values[:, j]
@@ -672,11 +678,12 @@ class SystemRun:
 
     def _require_open(self) -> None:
         if self._closed:
-            raise RuntimeError("this run is closed (its FMU instances are freed); start() a new one")
+            raise RuntimeError(
+                "this run is closed (its FMU instances are freed); start() a new one"
+            )
 
     def __enter__(self) -> SystemRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
