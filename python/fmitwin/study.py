@@ -349,7 +349,13 @@ def run_study(
             {
                 "model": task.fingerprint,
                 "inputs": inputs.to_dict("list"),
-                "settings": [task.stop_time, task.step, task.outputs, repr(task.options)],
+                # pacing changes when results come, not what they are
+                "settings": [
+                    task.stop_time,
+                    task.step,
+                    task.outputs,
+                    repr([o for o in task.options if o[0] != "real_time_factor"]),
+                ],
                 "metrics": _describe(metrics),
                 "trajectories": task.keep_trajectory,
             },
@@ -363,6 +369,8 @@ def run_study(
         records = _read_results(results_path, study_id)
         fresh = not results_path.exists()
         sink = results_path.open("a")
+        if not fresh and not results_path.read_bytes().endswith(b"\n"):
+            sink.write("\n")  # end a line cut short by a killed writer
         if fresh:
             sink.write(json.dumps({"study": study_id}) + "\n")
             sink.flush()
