@@ -211,6 +211,25 @@ def test_a_checkpoint_restores_only_into_its_own_run(tank):
         assert two.time == 120.0
 
 
+def test_what_if_branches_from_a_checkpoint_with_another_input(tank):
+    system = cascade(tank)
+    with system.start(60.0, stop_time=3600.0, inputs={"P": 2000.0}) as run:
+        run.advance_to(1800.0)
+        now = run.checkpoint()
+        run.advance_to(3600.0)
+        heating = run.result()
+        run.restore(now)
+        run.set_input("P", 0.0)  # what if the heater fails now?
+        run.advance_to(3600.0)
+        failed = run.result()
+    Ta, _ = expected_cascade(60, 60.0, 2000.0, delay=True)
+    np.testing.assert_allclose(heating["a.T"], Ta, rtol=1e-12)
+    for k in range(30, 60):
+        Ta[k + 1] = held_step(Ta[k], 0.0, 60.0)
+    np.testing.assert_allclose(failed["a.T"], Ta, rtol=1e-12)
+    np.testing.assert_array_equal(failed.data[:31], heating.data[:31])
+
+
 def test_variable_step_checkpoint_restore(tank):
     system = feedback_loop(tank)
     with system.start(100.0, stop_time=3600.0, method="variable", output_interval=300.0) as run:

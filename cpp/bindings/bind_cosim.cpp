@@ -149,6 +149,14 @@ void bind_cosim(py::module_& m) {
       .def("run_until", &cosim::Execution::run_until, "end_time"_a,
            py::call_guard<py::gil_scoped_release>())
       .def("request_stop", &cosim::Execution::request_stop)
+      .def(
+          "set_input_signal",
+          [](cosim::Execution& e, std::size_t instance, ValueReference vr, VariableType type,
+             std::vector<double> times, std::vector<double> values, const std::string& interp) {
+            e.set_input_signal({instance, vr, type}, std::move(times), std::move(values),
+                               interpolation_from(interp));
+          },
+          "instance"_a, "vr"_a, "type"_a, "times"_a, "values"_a, "interpolation"_a = "hold")
       .def_property("real_time_factor", &cosim::Execution::real_time_factor,
                     &cosim::Execution::set_real_time_factor)
       .def("checkpoint",

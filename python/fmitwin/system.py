@@ -333,12 +333,12 @@ class System:
         if output_times[-1] < t1 - 1e-9 * max(1.0, abs(t1)):
             output_times = np.append(output_times, t1)
         recorded = self._recorded(outputs)
-        signals = self._signals(inputs)
         per_instance = {name: dict(inst.start_values) for name, inst in self.instances.items()}
         for name, value in (start_values or {}).items():
             instance, variable = _split(name, "start_values")
             model = self._instance(instance, "start_values").model
             per_instance[instance].update(model.check_start_values({variable: value}))
+        signals = self._signals(inputs, per_instance)
         order_index = None
         if order is not None:
             if method != "gauss_seidel":
@@ -417,8 +417,27 @@ class System:
             chosen.append((name, source))
         return chosen
 
-    def _signals(self, inputs: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """(instance input, times, values) per driven instance input."""
+    def _signals(
+        self, inputs: Any, start_values: Mapping[str, Mapping[str, Any]]
+    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(instance input, times, values) for every instance input a system input drives.
+
+        A system input given no values holds its first target's start value (so that a run can
+        replace it later, e.g. in a what-if branch).
+        """
+        table = self._checked_inputs(inputs)
+        signals = []
+        for name, targets in self.inputs.items():
+            if name in table:
+                times, values = table[name]
+            else:
+                instance, variable = _split(targets[0], "inputs")
+                start = start_values[instance].get(variable, self.variable(targets[0]).start)
+                times, values = np.zeros(1), np.array([float(start or 0.0)])
+            signals.extend((target, times, values) for target in targets)
+        return signals
+
+    def _checked_inputs(self, inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         table = _input_columns(inputs)
         unknown = set(table) - set(self.inputs)
         if unknown:
@@ -426,15 +445,12 @@ class System:
                 f"inputs: no system input {', '.join(sorted(unknown))} "
                 f"(system inputs: {', '.join(self.inputs) or 'none'}; add_input() first)"
             )
-        signals = []
         for name, (times, values) in table.items():
             if times.size and np.any(np.diff(times) <= 0):
                 raise ValueError(f"inputs: the times of {name!r} must be strictly increasing")
             if not np.all(np.isfinite(values)):
                 raise ValueError(f"inputs: {name!r} has non-finite values")
-            for target in self.inputs[name]:
-                signals.append((target, times, values))
-        return signals
+        return table
 
     # -- SSP -----------------------------------------------------------------------------------
 
@@ -559,17 +575,9 @@ class SystemRun:
             simulators = {n: i.simulator for n, i in self._fmu_instances.items()}
             core, index = system._build_core(simulators)
             core.set_loop_solver(rtol=loop[0], atol=loop[0] * 1e-2, max_iterations=loop[1])
+            self._index = index
             for target, times, values in signals:
-                var = system.variable(target, argument="inputs")
-                interpolation = "linear" if var.kind == "real" else "hold"
-                core.set_input_signal(
-                    index[_split(target, "inputs")[0]],
-                    var.value_reference,
-                    _CORE_TYPES[var.kind],
-                    times.tolist(),
-                    values.tolist(),
-                    interpolation,
-                )
+                self._set_signal(core.set_input_signal, target, times, values)
             variables = [system.variable(source, argument="outputs") for _, source in recorded]
             self._columns = [(name, v) for (name, _), v in zip(recorded, variables, strict=True)]
             self._recorder = _core.Recorder(
@@ -589,9 +597,32 @@ class SystemRun:
             self.close()
             raise
 
+    def _set_signal(self, setter: Any, target: str, times: np.ndarray, values: np.ndarray) -> None:
+        var = self.system.variable(target, argument="inputs")
+        interpolation = "linear" if var.kind == "real" else "hold"
+        setter(
+            self._index[_split(target, "inputs")[0]],
+            var.value_reference,
+            _CORE_TYPES[var.kind],
+            times.tolist(),
+            values.tolist(),
+            interpolation,
+        )
+
     @property
     def time(self) -> float:
         return self._execution.time
+
+    def set_input(self, name: str, value: Any) -> None:
+        """Replaces system input ``name`` from now on: a constant or ``(times, values)``.
+
+        Takes effect at the current communication point (a multi-rate instance: at its next
+        one); with :meth:`restore` it branches what-if runs from a checkpoint.
+        """
+        self._require_open()
+        ((times, values),) = self.system._checked_inputs({name: value}).values()
+        for target in self.system.inputs[name]:
+            self._set_signal(self._execution.set_input_signal, target, times, values)
 
     @property
     def real_time_factor(self) -> float:

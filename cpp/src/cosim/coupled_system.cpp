@@ -229,7 +229,6 @@ void CoupledSystem::set_start_value(const VariableId& variable, double value) {
 
 void CoupledSystem::set_input_signal(const VariableId& variable, std::vector<double> times,
                                      std::vector<double> values, Interpolation interpolation) {
-  require_building("set_input_signal");
   if (variable.instance >= instances_.size()) throw std::invalid_argument("set_input_signal: bad instance");
   if (times.empty() || times.size() != values.size()) {
     throw std::invalid_argument("set_input_signal: times and values must be non-empty and of equal length");
@@ -246,9 +245,24 @@ void CoupledSystem::set_input_signal(const VariableId& variable, std::vector<dou
   }
   Signal signal{std::move(times), std::move(values), interpolation};
   Instance& inst = *instances_[variable.instance];
+  // The position of this variable's signal among the instance's signals of its type, if any.
+  std::size_t position = 0;
+  bool replacing = false;
+  for (const auto& v : signal_targets_) {
+    if (v == variable) {
+      replacing = true;
+      break;
+    }
+    if (v.instance == variable.instance && v.type == variable.type) ++position;
+  }
+  if (!replacing) require_building("set_input_signal (a new system input)");
   auto add = [&](auto& ports) {
-    ports.signals.push_back(std::move(signal));
-    signal_targets_.push_back(variable);
+    if (replacing) {
+      ports.signals[position] = std::move(signal);
+    } else {
+      ports.signals.push_back(std::move(signal));
+      signal_targets_.push_back(variable);
+    }
   };
   switch (variable.type) {
     case VariableType::real:

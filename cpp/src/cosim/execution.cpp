@@ -65,6 +65,14 @@ double Execution::run_until(double end_time) {
   return time_;
 }
 
+void Execution::set_input_signal(const VariableId& variable, std::vector<double> times,
+                                 std::vector<double> values, Interpolation interpolation) {
+  system_->set_input_signal(variable, std::move(times), std::move(values), interpolation);
+  if (initialized_ && system_->step_multiple(variable.instance) == 1) {
+    system_->latch_inputs(variable.instance, time_);
+  }
+}
+
 std::unique_ptr<Checkpoint> Execution::checkpoint() const {
   if (!initialized_) throw std::logic_error("checkpoint: initialize the execution first");
   auto cp = std::make_unique<Checkpoint>();

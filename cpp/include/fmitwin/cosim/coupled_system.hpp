@@ -7,7 +7,7 @@
 // (the Python System does: it holds the FMU wrappers).
 //
 // Call order:
-//   build:   add_instance()*, connect()*, add_feedthrough()*, set_start_*()*, set_input_signal()*
+//   build:   add_instance()*, connect()*, add_feedthrough()*, set_start_value()*, set_input_signal()*
 //   run:     initialize(t0, t1)   once (start values, Simulator::setup unless done by the caller,
 //                                 first consistent transfer)
 //            then master algorithms call latch_inputs / settle / step_instance / refresh_outputs
@@ -81,6 +81,7 @@ class CoupledSystem {
   void set_start_value(const VariableId& variable, double value);
   // A system-level input: the instance input follows (times, values), sampled at every
   // communication point where the instance takes its inputs (times strictly increasing).
+  // Replacing the signal of a variable that has one is allowed at any time (what-if branches).
   void set_input_signal(const VariableId& variable, std::vector<double> times,
                         std::vector<double> values, Interpolation interpolation);
   void set_loop_solver_options(const LoopSolverOptions& options);

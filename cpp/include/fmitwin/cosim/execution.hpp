@@ -41,6 +41,11 @@ class Execution {
   void set_real_time_factor(double factor);
   double real_time_factor() const { return real_time_factor_; }
   void request_stop() { stop_requested_ = true; }
+  // Replaces the signal of a system input (one set before initialize) from the current time on:
+  // an instance stepping every base step takes the new value now, a multi-rate one at its next
+  // latch point.
+  void set_input_signal(const VariableId& variable, std::vector<double> times,
+                        std::vector<double> values, Interpolation interpolation);
 
   // Checkpoint of the system, the algorithm and the time. Recorders are not part of it:
   // restoring rewinds them to the checkpoint's time.
