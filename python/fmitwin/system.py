@@ -117,7 +117,8 @@ class System:
             raise ValueError(f"step_multiple: must be an integer >= 1, got {step_multiple!r}")
         model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
         kind = model.check_kind(kind)
-        iface = model._interface(kind)
+        d = model.description
+        iface = d.coSimulation if kind == "cs" else d.modelExchange
         if getattr(iface, "canBeInstantiatedOnlyOncePerProcess", False) and any(
             other.model.path == model.path for other in self.instances.values()
         ):
