@@ -39,6 +39,15 @@ cosim::FixedStepMethod method_from(const std::string& name) {
   throw std::invalid_argument("method must be 'jacobi' or 'gauss_seidel', got '" + name + "'");
 }
 
+// CoupledSystem::set_input_signal and Execution::set_input_signal, with Python's argument types.
+template <class Target>
+void set_input_signal(Target& target, std::size_t instance, ValueReference vr, VariableType type,
+                      std::vector<double> times, std::vector<double> values,
+                      const std::string& interpolation) {
+  target.set_input_signal({instance, vr, type}, std::move(times), std::move(values),
+                          interpolation_from(interpolation));
+}
+
 }  // namespace
 
 void bind_cosim(py::module_& m) {
@@ -71,11 +80,7 @@ void bind_cosim(py::module_& m) {
           "instance"_a, "vr"_a, "type"_a, "value"_a)
       .def(
           "set_input_signal",
-          [](cosim::CoupledSystem& s, std::size_t instance, ValueReference vr, VariableType type,
-             std::vector<double> times, std::vector<double> values, const std::string& interp) {
-            s.set_input_signal({instance, vr, type}, std::move(times), std::move(values),
-                               interpolation_from(interp));
-          },
+          set_input_signal<cosim::CoupledSystem>,
           "instance"_a, "vr"_a, "type"_a, "times"_a, "values"_a, "interpolation"_a = "hold")
       .def(
           "set_loop_solver",
@@ -151,11 +156,7 @@ void bind_cosim(py::module_& m) {
       .def("request_stop", &cosim::Execution::request_stop)
       .def(
           "set_input_signal",
-          [](cosim::Execution& e, std::size_t instance, ValueReference vr, VariableType type,
-             std::vector<double> times, std::vector<double> values, const std::string& interp) {
-            e.set_input_signal({instance, vr, type}, std::move(times), std::move(values),
-                               interpolation_from(interp));
-          },
+          set_input_signal<cosim::Execution>,
           "instance"_a, "vr"_a, "type"_a, "times"_a, "values"_a, "interpolation"_a = "hold")
       .def_property("real_time_factor", &cosim::Execution::real_time_factor,
                     &cosim::Execution::set_real_time_factor)

@@ -403,56 +403,54 @@ def _describe(metrics: Any) -> Any:
 
 
 def _execute(task, pending, workers, scheduler, progress, done, total):
-    """Yields run records as they finish, on Dask, a process pool, or in this process."""
+    """Yields run records as they finish, advancing a progress bar."""
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=done, unit="run", desc="study", leave=False)
     try:
-        if not pending:
-            return
-        if scheduler is not None:
-            yield from _on_dask(task, pending, scheduler, bar)
-        elif workers == 0:
-            for run_id, values in pending:
-                yield _run(task, run_id, values)
-                if bar is not None:
-                    bar.update()
-        else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            count = min(workers or os.cpu_count() or 1, len(pending))
-            with ProcessPoolExecutor(count, initializer=_prime, initargs=(task,)) as pool:
-                futures = [pool.submit(_run, task, run_id, values) for run_id, values in pending]
-                for future in as_completed(futures):
-                    yield future.result()
-                    if bar is not None:
-                        bar.update()
+        for record in _records(task, pending, workers, scheduler):
+            yield record
+            if bar is not None:
+                bar.update()
     finally:
         if bar is not None:
             bar.close()
 
 
-def _on_dask(task, pending, scheduler, bar):
-    from distributed import Client, as_completed
+def _records(task, pending, workers, scheduler):
+    """Run records in completion order: on Dask, a local process pool, or in this process."""
+    if not pending:
+        return
+    if scheduler is not None:
+        from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        futures = client.map(
-            _run,
-            [task] * len(pending),
-            [run_id for run_id, _ in pending],
-            [values for _, values in pending],
-            pure=False,
-        )
-        for future in as_completed(futures):
-            yield future.result()
-            if bar is not None:
-                bar.update()
-    finally:
-        if client is not scheduler:
-            client.close()
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        try:
+            futures = client.map(
+                _run,
+                [task] * len(pending),
+                [run_id for run_id, _ in pending],
+                [values for _, values in pending],
+                pure=False,
+            )
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            if client is not scheduler:
+                client.close()
+    elif workers == 0:
+        for run_id, values in pending:
+            yield _run(task, run_id, values)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        count = min(workers or os.cpu_count() or 1, len(pending))
+        with ProcessPoolExecutor(count, initializer=_prime, initargs=(task,)) as pool:
+            futures = [pool.submit(_run, task, run_id, values) for run_id, values in pending]
+            for future in as_completed(futures):
+                yield future.result()
 
 
 def load_study_config(
