@@ -297,6 +297,16 @@ def test_input_signal_time_series_and_csv_export(tank, tmp_path):
     np.testing.assert_array_equal(back["b.T"].to_numpy(), result["b.T"])
 
 
+def test_progress_is_reported_between_chunks(tank):
+    seen = []
+    result = cascade(tank).simulate(
+        3600.0, 60.0, inputs={"P": 1.0}, progress=lambda t, stop: seen.append((t, stop))
+    )
+    assert seen[-1] == (3600.0, 3600.0) and len(seen) > 10
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+    assert len(result) == 61
+
+
 def test_real_time_pacing_gives_the_same_result(tank):
     system = cascade(tank)
     paced = system.simulate(600.0, 60.0, inputs={"P": 1.0}, real_time_factor=20000.0)

@@ -59,6 +59,19 @@ def test_grid_study_of_an_fmu_matches_the_analytic_cooling(tank_path):
     np.testing.assert_array_equal(table["T.max"], table["T"])
 
 
+def test_each_worker_loads_the_model_once(tank_path):
+    from fmitwin import study
+
+    study._CACHE.clear()
+    first = run_study(
+        tank_path, {"UA": [20.0, 40.0]}, stop_time=60.0, step=60.0, workers=0, progress=False
+    )
+    (model,) = study._CACHE.values()
+    run_study(tank_path, {"UA": [30.0]}, stop_time=60.0, step=60.0, workers=0, progress=False)
+    assert list(study._CACHE.values()) == [model]
+    assert len(first.table) == 2
+
+
 def test_latin_hypercube_covers_each_stratum_once():
     table = sample("lhs", {"a.UA": (20.0, 60.0), "b.T": (300.0, 310.0)}, samples=8, seed=3)
     assert table.shape == (8, 2)

@@ -370,6 +370,7 @@ class System:
             output_times,
             signals,
             per_instance,
+            grid=None if method == "variable" else step,
             loop=(loop_tolerance, max_loop_iterations),
             solver=(solver, solver_rtol, solver_atol, step),
         )
@@ -559,11 +560,13 @@ class SystemRun:
         signals: list[tuple[str, np.ndarray, np.ndarray]],
         start_values: dict[str, dict[str, Any]],
         *,
+        grid: float | None,
         loop: tuple[float, int],
         solver: tuple[str, float, float, float],
     ):
         self.system = system
         self.stop_time = stop_time
+        self._grid = grid
         self._fmu_instances: dict[str, Any] = {}
         self._checkpoints: weakref.WeakSet[Checkpoint] = weakref.WeakSet()
         self._closed = False
@@ -651,6 +654,10 @@ class SystemRun:
             return self._execution.run_until(time)
         start = self.time
         chunks = np.linspace(start, time, 101)[1:]
+        if self._grid is not None:  # fixed step: chunk ends on the step grid
+            chunks = np.unique(start + np.round((chunks - start) / self._grid) * self._grid)
+            chunks = chunks[chunks > start]
+            chunks[-1] = time
         bar = None
         if progress is True:
             from tqdm import tqdm
@@ -668,6 +675,10 @@ class SystemRun:
             if bar is not None:
                 bar.close()
         return self.time
+
+    def stop(self) -> None:
+        """Asks a running :meth:`advance_to` (in another thread) to return at its next step."""
+        self._execution.request_stop()
 
     def checkpoint(self) -> Checkpoint:
         """A snapshot of the whole system (every FMU state, the coupling values and the time).
