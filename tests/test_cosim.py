@@ -264,6 +264,28 @@ def test_algebraic_loop_across_instances_names_the_cycle(motor):
         system.simulate(0.2, 1e-3)
 
 
+def test_newton_solves_a_loop_whose_fixed_point_iteration_diverges(motor):
+    # V1 = 5 - 3 V2 i2 and V2 = 5 - 3 V1 i1: loop gain 9 i1 i2, far above 1 at start-up
+    system = System()
+    system.add("m1", motor)
+    system.add("m2", motor, start_values={"R": 2.0})
+    system.connect("m1.P_electric", "m2.V", factor=-3.0, offset=5.0)
+    system.connect("m2.P_electric", "m1.V", factor=-3.0, offset=5.0)
+    with pytest.raises(RuntimeError, match="use Newton's method"):
+        system.simulate(0.05, 1e-3)
+    result = system.simulate(
+        0.05,
+        1e-3,
+        loop_solver="newton",
+        loop_tolerance=1e-12,
+        outputs=["m1.V", "m2.V", "m1.i", "m2.i"],
+    )
+    V1, V2, i1, i2 = (result[n] for n in ("m1.V", "m2.V", "m1.i", "m2.i"))
+    assert np.max(9 * i1 * i2) > 2
+    np.testing.assert_allclose(V1, 5 - 3 * V2 * i2, rtol=1e-9)
+    np.testing.assert_allclose(V2, 5 - 3 * V1 * i1, rtol=1e-9)
+
+
 def test_non_feedthrough_outputs_make_no_loop(tank):
     assert feedback_loop(tank).algebraic_loops() == []
 

@@ -84,10 +84,10 @@ void bind_cosim(py::module_& m) {
           "instance"_a, "vr"_a, "type"_a, "times"_a, "values"_a, "interpolation"_a = "hold")
       .def(
           "set_loop_solver",
-          [](cosim::CoupledSystem& s, double rtol, double atol, int max_iterations) {
-            s.set_loop_solver_options({rtol, atol, max_iterations});
+          [](cosim::CoupledSystem& s, double rtol, double atol, int max_iterations, bool newton) {
+            s.set_loop_solver_options({rtol, atol, max_iterations, newton});
           },
-          "rtol"_a = 1e-10, "atol"_a = 1e-12, "max_iterations"_a = 100)
+          "rtol"_a = 1e-10, "atol"_a = 1e-12, "max_iterations"_a = 100, "newton"_a = false)
       .def_property_readonly("instance_count", &cosim::CoupledSystem::instance_count)
       .def("algebraic_loops", &cosim::CoupledSystem::algebraic_loops)
       .def("dataflow_order", &cosim::CoupledSystem::dataflow_order)

@@ -21,7 +21,8 @@ Coupling semantics (base communication step h, t_k = t0 + k h):
 * A connection sets ``target = factor * source + offset``.
 * Outputs that depend directly on inputs (the FMUs' model structure) are made consistent with
   them before each step; algebraic loops (cycles through connections and direct feedthrough,
-  :meth:`System.algebraic_loops`) are solved by fixed-point iteration to ``loop_tolerance``.
+  :meth:`System.algebraic_loops`) are solved by fixed-point iteration to ``loop_tolerance``, or by
+  Newton's method (``loop_solver="newton"``) where the loop gain exceeds 1.
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ class System:
         max_step: float | None = None,
         loop_tolerance: float = 1e-10,
         max_loop_iterations: int = 100,
+        loop_solver: str = "fixed_point",
         solver: str = "dopri45",
         solver_rtol: float = 1e-6,
         solver_atol: float = 1e-8,
@@ -307,11 +309,15 @@ class System:
             fixed step: a multiple of ``step``.
         start_values: "instance.variable" -> value for this run, over the instances' own.
         rtol, atol, min_step, max_step: variable step error control.
-        loop_tolerance, max_loop_iterations: algebraic-loop fixed-point iteration.
+        loop_tolerance, max_loop_iterations, loop_solver: algebraic loops are solved by
+            "fixed_point" iteration (converges for loop gains below 1) or "newton" (Newton's
+            method on the loop's real inputs, finite-difference Jacobian).
         solver, solver_rtol, solver_atol: native integrator of model-exchange instances.
         """
         if not self.instances:
             raise ValueError("the system has no instances; add() some first")
+        if loop_solver not in ("fixed_point", "newton"):
+            raise ValueError(f"loop_solver: 'fixed_point' or 'newton', got {loop_solver!r}")
         if method not in METHODS:
             raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
         step = float(step)
@@ -371,7 +377,7 @@ class System:
             signals,
             per_instance,
             grid=None if method == "variable" else step,
-            loop=(loop_tolerance, max_loop_iterations),
+            loop=(loop_tolerance, max_loop_iterations, loop_solver == "newton"),
             solver=(solver, solver_rtol, solver_atol, step),
         )
 
@@ -561,7 +567,7 @@ class SystemRun:
         start_values: dict[str, dict[str, Any]],
         *,
         grid: float | None,
-        loop: tuple[float, int],
+        loop: tuple[float, int, bool],
         solver: tuple[str, float, float, float],
     ):
         self.system = system
@@ -578,7 +584,9 @@ class SystemRun:
                     fmu_instance.simulator.configure_solver(*solver)
             simulators = {n: i.simulator for n, i in self._fmu_instances.items()}
             core, index = system._build_core(simulators)
-            core.set_loop_solver(rtol=loop[0], atol=loop[0] * 1e-2, max_iterations=loop[1])
+            core.set_loop_solver(
+                rtol=loop[0], atol=loop[0] * 1e-2, max_iterations=loop[1], newton=loop[2]
+            )
             self._index = index
             for target, times, values in signals:
                 self._set_signal(core.set_input_signal, target, times, values)

@@ -1,5 +1,7 @@
 #include "fmitwin/cosim/coupled_system.hpp"
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -662,14 +664,82 @@ void CoupledSystem::settle(std::int64_t k, double t) {
                             inst.boolean.outputs.value.begin());
     }
     if (!feedthrough_needs_iteration_ || !changed) return;
+    if (loop_options_.newton) return settle_newton(k, t);
   }
+  loop_failed("fixed-point iteration", t);
+}
+
+void CoupledSystem::loop_failed(const char* method, double t) const {
   std::ostringstream message;
-  message << "the fixed-point iteration did not converge in " << loop_options_.max_iterations
+  message << "the " << method << " did not converge in " << loop_options_.max_iterations
           << " iterations at t = " << t << " (rtol " << loop_options_.rtol << ", atol "
           << loop_options_.atol << "): " << loop_description()
-          << "; loosen the loop tolerance, raise max_iterations, or break the loop with a "
-             "non-feedthrough instance";
+          << "; loosen the loop tolerance, raise max_iterations, "
+          << (loop_options_.newton ? "" : "use Newton's method, ")
+          << "or break the loop with a non-feedthrough instance";
   throw std::runtime_error(message.str());
+}
+
+void CoupledSystem::settle_newton(std::int64_t k, double t) {
+  std::vector<std::size_t> loop;  // latching feedthrough instances
+  Eigen::Index n = 0;
+  for (std::size_t i : feedthrough_order_) {
+    if (!latches_at(i, k)) continue;
+    loop.push_back(i);
+    n += static_cast<Eigen::Index>(instances_[i]->real.sources.size());
+  }
+  // G(u): the connection inputs that the outputs produced by inputs u call for.
+  auto evaluate = [&](const Eigen::VectorXd& u, Eigen::VectorXd& g) {
+    Eigen::Index pos = 0;
+    for (std::size_t i : loop) {
+      Instance& inst = *instances_[i];
+      compute_inputs(inst.real, instances_, t);  // signal inputs; connection inputs from u
+      for (std::size_t j = 0; j < inst.real.sources.size(); ++j) inst.real.inputs.value[j] = u[pos++];
+      Simulator& sim = *inst.simulator;
+      if (!inst.real.inputs.vr.empty()) set_values(sim, inst.real.inputs);
+      if (!inst.integer.inputs.vr.empty()) {
+        compute_inputs(inst.integer, instances_, t);
+        set_values(sim, inst.integer.inputs);
+      }
+      if (!inst.boolean.inputs.vr.empty()) {
+        compute_inputs(inst.boolean, instances_, t);
+        set_values(sim, inst.boolean.inputs);
+      }
+    }
+    for (std::size_t i : loop) refresh_outputs(i);
+    pos = 0;
+    for (std::size_t i : loop) {
+      Instance& inst = *instances_[i];
+      compute_inputs(inst.real, instances_, t);
+      for (std::size_t j = 0; j < inst.real.sources.size(); ++j) g[pos++] = inst.real.inputs.value[j];
+    }
+  };
+  Eigen::VectorXd u(n), g(n), r(n), shifted(n), g_shifted(n);
+  Eigen::Index pos = 0;
+  for (std::size_t i : loop) {  // start from the transfer of the current outputs
+    Instance& inst = *instances_[i];
+    compute_inputs(inst.real, instances_, t);
+    for (std::size_t j = 0; j < inst.real.sources.size(); ++j) u[pos++] = inst.real.inputs.value[j];
+  }
+  Eigen::MatrixXd jacobian(n, n);
+  for (int iteration = 0; iteration < loop_options_.max_iterations; ++iteration) {
+    evaluate(u, g);
+    r = u - g;
+    bool converged = true;
+    for (Eigen::Index j = 0; j < n && converged; ++j) {
+      converged = std::abs(r[j]) <= loop_options_.atol + loop_options_.rtol * std::abs(u[j]);
+    }
+    if (converged) return;  // the simulators hold inputs u and the outputs they produce
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const double delta = 1e-7 * (1.0 + std::abs(u[j]));
+      shifted = u;
+      shifted[j] += delta;
+      evaluate(shifted, g_shifted);
+      jacobian.col(j) = ((shifted - g_shifted) - r) / delta;
+    }
+    u -= jacobian.partialPivLu().solve(r);
+  }
+  loop_failed("Newton iteration", t);
 }
 
 bool CoupledSystem::step_instance(std::size_t i, double t, double h) {

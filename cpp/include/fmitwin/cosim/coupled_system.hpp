@@ -47,12 +47,16 @@ struct Connection {
 
 enum class Interpolation : std::uint8_t { hold, linear };
 
-// Tolerances of the fixed-point iteration that solves algebraic loops at communication points:
-// converged when every loop output changes by at most atol + rtol * |value| in one sweep.
+// How algebraic loops are solved at communication points. Fixed-point iteration (sweeps in
+// data-flow order) converges when every loop output changes by at most atol + rtol |value| in
+// one sweep; it diverges when the loop gain exceeds 1. Newton's method solves u = G(u) for the
+// real connection inputs u of the feedthrough instances (G: set inputs, read outputs, transfer),
+// with a finite-difference Jacobian, until |u - G(u)| <= atol + rtol |u| per entry.
 struct LoopSolverOptions {
   double rtol = 1e-10;
   double atol = 1e-12;
   int max_iterations = 100;
+  bool newton = false;
 };
 
 class SystemState;
@@ -143,6 +147,8 @@ class CoupledSystem {
   void build_transfer_plan();
   void build_feedthrough_plan();
   std::string loop_description() const;
+  void settle_newton(std::int64_t k, double t);
+  [[noreturn]] void loop_failed(const char* method, double t) const;
 
   std::vector<std::unique_ptr<Instance>> instances_;
   std::vector<Connection> connections_;
