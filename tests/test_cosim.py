@@ -329,6 +329,18 @@ def test_progress_is_reported_between_chunks(tank):
     assert len(result) == 61
 
 
+def test_a_paced_run_stops_when_asked_from_another_thread(tank):
+    import threading
+
+    system = cascade(tank)
+    with system.start(60.0, stop_time=36000.0, inputs={"P": 1.0}) as run:
+        run.real_time_factor = 600.0  # the whole run would take a minute of wall-clock time
+        threading.Timer(0.3, run.stop).start()
+        reached = run.advance_to(36000.0)
+        assert 0 < reached < 36000.0
+        assert len(run.result()) == round(reached / 60.0) + 1
+
+
 def test_real_time_pacing_gives_the_same_result(tank):
     system = cascade(tank)
     paced = system.simulate(600.0, 60.0, inputs={"P": 1.0}, real_time_factor=20000.0)
