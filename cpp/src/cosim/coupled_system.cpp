@@ -611,11 +611,16 @@ void compute_inputs(Ports<T>& p, const std::vector<std::unique_ptr<CoupledSystem
 
 }  // namespace
 
-void CoupledSystem::latch_inputs(std::size_t i, double t) {
+void CoupledSystem::latch_inputs(std::size_t i, double t) { latch_inputs(i, t, nullptr); }
+
+void CoupledSystem::latch_inputs(std::size_t i, double t, const double* connected_reals) {
   Instance& inst = *instances_[i];
   Simulator& sim = *inst.simulator;
   if (!inst.real.inputs.vr.empty()) {
     compute_inputs(inst.real, instances_, t);
+    if (connected_reals != nullptr) {
+      std::copy_n(connected_reals, inst.real.sources.size(), inst.real.inputs.value.begin());
+    }
     set_values(sim, inst.real.inputs);
   }
   if (!inst.integer.inputs.vr.empty()) {
@@ -692,19 +697,8 @@ void CoupledSystem::settle_newton(std::int64_t k, double t) {
   auto evaluate = [&](const Eigen::VectorXd& u, Eigen::VectorXd& g) {
     Eigen::Index pos = 0;
     for (std::size_t i : loop) {
-      Instance& inst = *instances_[i];
-      compute_inputs(inst.real, instances_, t);  // signal inputs; connection inputs from u
-      for (std::size_t j = 0; j < inst.real.sources.size(); ++j) inst.real.inputs.value[j] = u[pos++];
-      Simulator& sim = *inst.simulator;
-      if (!inst.real.inputs.vr.empty()) set_values(sim, inst.real.inputs);
-      if (!inst.integer.inputs.vr.empty()) {
-        compute_inputs(inst.integer, instances_, t);
-        set_values(sim, inst.integer.inputs);
-      }
-      if (!inst.boolean.inputs.vr.empty()) {
-        compute_inputs(inst.boolean, instances_, t);
-        set_values(sim, inst.boolean.inputs);
-      }
+      latch_inputs(i, t, u.data() + pos);
+      pos += static_cast<Eigen::Index>(instances_[i]->real.sources.size());
     }
     for (std::size_t i : loop) refresh_outputs(i);
     pos = 0;

@@ -148,6 +148,8 @@ class CoupledSystem {
   void build_feedthrough_plan();
   std::string loop_description() const;
   void settle_newton(std::int64_t k, double t);
+  // latch_inputs with the connection-driven real inputs taken from `connected_reals` (if not null).
+  void latch_inputs(std::size_t i, double t, const double* connected_reals);
   [[noreturn]] void loop_failed(const char* method, double t) const;
 
   std::vector<std::unique_ptr<Instance>> instances_;
