@@ -7,12 +7,15 @@
 // (the Python System does: it holds the FMU wrappers).
 //
 // Call order:
-//   build:   add_instance()*, connect()*, add_feedthrough()*, set_start_value()*, set_input_signal()*
+//   build:   add_instance()*, connect()*, add_feedthrough()*, set_start_value()*,
+//            set_input_signal()*, set_loop_solver_options()
 //   run:     initialize(t0, t1)   once (start values, Simulator::setup unless done by the caller,
 //                                 first consistent transfer)
-//            then master algorithms call latch_inputs / settle / step_instance / refresh_outputs
-//   any time after initialize: save_state() / restore_state() (when every simulator can)
-// The structure is frozen by initialize(): building calls after it throw std::logic_error.
+//            then master algorithms call latch_inputs / transfer / settle / step_instance /
+//            refresh_outputs
+//   any time after initialize: save_state() / restore_state() (when every simulator can), and
+//            set_input_signal() for a variable that already has a signal (replacing it)
+// The structure is frozen by initialize(): other building calls after it throw std::logic_error.
 // Not thread safe; never calls into Python.
 #pragma once
 
@@ -123,7 +126,8 @@ class CoupledSystem {
   void transfer(std::int64_t k, double t);
   // Makes direct-feedthrough outputs consistent with their inputs at time t (instances latching
   // at base step k only): one sweep in data-flow order when there is no algebraic loop, else
-  // fixed-point iteration; throws std::runtime_error naming the loop when it does not converge.
+  // fixed-point iteration or Newton (LoopSolverOptions); throws std::runtime_error naming the
+  // loop when it does not converge.
   void settle(std::int64_t k, double t);
   bool has_feedthrough() const { return !feedthrough_order_.empty(); }
   bool has_feedthrough_instance(std::size_t i) const;
