@@ -347,6 +347,21 @@ def test_real_time_pacing_gives_the_same_result(tank):
     np.testing.assert_array_equal(paced.data, system.simulate(600.0, 60.0, inputs={"P": 1.0}).data)
 
 
+def test_fmu_failures_name_the_instance(motor):
+    from fmitwin.fmu import FmuError
+
+    system = System()
+    system.add("m", motor, start_values={"cs_max_step": -1.0})
+    with pytest.raises(FmuError, match=r"(?s)instance 'm': .*cs_max_step"):
+        system.simulate(0.01, 1e-3)
+    tanks = System()
+    tanks.add("a", load_fmu(fmitwin.models.path("heated_tank")), start_values={"T": 350.0})
+    tanks.add("b", load_fmu(fmitwin.models.path("heated_tank")))
+    tanks.connect("a.Q_loss", "b.P_heater", factor=-1.0)  # a negative heater power
+    with pytest.raises(FmuError, match=r"(?s)instance 'b' taking its inputs at t = 0.*P_heater"):
+        tanks.simulate(60.0, 60.0)
+
+
 def test_bad_connections_are_rejected_with_the_fix_and_change_nothing(tank, motor):
     system = System()
     system.add("a", tank)

@@ -27,10 +27,12 @@ Coupling semantics (base communication step h, t_k = t0 + k h):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuModel, Variable, load_fmu
+from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
 from fmitwin.simulation import SimulationResult
 
 _CORE_TYPES = {
@@ -603,8 +605,12 @@ class SystemRun:
             self._execution = _core.Execution(core, algorithm)
             self._execution.add_observer(self._recorder)
             for name, fmu_instance in self._fmu_instances.items():
-                fmu_instance.initialize(start_time, stop_time, start_values=start_values[name])
-            self._execution.initialize(start_time, stop_time, set_up_simulators=False)
+                try:
+                    fmu_instance.initialize(start_time, stop_time, start_values=start_values[name])
+                except FmuError as exc:
+                    raise FmuError(f"instance {name!r}: {exc}") from exc
+            with self._fmu_errors():
+                self._execution.initialize(start_time, stop_time, set_up_simulators=False)
         except BaseException:
             self.close()
             raise
@@ -659,7 +665,8 @@ class SystemRun:
         if time > self.stop_time * (1 + 1e-12) + 1e-12:
             raise ValueError(f"time: {time} is past the run's stop_time {self.stop_time}")
         if progress is False:
-            return self._execution.run_until(time)
+            with self._fmu_errors():
+                return self._execution.run_until(time)
         start = self.time
         chunks = np.linspace(start, time, 101)[1:]
         if self._grid is not None:  # fixed step: chunk ends on the step grid
@@ -674,7 +681,8 @@ class SystemRun:
         try:
             for target in chunks:
                 before = self.time
-                self._execution.run_until(target)
+                with self._fmu_errors():
+                    self._execution.run_until(target)
                 if bar is not None:
                     bar.update(self.time - before)
                 elif callable(progress):
@@ -703,7 +711,8 @@ class SystemRun:
         self._require_open()
         if not isinstance(checkpoint, Checkpoint):
             raise TypeError("checkpoint: give an object returned by SystemRun.checkpoint()")
-        self._execution.restore(checkpoint._core)
+        with self._fmu_errors():
+            self._execution.restore(checkpoint._core)
 
     def result(self) -> SimulationResult:
         """The recorded rows so far, as a named result (``time`` plus one column per output)."""
@@ -726,6 +735,18 @@ class SystemRun:
         for fmu_instance in self._fmu_instances.values():
             fmu_instance.free()
         self._fmu_instances = {}
+
+    @contextlib.contextmanager
+    def _fmu_errors(self) -> Iterator[None]:
+        """Turns the core's FMU errors into FmuError with the FMU file and its log messages."""
+        try:
+            yield
+        except _core.FmuError as exc:
+            match = re.search(r"instance '([^']+)'", str(exc))
+            fmu_instance = self._fmu_instances.get(match.group(1)) if match else None
+            if fmu_instance is None:
+                raise FmuError(str(exc)) from exc
+            raise fmu_instance.error(str(exc)) from exc
 
     def _require_open(self) -> None:
         if self._closed:

@@ -614,6 +614,15 @@ void compute_inputs(Ports<T>& p, const std::vector<std::unique_ptr<CoupledSystem
 void CoupledSystem::latch_inputs(std::size_t i, double t) { latch_inputs(i, t, nullptr); }
 
 void CoupledSystem::latch_inputs(std::size_t i, double t, const double* connected_reals) {
+  try {
+    set_inputs(i, t, connected_reals);
+  } catch (const FmuError& e) {
+    throw FmuError("instance '" + instances_[i]->name + "' taking its inputs at t = " +
+                   std::to_string(t) + ": " + e.what());
+  }
+}
+
+void CoupledSystem::set_inputs(std::size_t i, double t, const double* connected_reals) {
   Instance& inst = *instances_[i];
   Simulator& sim = *inst.simulator;
   if (!inst.real.inputs.vr.empty()) {
@@ -634,6 +643,14 @@ void CoupledSystem::latch_inputs(std::size_t i, double t, const double* connecte
 }
 
 void CoupledSystem::refresh_outputs(std::size_t i) {
+  try {
+    get_outputs(i);
+  } catch (const FmuError& e) {
+    throw FmuError("instance '" + instances_[i]->name + "' giving its outputs: " + e.what());
+  }
+}
+
+void CoupledSystem::get_outputs(std::size_t i) {
   Instance& inst = *instances_[i];
   Simulator& sim = *inst.simulator;
   if (!inst.real.outputs.vr.empty()) get_values(sim, inst.real.outputs, inst.real.outputs.value.data());

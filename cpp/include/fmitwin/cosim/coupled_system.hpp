@@ -117,6 +117,7 @@ class CoupledSystem {
   bool latches_at(std::size_t i, std::int64_t k) const;
   bool completes_at(std::size_t i, std::int64_t k) const;
   // Computes and sets the inputs of instance i from the current outputs and signals at time t.
+  // This and refresh_outputs rethrow FmuError with the instance's name.
   void latch_inputs(std::size_t i, double t);
   // Reads the connected outputs of instance i into the transfer buffers.
   void refresh_outputs(std::size_t i);
@@ -154,6 +155,8 @@ class CoupledSystem {
   void settle_newton(std::int64_t k, double t);
   // latch_inputs with the connection-driven real inputs taken from `connected_reals` (if not null).
   void latch_inputs(std::size_t i, double t, const double* connected_reals);
+  void set_inputs(std::size_t i, double t, const double* connected_reals);  // latch, unwrapped
+  void get_outputs(std::size_t i);  // refresh_outputs without naming the instance in errors
   [[noreturn]] void loop_failed(const char* method, double t) const;
 
   std::vector<std::unique_ptr<Instance>> instances_;
