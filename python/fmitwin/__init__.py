@@ -16,6 +16,12 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "System": "fmitwin.system",
+    "SystemRun": "fmitwin.system",
+    "read_ssp": "fmitwin.ssp",
+    "write_ssp": "fmitwin.ssp",
+    "run_study": "fmitwin.study",
+    "StudyResult": "fmitwin.study",
     "load_fmu": "fmitwin.fmu",
     "FmuModel": "fmitwin.fmu",
     "FmuError": "fmitwin.fmu",

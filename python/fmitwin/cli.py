@@ -16,6 +16,7 @@ _COMMANDS: dict[str, str] = {
     "info": "info",
     "simulate": "simulate",
     "demo": "demo",
+    "study": "study",
 }
 
 

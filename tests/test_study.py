@@ -1,0 +1,227 @@
+"""Parameter studies: sampling, metrics against the analytic tank, Dask = process pool, resume."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import fmitwin.models
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from distributed import Client, LocalCluster
+from fmitwin.cli import main
+from fmitwin.fmu import load_fmu
+from fmitwin.study import run_study, sample
+from fmitwin.system import System
+
+C = 100 * 4186.0
+T_AMB = 293.15
+
+
+@pytest.fixture(scope="module")
+def tank_path():
+    return fmitwin.models.path("heated_tank")
+
+
+@pytest.fixture(scope="module")
+def cascade(tank_path):
+    tank = load_fmu(tank_path)
+    system = System("cascade")
+    system.add("a", tank, start_values={"T": 350.0})
+    system.add("b", tank)
+    system.connect("a.Q_loss", "b.P_heater")
+    system.add_output("Ta", "a.T")
+    system.add_output("Tb", "b.T")
+    return system
+
+
+def test_grid_study_of_an_fmu_matches_the_analytic_cooling(tank_path):
+    result = run_study(
+        tank_path,
+        {"UA": [20.0, 40.0], "T": [320.0, 340.0, 360.0]},
+        stop_time=3600.0,
+        step=60.0,
+        outputs=["T"],
+        metrics=["final", "max"],
+        workers=2,
+        progress=False,
+    )
+    table = result.table
+    assert list(table.columns) == ["run", "UA", "T", "T.final", "T.max"]
+    assert len(table) == 6
+    expected = T_AMB + (table["T"] - T_AMB) * np.exp(-table["UA"] * 3600.0 / C)
+    np.testing.assert_allclose(table["T.final"], expected, rtol=1e-10)
+    np.testing.assert_array_equal(table["T.max"], table["T"])
+
+
+def test_each_worker_loads_the_model_once(tank_path):
+    from fmitwin import study
+
+    study._CACHE.clear()
+    first = run_study(
+        tank_path, {"UA": [20.0, 40.0]}, stop_time=60.0, step=60.0, workers=0, progress=False
+    )
+    (model,) = study._CACHE.values()
+    run_study(tank_path, {"UA": [30.0]}, stop_time=60.0, step=60.0, workers=0, progress=False)
+    assert list(study._CACHE.values()) == [model]
+    assert len(first.table) == 2
+
+
+def test_latin_hypercube_covers_each_stratum_once():
+    table = sample("lhs", {"a.UA": (20.0, 60.0), "b.T": (300.0, 310.0)}, samples=8, seed=3)
+    assert table.shape == (8, 2)
+    for name, (low, high) in {"a.UA": (20.0, 60.0), "b.T": (300.0, 310.0)}.items():
+        strata = np.floor((table[name] - low) / (high - low) * 8).astype(int)
+        assert sorted(strata) == list(range(8))
+    again = sample("lhs", {"a.UA": (20.0, 60.0), "b.T": (300.0, 310.0)}, samples=8, seed=3)
+    pd.testing.assert_frame_equal(table, again)
+    with pytest.raises(ValueError, match="low < high"):
+        sample("lhs", {"x": (2.0, 1.0)}, samples=3)
+    with pytest.raises(ValueError, match="design: must be one of"):
+        sample("sobol", {"x": (0.0, 1.0)}, samples=3)
+
+
+def test_monte_carlo_statistics_over_time(cascade):
+    result = run_study(
+        cascade,
+        {"a.T": scipy.stats.norm(350.0, 5.0), "b.UA": (30.0, 50.0)},
+        design="monte_carlo",
+        samples=12,
+        seed=7,
+        stop_time=1800.0,
+        step=60.0,
+        output_interval=600.0,
+        workers=0,
+        progress=False,
+    )
+    stats = result.statistics(quantiles=(0.1, 0.9))
+    assert list(stats.index) == [0.0, 600.0, 1200.0, 1800.0]
+    np.testing.assert_allclose(stats[("Ta", "mean")].iloc[0], result.table["a.T"].mean())
+    np.testing.assert_allclose(stats[("Tb", "mean")].iloc[-1], result.table["Tb.final"].mean())
+    assert np.all(stats[("Ta", "q0.1")] <= stats[("Ta", "q0.9")])
+    _, values = result.trajectories("Ta")
+    assert values.shape == (12, 4)
+
+
+def test_dask_local_cluster_gives_the_process_pool_result(cascade):
+    study = dict(
+        parameters={"a.UA": (20.0, 60.0), "b.T": (290.0, 300.0)},
+        design="lhs",
+        samples=6,
+        seed=1,
+        stop_time=1200.0,
+        step=60.0,
+        metrics=["final", "mean"],
+        progress=False,
+    )
+    pooled = run_study(cascade, workers=2, **study)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        with Client(cluster) as client:
+            on_dask = run_study(cascade, scheduler=client, **study)
+            by_address = run_study(cascade, scheduler=cluster.scheduler_address, **study)
+    pd.testing.assert_frame_equal(on_dask.table, pooled.table)
+    pd.testing.assert_frame_equal(by_address.table, pooled.table)
+
+
+RESUMABLE = """
+import sys
+import fmitwin.models
+from fmitwin.fmu import load_fmu
+from fmitwin.study import run_study
+from fmitwin.system import System
+
+tank = load_fmu(fmitwin.models.path("heated_tank"))
+system = System("paced")
+system.add("a", tank)
+system.add_output("Ta", "a.T")
+result = run_study(system, {"a.T": [300.0 + i for i in range(16)]}, stop_time=1.0, step=0.1,
+                   workers=0, results_file=sys.argv[1], progress=False,
+                   real_time_factor=float(sys.argv[2]))
+print(result.resumed, len(result.table))
+"""
+
+
+def test_a_killed_study_resumes_from_its_saved_results(tmp_path):
+    script = tmp_path / "study.py"
+    script.write_text(RESUMABLE)
+    results = tmp_path / "runs.jsonl"
+    # paced at 5x real time, each run takes 0.2 s: kill it after a few runs are saved
+    process = subprocess.Popen([sys.executable, str(script), str(results), "5"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if results.exists() and len(results.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = [json.loads(line)["run"] for line in results.read_text().splitlines()[1:]]
+    assert 4 <= len(saved) < 16
+    with results.open("a") as f:
+        f.write('{"run": 15, "metr')  # a line cut short by the kill
+    done = subprocess.run(
+        [sys.executable, str(script), str(results), "0"], capture_output=True, text=True, check=True
+    )
+    resumed, total = map(int, done.stdout.split())
+    assert resumed == len(saved) and total == 16
+    fresh = tmp_path / "fresh.jsonl"
+    subprocess.run([sys.executable, str(script), str(fresh), "0"], check=True, capture_output=True)
+    assert saved_metrics(results) == saved_metrics(fresh)
+
+
+def saved_metrics(path):
+    """run id -> metrics of every complete record in a results file."""
+    records = {}
+    for line in path.read_text().splitlines()[1:]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        records[record["run"]] = record["metrics"]
+    return records
+
+
+def test_a_results_file_of_another_study_is_refused(cascade, tmp_path):
+    results = tmp_path / "runs.jsonl"
+    common = dict(stop_time=600.0, step=60.0, workers=0, progress=False, results_file=results)
+    run_study(cascade, {"a.UA": [30.0, 40.0]}, **common)
+    with pytest.raises(ValueError, match="holds the results of another study"):
+        run_study(cascade, {"a.UA": [30.0, 45.0]}, **common)
+    again = run_study(cascade, {"a.UA": [30.0, 40.0]}, **common)
+    assert again.resumed == 2
+
+
+def test_study_command_reads_toml(tank_path, tmp_path):
+    config = tmp_path / "study.toml"
+    config.write_text(
+        f"""
+[target]
+fmu = "{tank_path}"
+[simulation]
+stop_time = 600.0
+step = 60.0
+outputs = ["T"]
+[design]
+kind = "grid"
+[parameters]
+UA = [20.0, 40.0]
+[metrics]
+stats = ["final"]
+[output]
+table = "table.csv"
+results = "runs.jsonl"
+[execution]
+workers = 0
+"""
+    )
+    assert main(["study", str(config), "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "table.csv")
+    expected = T_AMB + (293.15 - T_AMB) * np.exp(-table["UA"] * 600.0 / C)
+    np.testing.assert_allclose(table["T.final"], expected)
+    config.write_text(config.read_text().replace("[design]", "[desgn]"))
+    assert main(["study", str(config)]) == 2
+    assert math.isfinite(table["T.final"].iloc[0])
