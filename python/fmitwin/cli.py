@@ -13,6 +13,7 @@ from fmitwin import __version__
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
 _COMMANDS: dict[str, str] = {
     "rul": "rul",
+    "report": "report",
 }
 
 

@@ -49,7 +49,8 @@ class FleetRULEstimator:
         # default: the C-MAPSS naming, sensors s1..s21
         return [c for c in frame.columns if c not in fixed and c[:1] == "s" and c[1:].isdigit()]
 
-    def _histories(self, frame: pd.DataFrame) -> list[tuple[object, np.ndarray, np.ndarray]]:
+    def histories(self, frame: pd.DataFrame) -> list[tuple[object, np.ndarray, np.ndarray]]:
+        """[(unit, times, health index), ...] of every unit of ``frame``, sorted by unit."""
         if frame.empty:
             raise ValueError("the sensor table is empty: give at least one unit's history")
         columns = self._columns(frame)
@@ -73,14 +74,16 @@ class FleetRULEstimator:
             (life - frame[self.time_column]).to_numpy(dtype=float),
             columns,
         )
-        library = [(t, hi) for _, t, hi in self._histories(frame)]
+        library = [(t, hi) for _, t, hi in self.histories(frame)]
+        # the index regresses towards the mean: at failure it sits above the target 0
+        self.failure_level_ = float(np.median([hi[-1] for _, hi in library]))
         self.similarity = SimilarityRULModel(neighbours=self.neighbours, rul_cap=self.rul_cap)
         self.similarity.calibrate(library, seed=self.calibration_seed)
         return self
 
     def predict_distributions(self, frame: pd.DataFrame) -> dict[object, EmpiricalRUL]:
         """RUL distribution of every unit at its last sample."""
-        return {unit: self.similarity.predict(t, hi) for unit, t, hi in self._histories(frame)}
+        return {unit: self.similarity.predict(t, hi) for unit, t, hi in self.histories(frame)}
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """DataFrame with columns unit, rul (median), rul_low, rul_high; one row per unit."""
