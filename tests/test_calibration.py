@@ -149,3 +149,20 @@ def test_online_recalibrator_quiet_while_the_twin_matches():
     assert recalibrator.events == []
     with pytest.raises(ValueError, match="parameter_indices"):
         OnlineRecalibrator(augmented_tank_filter(UA), [5], recalibration_noise=1.0, duration=1.0)
+
+
+def test_external_divergence_event_triggers_recalibration():
+    recalibrator = OnlineRecalibrator(
+        augmented_tank_filter(UA), [1], recalibration_noise=0.05, duration=120.0,
+        detector="external", parameter_names=["UA"],
+    )  # fmt: skip
+    recalibrator.divergence_sink("update", {"t": 0.0})
+    assert not recalibrator.recalibrating
+    recalibrator.divergence_sink("divergence", {"t": 60.0, "sensor": "T", "nis_sum": 99.0})
+    assert recalibrator.recalibrating and not recalibrator.trigger(61.0)
+    for time in (120.0, 180.0):
+        recalibrator.step(time, 60.0, [T_AMB])
+    (event,) = recalibrator.events
+    assert (event.started, event.finished) == (60.0, 180.0)
+    assert event.evidence["sensor"] == "T" and event.before == {"UA": UA}
+    assert set(event.after_std) == {"UA"}

@@ -27,6 +27,17 @@ _EXPORTS: dict[str, str] = {
     "PythonMeasurementModel": "fmitwin.filters",
     "DampedPendulumModel": "fmitwin.filters",
     "gate_thresholds": "fmitwin.filters",
+    "load_cmapss": "fmitwin.datasets",
+    "read_cmapss": "fmitwin.datasets",
+    "calibrate": "fmitwin.calibration",
+    "FmuSimulation": "fmitwin.calibration",
+    "OnlineRecalibrator": "fmitwin.calibration",
+    "ExponentialDegradationModel": "fmitwin.maintenance",
+    "LinearDegradationModel": "fmitwin.maintenance",
+    "SimilarityRULModel": "fmitwin.maintenance",
+    "FleetRULEstimator": "fmitwin.maintenance",
+    "MaintenancePolicy": "fmitwin.maintenance",
+    "predict_maintenance": "fmitwin.maintenance",
 }
 
 

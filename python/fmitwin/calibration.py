@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import optimize, stats
@@ -303,7 +303,7 @@ class RecalibrationEvent:
 
     started: float
     finished: float
-    trigger_nis: float
+    evidence: dict[str, Any]
     before: dict[str, float]
     after: dict[str, float]
     after_std: dict[str, float]
@@ -313,8 +313,10 @@ class OnlineRecalibrator:
     """Runs an augmented-state EKF whose last entries (``parameter_indices``) are parameters.
 
     Normally the parameters' process noise is ``parameter_noise`` (per unit time, variances);
-    when ``detector`` reports divergence it becomes ``recalibration_noise`` for ``duration``
-    time units, and the event is recorded in ``events`` with the parameters before and after.
+    when ``detector`` (default a ``NisDivergenceDetector()``) reports divergence, or an external
+    detector calls ``trigger`` (``detector="external"`` relies on that alone), it becomes
+    ``recalibration_noise`` for ``duration`` time units, and the event is recorded in ``events``
+    with the parameters before and after.
     """
 
     def __init__(
@@ -325,7 +327,7 @@ class OnlineRecalibrator:
         parameter_noise: Sequence[float] | float = 0.0,
         recalibration_noise: Sequence[float] | float,
         duration: float,
-        detector: NisDivergenceDetector | None = None,
+        detector: NisDivergenceDetector | Literal["external"] | None = None,
         parameter_names: Sequence[str] | None = None,
     ) -> None:
         self.ekf = ekf
@@ -343,10 +345,24 @@ class OnlineRecalibrator:
         if not duration > 0:
             raise ValueError(f"duration={duration!r} must be positive")
         self.duration = float(duration)
-        self.detector = detector or NisDivergenceDetector()
+        self.detector = None if detector == "external" else detector or NisDivergenceDetector()
         self.base_Q = self.ekf.Q
         self.events: list[RecalibrationEvent] = []
-        self._window: tuple[float, float, dict[str, float]] | None = None  # start, nis, before
+        self._window: tuple[float, dict, dict[str, float]] | None = None  # start, evidence, before
+
+    def trigger(self, time: float, evidence: Mapping[str, Any] | None = None) -> bool:
+        """Open a recalibration window at data time ``time`` (an external divergence detector,
+        e.g. the live synchronizer's, calls this); False if one is already open."""
+        if self._window is not None:
+            return False
+        self._window = (float(time), dict(evidence or {}), self.parameters())
+        return True
+
+    def divergence_sink(self, kind: str, fields: Mapping[str, Any]) -> None:
+        """Event sink ``(kind, fields)``: a ``"divergence"`` event with time ``fields["t"]``
+        triggers a recalibration; other events are ignored."""
+        if kind == "divergence":
+            self.trigger(float(fields["t"]), fields)
 
     @property
     def recalibrating(self) -> bool:
@@ -367,23 +383,25 @@ class OnlineRecalibrator:
         else:
             self.ekf.predict(dt, u, Q=Q)
         result = self.ekf.update(np.asarray(z, dtype=float))
-        used = int(np.count_nonzero(result.used))
         if self._window is None:
-            if self.detector.update(result.nis, used):
-                self._window = (float(time), float(result.nis), self.parameters())
+            if self.detector is not None and self.detector.update(
+                result.nis, int(np.count_nonzero(result.used))
+            ):
+                self.trigger(time, {"nis": float(result.nis)})
         elif time - self._window[0] >= self.duration:
-            started, nis, before = self._window
+            started, evidence, before = self._window
             std = np.sqrt(np.diag(self.ekf.P))[self.indices]
             self.events.append(
                 RecalibrationEvent(
                     started,
                     float(time),
-                    nis,
+                    evidence,
                     before,
                     self.parameters(),
                     dict(zip(self.names, std.tolist(), strict=True)),
                 )  # fmt: skip
             )
             self._window = None
-            self.detector.reset()
+            if self.detector is not None:
+                self.detector.reset()
         return result
