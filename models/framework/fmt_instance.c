@@ -81,7 +81,8 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
     inst->knowns = calloc((size_t)m->n_variables, sizeof *inst->knowns);
     /* RK4: x0, x, k1..k4 (n_states each); event location: z0, z (n_event_indicators each). */
     inst->work = calloc(8 * (size_t)m->n_variables, sizeof *inst->work);
-    if (!inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
+    inst->column = calloc((size_t)m->n_variables, sizeof *inst->column);
+    if (!inst->column || !inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
         !inst->knowns || !inst->work) {
         fmt_free_instance(inst);
         return NULL;
@@ -119,6 +120,7 @@ void fmt_free_instance(fmt_instance *inst) {
     free(inst->event_indicators);
     free(inst->knowns);
     free(inst->work);
+    free(inst->column);
     free(inst);
 }
 
@@ -397,10 +399,11 @@ static bool is_known(const fmt_instance *inst, int index) {
     return false;
 }
 
-static double partial(const fmt_instance *inst, int unknown, int known) {
-    /* A state that is also an output depends on nothing but itself. */
-    if (is_state(inst, unknown)) return unknown == known ? 1.0 : 0.0;
-    return inst->model->partial(inst->v, unknown, known);
+/* inst->column = d v / d v[known] at the current point. */
+static void jacobian_column(fmt_instance *inst, int known) {
+    for (int i = 0; i < inst->model->n_variables; i++) inst->column[i] = 0.0;
+    inst->column[known] = 1.0; /* a state that is also an output depends on itself only */
+    inst->model->tangent(inst->v, known, inst->column);
 }
 
 fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknowns[], size_t n_unknowns,
@@ -427,9 +430,11 @@ fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknown
     refresh(inst);
     size_t n_out = adjoint ? n_knowns : n_unknowns;
     for (size_t k = 0; k < n_out; k++) sensitivity[k] = 0.0;
-    for (size_t i = 0; i < n_unknowns; i++) {
-        for (size_t j = 0; j < n_knowns; j++) {
-            double d = partial(inst, (int)unknowns[i], (int)knowns[j]);
+    for (size_t j = 0; j < n_knowns; j++) {
+        if (!adjoint && seed[j] == 0.0) continue;
+        jacobian_column(inst, (int)knowns[j]);
+        for (size_t i = 0; i < n_unknowns; i++) {
+            double d = inst->column[unknowns[i]];
             if (adjoint)
                 sensitivity[j] += seed[i] * d;
             else
@@ -456,7 +461,8 @@ const int *fmt_dependencies(const fmt_instance *inst, uint32_t vr, int *n) {
 struct fmt_snapshot {
     uint64_t signature; /* identifies the model build (hash of the token) */
     int32_t n_variables;
-    int32_t mode;
+    int16_t mode;
+    int16_t interface; /* model exchange and co-simulation modes do not mix */
     double v[];
 };
 
@@ -476,7 +482,8 @@ fmt_snapshot *fmt_get_snapshot(fmt_instance *inst, fmt_snapshot *reuse) {
     refresh(inst);
     s->signature = token_signature();
     s->n_variables = inst->model->n_variables;
-    s->mode = (int32_t)inst->mode;
+    s->mode = (int16_t)inst->mode;
+    s->interface = (int16_t)inst->interface;
     memcpy(s->v, inst->v, (size_t)inst->model->n_variables * sizeof(double));
     return s;
 }
@@ -487,6 +494,14 @@ fmt_status fmt_set_snapshot(fmt_instance *inst, const fmt_snapshot *s) {
                 "The FMU state was not taken from this model build (%s): take it with fmiGetFMUState of "
                 "an instance of the same FMU.",
                 inst->model->name);
+        return FMT_ERROR;
+    }
+    if (s->interface != (int16_t)inst->interface) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The FMU state was taken from a %s instance but this one is %s: restore it into an instance "
+                "of the same interface.",
+                s->interface == FMT_MODEL_EXCHANGE ? "model-exchange" : "co-simulation",
+                inst->interface == FMT_MODEL_EXCHANGE ? "model exchange" : "co-simulation");
         return FMT_ERROR;
     }
     inst->mode = (fmt_mode)s->mode;

@@ -249,24 +249,39 @@ static int count_event_indicators(void) {
     return n;
 }
 
-static void write_fmi2(FILE *f, const char *identifier) {
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"2.0\"", f);
+/* What differs between the versions up to ModelVariables. */
+typedef struct {
+    const char *fmi_version, *token_attribute;
+    const char *root_attributes;          /* extra attributes of fmiModelDescription (may be "") */
+    const char *model_exchange, *co_simulation; /* attributes after modelIdentifier */
+} fmi_flavour;
+
+/* XML declaration, root element and everything before ModelVariables. */
+static void preamble(FILE *f, const char *identifier, const fmi_flavour *flavour) {
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"%s\"",
+            flavour->fmi_version);
     attribute(f, "modelName", model->name);
-    attribute(f, "guid", fmt_token);
     attribute(f, "description", model->description);
+    attribute(f, flavour->token_attribute, fmt_token);
     attribute(f, "generationTool", "fmitwin model toolkit (models/framework)");
-    fprintf(f, " variableNamingConvention=\"structured\" numberOfEventIndicators=\"%d\">\n", count_event_indicators());
-    static const char capabilities[] = " canGetAndSetFMUstate=\"true\" canSerializeFMUstate=\"true\""
-                                       " providesDirectionalDerivative=\"true\"";
-    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\" completedIntegratorStepNotNeeded=\"true\"%s/>\n", identifier,
-            capabilities);
-    fprintf(f,
-            "  <CoSimulation modelIdentifier=\"%s\" canHandleVariableCommunicationStepSize=\"true\""
-            " canInterpolateInputs=\"false\" maxOutputDerivativeOrder=\"0\"%s/>\n",
-            identifier, capabilities);
+    fprintf(f, " variableNamingConvention=\"structured\"%s>\n", flavour->root_attributes);
+    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\"%s/>\n", identifier, flavour->model_exchange);
+    fprintf(f, "  <CoSimulation modelIdentifier=\"%s\"%s/>\n", identifier, flavour->co_simulation);
     unit_definitions(f);
     log_categories(f);
     default_experiment(f);
+}
+
+static void write_fmi2(FILE *f, const char *identifier) {
+#define FMI2_CAPABILITIES                                                                                          \
+    " canGetAndSetFMUstate=\"true\" canSerializeFMUstate=\"true\" providesDirectionalDerivative=\"true\""
+    char root[64];
+    snprintf(root, sizeof root, " numberOfEventIndicators=\"%d\"", count_event_indicators());
+    const fmi_flavour flavour = {
+        "2.0", "guid", root, " completedIntegratorStepNotNeeded=\"true\"" FMI2_CAPABILITIES,
+        " canHandleVariableCommunicationStepSize=\"true\" canInterpolateInputs=\"false\""
+        " maxOutputDerivativeOrder=\"0\"" FMI2_CAPABILITIES};
+    preamble(f, identifier, &flavour);
     fputs("  <ModelVariables>\n", f);
     for (int i = 0; i < model->n_variables; i++) {
         const fmt_variable *v = &model->variables[i];
@@ -299,23 +314,14 @@ static void write_fmi2(FILE *f, const char *identifier) {
 }
 
 static void write_fmi3(FILE *f, const char *identifier) {
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"3.0\"", f);
-    attribute(f, "modelName", model->name);
-    attribute(f, "instantiationToken", fmt_token);
-    attribute(f, "description", model->description);
-    attribute(f, "generationTool", "fmitwin model toolkit (models/framework)");
-    fputs(" variableNamingConvention=\"structured\">\n", f);
-    static const char capabilities[] = " canGetAndSetFMUState=\"true\" canSerializeFMUState=\"true\""
-                                       " providesDirectionalDerivatives=\"true\" providesAdjointDerivatives=\"true\"";
-    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\" needsCompletedIntegratorStep=\"false\"%s/>\n", identifier,
-            capabilities);
-    fprintf(f,
-            "  <CoSimulation modelIdentifier=\"%s\" canHandleVariableCommunicationStepSize=\"true\""
-            " hasEventMode=\"false\" maxOutputDerivativeOrder=\"0\"%s/>\n",
-            identifier, capabilities);
-    unit_definitions(f);
-    log_categories(f);
-    default_experiment(f);
+#define FMI3_CAPABILITIES                                                                                          \
+    " canGetAndSetFMUState=\"true\" canSerializeFMUState=\"true\" providesDirectionalDerivatives=\"true\""       \
+    " providesAdjointDerivatives=\"true\""
+    const fmi_flavour flavour = {
+        "3.0", "instantiationToken", "", " needsCompletedIntegratorStep=\"false\"" FMI3_CAPABILITIES,
+        " canHandleVariableCommunicationStepSize=\"true\" hasEventMode=\"false\""
+        " maxOutputDerivativeOrder=\"0\"" FMI3_CAPABILITIES};
+    preamble(f, identifier, &flavour);
     fputs("  <ModelVariables>\n", f);
     for (int i = 0; i < model->n_variables; i++) {
         const fmt_variable *v = &model->variables[i];
