@@ -12,6 +12,7 @@ from fmitwin.maintenance import (
     compute_indicator,
     health_indicator,
     operating_hours,
+    state_rul,
 )
 
 PHI, LOG_THETA, BETA, SIGMA = 1.0, np.log(0.05), 0.02, 0.05
@@ -224,3 +225,28 @@ def test_slope_detector_rejects_bad_settings():
         SlopeDetector(alpha=1.5)
     with pytest.raises(ValueError, match="min_points"):
         SlopeDetector(min_points=2)
+
+
+def test_uncertain_observations_weigh_less():
+    model = LinearDegradationModel(3.0, [1.0, 0.05], np.diag([0.01, 1e-4]), 0.1)
+    vague = LinearDegradationModel(3.0, [1.0, 0.05], np.diag([0.01, 1e-4]), 0.1)
+    model.update([1.0, 2.0], [2.0, 2.1])
+    vague.update([1.0, 2.0], [2.0, 2.1], std=[10.0, 10.0])
+    assert np.all(np.diag(vague.posterior_cov) > np.diag(model.posterior_cov))
+    np.testing.assert_allclose(vague.posterior_mean, [1.0, 0.05], atol=0.01)
+    with pytest.raises(ValueError, match="std must be finite"):
+        model.update([3.0], [2.2], std=[-1.0])
+
+
+def test_state_rul_propagates_the_twin_state_through_a_failure_law():
+    # linear wear D(t) = D + r t failing at 1: RUL = (1 - D) / r
+    distribution = state_rul(
+        np.array([0.5, 0.01]), np.diag([0.01**2, 0.001**2]), lambda x: (1 - x[:, 0]) / x[:, 1]
+    )
+    assert distribution.median == pytest.approx(50.0, rel=0.02)
+    low, high = distribution.interval(0.9)
+    assert low < 50.0 < high
+    with pytest.raises(ValueError, match="must return"):
+        state_rul(np.zeros(2), np.eye(2), lambda x: x)
+    with pytest.raises(ValueError, match="mean"):
+        state_rul(np.zeros(2), np.eye(3), lambda x: x[:, 0])

@@ -20,7 +20,7 @@ from fmitwin.maintenance.health import (
     operating_hours,
 )
 from fmitwin.maintenance.metrics import alpha_lambda_accuracy, interval_coverage, phm08_score, rmse
-from fmitwin.maintenance.rul import CrossingTimeRUL, EmpiricalRUL, RULDistribution
+from fmitwin.maintenance.rul import CrossingTimeRUL, EmpiricalRUL, RULDistribution, state_rul
 from fmitwin.maintenance.similarity import SimilarityRULModel
 
 __all__ = [
@@ -45,4 +45,5 @@ __all__ = [
     "phm08_score",
     "predict_maintenance",
     "rmse",
+    "state_rul",
 ]

@@ -124,6 +124,10 @@ class _GaussianPathModel:
     def _inverse(self, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _slope(self, s: np.ndarray) -> np.ndarray:
+        """dg/dS at s."""
+        raise NotImplementedError
+
     # --- fleet fit ------------------------------------------------------------------------------
     @staticmethod
     def _fleet_prior(
@@ -163,11 +167,19 @@ class _GaussianPathModel:
         self._times: list[float] = []
         self._g: list[float] = []
 
-    def update(self, times: float | Sequence[float], values: float | Sequence[float]) -> None:
+    def update(
+        self,
+        times: float | Sequence[float],
+        values: float | Sequence[float],
+        std: float | Sequence[float] | None = None,
+    ) -> None:
         """Condition on observations (one or many) of the monitored unit, in time order.
 
-        Posterior precision C^-1 = C0^-1 + X^T X / sigma^2, mean = C (C0^-1 m0 + X^T g / sigma^2)
-        with rows X = [1, t]. A rejected call (bad input, time going back) changes nothing.
+        Posterior precision C^-1 = C0^-1 + X^T W X, mean = C (C0^-1 m0 + X^T W g) with rows
+        X = [1, t] and weights W = 1 / (sigma^2 + (g'(S) std)^2): ``std`` is the standard
+        deviation of each value when it is itself an estimate (e.g. a twin's state with its
+        Kalman covariance), propagated to g by the delta method. A rejected call (bad input, time
+        going back) changes nothing.
         """
         t, s = check_history(np.atleast_1d(times), np.atleast_1d(values), "update")
         if self._times and t[0] <= self._times[-1]:
@@ -175,10 +187,16 @@ class _GaussianPathModel:
                 f"update: time {t[0]!r} is not after the last observation {self._times[-1]!r}; "
                 "observations must arrive in increasing time"
             )
+        variance = np.full(t.shape, self.noise_std**2)
+        if std is not None:
+            std = np.broadcast_to(np.asarray(std, dtype=float), t.shape)
+            if not (np.isfinite(std).all() and (std >= 0).all()):
+                raise ValueError("update: std must be finite and non-negative, one per value")
+            variance = variance + (self._slope(s) * std) ** 2
         g = self._transform(s, "update")
         design = np.column_stack([np.ones_like(t), t])
-        self._info = self._info + design.T @ design / self.noise_std**2
-        self._info_mean = self._info_mean + design.T @ g / self.noise_std**2
+        self._info = self._info + design.T @ (design / variance[:, None])
+        self._info_mean = self._info_mean + design.T @ (g / variance)
         self._times.extend(t.tolist())
         self._g.extend(g.tolist())
 
@@ -221,6 +239,9 @@ class LinearDegradationModel(_GaussianPathModel):
 
     def _inverse(self, g: np.ndarray) -> np.ndarray:
         return g
+
+    def _slope(self, s: np.ndarray) -> np.ndarray:
+        return np.ones_like(s)
 
     @classmethod
     def fit(
@@ -268,6 +289,9 @@ class ExponentialDegradationModel(_GaussianPathModel):
 
     def _inverse(self, g: np.ndarray) -> np.ndarray:
         return self.phi + np.exp(g)
+
+    def _slope(self, s: np.ndarray) -> np.ndarray:
+        return 1.0 / np.maximum(s - self.phi, 1e-300)
 
     @classmethod
     def fit(

@@ -6,19 +6,21 @@ Two families, one interface (``RULDistribution``):
   transformed space, ``g(S(t)) = a + b t`` with ``(a, b) ~ N(m, C)``, failing when it crosses
   ``g(D)``. Following Gebraeel et al. (2005), ``P(T <= t) = Phi((m_a + m_b t - g(D)) / sqrt(v(t)))``
   with ``v(t) = C_aa + 2 t C_ab + t^2 C_bb``, conditioned on survival up to the current time.
-* ``EmpiricalRUL``: weighted RUL samples (similarity neighbours, calibrated errors, Monte Carlo).
+* ``EmpiricalRUL``: weighted RUL samples (similarity neighbours, calibrated errors, Monte Carlo);
+  ``state_rul`` builds one from a twin's state estimate and a physical failure-time law.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["CrossingTimeRUL", "EmpiricalRUL", "RULDistribution"]
+__all__ = ["CrossingTimeRUL", "EmpiricalRUL", "RULDistribution", "state_rul"]
 
 
 class RULDistribution(ABC):
@@ -114,3 +116,29 @@ class EmpiricalRUL(RULDistribution):
         cumulative = np.cumsum(self.weights)
         index = min(int(np.searchsorted(cumulative, q - 1e-12)), cumulative.size - 1)
         return float(self.samples[index])
+
+
+def state_rul(
+    mean: np.ndarray,
+    cov: np.ndarray,
+    time_to_failure: Callable[[np.ndarray], np.ndarray],
+    *,
+    draws: int = 4000,
+    seed: int | np.random.Generator | None = 0,
+) -> EmpiricalRUL:
+    """RUL from a twin's Gaussian state estimate N(mean (n,), cov (n, n)): the failure-time
+    function ``time_to_failure(states (draws, n)) -> (draws,)`` (physics, e.g. the closed-form
+    wear law) applied to Monte Carlo draws of the state. Non-finite results count as never
+    failing within 1e12 time units."""
+    mean = np.asarray(mean, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    if mean.ndim != 1 or cov.shape != (mean.size, mean.size):
+        raise ValueError(
+            f"state_rul: mean (n,) and cov (n, n) expected, got {mean.shape}, {cov.shape}"
+        )
+    rng = np.random.default_rng(seed)
+    states = rng.multivariate_normal(mean, cov, size=draws, method="cholesky")
+    rul = np.asarray(time_to_failure(states), dtype=float)
+    if rul.shape != (draws,):
+        raise ValueError(f"state_rul: time_to_failure must return ({draws},), got {rul.shape}")
+    return EmpiricalRUL(np.where(np.isfinite(rul), np.clip(rul, 0.0, 1e12), 1e12))
