@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 __all__ = ["CrossingTimeRUL", "EmpiricalRUL", "RULDistribution", "state_rul"]
 
@@ -67,7 +67,7 @@ class CrossingTimeRUL(RULDistribution):
     def _failure_cdf(self, t: np.ndarray) -> np.ndarray:
         m_a, m_b = self.mean
         var = self.cov[0, 0] + 2.0 * t * self.cov[0, 1] + t * t * self.cov[1, 1]
-        return stats.norm.cdf((m_a + m_b * t - self.level) / np.sqrt(np.maximum(var, 1e-300)))
+        return special.ndtr((m_a + m_b * t - self.level) / np.sqrt(np.maximum(var, 1e-300)))
 
     def cdf(self, rul: float | np.ndarray) -> np.ndarray:
         rul = np.maximum(np.asarray(rul, dtype=float), 0.0)
