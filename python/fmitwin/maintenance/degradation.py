@@ -159,6 +159,11 @@ class _GaussianPathModel:
             raise ValueError(f"histories {short} have fewer than 3 observations; drop them")
         return checked
 
+    @staticmethod
+    def _failure_level(checked: list[tuple[np.ndarray, np.ndarray]]) -> float:
+        """Default failure threshold: the median last value (S at failure) of the fleet."""
+        return float(np.median([s[-1] for _, s in checked]))
+
     # --- per-unit Bayesian updating -------------------------------------------------------------
     def reset(self) -> None:
         """Forget the monitored unit's observations (back to the fleet prior)."""
@@ -254,8 +259,7 @@ class LinearDegradationModel(_GaussianPathModel):
         ``threshold`` defaults to the median S at failure."""
         checked = cls._check_fleet(histories)
         mean, cov, sigma = cls._fleet_prior(checked)
-        if threshold is None:
-            threshold = float(np.median([s[-1] for _, s in checked]))
+        threshold = cls._failure_level(checked) if threshold is None else threshold
         return cls(threshold, mean, cov, sigma, slope_detector)
 
 
@@ -328,6 +332,5 @@ class ExponentialDegradationModel(_GaussianPathModel):
         elif phi >= lowest:
             raise ValueError(f"phi={phi!r} must lie below every observed value (min {lowest!r})")
         mean, cov, sigma = cls._fleet_prior([(t, np.log(s - phi)) for t, s in checked])
-        if threshold is None:
-            threshold = float(np.median([s[-1] for _, s in checked]))
+        threshold = cls._failure_level(checked) if threshold is None else threshold
         return cls(threshold, phi, mean, cov, sigma, slope_detector)
