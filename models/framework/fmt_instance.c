@@ -10,7 +10,7 @@
 #define FMT_STRINGIFY2(x) #x
 #define FMT_STRINGIFY(x) FMT_STRINGIFY2(x)
 #ifndef FMT_GUID
-#error "FMT_GUID must be defined by the build (the FMU's GUID / instantiation token)"
+#include "fmt_token.h" /* a source FMU's build: fmt_mdgen wrote the token beside the sources */
 #endif
 const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
 
@@ -300,11 +300,11 @@ static void derivatives_at(fmt_instance *inst, double t, const double *x, double
     fmt_get_derivatives(inst, dx);
 }
 
-/* x_out = one RK4 step of size h from (t, x0); leaves inst evaluated at (t + h, x_out). */
-static void rk4_step(fmt_instance *inst, double t, const double *x0, double h, double *x_out) {
+/* x_out = one RK4 step of size h from (t, x0), given k1 = f(t, x0); leaves the instance at
+ * (t + h, x_out), not yet evaluated. */
+static void rk4_step(fmt_instance *inst, double t, const double *x0, const double *k1, double h, double *x_out) {
     int n = inst->n_states;
-    double *k1 = inst->work + 2 * n, *k2 = k1 + n, *k3 = k2 + n, *k4 = k3 + n;
-    derivatives_at(inst, t, x0, k1);
+    double *k2 = inst->work + 3 * n, *k3 = k2 + n, *k4 = k3 + n;
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k1[i];
     derivatives_at(inst, t + 0.5 * h, x_out, k2);
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k2[i];
@@ -314,7 +314,6 @@ static void rk4_step(fmt_instance *inst, double t, const double *x0, double h, d
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
     fmt_set_time(inst, t + h);
     fmt_set_states(inst, x_out);
-    refresh(inst);
 }
 
 /* True when an event indicator changed side of zero between z0 and the instance's current values. */
@@ -348,7 +347,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
         return FMT_ERROR;
     }
     int n = inst->n_states;
-    double *x0 = inst->work, *x = inst->work + n;
+    double *x0 = inst->work, *x = inst->work + n, *k1 = inst->work + 2 * n;
     double *z0 = inst->work + 6 * m->n_variables;
     double t_end = time + step;
     t = time;
@@ -358,8 +357,9 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
         double remaining = t_end - t;
         double h = remaining / fmax(1.0, ceil(remaining / max_step - 1e-9));
         fmt_get_states(inst, x0);
+        fmt_get_derivatives(inst, k1); /* evaluated at (t, x0): outputs and event indicators too */
         fmt_get_event_indicators(inst, z0);
-        rk4_step(inst, t, x0, h, x);
+        rk4_step(inst, t, x0, k1, h, x);
         if (inst->n_event_indicators > 0 && crossed(inst, z0)) {
             /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
              * the located state is an RK4 step from the sub-step start; continue just after it. */
@@ -367,20 +367,20 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
             for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t));
                  k++) {
                 double mid = 0.5 * (lo + hi);
-                rk4_step(inst, t, x0, mid, x);
+                rk4_step(inst, t, x0, k1, mid, x);
                 if (crossed(inst, z0))
                     hi = mid;
                 else
                     lo = mid;
             }
-            rk4_step(inst, t, x0, hi, x);
+            rk4_step(inst, t, x0, k1, hi, x);
             h = hi;
             fmt_update_discrete(inst);
             refresh(inst);
         }
         t += h;
         if (remaining - h <= FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) t = t_end;
-        fmt_set_time(inst, t);
+        if (inst->v[0] != t) fmt_set_time(inst, t);
     }
     refresh(inst);
     return FMT_OK;

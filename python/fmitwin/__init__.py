@@ -16,6 +16,11 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "load_fmu": "fmitwin.fmu",
+    "FmuModel": "fmitwin.fmu",
+    "FmuError": "fmitwin.fmu",
+    "simulate": "fmitwin.simulation",
+    "SimulationResult": "fmitwin.simulation",
     "ExtendedKalmanFilter": "fmitwin.filters",
     "BatchResult": "fmitwin.filters",
     "UpdateResult": "fmitwin.filters",
@@ -38,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "FleetRULEstimator": "fmitwin.maintenance",
     "MaintenancePolicy": "fmitwin.maintenance",
     "predict_maintenance": "fmitwin.maintenance",
+    "FleetKalmanFilter": "fmitwin.filters",
+    "FleetResult": "fmitwin.filters",
 }
 
 

@@ -14,6 +14,9 @@ from fmitwin import __version__
 _COMMANDS: dict[str, str] = {
     "rul": "rul",
     "report": "report",
+    "info": "info",
+    "simulate": "simulate",
+    "demo": "demo",
 }
 
 

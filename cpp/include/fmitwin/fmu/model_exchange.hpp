@@ -1,0 +1,109 @@
+// Model-exchange FMU (FMI 2.0 or 3.0) integrated by a native solver, as a fmitwin::Simulator.
+//
+// Solvers: fixed-step classic RK4, or adaptive Dormand-Prince 5(4) with rtol/atol (atol scaled by
+// the states' nominal values). Events as FMI prescribes:
+//   - state events: after each step the event indicators are compared with the previous ones; a
+//     change of domain (z > 0 <-> z <= 0) is located inside the step by regula falsi (Illinois)
+//     on the cubic Hermite dense output, the FMU is moved to the instant just after the crossing
+//     and the event is handled there;
+//   - time events: steps end exactly at the next event time the FMU announced;
+//   - step events: completedIntegratorStep asking for event mode.
+//   Handling an event = enterEventMode, update discrete states until converged (event iteration),
+//   enterContinuousTimeMode, re-read states when their values changed.
+//
+// Use (Python): `load_fmu(path).instantiate("me").simulator` is a `_core.ModelExchange`, built
+//   with `_core.ModelExchange(fmi_version, fmu.dll._handle, fmu.component, n_states,
+//   n_event_indicators, can_save_state, provides_directional_derivatives)`; choose the solver
+//   with `configure_solver(...)` before setup.
+//
+// Ownership: holds the FmuAccess (shared); does not own the FMU instance (FMPy frees it).
+// Call order: as fmitwin::Simulator; do_step(t, h) requires t == time() (within rounding).
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/ode.hpp"
+
+namespace fmitwin::fmu {
+
+struct SolverOptions {
+  enum class Method { rk4, dopri45 };
+  Method method = Method::dopri45;
+  double rtol = 1e-6;
+  double atol = 1e-8;
+  // RK4: the fixed step (<= 0: one RK4 step per do_step). Dormand-Prince: the largest step
+  // (<= 0: unlimited).
+  double step = 0.0;
+  std::size_t max_events_per_instant = 1000;  // guards against chattering event indicators
+
+  void validate() const;  // throws std::invalid_argument naming the bad option
+};
+
+class ModelExchange : public FmuSimulator {
+ public:
+  ModelExchange(std::shared_ptr<FmuAccess> access, SolverOptions options = {});
+
+  void configure_solver(const SolverOptions& options);
+  const SolverOptions& solver_options() const { return options_; }
+
+  void enter_initialization(double start_time, double stop_time) override;
+  // Leaves initialization mode, runs the event iteration and enters continuous-time mode.
+  void exit_initialization() override;
+
+  void set_real(const ValueReference* vr, std::size_t n, const double* values) override;
+  void get_real(const ValueReference* vr, std::size_t n, double* values) override;
+  void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* values) override;
+  void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) override;
+  void set_boolean(const ValueReference* vr, std::size_t n, const bool* values) override;
+  void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
+
+  // Integrates from time() to t + h; returns false when the FMU asked to terminate
+  // (terminate_requested(), last_successful_time()).
+  bool do_step(double t, double h) override;
+
+  bool can_save_state() const override;
+  std::unique_ptr<SimulatorState> save_state() override;
+  void restore_state(const SimulatorState& state) override;
+
+  FmuAccess& access() override { return *access_; }
+
+  // Continuous-time access (used by the FMU-backed process model).
+  double time() const { return time_; }
+  std::size_t state_count() const { return x_.size(); }
+  const std::vector<double>& states() const { return x_; }
+  // Overwrites the continuous states at the current time (fmi*SetContinuousStates).
+  void set_states(const double* x);
+  // Writes f(time(), states()) for the current inputs.
+  void derivatives(double* dx);
+  // Events handled since setup (state, time and step events).
+  std::size_t event_count() const { return event_count_; }
+
+ private:
+  void rhs(double t, const double* x, double* dx);
+  void refresh();  // re-reads derivatives and event indicators at (time_, x_)
+  void handle_event();
+  bool event_iteration();  // false when the FMU asked to terminate
+  bool crossed(const std::vector<double>& a, const std::vector<double>& b) const;
+  // Locates the first crossing in [t0, t0 + h]; returns the time just after it and writes x there.
+  double locate_crossing(double t0, double h, const std::vector<double>& x1,
+                         const std::vector<double>& f1, const std::vector<double>& z1,
+                         std::vector<double>& x_event);
+  double initial_step(double limit);
+
+  std::shared_ptr<FmuAccess> access_;
+  SolverOptions options_;
+  RightHandSide rhs_;
+  RungeKuttaStepper stepper_;
+  double time_ = 0.0;
+  double next_time_event_ = std::numeric_limits<double>::infinity();
+  double h_ = 0.0;  // Dormand-Prince step carried over between calls (0: choose afresh)
+  bool initialized_ = false;
+  std::size_t event_count_ = 0;
+  std::vector<double> x_, dx_, z_, atol_;
+  std::vector<double> x1_, f1_, z1_, xe_, ztmp_;
+};
+
+}  // namespace fmitwin::fmu
