@@ -83,8 +83,12 @@ def test_calibration_input_errors(tank, tmp_path):
         calibrate(tank, data[:10], {"UA": 30.0})
     with pytest.raises(FileNotFoundError, match="missing.fmu"):
         FmuSimulation(tmp_path / "missing.fmu", ["T"], TIMES)
-    with pytest.raises(ValueError, match="no variable"):
+    with pytest.raises(KeyError, match="no variable 'speed'"):
         FmuSimulation(fmitwin.models.path("heated_tank"), ["speed"], TIMES)
+    with pytest.raises(KeyError, match="no variable 'mass'"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], TIMES, fixed={"mass": 1.0})
+    with pytest.raises(TypeError, match="unknown option"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], TIMES, fmi_type="CoSimulation")
     with pytest.raises(ValueError, match="strictly increasing"):
         FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], [0.0, 0.0, 1.0])
 

@@ -31,7 +31,7 @@ def pump():
         if v.causality == "parameter" and v.start is not None
     }
     times = np.arange(0.0, 10000.0, STEP_HOURS) * 3600.0
-    plant = FmuSimulation(path, ["wear", "vibration", "failed"], times, fmi_type="ModelExchange")
+    plant = FmuSimulation(path, ["wear", "vibration", "failed"], times, kind="me")
     return plant, start
 
 

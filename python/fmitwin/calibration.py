@@ -15,10 +15,9 @@ parameters before and after.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -41,9 +40,11 @@ __all__ = [
 class FmuSimulation:
     """Picklable ``simulate(parameters: dict) -> (T, k) outputs at times`` for one FMU.
 
-    The FMU is unzipped once (FMPy) into a temporary folder that lives as long as this object;
-    ``fixed`` start values apply to every run, the calibrated ``parameters`` on top of them.
-    ``inputs`` is an FMPy input signal (structured array with a 'time' field) or None.
+    Runs ``fmitwin.simulate`` (stepping in C++) from ``times[0]`` to ``times[-1]`` with
+    communication step min(diff(times)), recording ``outputs`` and interpolating them onto
+    ``times``. ``fixed`` start values apply to every run, the calibrated ``parameters`` on top of
+    them; ``inputs`` are input signals as ``fmitwin.simulate`` takes them; ``options`` go to
+    ``fmitwin.simulate`` (kind, solver, rtol, ...). The FMU is loaded once per process.
     """
 
     def __init__(
@@ -53,14 +54,9 @@ class FmuSimulation:
         times: Sequence[float],
         *,
         fixed: Mapping[str, float] | None = None,
-        inputs: np.ndarray | None = None,
-        fmi_type: str | None = None,
-        step_size: float | None = None,
+        inputs: Any = None,
+        **options: Any,
     ) -> None:
-        import fmpy
-
-        if not os.path.isfile(fmu):
-            raise FileNotFoundError(f"FMU {str(fmu)!r} does not exist")
         self.fmu = os.fspath(fmu)
         self.outputs = list(outputs)
         self.times = np.asarray(times, dtype=float)
@@ -68,46 +64,47 @@ class FmuSimulation:
             raise ValueError("FmuSimulation: times must be a strictly increasing 1-D array")
         self.fixed = dict(fixed or {})
         self.inputs = inputs
-        self.fmi_type = fmi_type
-        self.step_size = step_size
-        self._unzipdir = tempfile.mkdtemp(prefix="fmitwin-calibration-")
-        fmpy.extract(self.fmu, unzipdir=self._unzipdir)
-        names = {v.name for v in fmpy.read_model_description(self._unzipdir).modelVariables}
-        unknown = [n for n in [*self.outputs, *self.fixed] if n not in names]
-        if unknown:
-            raise ValueError(f"FMU {self.fmu!r} has no variable(s) {unknown}")
-        self.variables = names
+        from fmitwin.simulation import simulate
 
-    def __del__(self) -> None:
-        shutil.rmtree(getattr(self, "_unzipdir", ""), ignore_errors=True)
+        accepted = set(inspect.signature(simulate).parameters) - {"fmu", "stop_time", "step"}
+        unknown = set(options) - accepted
+        if unknown:
+            raise TypeError(
+                f"FmuSimulation: unknown option(s) {sorted(unknown)}; fmitwin.simulate takes "
+                f"{sorted(accepted)}"
+            )
+        self.options = options
+        model = self._load()
+        for name in self.outputs:
+            model.variable(name, argument="outputs")
+        model.check_start_values(self.fixed)
+
+    def _load(self) -> Any:
+        if getattr(self, "_model", None) is None:
+            from fmitwin.fmu import load_fmu
+
+            self._model = load_fmu(self.fmu)
+        return self._model
 
     def __getstate__(self) -> dict[str, Any]:
-        # worker processes unzip their own copy: the folder belongs to this process's object
-        return {k: v for k, v in self.__dict__.items() if k != "_unzipdir"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        import fmpy
-
-        self.__dict__.update(state)
-        self._unzipdir = tempfile.mkdtemp(prefix="fmitwin-calibration-")
-        fmpy.extract(self.fmu, unzipdir=self._unzipdir)
+        # a loaded FMU (binary, unzipped files) belongs to one process: workers load their own
+        return {k: v for k, v in self.__dict__.items() if k != "_model"}
 
     def __call__(self, parameters: Mapping[str, float]) -> np.ndarray:
-        import fmpy
+        from fmitwin.simulation import simulate
 
-        result = fmpy.simulate_fmu(
-            self._unzipdir,
+        result = simulate(
+            self._load(),
+            float(self.times[-1]),
+            float(np.min(np.diff(self.times))),
             start_time=float(self.times[0]),
-            stop_time=float(self.times[-1]),
+            inputs=self.inputs,
+            outputs=self.outputs,
             start_values={**self.fixed, **{k: float(v) for k, v in parameters.items()}},
-            output=self.outputs,
-            input=self.inputs,
-            fmi_type=self.fmi_type,
-            step_size=self.step_size,
-            output_interval=float(np.min(np.diff(self.times))),
+            **self.options,
         )
         return np.column_stack(
-            [np.interp(self.times, result["time"], result[n]) for n in self.outputs]
+            [np.interp(self.times, result.time, result[name]) for name in self.outputs]
         )
 
 
