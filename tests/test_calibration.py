@@ -73,6 +73,8 @@ def test_parallel_jacobian_gives_the_same_fit(tank):
 
 def test_calibration_input_errors(tank, tmp_path):
     data = tank({"UA": UA, "m": MASS})
+    with pytest.raises(ValueError, match="workers"):
+        calibrate(tank, data, {"UA": 30.0}, workers=0)
     with pytest.raises(ValueError, match="at least one parameter"):
         calibrate(tank, data, {})
     with pytest.raises(ValueError, match="cannot determine"):

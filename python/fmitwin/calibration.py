@@ -161,6 +161,8 @@ def calibrate(
     different units weigh alike. ``workers`` > 1 runs the Jacobian's simulations in that many
     processes (``simulate`` must then be picklable).
     """
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"calibrate: workers={workers!r} must be a positive integer")
     names = tuple(initial)
     if not names:
         raise ValueError("calibrate: initial must name at least one parameter to fit")
@@ -224,7 +226,9 @@ def calibrate(
             [(residual_of(o) - base) / h for o, h in zip(outputs, steps, strict=True)]
         )
 
-    executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    executor = None
+    if workers > 1:
+        executor = ProcessPoolExecutor(workers, initializer=_install_worker, initargs=(simulate,))
     try:
         fit = optimize.least_squares(
             residuals,
@@ -260,10 +264,25 @@ def calibrate(
     )
 
 
+# the simulation of a worker process, installed once by the pool initializer so that an FMU is
+# loaded once per worker rather than once per task
+_worker_simulate: Callable[[Mapping[str, float]], np.ndarray] | None = None
+
+
+def _install_worker(simulate: Callable[[Mapping[str, float]], np.ndarray]) -> None:
+    global _worker_simulate
+    _worker_simulate = simulate
+
+
+def _run_in_worker(parameters: dict) -> np.ndarray:
+    assert _worker_simulate is not None, "worker started without _install_worker"
+    return _run(_worker_simulate, parameters)
+
+
 def _map(executor: Executor | None, simulate: Callable, parameter_sets: list[dict]) -> list:
     if executor is None:
         return [_run(simulate, p) for p in parameter_sets]
-    return list(executor.map(_run, [simulate] * len(parameter_sets), parameter_sets))
+    return list(executor.map(_run_in_worker, parameter_sets))
 
 
 @dataclass
