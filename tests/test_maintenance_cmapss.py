@@ -5,14 +5,14 @@ out of the fit and truncated at random points, where the true RUL is known (capp
 like the predictions, the usual piecewise-linear convention).
 """
 
+import gzip
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from fmitwin.cli import main
-from fmitwin.datasets import load_cmapss
+from fmitwin.datasets import load_cmapss, shipped_cmapss_path
 from fmitwin.maintenance import MaintenancePolicy, holdout_validation, predict_maintenance
 from fmitwin.maintenance.fleet import FleetRULEstimator
 
@@ -37,10 +37,20 @@ def test_held_out_intervals_are_calibrated(validation):
     assert 0.85 <= summary["coverage"] <= 0.97
 
 
-def test_rul_command_writes_one_row_per_test_unit(tmp_path, capsys):
+def test_rul_command_writes_one_row_per_test_unit(tmp_path):
+    """The documented form: fmitwin rul --train train_FD001.txt --test test_FD001.txt -o rul.csv"""
+    for split in ("train", "test"):
+        plain = gzip.decompress(shipped_cmapss_path(split).read_bytes())
+        (tmp_path / f"{split}_FD001.txt").write_bytes(plain)
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "fmitwin", "rul", "--train", "train_FD001.txt",
+            "--test", "test_FD001.txt", "-o", "rul.csv",
+        ],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "wrote RUL of 100 units to rul.csv" in result.stdout
     output = tmp_path / "rul.csv"
-    assert main(["rul", "-o", str(output)]) == 0
-    assert "wrote RUL of 100 units" in capsys.readouterr().out
     lines = output.read_text().splitlines()
     assert lines[0] == "unit,rul,rul_low,rul_high"
     table = pd.read_csv(output)
