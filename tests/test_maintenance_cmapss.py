@@ -79,6 +79,10 @@ def test_estimator_errors_and_maintenance_decision():
     train = load_cmapss("train")
     with pytest.raises(ValueError, match="empty"):
         FleetRULEstimator().fit(train.iloc[:0])
+    with pytest.raises(ValueError, match="interval_level"):
+        FleetRULEstimator(interval_level=1.5)
+    with pytest.raises(ValueError, match="rul_cap"):
+        FleetRULEstimator(rul_cap=0)
     with pytest.raises(ValueError, match="lacks sensor"):
         FleetRULEstimator(sensors=["s99"]).fit(train)
     estimator = FleetRULEstimator().fit(train[train["unit"] <= 60])

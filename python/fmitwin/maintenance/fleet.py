@@ -36,6 +36,12 @@ class FleetRULEstimator:
     health_index: SensorHealthIndex = field(init=False)
     similarity: SimilarityRULModel = field(init=False)
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.interval_level < 1.0:
+            raise ValueError(f"interval_level={self.interval_level!r} must lie in (0, 1), e.g. 0.9")
+        if not self.rul_cap > 0:
+            raise ValueError(f"rul_cap={self.rul_cap!r} must be a positive number of cycles")
+
     def _columns(self, frame: pd.DataFrame) -> list[str]:
         missing = {self.unit_column, self.time_column} - set(frame.columns)
         if missing:
