@@ -49,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             "held-out truncated training units ({predictions:.0f} predictions, truth capped at "
             "{cap:g}): RMSE {rmse:.2f}, PHM08 score {phm08_score_mean:.2f} per prediction, "
-            "{interval_level:.0%} interval coverage {coverage:.1%}".format(
-                cap=args.rul_cap, **summary
-            )
+            "{interval_level:.0%} interval coverage {coverage:.1%}, within +/-20 % of the truth "
+            "{alpha_accuracy:.1%}".format(cap=args.rul_cap, **summary)
         )
     return 0
