@@ -130,6 +130,12 @@ def test_crossing_time_rul_matches_monte_carlo():
     assert np.mean((rul >= low) & (rul <= high)) == pytest.approx(0.8, abs=0.01)
 
 
+def test_crossing_time_rul_past_the_threshold_is_due_now():
+    overdue = CrossingTimeRUL(np.array([0.0, 1.0]), np.diag([1e-4, 1e-6]), level=5.0, now=100.0)
+    assert overdue.median == 0.0
+    assert overdue.probability_of_failure(0.0) == 1.0
+
+
 def test_empirical_rul_weighted_quantiles():
     distribution = EmpiricalRUL(np.array([30.0, 10.0, 20.0]), np.array([1.0, 1.0, 2.0]))
     assert distribution.median == 20.0

@@ -71,13 +71,18 @@ class CrossingTimeRUL(RULDistribution):
 
     def cdf(self, rul: float | np.ndarray) -> np.ndarray:
         rul = np.maximum(np.asarray(rul, dtype=float), 0.0)
-        survived = self._failure_cdf(np.asarray(self.now))
+        survived = float(self._failure_cdf(np.asarray(self.now)))
+        if survived > 1.0 - 1e-12:
+            # the path is past the threshold already: failure is due now
+            return np.ones_like(rul)
         failed = self._failure_cdf(self.now + rul)
-        return np.clip((failed - survived) / max(1.0 - survived, 1e-300), 0.0, 1.0)
+        return np.clip((failed - survived) / (1.0 - survived), 0.0, 1.0)
 
     def quantile(self, q: float) -> float:
         if not 0.0 < q < 1.0:
             raise ValueError(f"quantile q={q!r} must lie strictly between 0 and 1")
+        if float(self.cdf(0.0)) >= q:
+            return 0.0
         # the crossing probability saturates below 1 when b < 0 is plausible: no finite quantile
         span = 1.0
         while float(self.cdf(span)) < q:
