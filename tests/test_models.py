@@ -227,3 +227,36 @@ def test_fmu_rebuilds_from_its_sources_with_fmpy(version, tmp_path):
     for column in reference.dtype.names:
         np.testing.assert_array_equal(rebuilt[column], reference[column])
     assert (directory / "documentation" / "CentrifugalPump.mo").is_file()
+
+
+def test_missing_fmus_say_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(fmitwin.models, "_model_directories", lambda: [tmp_path / "models"])
+    with pytest.raises(FileNotFoundError, match="reinstall fmitwin with 'pip install .'"):
+        fmitwin.models.path("heated_tank")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_unknown_value_reference_is_an_error_naming_the_range(version):
+    with instance("dc_motor", version) as inst:
+        with pytest.raises(FMICallException):
+            inst.fmu.getReal([999]) if version == 2 else inst.fmu.getFloat64([999])
+        assert any("Value reference 999 does not exist" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize(("name", "version"), CASES)
+def test_reset_returns_to_the_start_values(name, version):
+    step = float(unpacked(name, version)[1].defaultExperiment.stepSize)
+    with instance(name, version, "CoSimulation") as inst:
+        watched = inst.states + inst.outputs
+        fresh = inst.get(*watched)
+        inst.set(**OPERATING_POINTS[name])
+        inst.fmu.doStep(0.0, step)
+        inst.fmu.terminate()
+        inst.fmu.reset()
+        if version == 2:
+            inst.fmu.setupExperiment(startTime=0.0)
+            inst.fmu.enterInitializationMode()
+        else:
+            inst.fmu.enterInitializationMode(startTime=0.0)
+        inst.fmu.exitInitializationMode()
+        np.testing.assert_array_equal(inst.get(*watched), fresh)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree
 
 import fmpy
 import numpy as np
@@ -188,6 +189,28 @@ def _open_description(path: Path) -> ModelDescription:
     return description
 
 
+def _directional_derivative_flags(path: Path, description: ModelDescription) -> dict[str, bool]:
+    """kind -> whether the interface provides directional derivatives.
+
+    FMPy reads FMI 2.0's ``providesDirectionalDerivative`` but not FMI 3.0's plural
+    ``providesDirectionalDerivatives``, so for FMI 3.0 that one attribute is read here.
+    """
+    interfaces = {"cs": description.coSimulation, "me": description.modelExchange}
+    if description.fmiMajorVersion == 2:
+        return {k: bool(i and i.providesDirectionalDerivative) for k, i in interfaces.items()}
+    if path.is_dir():
+        root = ElementTree.parse(path / "modelDescription.xml").getroot()
+    else:
+        with zipfile.ZipFile(path) as archive:
+            root = ElementTree.fromstring(archive.read("modelDescription.xml"))
+    flags = {}
+    for kind, tag in (("cs", "CoSimulation"), ("me", "ModelExchange")):
+        element = root.find(tag)
+        value = None if element is None else element.get("providesDirectionalDerivatives")
+        flags[kind] = value in ("true", "1")
+    return flags
+
+
 def load_fmu(
     path: str | os.PathLike[str], *, compile: bool = False, require_binary: bool = True
 ) -> FmuModel:
@@ -291,11 +314,12 @@ class FmuModel:
             )
         )
         self.capabilities: dict[Kind, Capabilities] = {}
+        directional = _directional_derivative_flags(path, description)
         for kind in self.kinds:
             iface = self._interface(kind)
             self.capabilities[kind] = Capabilities(
                 can_get_and_set_state=bool(iface.canGetAndSetFMUstate),
-                provides_directional_derivatives=bool(iface.providesDirectionalDerivative),
+                provides_directional_derivatives=directional[kind],
                 can_handle_variable_step=kind == "me"
                 or bool(iface.canHandleVariableCommunicationStepSize),
             )
@@ -539,8 +563,12 @@ class FmuInstance:
         fixed = [
             name
             for name in values
-            if not settable_in_instantiated(declared[name])
-            and not settable_in_initialization_mode(declared[name])
+            if declared[name].causality in ("calculatedParameter", "independent")
+            or declared[name].initial == "calculated"
+            or not (
+                settable_in_instantiated(declared[name])
+                or settable_in_initialization_mode(declared[name])
+            )
         ]
         if fixed:
             raise ValueError(

@@ -112,18 +112,20 @@ void ModelExchange::handle_event() {
   refresh();
 }
 
-void ModelExchange::rhs(double t, const double* x, double* dx) {
+void ModelExchange::move_to(double t, const double* x) {
   access_->set_time(t);
-  access_->set_states(x);
+  if (inputs_ && !inputs_->empty()) inputs_->apply_continuous(*this, t);
+  if (!x_.empty()) access_->set_states(x);
+}
+
+void ModelExchange::rhs(double t, const double* x, double* dx) {
+  move_to(t, x);
   access_->get_derivatives(dx);
 }
 
 void ModelExchange::refresh() {
-  access_->set_time(time_);
-  if (!x_.empty()) {
-    access_->set_states(x_.data());
-    access_->get_derivatives(dx_.data());
-  }
+  move_to(time_, x_.data());
+  if (!x_.empty()) access_->get_derivatives(dx_.data());
   if (!z_.empty()) access_->get_event_indicators(z_.data());
 }
 
@@ -172,8 +174,7 @@ double ModelExchange::locate_crossing(double t0, double h, const std::vector<dou
     const double margin = 0.01 * (tr - tl);
     proposal = std::clamp(proposal, tl + std::max(margin, 0.25 * tol), tr - std::max(margin, 0.25 * tol));
     hermite(n, proposal, h, x_.data(), dx_.data(), x1.data(), f1.data(), x_event.data());
-    access_->set_time(t0 + proposal * h);
-    if (n > 0) access_->set_states(x_event.data());
+    move_to(t0 + proposal * h, x_event.data());
     access_->get_event_indicators(ztmp_.data());
     if (crossed(z_, ztmp_)) {
       tr = proposal;
@@ -283,8 +284,7 @@ bool ModelExchange::do_step(double t, double h) {
       const double te = locate_crossing(time_, step, x1_, f1_, z1_, xe_);
       time_ = te;
       x_ = xe_;
-      access_->set_time(time_);
-      if (n > 0) access_->set_states(x_.data());
+      move_to(time_, x_.data());
       if (is_close(time_, last_event_time)) {
         if (++events_here > options_.max_events_per_instant) {
           throw FmuError("more than " + std::to_string(options_.max_events_per_instant) +

@@ -8,87 +8,6 @@
 
 namespace fmitwin::fmu {
 
-bool is_close(double a, double b) {
-  if (a == b) return true;
-  if (std::isinf(a) || std::isinf(b)) return false;
-  return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
-}
-
-void InputTable::validate() const {
-  const std::size_t n = vrs.size();
-  if (kinds.size() != n || continuous.size() != n) {
-    throw std::invalid_argument("inputs: one kind and one continuity flag per signal are needed");
-  }
-  if (n == 0) return;
-  if (times.empty()) throw std::invalid_argument("inputs: the time column is empty");
-  if (values.size() != n * times.size()) {
-    throw std::invalid_argument("inputs: expected " + std::to_string(n * times.size()) +
-                                " values (signals x times), got " + std::to_string(values.size()));
-  }
-  for (std::size_t j = 0; j < times.size(); ++j) {
-    if (!std::isfinite(times[j])) throw std::invalid_argument("inputs: time values must be finite");
-    if (j > 0 && times[j] < times[j - 1]) {
-      throw std::invalid_argument("inputs: time values must be non-decreasing (row " +
-                                  std::to_string(j) + ")");
-    }
-  }
-}
-
-double InputTable::value(std::size_t i, double t, bool after_event) const {
-  const std::size_t n = times.size();
-  const double* v = values.data() + i * n;
-  if (n < 2) return v[0];
-  std::size_t i0 = static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), t) -
-                                            times.begin());
-  if (i0 == 0) return v[0];
-  if (i0 == n) return v[n - 1];
-  if (!continuous[i]) {
-    std::size_t k = i0 - 1;
-    if (after_event) {
-      while (k + 1 < n && (times[k + 1] < t || is_close(t, times[k + 1]))) ++k;
-    }
-    return v[k];
-  }
-  if (is_close(t, times[i0]) && i0 < n - 1 && is_close(times[i0], times[i0 + 1])) {
-    if (after_event) {
-      while (i0 < n - 1 && is_close(times[i0], times[i0 + 1])) ++i0;
-    }
-    return v[i0];
-  }
-  const std::size_t a = i0 - 1, b = i0;
-  const double w0 = (times[b] - t) / (times[b] - times[a]);
-  const double w1 = 1.0 - w0;
-  return w0 * v[a] + w1 * v[b];
-}
-
-void InputTable::apply(Simulator& sim, double t, bool after_event) const {
-  for (std::size_t i = 0; i < vrs.size(); ++i) {
-    const double x = value(i, t, after_event);
-    switch (kinds[i]) {
-      case VariableKind::real:
-        sim.set_real(&vrs[i], 1, &x);
-        break;
-      case VariableKind::integer: {
-        const std::int64_t k = std::llround(x);
-        sim.set_integer(&vrs[i], 1, &k);
-        break;
-      }
-      case VariableKind::boolean: {
-        const bool b = x != 0.0;
-        sim.set_boolean(&vrs[i], 1, &b);
-        break;
-      }
-    }
-  }
-}
-
-double InputTable::next_event(double t) const {
-  for (double e : event_times) {
-    if (e > t && !is_close(e, t)) return e;
-  }
-  return std::numeric_limits<double>::infinity();
-}
-
 SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time,
                              double stop_time, double step, bool variable_step, InputTable inputs,
                              OutputSelection outputs)
@@ -97,7 +16,7 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       stop_(stop_time),
       step_(step),
       variable_step_(variable_step),
-      inputs_(std::move(inputs)),
+      inputs_(std::make_shared<const InputTable>(std::move(inputs))),
       outputs_(std::move(outputs)),
       time_(start_time),
       bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
@@ -109,9 +28,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   if (!(stop_time > start_time)) {
     throw std::invalid_argument("stop_time must be greater than start_time");
   }
-  inputs_.validate();
+  inputs_->validate();
+  sim_->follow_inputs(inputs_);
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
-                          static_cast<double>(inputs_.event_times.size());
+                          static_cast<double>(inputs_->event_times.size());
   const auto rows = static_cast<std::size_t>(std::min(expected, 1e8));
   times_.reserve(rows);
   reals_.reserve(rows * outputs_.real.size());
@@ -120,7 +40,7 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
 }
 
 void SimulationRun::apply_inputs(double t, bool after_event) {
-  if (!inputs_.empty()) inputs_.apply(*sim_, t, after_event);
+  if (!inputs_->empty()) inputs_->apply(*sim_, t, after_event);
 }
 
 std::size_t SimulationRun::remaining_steps() const {
@@ -158,7 +78,7 @@ bool SimulationRun::advance(std::size_t max_steps) {
     }
     const double next_regular = start_ + static_cast<double>(regular_steps_ + 1) * step_;
     double next = next_regular;
-    const double next_input_event = inputs_.next_event(time_);
+    const double next_input_event = inputs_->next_event(time_);
     if (variable_step_ && next > next_input_event && !is_close(next, next_input_event)) {
       next = next_input_event;
     }

@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "fmitwin/fmu/fmu_access.hpp"
+#include "fmitwin/fmu/input_table.hpp"
 #include "fmitwin/simulator.hpp"
 
 namespace fmitwin::fmu {
@@ -42,6 +43,10 @@ class FmuSimulator : public Simulator {
     exit_initialization();
   }
   virtual FmuAccess& access() = 0;
+  // Input signals the simulator evaluates itself at every time it visits between communication
+  // points (model exchange needs u(t) inside its solver). Co-simulation FMUs ignore this: like
+  // FMPy, a master sets their inputs at communication points. Null stops following.
+  virtual void follow_inputs(std::shared_ptr<const InputTable> inputs) { (void)inputs; }
 
  protected:
   bool terminate_requested_ = false;

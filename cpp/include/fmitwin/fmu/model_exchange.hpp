@@ -69,6 +69,9 @@ class ModelExchange : public FmuSimulator {
   void restore_state(const SimulatorState& state) override;
 
   FmuAccess& access() override { return *access_; }
+  void follow_inputs(std::shared_ptr<const InputTable> inputs) override {
+    inputs_ = std::move(inputs);
+  }
 
   // Continuous-time access (used by the FMU-backed process model).
   double time() const { return time_; }
@@ -83,6 +86,7 @@ class ModelExchange : public FmuSimulator {
 
  private:
   void rhs(double t, const double* x, double* dx);
+  void move_to(double t, const double* x);  // time, followed inputs and states into the FMU
   void refresh();  // re-reads derivatives and event indicators at (time_, x_)
   void handle_event();
   bool event_iteration();  // false when the FMU asked to terminate
@@ -96,6 +100,7 @@ class ModelExchange : public FmuSimulator {
   std::shared_ptr<FmuAccess> access_;
   SolverOptions options_;
   RightHandSide rhs_;
+  std::shared_ptr<const InputTable> inputs_;
   RungeKuttaStepper stepper_;
   double time_ = 0.0;
   double next_time_event_ = std::numeric_limits<double>::infinity();

@@ -18,38 +18,13 @@
 #include <vector>
 
 #include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/input_table.hpp"
 
 namespace fmitwin::fmu {
-
-enum class VariableKind { real, integer, boolean };
-
-// Tabulated input signals: values(i, j) of signal i at times[j] (times non-decreasing; a repeated
-// time is a step change). Continuous signals are interpolated linearly, others hold the last value.
-struct InputTable {
-  std::vector<double> times;
-  std::vector<ValueReference> vrs;
-  std::vector<VariableKind> kinds;
-  std::vector<bool> continuous;
-  std::vector<double> values;       // signals x times, row-major
-  std::vector<double> event_times;  // sorted: repeated times and changes of discrete signals
-
-  bool empty() const { return vrs.empty() || times.empty(); }
-  // Value of signal i at time t; after_event takes the right-hand value at a discontinuity.
-  double value(std::size_t i, double t, bool after_event) const;
-  // Sets every signal on the simulator.
-  void apply(Simulator& sim, double t, bool after_event) const;
-  // First event time strictly after t (+inf when none).
-  double next_event(double t) const;
-  // Checks sizes and ordering; throws std::invalid_argument naming the problem.
-  void validate() const;
-};
 
 struct OutputSelection {
   std::vector<ValueReference> real, integer, boolean;
 };
-
-// math.isclose(a, b) with its default rel_tol = 1e-9, abs_tol = 0 (FMPy's time comparisons).
-bool is_close(double a, double b);
 
 class SimulationRun {
  public:
@@ -80,7 +55,7 @@ class SimulationRun {
   std::shared_ptr<FmuSimulator> sim_;
   double start_, stop_, step_;
   bool variable_step_;
-  InputTable inputs_;
+  std::shared_ptr<const InputTable> inputs_;
   OutputSelection outputs_;
   double time_;
   std::size_t regular_steps_ = 0;
