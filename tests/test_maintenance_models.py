@@ -256,3 +256,19 @@ def test_state_rul_propagates_the_twin_state_through_a_failure_law():
         state_rul(np.zeros(2), np.eye(2), lambda x: x)
     with pytest.raises(ValueError, match="mean"):
         state_rul(np.zeros(2), np.eye(3), lambda x: x[:, 0])
+
+
+def test_similarity_matches_unevenly_sampled_queries():
+    """A query with missing samples takes the general matching path and agrees with the evenly
+    sampled one (the curve fits and weights are the same)."""
+    rng = np.random.default_rng(8)
+    histories, _ = exponential_fleet(rng, units=20)
+    library = [(t, 1.0 - (s - PHI) / (THRESHOLD - PHI)) for t, s in histories]
+    model = SimilarityRULModel(neighbours=5).fit(library[:15])
+    t, hi = library[15]
+    cut = 2 * len(t) // 3
+    even = model.predict(t[:cut], hi[:cut])
+    keep = np.ones(cut, dtype=bool)
+    keep[1 : cut - 1 : 7] = False  # drop every 7th sample, not the last
+    gappy = model.predict(t[:cut][keep], hi[:cut][keep])
+    assert gappy.median == pytest.approx(even.median, abs=0.1 * even.median + 2.0)

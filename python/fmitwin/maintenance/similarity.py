@@ -52,6 +52,7 @@ class SimilarityRULModel:
         self.rul_cap = rul_cap
         self.local_errors = local_errors
         self._curves: list[np.ndarray] = []
+        self._squares: list[np.ndarray] = []
         self._lives: np.ndarray = np.empty(0)
         self._step = 1.0
         self._calibration: tuple[np.ndarray, np.ndarray] | None = None
@@ -82,6 +83,7 @@ class SimilarityRULModel:
             curves.append(np.polyval(coefficients, grid / scale))
             lives.append(span[-1])
         self._curves, self._lives = curves, np.asarray(lives)
+        self._squares = [curve * curve for curve in curves]
         self._calibration = None
         return self
 
@@ -143,17 +145,30 @@ class SimilarityRULModel:
         back = np.rint((t[-1] - t) / self._step).astype(np.int64)  # grid steps before the end
         span = max(float(back[0]), 1.0)
         weights = np.exp(-self.recency * back / span)
+        # evenly sampled query: sum w (q - c)^2 = sum w q^2 - 2 sum (w q) c + sum w c^2 with the
+        # sliding sums as correlations, no (ends x samples) temporary
+        even = bool(np.all(np.diff(back) == -1))
+        weighted = weights * q
+        tail_weight = np.cumsum(weights[::-1])  # [m - 1]: sum over the last m samples
+        tail_power = np.cumsum((weighted * q)[::-1])
         distances, ruls = [], []
-        for curve, life in zip(self._curves, self._lives, strict=True):
+        for curve, square, life in zip(self._curves, self._squares, self._lives, strict=True):
             # the query may be longer than a short trajectory: match only its overlapping tail
-            usable = back <= curve.size - 1
-            ends = np.arange(int(back[usable][0]), curve.size)
-            trial = curve[ends[:, None] - back[usable][None, :]]
-            w = weights[usable]
-            d = ((trial - q[usable]) ** 2 @ w) / w.sum()
+            if even:
+                m = min(q.size, curve.size)
+                cross = np.correlate(curve, weighted[-m:], "valid")
+                power = np.correlate(square, weights[-m:], "valid")
+                d = (tail_power[m - 1] - 2.0 * cross + power) / tail_weight[m - 1]
+                first = m - 1
+            else:
+                usable = back <= curve.size - 1
+                first = int(back[usable][0])
+                trial = curve[np.arange(first, curve.size)[:, None] - back[usable][None, :]]
+                w = weights[usable]
+                d = ((trial - q[usable]) ** 2 @ w) / w.sum()
             best = int(np.argmin(d))
             distances.append(d[best])
-            ruls.append(life - ends[best] * self._step)
+            ruls.append(life - (first + best) * self._step)
         distances, ruls = np.asarray(distances), self._capped(np.maximum(ruls, 0.0))
         nearest = np.argsort(distances)[: self.neighbours]
         closest = max(float(distances[nearest[0]]), 1e-12)
