@@ -13,6 +13,8 @@ from fmitwin import __version__
 # subcommand -> module in fmitwin.commands; each module defines
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
 _COMMANDS: dict[str, str] = {
+    "rul": "rul",
+    "report": "report",
     "info": "info",
     "simulate": "simulate",
     "demo": "demo",

@@ -1,0 +1,423 @@
+"""Model updating: fit FMU parameters to recorded data offline, and recalibrate online.
+
+Offline (``calibrate``): nonlinear least squares (``scipy.optimize.least_squares``) over FMU
+simulations. With p parameters, m residuals r = (y_sim - y_data) / scale and Jacobian J at the
+optimum, the covariance of the estimates is s^2 (J^T J)^-1 with s^2 = |r|^2 / (m - p), and the
+standard errors are its root diagonal. The Jacobian is built from forward differences, one
+simulation per parameter, run in ``workers`` processes at once.
+
+Online (``OnlineRecalibrator``): an augmented-state EKF (parameters appended to the state, held
+constant by a tiny process noise) runs on live measurements; a divergence detector on the
+normalised innovation squared (NIS) opens a recalibration window in which the parameters' process
+noise is raised so the filter re-learns them, and the window is recorded as an event with the
+parameters before and after.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy import optimize, stats
+
+__all__ = [
+    "CalibrationResult",
+    "FmuSimulation",
+    "NisDivergenceDetector",
+    "OnlineRecalibrator",
+    "RecalibrationEvent",
+    "calibrate",
+]
+
+
+class FmuSimulation:
+    """Picklable ``simulate(parameters: dict) -> (T, k) outputs at times`` for one FMU.
+
+    Runs ``fmitwin.simulate`` (stepping in C++) from ``times[0]`` to ``times[-1]`` with
+    communication step min(diff(times)), recording ``outputs`` and interpolating them onto
+    ``times``. ``fixed`` start values apply to every run, the calibrated ``parameters`` on top of
+    them; ``inputs`` are input signals as ``fmitwin.simulate`` takes them; ``options`` go to
+    ``fmitwin.simulate`` (kind, solver, rtol, ...). The FMU is loaded once per process.
+    """
+
+    def __init__(
+        self,
+        fmu: str | os.PathLike[str],
+        outputs: Sequence[str],
+        times: Sequence[float],
+        *,
+        fixed: Mapping[str, float] | None = None,
+        inputs: Any = None,
+        **options: Any,
+    ) -> None:
+        self.fmu = os.fspath(fmu)
+        self.outputs = list(outputs)
+        self.times = np.asarray(times, dtype=float)
+        if self.times.ndim != 1 or self.times.size < 2 or np.any(np.diff(self.times) <= 0):
+            raise ValueError("FmuSimulation: times must be a strictly increasing 1-D array")
+        self.fixed = dict(fixed or {})
+        self.inputs = inputs
+        from fmitwin.simulation import simulate
+
+        accepted = set(inspect.signature(simulate).parameters) - {"fmu", "stop_time", "step"}
+        unknown = set(options) - accepted
+        if unknown:
+            raise TypeError(
+                f"FmuSimulation: unknown option(s) {sorted(unknown)}; fmitwin.simulate takes "
+                f"{sorted(accepted)}"
+            )
+        self.options = options
+        model = self._load()
+        for name in self.outputs:
+            model.variable(name, argument="outputs")
+        model.check_start_values(self.fixed)
+
+    def _load(self) -> Any:
+        if getattr(self, "_model", None) is None:
+            from fmitwin.fmu import load_fmu
+
+            self._model = load_fmu(self.fmu)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a loaded FMU (binary, unzipped files) belongs to one process: workers load their own
+        return {k: v for k, v in self.__dict__.items() if k != "_model"}
+
+    def __call__(self, parameters: Mapping[str, float]) -> np.ndarray:
+        from fmitwin.simulation import simulate
+
+        result = simulate(
+            self._load(),
+            float(self.times[-1]),
+            float(np.min(np.diff(self.times))),
+            start_time=float(self.times[0]),
+            inputs=self.inputs,
+            outputs=self.outputs,
+            start_values={**self.fixed, **{k: float(v) for k, v in parameters.items()}},
+            **self.options,
+        )
+        return np.column_stack(
+            [np.interp(self.times, result.time, result[name]) for name in self.outputs]
+        )
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Estimates with standard errors, their covariance (p, p), and the fit's residuals (T, k)
+    in the data's units (simulated minus measured; NaN where the data had no sample)."""
+
+    names: tuple[str, ...]
+    estimates: np.ndarray
+    standard_errors: np.ndarray
+    covariance: np.ndarray
+    residuals: np.ndarray
+    residual_std: float
+    success: bool
+    message: str
+    simulations: int
+
+    def as_dict(self) -> dict[str, tuple[float, float]]:
+        """{name: (estimate, standard error)}."""
+        return {
+            n: (float(e), float(s))
+            for n, e, s in zip(self.names, self.estimates, self.standard_errors, strict=True)
+        }
+
+    def summary(self) -> str:
+        lines = [f"{'parameter':<20}{'estimate':>14}{'std error':>14}"]
+        for name, (value, error) in self.as_dict().items():
+            lines.append(f"{name:<20}{value:>14.6g}{error:>14.3g}")
+        lines.append(f"residual std {self.residual_std:.4g} from {self.simulations} simulations")
+        return "\n".join(lines)
+
+
+def _run(simulate: Callable[[Mapping[str, float]], np.ndarray], parameters: dict) -> np.ndarray:
+    return np.asarray(simulate(parameters), dtype=float)
+
+
+def calibrate(
+    simulate: Callable[[Mapping[str, float]], np.ndarray],
+    data: np.ndarray,
+    initial: Mapping[str, float],
+    *,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    scale: Sequence[float] | np.ndarray | None = None,
+    workers: int = 1,
+    relative_step: float = 1e-4,
+    max_simulations: int = 200,
+) -> CalibrationResult:
+    """Fit ``initial``'s parameters so that ``simulate(parameters)`` matches ``data``.
+
+    ``simulate`` returns a (T, k) array (e.g. an ``FmuSimulation``); ``data`` is the measured
+    (T, k) array on the same times, NaN where a sample is missing. ``scale`` (k,) divides each
+    output's residual (default: each measured output's standard deviation) so outputs in
+    different units weigh alike. ``workers`` > 1 runs the Jacobian's simulations in that many
+    processes (``simulate`` must then be picklable).
+    """
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"calibrate: workers={workers!r} must be a positive integer")
+    names = tuple(initial)
+    if not names:
+        raise ValueError("calibrate: initial must name at least one parameter to fit")
+    x0 = np.array([float(initial[n]) for n in names])
+    if not np.isfinite(x0).all():
+        raise ValueError(f"calibrate: initial values must be finite, got {dict(initial)}")
+    data = np.asarray(data, dtype=float)
+    if data.ndim == 1:
+        data = data[:, None]
+    observed = np.isfinite(data)
+    if observed.sum() <= len(names):
+        raise ValueError(
+            f"calibrate: {int(observed.sum())} finite data points cannot determine "
+            f"{len(names)} parameters; give more data"
+        )
+    if scale is None:
+        scale = np.nanstd(data, axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), (data.shape[1],))
+    bounds = dict(bounds or {})
+    unknown = set(bounds) - set(names)
+    if unknown:
+        raise ValueError(f"calibrate: bounds given for parameters not fitted: {sorted(unknown)}")
+    lower = np.array([bounds.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
+    upper = np.array([bounds.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
+    if np.any((x0 < lower) | (x0 > upper)):
+        raise ValueError("calibrate: an initial value lies outside its bounds")
+    # optimise x / typical so that parameters of very different magnitude are steered alike
+    typical = np.where(x0 != 0, np.abs(x0), 1.0)
+    count = 0
+
+    def residual_of(output: np.ndarray) -> np.ndarray:
+        if output.shape != data.shape:
+            raise ValueError(f"simulate returned shape {output.shape}; data has {data.shape}")
+        return ((output - data) / scale)[observed]
+
+    def parameters_at(u: np.ndarray) -> dict[str, float]:
+        return dict(zip(names, (u * typical).tolist(), strict=True))
+
+    cache: dict[bytes, np.ndarray] = {}
+
+    def residuals(u: np.ndarray) -> np.ndarray:
+        nonlocal count
+        key = u.tobytes()
+        if key not in cache:
+            count += 1
+            cache.clear()
+            cache[key] = residual_of(_run(simulate, parameters_at(u)))
+        return cache[key]
+
+    def jacobian(u: np.ndarray) -> np.ndarray:
+        nonlocal count
+        base = residuals(u)
+        steps = relative_step * np.maximum(np.abs(u), 1e-3)
+        # step inwards at an upper bound so every trial stays feasible
+        steps = np.where(u + steps > upper / typical, -steps, steps)
+        trials = [u + np.eye(u.size)[i] * steps[i] for i in range(u.size)]
+        outputs = _map(executor, simulate, [parameters_at(t) for t in trials])
+        count += len(trials)
+        return np.column_stack(
+            [(residual_of(o) - base) / h for o, h in zip(outputs, steps, strict=True)]
+        )
+
+    executor = None
+    if workers > 1:
+        executor = ProcessPoolExecutor(workers, initializer=_install_worker, initargs=(simulate,))
+    try:
+        fit = optimize.least_squares(
+            residuals,
+            x0 / typical,
+            jac=jacobian,
+            bounds=(lower / typical, upper / typical),
+            max_nfev=max_simulations,
+            x_scale="jac",
+        )
+        final = residuals(fit.x)
+        jac = jacobian(fit.x) / typical  # d residual / d parameter, in parameter units
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    dof = final.size - len(names)
+    variance = float(final @ final) / max(dof, 1)
+    try:
+        covariance = variance * np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        covariance = np.full((len(names), len(names)), np.inf)
+    full = np.full(data.shape, np.nan)
+    full[observed] = final
+    return CalibrationResult(
+        names=names,
+        estimates=fit.x * typical,
+        standard_errors=np.sqrt(np.abs(np.diag(covariance))),
+        covariance=covariance,
+        residuals=full * scale,
+        residual_std=float(np.sqrt(np.nanmean((full * scale) ** 2))),
+        success=bool(fit.success),
+        message=str(fit.message),
+        simulations=count,
+    )
+
+
+# the simulation of a worker process, installed once by the pool initializer so that an FMU is
+# loaded once per worker rather than once per task
+_worker_simulate: Callable[[Mapping[str, float]], np.ndarray] | None = None
+
+
+def _install_worker(simulate: Callable[[Mapping[str, float]], np.ndarray]) -> None:
+    global _worker_simulate
+    _worker_simulate = simulate
+
+
+def _run_in_worker(parameters: dict) -> np.ndarray:
+    assert _worker_simulate is not None, "worker started without _install_worker"
+    return _run(_worker_simulate, parameters)
+
+
+def _map(executor: Executor | None, simulate: Callable, parameter_sets: list[dict]) -> list:
+    if executor is None:
+        return [_run(simulate, p) for p in parameter_sets]
+    return list(executor.map(_run_in_worker, parameter_sets))
+
+
+@dataclass
+class NisDivergenceDetector:
+    """Flags a twin that no longer matches its plant: over the last ``window`` accepted updates
+    the NIS values sum to a chi-square with sum(dof) degrees of freedom for a consistent filter;
+    divergence when its upper tail probability falls below ``alpha``."""
+
+    window: int = 20
+    alpha: float = 1e-3
+    _recent: deque = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or not 0 < self.alpha < 1:
+            raise ValueError("NisDivergenceDetector needs window >= 1 and 0 < alpha < 1")
+        self._recent = deque(maxlen=self.window)
+
+    def reset(self) -> None:
+        self._recent.clear()
+
+    def update(self, nis: float, dof: int) -> bool:
+        """Add one update's NIS with its ``dof`` measurements used; True when diverged."""
+        if dof > 0 and math.isfinite(nis):
+            self._recent.append((nis, dof))
+        if len(self._recent) < self.window:
+            return False
+        total = sum(n for n, _ in self._recent)
+        return bool(stats.chi2.sf(total, sum(d for _, d in self._recent)) < self.alpha)
+
+
+@dataclass(frozen=True)
+class RecalibrationEvent:
+    """One online recalibration: when it ran (data time) and the parameters before and after."""
+
+    started: float
+    finished: float
+    evidence: dict[str, Any]
+    before: dict[str, float]
+    after: dict[str, float]
+    after_std: dict[str, float]
+
+
+class OnlineRecalibrator:
+    """Runs an augmented-state EKF whose last entries (``parameter_indices``) are parameters.
+
+    Normally the parameters' process noise is ``parameter_noise`` (per unit time, variances);
+    when ``detector`` (default a ``NisDivergenceDetector()``) reports divergence, or an external
+    detector calls ``trigger`` (``detector="external"`` relies on that alone), it becomes
+    ``recalibration_noise`` for ``duration`` time units, and the event is recorded in ``events``
+    with the parameters before and after.
+    """
+
+    def __init__(
+        self,
+        ekf: Any,
+        parameter_indices: Sequence[int],
+        *,
+        parameter_noise: Sequence[float] | float = 0.0,
+        recalibration_noise: Sequence[float] | float,
+        duration: float,
+        detector: NisDivergenceDetector | Literal["external"] | None = None,
+        parameter_names: Sequence[str] | None = None,
+    ) -> None:
+        self.ekf = ekf
+        self.indices = np.asarray(parameter_indices, dtype=int)
+        n = self.ekf.x.size
+        if self.indices.size == 0 or self.indices.min() < 0 or self.indices.max() >= n:
+            raise ValueError(f"parameter_indices must index the EKF state of size {n}")
+        self.names = tuple(parameter_names or (f"p{i}" for i in self.indices))
+        self.parameter_noise = np.broadcast_to(
+            np.asarray(parameter_noise, float), self.indices.shape
+        )
+        self.recalibration_noise = np.broadcast_to(
+            np.asarray(recalibration_noise, float), self.indices.shape
+        )
+        if not duration > 0:
+            raise ValueError(f"duration={duration!r} must be positive")
+        self.duration = float(duration)
+        self.detector = None if detector == "external" else detector or NisDivergenceDetector()
+        self.base_Q = self.ekf.Q
+        self.events: list[RecalibrationEvent] = []
+        self._window: tuple[float, dict, dict[str, float]] | None = None  # start, evidence, before
+
+    def trigger(self, time: float, evidence: Mapping[str, Any] | None = None) -> bool:
+        """Open a recalibration window at data time ``time`` (an external divergence detector,
+        e.g. the live synchronizer's, calls this); False if one is already open."""
+        if self._window is not None:
+            return False
+        self._window = (float(time), dict(evidence or {}), self.parameters())
+        return True
+
+    def divergence_sink(self, kind: str, fields: Mapping[str, Any]) -> None:
+        """Event sink ``(kind, fields)``: a ``"divergence"`` event with time ``fields["t"]``
+        triggers a recalibration; other events are ignored."""
+        if kind == "divergence":
+            self.trigger(float(fields["t"]), fields)
+
+    @property
+    def recalibrating(self) -> bool:
+        return self._window is not None
+
+    def parameters(self) -> dict[str, float]:
+        x = self.ekf.x
+        return {n: float(x[i]) for n, i in zip(self.names, self.indices, strict=True)}
+
+    def step(self, time: float, dt: float, z: np.ndarray, u: np.ndarray | None = None) -> Any:
+        """Predict over ``dt`` (with ``u``), update with ``z`` at data time ``time``; returns the
+        filter's update result."""
+        Q = self.base_Q.copy()
+        noise = self.recalibration_noise if self.recalibrating else self.parameter_noise
+        Q[self.indices, self.indices] += noise * dt
+        if u is None:
+            self.ekf.predict(dt, Q=Q)
+        else:
+            self.ekf.predict(dt, u, Q=Q)
+        result = self.ekf.update(np.asarray(z, dtype=float))
+        if self._window is None:
+            if self.detector is not None and self.detector.update(
+                result.nis, int(np.count_nonzero(result.used))
+            ):
+                self.trigger(time, {"nis": float(result.nis)})
+        elif time - self._window[0] >= self.duration:
+            started, evidence, before = self._window
+            std = np.sqrt(np.diag(self.ekf.P))[self.indices]
+            self.events.append(
+                RecalibrationEvent(
+                    started,
+                    float(time),
+                    evidence,
+                    before,
+                    self.parameters(),
+                    dict(zip(self.names, std.tolist(), strict=True)),
+                )  # fmt: skip
+            )
+            self._window = None
+            if self.detector is not None:
+                self.detector.reset()
+        return result

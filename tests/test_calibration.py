@@ -1,0 +1,174 @@
+"""Offline calibration of a bundled FMU against its analytic solution, and online recalibration
+of an augmented-state EKF triggered by NIS divergence."""
+
+import fmitwin
+import fmitwin.models
+import numpy as np
+import pytest
+from fmitwin.calibration import (
+    FmuSimulation,
+    NisDivergenceDetector,
+    OnlineRecalibrator,
+    calibrate,
+)
+
+UA, MASS, C_P, T_AMB, POWER = 40.0, 100.0, 4186.0, 293.15, 2000.0
+TIMES = np.arange(0.0, 36000.0 + 1.0, 300.0)
+
+
+def tank_temperature(ua, mass, t0=T_AMB, times=TIMES):
+    """Analytic T(t) of the heated tank at constant heater power."""
+    t_inf = T_AMB + POWER / ua
+    return t_inf + (t0 - t_inf) * np.exp(-times * ua / (mass * C_P))
+
+
+@pytest.fixture(scope="module")
+def tank():
+    return FmuSimulation(
+        fmitwin.models.path("heated_tank"), ["T"], TIMES, fixed={"P_heater": POWER}
+    )
+
+
+def test_simulation_matches_analytic_solution(tank):
+    np.testing.assert_allclose(tank({"UA": UA, "m": MASS})[:, 0], tank_temperature(UA, MASS), 1e-6)
+
+
+def test_calibration_recovers_parameters_with_covering_standard_errors(tank):
+    """Over repeated noisy data sets the estimates scatter as their standard errors say."""
+    truth = np.array([UA, MASS])
+    clean = tank({"UA": UA, "m": MASS})
+    z_scores = []
+    for seed in range(20):
+        data = clean + 0.2 * np.random.default_rng(seed).standard_normal(clean.shape)
+        result = calibrate(tank, data, {"UA": 30.0, "m": 150.0}, bounds={"UA": (1.0, 500.0)})
+        assert result.success
+        z_scores.append((result.estimates - truth) / result.standard_errors)
+        assert result.residual_std == pytest.approx(0.2, rel=0.2)
+    z_scores = np.asarray(z_scores)
+    assert np.mean(np.abs(z_scores) < 1.96) >= 0.85
+    assert np.abs(z_scores).max() < 4.0
+    assert np.mean(z_scores**2) == pytest.approx(1.0, abs=0.6)
+
+
+def test_calibration_fits_an_initial_state_and_skips_missing_samples(tank):
+    clean = tank_temperature(UA, MASS, t0=300.0)[:, None]
+    data = clean + 0.1 * np.random.default_rng(1).standard_normal(clean.shape)
+    data[5:15] = np.nan  # a logging gap
+    result = calibrate(tank, data, {"UA": 50.0, "T": 295.0, "m": 100.0})
+    estimates = result.as_dict()
+    for name, truth in {"UA": UA, "T": 300.0, "m": MASS}.items():
+        value, error = estimates[name]
+        assert abs(value - truth) < 4 * error
+    assert np.isnan(result.residuals[5:15]).all() and np.isfinite(result.residuals[15:]).all()
+    assert "UA" in result.summary()
+
+
+def test_parallel_jacobian_gives_the_same_fit(tank):
+    data = tank({"UA": UA, "m": MASS}) + 0.2 * np.random.default_rng(3).standard_normal((121, 1))
+    serial = calibrate(tank, data, {"UA": 30.0, "m": 150.0})
+    parallel = calibrate(tank, data, {"UA": 30.0, "m": 150.0}, workers=2)
+    np.testing.assert_allclose(parallel.estimates, serial.estimates, rtol=1e-6)
+    np.testing.assert_allclose(parallel.standard_errors, serial.standard_errors, rtol=1e-4)
+
+
+def test_calibration_input_errors(tank, tmp_path):
+    data = tank({"UA": UA, "m": MASS})
+    with pytest.raises(ValueError, match="workers"):
+        calibrate(tank, data, {"UA": 30.0}, workers=0)
+    with pytest.raises(ValueError, match="at least one parameter"):
+        calibrate(tank, data, {})
+    with pytest.raises(ValueError, match="cannot determine"):
+        calibrate(tank, np.full_like(data, np.nan), {"UA": 30.0})
+    with pytest.raises(ValueError, match="outside its bounds"):
+        calibrate(tank, data, {"UA": 30.0}, bounds={"UA": (35.0, 50.0)})
+    with pytest.raises(ValueError, match="shape"):
+        calibrate(tank, data[:10], {"UA": 30.0})
+    with pytest.raises(FileNotFoundError, match="missing.fmu"):
+        FmuSimulation(tmp_path / "missing.fmu", ["T"], TIMES)
+    with pytest.raises(KeyError, match="no variable 'speed'"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["speed"], TIMES)
+    with pytest.raises(KeyError, match="no variable 'mass'"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], TIMES, fixed={"mass": 1.0})
+    with pytest.raises(TypeError, match="unknown option"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], TIMES, fmi_type="CoSimulation")
+    with pytest.raises(ValueError, match="strictly increasing"):
+        FmuSimulation(fmitwin.models.path("heated_tank"), ["T"], [0.0, 0.0, 1.0])
+
+
+def augmented_tank_filter(ua_guess):
+    """EKF on x = [T, UA]: T follows the tank ODE (exact step at constant power), UA constant."""
+
+    def propagate(x, u, dt):
+        temperature, ua = x
+        t_inf = T_AMB + POWER / ua
+        decay = np.exp(-dt * ua / (MASS * C_P))
+        return np.array([t_inf + (temperature - t_inf) * decay, ua])
+
+    return fmitwin.ExtendedKalmanFilter(
+        2,
+        1,
+        x0=[T_AMB, ua_guess],
+        P0=np.diag([0.01, 1.0]),
+        Q=np.diag([1e-4, 0.0]),
+        R=[[0.04]],
+        process_model=fmitwin.PythonProcessModel(propagate, dim_x=2),
+        measurement_model=fmitwin.LinearMeasurementModel(np.array([[1.0, 0.0]])),
+        state_names=["T", "UA"],
+    )
+
+
+def test_online_recalibration_follows_a_parameter_change_and_records_it():
+    rng = np.random.default_rng(4)
+    recalibrator = OnlineRecalibrator(
+        augmented_tank_filter(UA),
+        [1],
+        parameter_names=["UA"],
+        recalibration_noise=0.05,
+        duration=6000.0,
+        detector=NisDivergenceDetector(window=10, alpha=1e-4),
+    )
+    dt, temperature = 60.0, T_AMB
+    for step in range(1, 1201):
+        time = step * dt
+        ua = UA if time < 30000.0 else 60.0  # insulation damaged at t = 30000 s
+        temperature = tank_temperature(ua, MASS, t0=temperature, times=np.array([dt]))[0]
+        recalibrator.step(time, dt, [temperature + 0.2 * rng.standard_normal()])
+    assert len(recalibrator.events) >= 1
+    first = recalibrator.events[0]
+    assert 30000.0 <= first.started < 36000.0
+    assert first.before["UA"] == pytest.approx(UA, rel=0.05)
+    final = recalibrator.parameters()["UA"]
+    assert final == pytest.approx(60.0, rel=0.05)
+    assert recalibrator.events[-1].after["UA"] == pytest.approx(60.0, rel=0.1)
+    assert not recalibrator.recalibrating
+
+
+def test_online_recalibrator_quiet_while_the_twin_matches():
+    rng = np.random.default_rng(5)
+    recalibrator = OnlineRecalibrator(
+        augmented_tank_filter(UA), [1], recalibration_noise=0.05, duration=600.0
+    )
+    temperature = T_AMB
+    for step in range(1, 301):
+        temperature = tank_temperature(UA, MASS, t0=temperature, times=np.array([60.0]))[0]
+        recalibrator.step(step * 60.0, 60.0, [temperature + 0.2 * rng.standard_normal()])
+    assert recalibrator.events == []
+    with pytest.raises(ValueError, match="parameter_indices"):
+        OnlineRecalibrator(augmented_tank_filter(UA), [5], recalibration_noise=1.0, duration=1.0)
+
+
+def test_external_divergence_event_triggers_recalibration():
+    recalibrator = OnlineRecalibrator(
+        augmented_tank_filter(UA), [1], recalibration_noise=0.05, duration=120.0,
+        detector="external", parameter_names=["UA"],
+    )  # fmt: skip
+    recalibrator.divergence_sink("update", {"t": 0.0})
+    assert not recalibrator.recalibrating
+    recalibrator.divergence_sink("divergence", {"t": 60.0, "sensor": "T", "nis_sum": 99.0})
+    assert recalibrator.recalibrating and not recalibrator.trigger(61.0)
+    for time in (120.0, 180.0):
+        recalibrator.step(time, 60.0, [T_AMB])
+    (event,) = recalibrator.events
+    assert (event.started, event.finished) == (60.0, 180.0)
+    assert event.evidence["sensor"] == "T" and event.before == {"UA": UA}
+    assert set(event.after_std) == {"UA"}
