@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import fmitwin
 import numpy as np
 
 
@@ -77,3 +78,14 @@ def update(x, P, z, H, R, quality=1.0, gate=None):
 
 def relative_error(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(b)), 1e-300))
+
+
+def linear_filter(
+    s: LinearSystem, with_models: bool = True, **kwargs
+) -> fmitwin.ExtendedKalmanFilter:
+    """fmitwin's filter on the system (its models, or none: F and H then go in per call)."""
+    n, m = s.F.shape[0], s.H.shape[0]
+    if with_models:
+        kwargs["process_model"] = fmitwin.LinearProcessModel(s.F)
+        kwargs["measurement_model"] = fmitwin.LinearMeasurementModel(s.H)
+    return fmitwin.ExtendedKalmanFilter(n, m, x0=s.x0, P0=s.P0, Q=s.Q, R=s.R, **kwargs)

@@ -5,22 +5,7 @@ from __future__ import annotations
 import fmitwin
 import numpy as np
 import pytest
-from filter_reference import random_system, relative_error, simulate
-
-
-def filter_for(s, **kwargs) -> fmitwin.ExtendedKalmanFilter:
-    n, m = s.F.shape[0], s.H.shape[0]
-    return fmitwin.ExtendedKalmanFilter(
-        n,
-        m,
-        x0=s.x0,
-        P0=s.P0,
-        Q=s.Q,
-        R=s.R,
-        process_model=fmitwin.LinearProcessModel(s.F),
-        measurement_model=fmitwin.LinearMeasurementModel(s.H),
-        **kwargs,
-    )
+from filter_reference import linear_filter, random_system, relative_error, simulate
 
 
 def with_gaps(rng, zs):
@@ -38,7 +23,7 @@ def test_batch_equals_per_step(n: int, m: int) -> None:
     s = random_system(rng, n, m)
     _, zs = simulate(rng, s, 100)
     zs, quality = with_gaps(rng, zs)
-    stepped = filter_for(s, gate_probability=0.99)
+    stepped = linear_filter(s, gate_probability=0.99)
     results = []
     states, covariances = [], []
     for z, q in zip(zs, quality, strict=True):
@@ -46,7 +31,7 @@ def test_batch_equals_per_step(n: int, m: int) -> None:
         results.append(stepped.update(z, quality=q))
         states.append(stepped.x)
         covariances.append(stepped.P)
-    batched = filter_for(s, gate_probability=0.99)
+    batched = linear_filter(s, gate_probability=0.99)
     out = batched.batch_filter(zs, quality=quality)
     assert relative_error(out.states, np.array(states)) < 1e-12
     assert relative_error(out.covariances, np.array(covariances)) < 1e-12
@@ -59,12 +44,12 @@ def test_batch_equals_per_step(n: int, m: int) -> None:
     assert relative_error(batched.x, stepped.x) < 1e-12
     assert not out.accepted.all()  # the gaps exercised skips and rejections
 
-    diagonal = filter_for(s, gate_probability=0.99).batch_filter(
+    diagonal = linear_filter(s, gate_probability=0.99).batch_filter(
         zs, quality=quality, covariances="diagonal", states=False
     )
     assert diagonal.states is None
     np.testing.assert_array_equal(diagonal.covariances, np.diagonal(out.covariances, 0, 1, 2))
-    assert filter_for(s).batch_filter(zs, covariances="none").covariances is None
+    assert linear_filter(s).batch_filter(zs, covariances="none").covariances is None
 
 
 def test_batch_with_nonlinear_and_python_models_equals_per_step() -> None:
@@ -116,7 +101,7 @@ def test_fleet_equals_separate_filters(n: int, m: int, threads: int) -> None:
     nis = np.concatenate([first.nis, [r.nis for r in last]])
     accepted = np.concatenate([first.accepted, [r.accepted for r in last]])
     for i in range(count):
-        single = filter_for(s, gate_probability=0.95)
+        single = linear_filter(s, gate_probability=0.95)
         single.x, single.P = x0[i], P0[i]
         out = single.batch_filter(zs[:, i], quality=quality[:, i])
         np.testing.assert_array_equal(fleet.x[i], single.x)

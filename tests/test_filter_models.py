@@ -5,7 +5,7 @@ from __future__ import annotations
 import fmitwin
 import numpy as np
 import pytest
-from filter_reference import random_system, simulate
+from filter_reference import linear_filter, random_system, simulate
 from scipy.integrate import solve_ivp
 from scipy.stats import chi2
 
@@ -134,17 +134,7 @@ def test_filter_is_consistent_nees_and_nis() -> None:
     n, m, steps = 4, 2, 1000
     s = random_system(rng, n, m)
     truth, zs = simulate(rng, s, steps)
-    ekf = fmitwin.ExtendedKalmanFilter(
-        n,
-        m,
-        x0=s.x0,
-        P0=s.P0,
-        Q=s.Q,
-        R=s.R,
-        process_model=fmitwin.LinearProcessModel(s.F),
-        measurement_model=fmitwin.LinearMeasurementModel(s.H),
-    )
-    out = ekf.batch_filter(zs)
+    out = linear_filter(s).batch_filter(zs)
     errors = truth - out.states
     nees = np.einsum("ti,tij,tj->t", errors, np.linalg.inv(out.covariances), errors)
     for average, dof in ((nees.mean(), n), (out.nis.mean(), m)):

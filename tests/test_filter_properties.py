@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fmitwin
 import numpy as np
-from filter_reference import predict, random_system, relative_error, update
+from filter_reference import linear_filter, predict, random_system, relative_error, update
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2
@@ -16,28 +16,13 @@ seeds = st.integers(min_value=0, max_value=2**32 - 1)
 dims = st.tuples(st.integers(1, 8), st.integers(1, 4))
 
 
-def filter_for(s, gate_probability=None) -> fmitwin.ExtendedKalmanFilter:
-    n, m = s.F.shape[0], s.H.shape[0]
-    return fmitwin.ExtendedKalmanFilter(
-        n,
-        m,
-        x0=s.x0,
-        P0=s.P0,
-        Q=s.Q,
-        R=s.R,
-        process_model=fmitwin.LinearProcessModel(s.F),
-        measurement_model=fmitwin.LinearMeasurementModel(s.H),
-        gate_probability=gate_probability,
-    )
-
-
 @SETTINGS
 @given(seed=seeds, dims=dims, scale=st.floats(1e-6, 1e6))
 def test_covariance_stays_symmetric_positive_definite(seed, dims, scale) -> None:
     rng = np.random.default_rng(seed)
     s = random_system(rng, *dims)
     s.R *= scale  # from near-perfect to near-useless sensors
-    ekf = filter_for(s)
+    ekf = linear_filter(s)
     for _ in range(30):
         ekf.predict()
         ekf.update(rng.normal(size=dims[1]) * np.sqrt(scale))
@@ -52,7 +37,7 @@ def test_gate_rejects_exactly_the_updates_over_it(seed, dims, p, spread) -> None
     rng = np.random.default_rng(seed)
     n, m = dims
     s = random_system(rng, n, m)
-    ekf = filter_for(s, gate_probability=p)
+    ekf = linear_filter(s, gate_probability=p)
     gate = [np.inf, *chi2.ppf(p, np.arange(1, m + 1))]
     np.testing.assert_allclose(ekf.gate_thresholds, gate, rtol=1e-12)
     x, P = s.x0, s.P0
@@ -85,7 +70,7 @@ def test_nan_entries_are_left_out(seed, dims) -> None:
     z = rng.normal(size=m)
     missing = rng.random(m) < 0.5
     z[missing] = np.nan
-    ekf = filter_for(s)
+    ekf = linear_filter(s)
     result = ekf.update(z)
     np.testing.assert_array_equal(result.used, ~missing)
     assert np.all(np.isnan(result.innovation[missing]))
@@ -111,17 +96,17 @@ def test_quality_scales_r(seed, dims, q) -> None:
     rng = np.random.default_rng(seed)
     s = random_system(rng, *dims)
     z = rng.normal(size=dims[1])
-    scaled = filter_for(s)
+    scaled = linear_filter(s)
     result = scaled.update(z, quality=q)
-    plain = filter_for(s)
+    plain = linear_filter(s)
     expected = plain.update(z, R=s.R / q)
     assert relative_error(scaled.x, plain.x) < 1e-12
     assert relative_error(scaled.P, plain.P) < 1e-12
     assert relative_error(result.S, expected.S) < 1e-12
 
-    skipped = filter_for(s)
+    skipped = linear_filter(s)
     result = skipped.update(z, quality=0.0)
     assert not result.accepted and not result.gated and np.isnan(result.nis)
     assert not result.used.any()
     np.testing.assert_array_equal(skipped.x, s.x0)
-    np.testing.assert_array_equal(skipped.P, filter_for(s).P)
+    np.testing.assert_array_equal(skipped.P, linear_filter(s).P)

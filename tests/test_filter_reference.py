@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import fmitwin
 import numpy as np
 import pytest
-from filter_reference import predict, random_system, relative_error, simulate, update
+from filter_reference import linear_filter, predict, random_system, relative_error, simulate, update
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import KalmanFilter as FilterPyKF
 
 STEPS = 200
 TOLERANCE = 1e-9
-
-
-def make_filter(s, with_models: bool) -> fmitwin.ExtendedKalmanFilter:
-    n, m = s.F.shape[0], s.H.shape[0]
-    models = {}
-    if with_models:
-        models = {
-            "process_model": fmitwin.LinearProcessModel(s.F),
-            "measurement_model": fmitwin.LinearMeasurementModel(s.H),
-        }
-    return fmitwin.ExtendedKalmanFilter(n, m, x0=s.x0, P0=s.P0, Q=s.Q, R=s.R, **models)
 
 
 @pytest.mark.parametrize("n", range(1, 31))
@@ -31,7 +19,7 @@ def test_matches_filterpy_ekf_and_numpy(n: int) -> None:
     s = random_system(rng, n, m)
     _, zs = simulate(rng, s, STEPS)
 
-    ours = make_filter(s, with_models=True)
+    ours = linear_filter(s, with_models=True)
     theirs = FilterPyEKF(n, m)
     theirs.x, theirs.P, theirs.F, theirs.Q, theirs.R = s.x0[:, None], s.P0, s.F, s.Q, s.R
     x, P = s.x0, s.P0
@@ -58,7 +46,7 @@ def test_explicit_matrices_match_filterpy_kalman_filter(n: int) -> None:
     m = min(n, 3)
     s = random_system(rng, n, m)
     _, zs = simulate(rng, s, STEPS)
-    ours = make_filter(s, with_models=False)
+    ours = linear_filter(s, with_models=False)
     theirs = FilterPyKF(n, m)
     theirs.x, theirs.P = s.x0[:, None].copy(), s.P0.copy()
     for t, z in enumerate(zs):
@@ -75,7 +63,7 @@ def test_log_likelihood_matches_filterpy() -> None:
     rng = np.random.default_rng(7)
     s = random_system(rng, 4, 2)
     _, zs = simulate(rng, s, 20)
-    ours = make_filter(s, with_models=True)
+    ours = linear_filter(s, with_models=True)
     theirs = FilterPyKF(4, 2)
     theirs.x, theirs.P, theirs.F, theirs.Q, theirs.H, theirs.R = (
         s.x0[:, None].copy(),

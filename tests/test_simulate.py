@@ -116,18 +116,18 @@ def test_model_exchange_locates_the_pump_failure_state_event(version):
 
 
 def test_model_exchange_against_solve_ivp_with_inputs():
-    """DC motor under a voltage ramp, against scipy's solve_ivp on the same equations."""
+    """DC motor under a voltage ramp with a step at t = 0.5 (a repeated input time, handled as an
+    input event), against scipy's solve_ivp on the same equations, integrated piecewise."""
     from scipy.integrate import solve_ivp
 
     R, L, k, J, b, tau_c, w_c = 1.2, 0.01, 0.7, 0.02, 0.001, 0.05, 0.1
+    table = {"time": [0.0, 0.5, 0.5, 1.0], "V": [0.0, 100.0, 20.0, 40.0]}
 
-    def voltage(t):
-        return np.interp(t, [0.0, 0.5, 1.0], [0.0, 100.0, 40.0])
-
-    def rhs(t, x):
+    def rhs(t, x, t0, v0, t1, v1):
         i, w, _ = x
+        voltage = v0 + (v1 - v0) * (t - t0) / (t1 - t0)
         friction = b * w + tau_c * math.tanh(w / w_c)
-        return [(voltage(t) - R * i - k * w) / L, (k * i - friction) / J, w]
+        return [(voltage - R * i - k * w) / L, (k * i - friction) / J, w]
 
     result = fmitwin.simulate(
         fmitwin.models.path("dc_motor", 2),
@@ -136,21 +136,20 @@ def test_model_exchange_against_solve_ivp_with_inputs():
         kind="me",
         rtol=1e-10,
         atol=1e-10,
-        inputs={"time": [0.0, 0.5, 1.0], "V": [0.0, 100.0, 40.0]},
+        inputs=table,
         outputs=["i", "w", "phi"],
     )
-    ref = solve_ivp(
-        rhs,
-        (0, 1),
-        [0, 0, 0],
-        t_eval=result.time,
-        method="DOP853",
-        rtol=1e-12,
-        atol=1e-12,
-        max_step=0.5,
+    first = result.time <= 0.5
+    options = {"method": "DOP853", "rtol": 1e-12, "atol": 1e-12}
+    a = solve_ivp(
+        rhs, (0, 0.5), [0, 0, 0], t_eval=result.time[first], args=(0, 0, 0.5, 100), **options
     )
+    b_ = solve_ivp(
+        rhs, (0.5, 1.0), a.y[:, -1], t_eval=result.time[~first], args=(0.5, 20, 1.0, 40), **options
+    )
+    reference = np.hstack([a.y, b_.y])
     for row, name in enumerate(["i", "w", "phi"]):
-        np.testing.assert_allclose(result[name], ref.y[row], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(result[name], reference[row], rtol=1e-6, atol=1e-7)
 
 
 def test_result_to_dataframe_units_and_progress():
@@ -168,6 +167,19 @@ def test_result_to_dataframe_units_and_progress():
     assert list(frame.columns) == ["T", "Q_loss"]
     assert seen and seen[-1] == (3600.0, 3600.0)  # progress reported between C++ chunks
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_inputs_as_dataframe_or_structured_array_agree():
+    path = fmitwin.models.path("heated_tank", 2)
+    frame = pd.DataFrame({"P_heater": [0.0, 1500.0, 300.0]}, index=[0.0, 600.0, 1200.0])
+    as_frame = fmitwin.simulate(path, 1800.0, 60.0, inputs=frame)
+    table = np.array(
+        [(0.0, 0.0), (600.0, 1500.0), (1200.0, 300.0)],
+        dtype=[("time", float), ("P_heater", float)],
+    )
+    as_table = fmitwin.simulate(path, 1800.0, 60.0, inputs=table)
+    np.testing.assert_array_equal(as_frame["T"], as_table["T"])
+    assert as_frame["T"][-1] > as_frame["T"][0]
 
 
 def test_bad_arguments_give_clear_errors():

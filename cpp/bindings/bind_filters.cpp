@@ -35,6 +35,15 @@ std::string shape_of(const py::array& a) {
 
 // obj as a C-contiguous float64 array (no copy when it already is one), or TypeError.
 Array as_array(py::handle obj, const std::string& name) {
+  // The per-step fast path: an aligned, C-contiguous float64 ndarray is used as it is, without
+  // NumPy's general conversion machinery (which dominates the cost of a small update).
+  if (py::isinstance<py::array>(obj)) {
+    const auto a = py::reinterpret_borrow<py::array>(obj);
+    constexpr int wanted = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if (a.dtype().num() == py::detail::npy_api::NPY_DOUBLE_ && (a.flags() & wanted) == wanted) {
+      return py::reinterpret_borrow<Array>(obj);
+    }
+  }
   Array a = Array::ensure(obj);
   if (!a) {
     PyErr_Clear();
@@ -218,6 +227,25 @@ class BusyGuard {
   std::atomic<bool>& flag_;
 };
 
+// A matrix property of a filter or fleet: get returns a row-major copy, set converts the value
+// to the (rows, cols) the object expects and hands it to its validating setter.
+template <class Bound, class Base>
+void matrix_property(py::class_<Bound>& cls, const char* name,
+                     const Eigen::MatrixXd& (Base::*get)() const,
+                     void (Base::*set)(const Eigen::Ref<const Eigen::MatrixXd>&),
+                     Index (Base::*rows)() const, Index (Base::*cols)() const) {
+  cls.def_property(
+      name,
+      [get](const Bound& f) {
+        f.ensure_idle();
+        return matrix_out((f.*get)());
+      },
+      [name, set, rows, cols](Bound& f, py::object v) {
+        f.ensure_idle();
+        (f.*set)(matrix_arg(v, name, (f.*rows)(), (f.*cols)()));
+      });
+}
+
 CovarianceOutput covariance_output(const std::string& which) {
   if (which == "full") return CovarianceOutput::full;
   if (which == "diagonal") return CovarianceOutput::diagonal;
@@ -388,7 +416,7 @@ void bind_filter(py::module_& m) {
                std::string(py::repr(py::float_(r.log_likelihood))) + ")";
       });
 
-  py::class_<BoundFilter>(m, "ExtendedKalmanFilter")
+  auto filter = py::class_<BoundFilter>(m, "ExtendedKalmanFilter")
       .def(py::init([](int dim_x, int dim_z) {
              return std::make_unique<BoundFilter>(positive_dim(dim_x, "dim_x"),
                                                   positive_dim(dim_z, "dim_z"));
@@ -407,30 +435,6 @@ void bind_filter(py::module_& m) {
           [](BoundFilter& f, py::object v) {
             f.ensure_idle();
             f.set_x(as_vector(vector_arg(v, "x", f.dim_x())));
-          })
-      .def_property(
-          "P", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return matrix_out(f.P()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_P(matrix_arg(v, "P", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "Q", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return matrix_out(f.Q()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_Q(matrix_arg(v, "Q", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "R", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return matrix_out(f.R()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_R(matrix_arg(v, "R", f.dim_z(), f.dim_z()));
           })
       .def_property(
           "u", [](const BoundFilter& f) {
@@ -559,10 +563,16 @@ When the NIS exceeds the chi-square gate for the entries used, the update is rej
           },
           py::arg("z"), py::arg("dt"), py::arg("u"), py::arg("quality"), py::arg("states"),
           py::arg("covariances"));
+  const auto n = &ExtendedKalmanFilter::dim_x;
+  const auto m_dim = &ExtendedKalmanFilter::dim_z;
+  matrix_property(filter, "P", &ExtendedKalmanFilter::P, &ExtendedKalmanFilter::set_P, n, n);
+  matrix_property(filter, "Q", &ExtendedKalmanFilter::Q, &ExtendedKalmanFilter::set_Q, n, n);
+  matrix_property(filter, "R", &ExtendedKalmanFilter::R, &ExtendedKalmanFilter::set_R, m_dim,
+                  m_dim);
 }
 
 void bind_fleet(py::module_& m) {
-  py::class_<BoundFleet>(m, "KalmanFleet")
+  auto fleet = py::class_<BoundFleet>(m, "KalmanFleet")
       .def(py::init([](int count, int dim_x, int dim_z) {
              return std::make_unique<BoundFleet>(positive_dim(count, "count"),
                                                  positive_dim(dim_x, "dim_x"),
@@ -616,38 +626,6 @@ void bind_fleet(py::module_& m) {
             f.set_P(a.data(), a.size());
           })
       .def_property(
-          "F", [](const BoundFleet& f) {
-            f.ensure_idle();
-            return matrix_out(f.F()); },
-          [](BoundFleet& f, py::object v) {
-            f.ensure_idle();
-            f.set_F(matrix_arg(v, "F", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "Q", [](const BoundFleet& f) {
-            f.ensure_idle();
-            return matrix_out(f.Q()); },
-          [](BoundFleet& f, py::object v) {
-            f.ensure_idle();
-            f.set_Q(matrix_arg(v, "Q", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "H", [](const BoundFleet& f) {
-            f.ensure_idle();
-            return matrix_out(f.H()); },
-          [](BoundFleet& f, py::object v) {
-            f.ensure_idle();
-            f.set_H(matrix_arg(v, "H", f.dim_z(), f.dim_x()));
-          })
-      .def_property(
-          "R", [](const BoundFleet& f) {
-            f.ensure_idle();
-            return matrix_out(f.R()); },
-          [](BoundFleet& f, py::object v) {
-            f.ensure_idle();
-            f.set_R(matrix_arg(v, "R", f.dim_z(), f.dim_z()));
-          })
-      .def_property(
           "gate_thresholds", [](const BoundFleet& f) {
             f.ensure_idle();
             return f.gate(); },
@@ -680,6 +658,12 @@ void bind_fleet(py::module_& m) {
             return py::make_tuple(nis, accepted);
           },
           py::arg("z"), py::arg("quality"), py::arg("threads"));
+  const auto n = &KalmanFleet::dim_x;
+  const auto m_dim = &KalmanFleet::dim_z;
+  matrix_property(fleet, "F", &KalmanFleet::F, &KalmanFleet::set_F, n, n);
+  matrix_property(fleet, "Q", &KalmanFleet::Q, &KalmanFleet::set_Q, n, n);
+  matrix_property(fleet, "H", &KalmanFleet::H, &KalmanFleet::set_H, m_dim, n);
+  matrix_property(fleet, "R", &KalmanFleet::R, &KalmanFleet::set_R, m_dim, m_dim);
 }
 
 }  // namespace

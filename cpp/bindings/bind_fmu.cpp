@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/fmu_estimation.hpp"
 #include "fmitwin/fmu/model_exchange.hpp"
 #include "fmitwin/fmu/simulation_run.hpp"
 
@@ -42,10 +43,29 @@ void check_same_size(const Vrs& vr, const py::array& values) {
   }
 }
 
+template <typename T>
+using Values = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// Simulator::set_real / set_integer / set_boolean as a Python method on numpy arrays.
+template <typename T>
+auto setter(void (Simulator::*set)(const ValueReference*, std::size_t, const T*)) {
+  return [set](Simulator& s, const Vrs& vr, const Values<T>& v) {
+    check_same_size(vr, v);
+    (s.*set)(vr.data(), static_cast<std::size_t>(vr.size()), v.data());
+  };
+}
+
+// Simulator::get_real / get_integer / get_boolean as a Python method returning a numpy array.
+template <typename T>
+auto getter(void (Simulator::*get)(const ValueReference*, std::size_t, T*)) {
+  return [get](Simulator& s, const Vrs& vr) {
+    Values<T> out(vr.size());
+    (s.*get)(vr.data(), static_cast<std::size_t>(vr.size()), out.mutable_data());
+    return out;
+  };
+}
+
 void bind_simulator(py::module_& m) {
-  using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-  using IntArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-  using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
   py::class_<SimulatorState, std::unique_ptr<SimulatorState>>(
       m, "SimulatorState", "An opaque saved simulator state (Simulator.save_state()).");
   py::class_<Simulator, std::shared_ptr<Simulator>>(
@@ -54,56 +74,19 @@ void bind_simulator(py::module_& m) {
       py::dynamic_attr())
       .def("setup", &Simulator::setup, py::arg("start_time"), py::arg("stop_time"),
            py::call_guard<py::gil_scoped_release>())
-      .def(
-          "set_real",
-          [](Simulator& s, const Vrs& vr, const DoubleArray& v) {
-            check_same_size(vr, v);
-            s.set_real(vr.data(), vr.size(), v.data());
-          },
-          py::arg("vr"), py::arg("values"))
-      .def(
-          "get_real",
-          [](Simulator& s, const Vrs& vr) {
-            DoubleArray out(vr.size());
-            s.get_real(vr.data(), vr.size(), out.mutable_data());
-            return out;
-          },
-          py::arg("vr"))
-      .def(
-          "set_integer",
-          [](Simulator& s, const Vrs& vr, const IntArray& v) {
-            check_same_size(vr, v);
-            s.set_integer(vr.data(), vr.size(), v.data());
-          },
-          py::arg("vr"), py::arg("values"))
-      .def(
-          "get_integer",
-          [](Simulator& s, const Vrs& vr) {
-            IntArray out(vr.size());
-            s.get_integer(vr.data(), vr.size(), out.mutable_data());
-            return out;
-          },
-          py::arg("vr"))
-      .def(
-          "set_boolean",
-          [](Simulator& s, const Vrs& vr, const BoolArray& v) {
-            check_same_size(vr, v);
-            s.set_boolean(vr.data(), vr.size(), v.data());
-          },
-          py::arg("vr"), py::arg("values"))
-      .def(
-          "get_boolean",
-          [](Simulator& s, const Vrs& vr) {
-            BoolArray out(vr.size());
-            s.get_boolean(vr.data(), vr.size(), out.mutable_data());
-            return out;
-          },
-          py::arg("vr"))
+      .def("set_real", setter<double>(&Simulator::set_real), py::arg("vr"), py::arg("values"))
+      .def("get_real", getter<double>(&Simulator::get_real), py::arg("vr"))
+      .def("set_integer", setter<std::int64_t>(&Simulator::set_integer), py::arg("vr"),
+           py::arg("values"))
+      .def("get_integer", getter<std::int64_t>(&Simulator::get_integer), py::arg("vr"))
+      .def("set_boolean", setter<bool>(&Simulator::set_boolean), py::arg("vr"), py::arg("values"))
+      .def("get_boolean", getter<bool>(&Simulator::get_boolean), py::arg("vr"))
       .def("do_step", &Simulator::do_step, py::arg("t"), py::arg("h"),
            py::call_guard<py::gil_scoped_release>(),
            "Advances from t to t + h; False when the FMU discarded the step.")
       .def_property_readonly("can_save_state", &Simulator::can_save_state)
-      .def("save_state", &Simulator::save_state)
+      .def("save_state", &Simulator::save_state, py::keep_alive<0, 1>(),
+           "The state keeps the simulator (and so the FMU) alive: it is freed through the FMU.")
       .def("restore_state", &Simulator::restore_state, py::arg("state"));
 
   py::class_<fmu::FmuSimulator, Simulator, std::shared_ptr<fmu::FmuSimulator>>(
@@ -114,7 +97,16 @@ void bind_simulator(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("terminate_requested", &fmu::FmuSimulator::terminate_requested)
       .def_property_readonly("last_successful_time", &fmu::FmuSimulator::last_successful_time)
-      .def("terminate", [](fmu::FmuSimulator& s) { s.access().terminate(); });
+      .def("terminate", [](fmu::FmuSimulator& s) { s.access().terminate(); })
+      .def_property_readonly(
+          "fmu_access", &fmu::FmuSimulator::shared_access,
+          "The FMU's function table; FmuInstance releases it before FMPy frees the instance.");
+
+  py::class_<fmu::FmuAccess, std::shared_ptr<fmu::FmuAccess>>(
+      m, "FmuAccess", "The C functions of one FMU instance, borrowed from FMPy.")
+      .def("release", &fmu::FmuAccess::release,
+           "Marks the instance as freed: later calls raise FmuError instead of crashing.")
+      .def_property_readonly("released", &fmu::FmuAccess::released);
 
   py::class_<fmu::CoSimulation, fmu::FmuSimulator, std::shared_ptr<fmu::CoSimulation>>(
       m, "CoSimulation",
@@ -255,12 +247,55 @@ void bind_run(py::module_& m) {
       });
 }
 
+void bind_estimation(py::module_& m) {
+  py::class_<fmu::FmuEstimationCore, std::shared_ptr<fmu::FmuEstimationCore>>(
+      m, "FmuEstimationCore",
+      "The FMU shared by one filter's FmuProcessModel and FmuMeasurementModel: EKF state = "
+      "[continuous states; parameters].")
+      .def(py::init([](std::shared_ptr<fmu::ModelExchange> sim,
+                       std::vector<ValueReference> states, std::vector<ValueReference> derivatives,
+                       std::vector<ValueReference> inputs, std::vector<ValueReference> parameters,
+                       std::vector<ValueReference> measurements, const std::string& jacobian) {
+             fmu::JacobianMethod method;
+             if (jacobian == "directional") {
+               method = fmu::JacobianMethod::directional;
+             } else if (jacobian == "finite_difference") {
+               method = fmu::JacobianMethod::finite_difference;
+             } else {
+               throw std::invalid_argument(
+                   "jacobian: expected 'directional' or 'finite_difference', got '" + jacobian +
+                   "'");
+             }
+             return std::make_shared<fmu::FmuEstimationCore>(
+                 std::move(sim),
+                 fmu::EstimationLayout{std::move(states), std::move(derivatives),
+                                       std::move(inputs), std::move(parameters),
+                                       std::move(measurements)},
+                 method);
+           }),
+           py::arg("simulator"), py::arg("states"), py::arg("derivatives"), py::arg("inputs"),
+           py::arg("parameters"), py::arg("measurements"), py::arg("jacobian"))
+      .def_property_readonly("state_dim", &fmu::FmuEstimationCore::state_dim)
+      .def_property_readonly("time", [](fmu::FmuEstimationCore& c) { return c.sim().time(); });
+
+  py::class_<fmu::FmuProcessModel, ProcessModel, std::shared_ptr<fmu::FmuProcessModel>>(
+      m, "FmuProcessModel",
+      "A model-exchange FMU as an EKF process model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+  py::class_<fmu::FmuMeasurementModel, MeasurementModel,
+             std::shared_ptr<fmu::FmuMeasurementModel>>(
+      m, "FmuMeasurementModel",
+      "Chosen FMU variables as an EKF measurement model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+}
+
 }  // namespace
 
 void bind_fmu(py::module_& m) {
   py::register_exception<FmuError>(m, "FmuError", PyExc_RuntimeError);
   bind_simulator(m);
   bind_run(m);
+  bind_estimation(m);
 }
 
 }  // namespace fmitwin::bindings

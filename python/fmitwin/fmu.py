@@ -45,20 +45,16 @@ class Variable:
 
     name: str
     value_reference: int
-    type: (
-        str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ... (FMI 3)
-    )
+    type: str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ...
     causality: str
     variability: str
     initial: str | None
     unit: str | None
     start: Any
     description: str | None
-
-    @property
-    def kind(self) -> str:
-        """'real', 'integer', 'boolean', 'string' or 'other': how fmitwin reads and writes it."""
-        return _value_kind(self.type)
+    # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
+    # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,8 @@ _TYPE_CHECKS = {
 }
 
 
-def _value_kind(type_name: str) -> str:
+def value_kind(type_name: str) -> str:
+    """The Python kind of an FMI type name: 'real', 'integer', 'boolean', 'string' or 'other'."""
     if type_name in ("Real", "Float64", "Float32"):
         return "real"
     if type_name in ("Integer", "Enumeration") or type_name.startswith(("Int", "UInt")):
@@ -111,12 +108,20 @@ def _value_kind(type_name: str) -> str:
     return "other"
 
 
+def _access_kind(type_name: str, fmi_major: int) -> str:
+    if fmi_major == 2:
+        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
+    else:
+        kinds = {"Float64": "real", "Int32": "integer"}
+    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
+
+
 def _parse_start(variable: Any) -> Any:
     """The start value in its Python type (FMPy keeps it as the XML string)."""
     start = variable.start
     if start is None or variable.shape:
         return start
-    kind = _value_kind(variable.type)
+    kind = value_kind(variable.type)
     try:
         if kind == "real":
             return float(start)
@@ -290,6 +295,7 @@ class FmuModel:
                 unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
                 start=_parse_start(v),
                 description=v.description,
+                kind=_access_kind(v.type, description.fmiMajorVersion),
             )
             for v in description.modelVariables
         }
@@ -351,7 +357,7 @@ class FmuModel:
             variable = self.variable(name, argument="start_values")
             if isinstance(value, np.generic):
                 value = value.item()
-            kind = variable.kind
+            kind = value_kind(variable.type)
             if kind in _TYPE_CHECKS and not _TYPE_CHECKS[kind][0](value):
                 raise TypeError(
                     f"start_values[{name!r}]: {name} is {variable.type} and needs "
@@ -451,7 +457,10 @@ class FmuInstance:
     def __init__(self, model: FmuModel, kind: Kind, instance_name: str | None, logging: bool):
         self.model = model
         self.kind = kind
+        # The FMU's log callbacks capture only this deque, not the instance: FMPy keeps the
+        # callbacks, and a reference back to the instance would keep it alive forever.
         self.log: collections.deque[str] = collections.deque(maxlen=50)
+        log = self.log
         description = model.description
         iface = model._interface(kind)
         classes = {
@@ -476,12 +485,21 @@ class FmuInstance:
         try:
             if model.fmi_major == 2:
                 self._callbacks = fmi2.fmi2CallbackFunctions()
-                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(self._log_fmi2)
+                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(
+                    lambda env, name, status, category, message: _remember(
+                        log, status, category, message
+                    )
+                )
                 self._callbacks.allocateMemory = fmi2.fmi2CallbackAllocateMemoryTYPE(fmpy.calloc)
                 self._callbacks.freeMemory = fmi2.fmi2CallbackFreeMemoryTYPE(fmpy.free)
                 self.fmu.instantiate(callbacks=self._callbacks, loggingOn=logging)
             else:
-                self.fmu.instantiate(loggingOn=logging, logMessage=self._log_fmi3)
+                self.fmu.instantiate(
+                    loggingOn=logging,
+                    logMessage=lambda env, status, category, message: _remember(
+                        log, status, category, message
+                    ),
+                )
         except Exception as exc:
             self.fmu.freeLibrary()
             raise self.error(f"instantiating the FMU failed ({exc})") from exc
@@ -509,21 +527,16 @@ class FmuInstance:
                 caps.provides_directional_derivatives,
             )
         self.simulator._fmu_owner = self
-        self._finalizer = weakref.finalize(self, _free_fmpy_instance, self.fmu)
+        # The finalizer holds the FMPy object and the function table, not the simulator (which
+        # holds this instance): no reference cycle keeps the instance alive.
+        self._finalizer = weakref.finalize(
+            self, _free_fmpy_instance, self.fmu, self.simulator.fmu_access
+        )
+        # Not at interpreter exit: saved states and models still referring to the instance may be
+        # destroyed after the exit hooks run, and would then call into a freed instance.
+        self._finalizer.atexit = False
 
     # -- logging ---------------------------------------------------------------------------------
-
-    def _log_fmi2(self, env: Any, instance: bytes, status: int, category: bytes, message: bytes):
-        self._remember(status, category, message)
-
-    def _log_fmi3(self, env: Any, status: int, category: bytes, message: bytes) -> None:
-        self._remember(status, category, message)
-
-    def _remember(self, status: int, category: bytes | None, message: bytes | None) -> None:
-        name = _FMI2_LOG_STATUS[status] if 0 <= status < len(_FMI2_LOG_STATUS) else str(status)
-        text = (message or b"").decode("utf-8", errors="replace")
-        cat = (category or b"").decode("utf-8", errors="replace")
-        self.log.append(f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}")
 
     def error(self, what: str) -> FmuError:
         """An FmuError naming the FMU file and quoting its recent log messages."""
@@ -590,7 +603,15 @@ class FmuInstance:
         self._finalizer()
 
 
-def _free_fmpy_instance(fmu: Any) -> None:
+def _remember(log: collections.deque[str], status: int, category: Any, message: Any) -> None:
+    name = _FMI2_LOG_STATUS[status] if 0 <= status < len(_FMI2_LOG_STATUS) else str(status)
+    text = (message or b"").decode("utf-8", errors="replace")
+    cat = (category or b"").decode("utf-8", errors="replace")
+    log.append(f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}")
+
+
+def _free_fmpy_instance(fmu: Any, access: Any) -> None:
+    access.release()  # the compiled side refuses further calls instead of crashing
     try:
         fmu.freeInstance()
     except Exception:  # a crashed FMU may fail to free; nothing more can be done

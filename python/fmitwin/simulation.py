@@ -108,7 +108,10 @@ def _input_table(
                 "parameters) can be driven"
             )
         if variable.kind not in _KIND_TO_CORE:
-            raise TypeError(f"inputs: {name} is {variable.type}, which cannot be driven by a table")
+            raise TypeError(
+                f"inputs: {name} is {variable.type}; tables drive Real/Integer/Boolean (FMI 2) "
+                "and Float64/Int32/Boolean (FMI 3) variables"
+            )
         values = np.asarray(column, dtype=float)
         if values.shape != times.shape:
             raise ValueError(f"inputs[{name!r}]: {values.size} values for {times.size} time points")
@@ -137,8 +140,8 @@ def _recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[
     for variable in chosen:
         if variable.kind not in _KIND_TO_CORE:
             raise TypeError(
-                f"outputs: {variable.name} is {variable.type}; only real, integer and boolean "
-                "variables can be recorded"
+                f"outputs: {variable.name} is {variable.type}; Real/Integer/Boolean (FMI 2) and "
+                "Float64/Int32/Boolean (FMI 3) variables can be recorded"
             )
     return chosen
 
@@ -230,12 +233,14 @@ def simulate(
             during_initialization=lambda: run.apply_inputs(t0, False),
         )
         _advance(run, instance, t1, progress)
+        sim.terminate()
+        times = run.times()
         columns = {"real": run.reals(), "integer": run.integers(), "boolean": run.booleans()}
     finally:
         instance.free()
     dtype = [("time", np.float64)] + [(v.name, _DTYPES[v.kind]) for v in recorded]
-    data = np.zeros(len(run.times()), dtype=dtype)
-    data["time"] = run.times()
+    data = np.empty(len(times), dtype=dtype)
+    data["time"] = times
     position = dict.fromkeys(_KIND_TO_CORE, 0)
     for variable in recorded:
         data[variable.name] = columns[variable.kind][:, position[variable.kind]]

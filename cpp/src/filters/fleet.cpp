@@ -71,8 +71,7 @@ void KalmanFleet::set_F(const Eigen::Ref<const Eigen::MatrixXd>& F) {
 }
 
 void KalmanFleet::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
-  check_covariance("Q", Q, n_, false);
-  Q_ = 0.5 * (Q + Q.transpose());
+  Q_ = checked_covariance("Q", Q, n_, false);
 }
 
 void KalmanFleet::set_H(const Eigen::Ref<const Eigen::MatrixXd>& H) {
@@ -82,8 +81,7 @@ void KalmanFleet::set_H(const Eigen::Ref<const Eigen::MatrixXd>& H) {
 }
 
 void KalmanFleet::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
-  check_covariance("R", R, m_, true);
-  R_ = 0.5 * (R + R.transpose());
+  R_ = checked_covariance("R", R, m_, true);
 }
 
 void KalmanFleet::set_gate(std::vector<double> gate) {
@@ -112,27 +110,31 @@ void KalmanFleet::run(const double* z, Eigen::Index steps, const double* quality
   const LinearModel model{F_.data(), Q_.data(), H_.data(), R_.data(), gate_.data()};
   const Eigen::Index nn = n_ * n_;
 
-  // Filters [begin, end) over all T steps, one filter at a time so its P stays in cache.
+  // Filters [begin, end), in blocks small enough to stay in L1 cache: within a block, step t of
+  // every filter before step t + 1, so the z entries and outputs read and written are adjacent.
+  constexpr Eigen::Index kBlock = 16;
   auto run_range = [&](Eigen::Index begin, Eigen::Index end) {
     auto kernel = make_kernel(n_, m_);
-    for (Eigen::Index i = begin; i < end; ++i) {
-      double* x = x_next_.data() + i * n_;
-      double* P = P_next_.data() + i * nn;
-      std::copy_n(x_.data() + i * n_, n_, x);
-      std::copy_n(P_.data() + i * nn, nn, P);
-      Series s;
-      s.steps = steps;
-      s.z = z + i * m_;
-      s.z_stride = count_ * m_;
-      s.quality = quality != nullptr ? quality + i : nullptr;
-      s.quality_stride = count_;
-      s.nis = nis != nullptr ? nis + i : nullptr;
-      s.accepted = accepted != nullptr ? accepted + i : nullptr;
-      s.scalar_stride = count_;
-      try {
-        kernel->run_linear(x, P, model, s);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error("filter " + std::to_string(i) + ": " + e.what());
+    std::copy(x_.data() + begin * n_, x_.data() + end * n_, x_next_.data() + begin * n_);
+    std::copy(P_.data() + begin * nn, P_.data() + end * nn, P_next_.data() + begin * nn);
+    for (Eigen::Index block = begin; block < end; block += kBlock) {
+      const Eigen::Index block_end = std::min(end, block + kBlock);
+      for (Eigen::Index t = 0; t < steps; ++t) {
+        for (Eigen::Index i = block; i < block_end; ++i) {
+          const Eigen::Index ti = t * count_ + i;
+          Series s;
+          s.steps = 1;
+          s.z = z + ti * m_;
+          s.quality = quality != nullptr ? quality + ti : nullptr;
+          s.nis = nis != nullptr ? nis + ti : nullptr;
+          s.accepted = accepted != nullptr ? accepted + ti : nullptr;
+          try {
+            kernel->run_linear(x_next_.data() + i * n_, P_next_.data() + i * nn, model, s);
+          } catch (const std::runtime_error& e) {
+            throw std::runtime_error("filter " + std::to_string(i) + ", step " +
+                                     std::to_string(t) + ": " + e.what());
+          }
+        }
       }
     }
   };

@@ -1,4 +1,5 @@
 // FmuAccess over the FMI 2.0 C API (co-simulation and model exchange).
+#include <cmath>
 #include <vector>
 
 #include "fmi2FunctionTypes.h"
@@ -9,6 +10,7 @@ namespace fmitwin::fmu {
 namespace {
 
 using detail::bind_symbol;
+using detail::require;
 
 class Fmi2Access final : public FmuAccess {
  public:
@@ -55,37 +57,38 @@ class Fmi2Access final : public FmuAccess {
   InterfaceType interface_type() const override { return type_; }
 
   void enter_initialization(double start, double stop, double tolerance) override {
-    check(setup_experiment_(c_, tolerance > 0 ? fmi2True : fmi2False, tolerance, start, fmi2True,
-                            stop),
+    const bool stop_defined = std::isfinite(stop);
+    check(setup_experiment_(inst(), tolerance > 0 ? fmi2True : fmi2False, tolerance, start,
+                            stop_defined ? fmi2True : fmi2False, stop_defined ? stop : 0.0),
           "fmi2SetupExperiment");
-    check(enter_init_(c_), "fmi2EnterInitializationMode");
+    check(enter_init_(inst()), "fmi2EnterInitializationMode");
   }
-  void exit_initialization() override { check(exit_init_(c_), "fmi2ExitInitializationMode"); }
-  void terminate() override { check(terminate_(c_), "fmi2Terminate"); }
+  void exit_initialization() override { check(exit_init_(inst()), "fmi2ExitInitializationMode"); }
+  void terminate() override { check(terminate_(inst()), "fmi2Terminate"); }
 
   void set_real(const ValueReference* vr, std::size_t n, const double* v) override {
-    check(set_real_(c_, vr, n, v), "fmi2SetReal");
+    check(set_real_(inst(), vr, n, v), "fmi2SetReal");
   }
   void get_real(const ValueReference* vr, std::size_t n, double* v) override {
-    check(get_real_(c_, vr, n, v), "fmi2GetReal");
+    check(get_real_(inst(), vr, n, v), "fmi2GetReal");
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
     ints_.assign(v, v + n);
-    check(set_integer_(c_, vr, n, ints_.data()), "fmi2SetInteger");
+    check(set_integer_(inst(), vr, n, ints_.data()), "fmi2SetInteger");
   }
   void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) override {
     ints_.resize(n);
-    check(get_integer_(c_, vr, n, ints_.data()), "fmi2GetInteger");
+    check(get_integer_(inst(), vr, n, ints_.data()), "fmi2GetInteger");
     for (std::size_t i = 0; i < n; ++i) v[i] = ints_[i];
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
     ints_.resize(n);
     for (std::size_t i = 0; i < n; ++i) ints_[i] = v[i] ? fmi2True : fmi2False;
-    check(set_boolean_(c_, vr, n, ints_.data()), "fmi2SetBoolean");
+    check(set_boolean_(inst(), vr, n, ints_.data()), "fmi2SetBoolean");
   }
   void get_boolean(const ValueReference* vr, std::size_t n, bool* v) override {
     ints_.resize(n);
-    check(get_boolean_(c_, vr, n, ints_.data()), "fmi2GetBoolean");
+    check(get_boolean_(inst(), vr, n, ints_.data()), "fmi2GetBoolean");
     for (std::size_t i = 0; i < n; ++i) v[i] = ints_[i] != fmi2False;
   }
 
@@ -93,17 +96,17 @@ class Fmi2Access final : public FmuAccess {
   void* get_state(void* reuse) override {
     require(can_save_, "fmi2GetFMUstate", "canGetAndSetFMUstate");
     fmi2FMUstate s = reuse;
-    check(get_state_(c_, &s), "fmi2GetFMUstate");
+    check(get_state_(inst(), &s), "fmi2GetFMUstate");
     return s;
   }
   void set_state(void* state) override {
     require(can_save_, "fmi2SetFMUstate", "canGetAndSetFMUstate");
-    check(set_state_(c_, state), "fmi2SetFMUstate");
+    check(set_state_(inst(), state), "fmi2SetFMUstate");
   }
   void free_state(void* state) override {
-    if (state == nullptr || free_state_ == nullptr) return;
+    if (state == nullptr || free_state_ == nullptr || released()) return;
     fmi2FMUstate s = state;
-    free_state_(c_, &s);  // nothing useful to do on failure while releasing
+    free_state_(inst(), &s);  // nothing useful to do on failure while releasing
   }
 
   bool provides_directional_derivatives() const override { return provides_dd_; }
@@ -111,22 +114,22 @@ class Fmi2Access final : public FmuAccess {
                               const ValueReference* knowns, std::size_t n_knowns,
                               const double* seed, double* sensitivity) override {
     require(provides_dd_, "fmi2GetDirectionalDerivative", "providesDirectionalDerivative");
-    check(directional_(c_, unknowns, n_unknowns, knowns, n_knowns, seed, sensitivity),
+    check(directional_(inst(), unknowns, n_unknowns, knowns, n_knowns, seed, sensitivity),
           "fmi2GetDirectionalDerivative");
   }
 
   StepOutcome do_step(double t, double h) override {
-    const fmi2Status status = do_step_(c_, t, h, fmi2True);
+    const fmi2Status status = do_step_(inst(), t, h, fmi2True);
     StepOutcome outcome;
     if (status == fmi2Discard) {
       outcome.discarded = true;
       outcome.last_successful_time = t;
       fmi2Boolean terminated = fmi2False;
       if (get_boolean_status_ != nullptr &&
-          get_boolean_status_(c_, fmi2Terminated, &terminated) <= fmi2Warning && terminated) {
+          get_boolean_status_(inst(), fmi2Terminated, &terminated) <= fmi2Warning && terminated) {
         outcome.terminate = true;
         if (get_real_status_ != nullptr) {
-          get_real_status_(c_, fmi2LastSuccessfulTime, &outcome.last_successful_time);
+          get_real_status_(inst(), fmi2LastSuccessfulTime, &outcome.last_successful_time);
         }
       }
       return outcome;
@@ -137,10 +140,10 @@ class Fmi2Access final : public FmuAccess {
 
   std::size_t state_count() const override { return nx_; }
   std::size_t event_indicator_count() const override { return nz_; }
-  void enter_event_mode() override { check(enter_event_mode_(c_), "fmi2EnterEventMode"); }
+  void enter_event_mode() override { check(enter_event_mode_(inst()), "fmi2EnterEventMode"); }
   DiscreteStatesUpdate update_discrete_states() override {
     fmi2EventInfo info{};
-    check(new_discrete_states_(c_, &info), "fmi2NewDiscreteStates");
+    check(new_discrete_states_(inst(), &info), "fmi2NewDiscreteStates");
     DiscreteStatesUpdate u;
     u.needs_update = info.newDiscreteStatesNeeded != fmi2False;
     u.terminate = info.terminateSimulation != fmi2False;
@@ -151,37 +154,36 @@ class Fmi2Access final : public FmuAccess {
     return u;
   }
   void enter_continuous_time_mode() override {
-    check(enter_ct_mode_(c_), "fmi2EnterContinuousTimeMode");
+    check(enter_ct_mode_(inst()), "fmi2EnterContinuousTimeMode");
   }
   IntegratorStepOutcome completed_integrator_step() override {
     fmi2Boolean enter = fmi2False, term = fmi2False;
-    check(completed_step_(c_, fmi2True, &enter, &term), "fmi2CompletedIntegratorStep");
+    check(completed_step_(inst(), fmi2True, &enter, &term), "fmi2CompletedIntegratorStep");
     return {enter != fmi2False, term != fmi2False};
   }
-  void set_time(double t) override { check(set_time_(c_, t), "fmi2SetTime"); }
+  void set_time(double t) override { check(set_time_(inst(), t), "fmi2SetTime"); }
   void set_states(const double* x) override {
-    check(set_states_(c_, x, nx_), "fmi2SetContinuousStates");
+    check(set_states_(inst(), x, nx_), "fmi2SetContinuousStates");
   }
-  void get_states(double* x) override { check(get_states_(c_, x, nx_), "fmi2GetContinuousStates"); }
+  void get_states(double* x) override { check(get_states_(inst(), x, nx_), "fmi2GetContinuousStates"); }
   void get_derivatives(double* dx) override {
-    check(get_derivatives_(c_, dx, nx_), "fmi2GetDerivatives");
+    check(get_derivatives_(inst(), dx, nx_), "fmi2GetDerivatives");
   }
   void get_event_indicators(double* z) override {
-    check(get_event_indicators_(c_, z, nz_), "fmi2GetEventIndicators");
+    check(get_event_indicators_(inst(), z, nz_), "fmi2GetEventIndicators");
   }
   void get_nominals(double* nominals) override {
-    check(get_nominals_(c_, nominals, nx_), "fmi2GetNominalsOfContinuousStates");
+    check(get_nominals_(inst(), nominals, nx_), "fmi2GetNominalsOfContinuousStates");
   }
 
  private:
+  // The instance pointer, refused once FMPy has freed the instance.
+  fmi2Component inst() const {
+    if (released()) throw FmuError("the FMU instance has been freed (FmuInstance.free())");
+    return c_;
+  }
   static void check(fmi2Status status, const char* function) {
     if (status > fmi2Warning) throw FmuError(detail::status_message(function, status));
-  }
-  static void require(bool capable, const char* function, const char* flag) {
-    if (!capable) {
-      throw FmuError(std::string(function) + " is not available: the model description does not set " +
-                     flag + "=\"true\"");
-    }
   }
 
   InterfaceType type_;

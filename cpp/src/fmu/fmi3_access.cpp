@@ -1,4 +1,5 @@
 // FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalar variables).
+#include <cmath>
 #include <vector>
 
 #include "fmi3FunctionTypes.h"
@@ -9,6 +10,7 @@ namespace fmitwin::fmu {
 namespace {
 
 using detail::bind_symbol;
+using detail::require;
 
 class Fmi3Access final : public FmuAccess {
  public:
@@ -52,49 +54,50 @@ class Fmi3Access final : public FmuAccess {
   InterfaceType interface_type() const override { return type_; }
 
   void enter_initialization(double start, double stop, double tolerance) override {
-    check(enter_init_(c_, tolerance > 0, tolerance, start, true, stop),
+    const bool stop_defined = std::isfinite(stop);
+    check(enter_init_(inst(), tolerance > 0, tolerance, start, stop_defined, stop_defined ? stop : 0.0),
           "fmi3EnterInitializationMode");
   }
-  void exit_initialization() override { check(exit_init_(c_), "fmi3ExitInitializationMode"); }
-  void terminate() override { check(terminate_(c_), "fmi3Terminate"); }
+  void exit_initialization() override { check(exit_init_(inst()), "fmi3ExitInitializationMode"); }
+  void terminate() override { check(terminate_(inst()), "fmi3Terminate"); }
 
   void set_real(const ValueReference* vr, std::size_t n, const double* v) override {
-    check(set_real_(c_, vr, n, v, n), "fmi3SetFloat64");
+    check(set_real_(inst(), vr, n, v, n), "fmi3SetFloat64");
   }
   void get_real(const ValueReference* vr, std::size_t n, double* v) override {
-    check(get_real_(c_, vr, n, v, n), "fmi3GetFloat64");
+    check(get_real_(inst(), vr, n, v, n), "fmi3GetFloat64");
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
     ints_.assign(v, v + n);
-    check(set_integer_(c_, vr, n, ints_.data(), n), "fmi3SetInt32");
+    check(set_integer_(inst(), vr, n, ints_.data(), n), "fmi3SetInt32");
   }
   void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) override {
     ints_.resize(n);
-    check(get_integer_(c_, vr, n, ints_.data(), n), "fmi3GetInt32");
+    check(get_integer_(inst(), vr, n, ints_.data(), n), "fmi3GetInt32");
     for (std::size_t i = 0; i < n; ++i) v[i] = ints_[i];
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
-    check(set_boolean_(c_, vr, n, v, n), "fmi3SetBoolean");
+    check(set_boolean_(inst(), vr, n, v, n), "fmi3SetBoolean");
   }
   void get_boolean(const ValueReference* vr, std::size_t n, bool* v) override {
-    check(get_boolean_(c_, vr, n, v, n), "fmi3GetBoolean");
+    check(get_boolean_(inst(), vr, n, v, n), "fmi3GetBoolean");
   }
 
   bool can_save_state() const override { return can_save_; }
   void* get_state(void* reuse) override {
     require(can_save_, "fmi3GetFMUState", "canGetAndSetFMUState");
     fmi3FMUState s = reuse;
-    check(get_state_(c_, &s), "fmi3GetFMUState");
+    check(get_state_(inst(), &s), "fmi3GetFMUState");
     return s;
   }
   void set_state(void* state) override {
     require(can_save_, "fmi3SetFMUState", "canGetAndSetFMUState");
-    check(set_state_(c_, state), "fmi3SetFMUState");
+    check(set_state_(inst(), state), "fmi3SetFMUState");
   }
   void free_state(void* state) override {
-    if (state == nullptr || free_state_ == nullptr) return;
+    if (state == nullptr || free_state_ == nullptr || released()) return;
     fmi3FMUState s = state;
-    free_state_(c_, &s);  // nothing useful to do on failure while releasing
+    free_state_(inst(), &s);  // nothing useful to do on failure while releasing
   }
 
   bool provides_directional_derivatives() const override { return provides_dd_; }
@@ -102,7 +105,7 @@ class Fmi3Access final : public FmuAccess {
                               const ValueReference* knowns, std::size_t n_knowns,
                               const double* seed, double* sensitivity) override {
     require(provides_dd_, "fmi3GetDirectionalDerivative", "providesDirectionalDerivatives");
-    check(directional_(c_, unknowns, n_unknowns, knowns, n_knowns, seed, n_knowns, sensitivity,
+    check(directional_(inst(), unknowns, n_unknowns, knowns, n_knowns, seed, n_knowns, sensitivity,
                        n_unknowns),
           "fmi3GetDirectionalDerivative");
   }
@@ -111,7 +114,7 @@ class Fmi3Access final : public FmuAccess {
     fmi3Boolean event_needed = false, terminate = false, early_return = false;
     fmi3Float64 last_time = t + h;
     const fmi3Status status =
-        do_step_(c_, t, h, true, &event_needed, &terminate, &early_return, &last_time);
+        do_step_(inst(), t, h, true, &event_needed, &terminate, &early_return, &last_time);
     StepOutcome outcome;
     if (status == fmi3Discard) {
       outcome.discarded = true;
@@ -127,46 +130,45 @@ class Fmi3Access final : public FmuAccess {
 
   std::size_t state_count() const override { return nx_; }
   std::size_t event_indicator_count() const override { return nz_; }
-  void enter_event_mode() override { check(enter_event_mode_(c_), "fmi3EnterEventMode"); }
+  void enter_event_mode() override { check(enter_event_mode_(inst()), "fmi3EnterEventMode"); }
   DiscreteStatesUpdate update_discrete_states() override {
     fmi3Boolean needs = false, term = false, nominals = false, values = false, defined = false;
     fmi3Float64 next = 0.0;
-    check(update_discrete_states_(c_, &needs, &term, &nominals, &values, &defined, &next),
+    check(update_discrete_states_(inst(), &needs, &term, &nominals, &values, &defined, &next),
           "fmi3UpdateDiscreteStates");
     return {needs, term, nominals, values, defined, next};
   }
   void enter_continuous_time_mode() override {
-    check(enter_ct_mode_(c_), "fmi3EnterContinuousTimeMode");
+    check(enter_ct_mode_(inst()), "fmi3EnterContinuousTimeMode");
   }
   IntegratorStepOutcome completed_integrator_step() override {
     fmi3Boolean enter = false, term = false;
-    check(completed_step_(c_, true, &enter, &term), "fmi3CompletedIntegratorStep");
+    check(completed_step_(inst(), true, &enter, &term), "fmi3CompletedIntegratorStep");
     return {enter, term};
   }
-  void set_time(double t) override { check(set_time_(c_, t), "fmi3SetTime"); }
+  void set_time(double t) override { check(set_time_(inst(), t), "fmi3SetTime"); }
   void set_states(const double* x) override {
-    check(set_states_(c_, x, nx_), "fmi3SetContinuousStates");
+    check(set_states_(inst(), x, nx_), "fmi3SetContinuousStates");
   }
-  void get_states(double* x) override { check(get_states_(c_, x, nx_), "fmi3GetContinuousStates"); }
+  void get_states(double* x) override { check(get_states_(inst(), x, nx_), "fmi3GetContinuousStates"); }
   void get_derivatives(double* dx) override {
-    check(get_derivatives_(c_, dx, nx_), "fmi3GetContinuousStateDerivatives");
+    check(get_derivatives_(inst(), dx, nx_), "fmi3GetContinuousStateDerivatives");
   }
   void get_event_indicators(double* z) override {
-    check(get_event_indicators_(c_, z, nz_), "fmi3GetEventIndicators");
+    check(get_event_indicators_(inst(), z, nz_), "fmi3GetEventIndicators");
   }
   void get_nominals(double* nominals) override {
-    check(get_nominals_(c_, nominals, nx_), "fmi3GetNominalsOfContinuousStates");
+    check(get_nominals_(inst(), nominals, nx_), "fmi3GetNominalsOfContinuousStates");
   }
 
  private:
+  // The instance pointer, refused once FMPy has freed the instance.
+  fmi3Instance inst() const {
+    if (released()) throw FmuError("the FMU instance has been freed (FmuInstance.free())");
+    return c_;
+  }
   static void check(fmi3Status status, const char* function) {
     if (status > fmi3Warning) throw FmuError(detail::status_message(function, status));
-  }
-  static void require(bool capable, const char* function, const char* flag) {
-    if (!capable) {
-      throw FmuError(std::string(function) + " is not available: the model description does not set " +
-                     flag + "=\"true\"");
-    }
   }
 
   InterfaceType type_;

@@ -91,6 +91,11 @@ void InputTable::apply_continuous(Simulator& sim, double t) const {
   }
 }
 
+bool InputTable::is_event(double t) const {
+  return std::any_of(event_times.begin(), event_times.end(),
+                     [t](double e) { return is_close(e, t); });
+}
+
 double InputTable::next_event(double t) const {
   for (double e : event_times) {
     if (e > t && !is_close(e, t)) return e;

@@ -40,4 +40,12 @@ inline std::string status_message(const char* function, int status) {
   return std::string(function) + " returned " + name;
 }
 
+// Refuses an optional FMI function the model description does not declare (capability `flag`).
+inline void require(bool capable, const char* function, const char* flag) {
+  if (!capable) {
+    throw FmuError(std::string(function) +
+                   " is not available: the model description does not set " + flag + "=\"true\"");
+  }
+}
+
 }  // namespace fmitwin::fmu::detail

@@ -1,6 +1,7 @@
 #include "fmitwin/fmu/model_exchange.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -43,7 +44,7 @@ void SolverOptions::validate() const {
 }
 
 ModelExchange::ModelExchange(std::shared_ptr<FmuAccess> access, SolverOptions options)
-    : access_(std::move(access)) {
+    : FmuSimulator(std::move(access)) {
   if (access_->interface_type() != InterfaceType::model_exchange) {
     throw std::invalid_argument("ModelExchange needs an FMU instantiated for model exchange");
   }
@@ -97,8 +98,9 @@ bool ModelExchange::event_iteration() {
                  std::to_string(options_.max_events_per_instant) + " iterations");
 }
 
-void ModelExchange::handle_event() {
+void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
   access_->enter_event_mode();
+  if (in_event_mode) in_event_mode();
   const bool go_on = event_iteration();
   access_->enter_continuous_time_mode();
   ++event_count_;
@@ -137,6 +139,49 @@ void ModelExchange::set_states(const double* x) {
 void ModelExchange::derivatives(double* dx) {
   refresh();
   std::copy(dx_.begin(), dx_.end(), dx);
+}
+
+void ModelExchange::evaluate(double t, const double* x, double* dx) { rhs(t, x, dx); }
+
+void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t n,
+                                           const double* values) {
+  if (!initialized_) {
+    access_->set_real(vr, n, values);
+    return;
+  }
+  handle_event([&] { access_->set_real(vr, n, values); });
+}
+
+void ModelExchange::apply_inputs(const InputTable& inputs, double t, bool at_event) {
+  if (!initialized_ || !at_event) {
+    if (initialized_) {
+      inputs.apply_continuous(*this, t);
+    } else {
+      inputs.apply(*this, t, false);
+    }
+    return;
+  }
+  handle_event([&] { inputs.apply(*this, t, true); });
+}
+
+bool ModelExchange::accept_step(double t1, const double* x1) {
+  if (!initialized_) throw std::logic_error("ModelExchange::accept_step before setup()");
+  terminate_requested_ = false;
+  const std::vector<double> z_before = z_;
+  time_ = t1;
+  std::copy(x1, x1 + x_.size(), x_.begin());
+  refresh();
+  const IntegratorStepOutcome outcome = access_->completed_integrator_step();
+  if (outcome.terminate) {
+    terminate_requested_ = true;
+    last_successful_time_ = time_;
+    return false;
+  }
+  if (outcome.enter_event_mode || crossed(z_before, z_) || is_close(time_, next_time_event_) ||
+      time_ > next_time_event_) {
+    handle_event();
+  }
+  return !terminate_requested_;
 }
 
 bool ModelExchange::crossed(const std::vector<double>& a, const std::vector<double>& b) const {
@@ -318,28 +363,6 @@ bool ModelExchange::do_step(double t, double h) {
   time_ = target;
   return true;
 }
-
-void ModelExchange::set_real(const ValueReference* vr, std::size_t n, const double* values) {
-  access_->set_real(vr, n, values);
-}
-void ModelExchange::get_real(const ValueReference* vr, std::size_t n, double* values) {
-  access_->get_real(vr, n, values);
-}
-void ModelExchange::set_integer(const ValueReference* vr, std::size_t n,
-                                const std::int64_t* values) {
-  access_->set_integer(vr, n, values);
-}
-void ModelExchange::get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) {
-  access_->get_integer(vr, n, values);
-}
-void ModelExchange::set_boolean(const ValueReference* vr, std::size_t n, const bool* values) {
-  access_->set_boolean(vr, n, values);
-}
-void ModelExchange::get_boolean(const ValueReference* vr, std::size_t n, bool* values) {
-  access_->get_boolean(vr, n, values);
-}
-
-bool ModelExchange::can_save_state() const { return access_->can_save_state(); }
 
 std::unique_ptr<SimulatorState> ModelExchange::save_state() {
   return std::make_unique<SavedModelExchangeState>(access_, access_->get_state(nullptr), time_,

@@ -89,7 +89,7 @@ bool SimulationRun::advance(std::size_t max_steps) {
       }
       next = stop_;
     }
-    apply_inputs(time_, true);
+    if (!inputs_->empty()) sim_->apply_inputs(*inputs_, time_, inputs_->is_event(time_));
     if (!sim_->do_step(time_, next - time_)) {
       if (sim_->terminate_requested()) {
         terminated_by_fmu_ = true;

@@ -44,12 +44,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _start_values(pairs: list[str], model) -> dict:
+    from fmitwin.fmu import value_kind
+
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep:
             raise SystemExit(f"--set: expected NAME=VALUE, got {pair!r}")
-        kind = model.variable(name, argument="--set").kind
+        kind = value_kind(model.variable(name, argument="--set").type)
         try:
             if kind == "boolean":
                 if text.lower() not in ("true", "false", "1", "0"):

@@ -32,6 +32,19 @@ namespace fmitwin::fmu {
 // do_step() that returns false may mean the FMU asked to end the simulation.
 class FmuSimulator : public Simulator {
  public:
+  explicit FmuSimulator(std::shared_ptr<FmuAccess> access);
+
+  // Variable access goes straight to the FMU.
+  void set_real(const ValueReference* vr, std::size_t n, const double* values) override;
+  void get_real(const ValueReference* vr, std::size_t n, double* values) override;
+  void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* values) override;
+  void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) override;
+  void set_boolean(const ValueReference* vr, std::size_t n, const bool* values) override;
+  void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
+  bool can_save_state() const override { return access_->can_save_state(); }
+  FmuAccess& access() { return *access_; }
+  const std::shared_ptr<FmuAccess>& shared_access() const { return access_; }
+
   // After do_step() returned false: true when the FMU asked to terminate (not a retryable discard).
   bool terminate_requested() const { return terminate_requested_; }
   // After a terminate request: the time the FMU reached.
@@ -42,13 +55,20 @@ class FmuSimulator : public Simulator {
     enter_initialization(start_time, stop_time);
     exit_initialization();
   }
-  virtual FmuAccess& access() = 0;
   // Input signals the simulator evaluates itself at every time it visits between communication
   // points (model exchange needs u(t) inside its solver). Co-simulation FMUs ignore this: like
   // FMPy, a master sets their inputs at communication points. Null stops following.
   virtual void follow_inputs(std::shared_ptr<const InputTable> inputs) { (void)inputs; }
+  // Sets the inputs at communication point t; `at_event`: t is an input event (a step change).
+  // Co-simulation: every signal, right-hand values (as FMPy). Model exchange overrides it to set
+  // discrete inputs in event mode, as FMI requires.
+  virtual void apply_inputs(const InputTable& inputs, double t, bool at_event) {
+    (void)at_event;
+    inputs.apply(*this, t, true);
+  }
 
  protected:
+  std::shared_ptr<FmuAccess> access_;
   bool terminate_requested_ = false;
   double last_successful_time_ = 0.0;
 };
@@ -77,25 +97,14 @@ class CoSimulation : public FmuSimulator {
   void enter_initialization(double start_time, double stop_time) override;
   void exit_initialization() override;
 
-  void set_real(const ValueReference* vr, std::size_t n, const double* values) override;
-  void get_real(const ValueReference* vr, std::size_t n, double* values) override;
-  void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* values) override;
-  void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) override;
-  void set_boolean(const ValueReference* vr, std::size_t n, const bool* values) override;
-  void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
-
   // Returns false on fmi*Discard (terminate_requested() tells whether the FMU asked to end the
   // simulation); throws FmuError on error or fatal.
   bool do_step(double t, double h) override;
 
-  bool can_save_state() const override;
   std::unique_ptr<SimulatorState> save_state() override;
   void restore_state(const SimulatorState& state) override;
 
-  FmuAccess& access() override { return *access_; }
-
  private:
-  std::shared_ptr<FmuAccess> access_;
   double tolerance_;
 };
 

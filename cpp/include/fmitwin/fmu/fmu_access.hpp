@@ -59,10 +59,15 @@ class FmuAccess {
  public:
   virtual ~FmuAccess() = default;
 
+  // Marks the instance as freed by its owner: later calls throw FmuError, and free_state (e.g.
+  // from a SimulatorState outliving the instance) does nothing.
+  void release() { released_ = true; }
+  bool released() const { return released_; }
+
   virtual FmiVersion version() const = 0;
   virtual InterfaceType interface_type() const = 0;
 
-  // Lifecycle. `tolerance` <= 0 means "not defined"; `stop_time` is always passed as defined.
+  // Lifecycle. `tolerance` <= 0 and a non-finite `stop_time` mean "not defined".
   virtual void enter_initialization(double start_time, double stop_time, double tolerance) = 0;
   virtual void exit_initialization() = 0;
   virtual void terminate() = 0;
@@ -103,6 +108,9 @@ class FmuAccess {
   virtual void get_derivatives(double* dx) = 0;
   virtual void get_event_indicators(double* z) = 0;
   virtual void get_nominals(double* nominals) = 0;
+
+ private:
+  bool released_ = false;
 };
 
 // Looks up the FMI functions in the library FMPy already loaded.

@@ -33,6 +33,8 @@ struct InputTable {
   void apply(Simulator& sim, double t, bool after_event) const;
   // Sets the continuous (interpolated) signals only: what changes between events.
   void apply_continuous(Simulator& sim, double t) const;
+  // Whether t is one of the event times (within is_close).
+  bool is_event(double t) const;
   // First event time strictly after t (+inf when none).
   double next_event(double t) const;
   // Checks sizes and ordering; throws std::invalid_argument naming the problem.

@@ -20,6 +20,7 @@
 // Call order: as fmitwin::Simulator; do_step(t, h) requires t == time() (within rounding).
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -53,25 +54,19 @@ class ModelExchange : public FmuSimulator {
   // Leaves initialization mode, runs the event iteration and enters continuous-time mode.
   void exit_initialization() override;
 
-  void set_real(const ValueReference* vr, std::size_t n, const double* values) override;
-  void get_real(const ValueReference* vr, std::size_t n, double* values) override;
-  void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* values) override;
-  void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* values) override;
-  void set_boolean(const ValueReference* vr, std::size_t n, const bool* values) override;
-  void get_boolean(const ValueReference* vr, std::size_t n, bool* values) override;
-
   // Integrates from time() to t + h; returns false when the FMU asked to terminate
   // (terminate_requested(), last_successful_time()).
   bool do_step(double t, double h) override;
 
-  bool can_save_state() const override;
   std::unique_ptr<SimulatorState> save_state() override;
   void restore_state(const SimulatorState& state) override;
 
-  FmuAccess& access() override { return *access_; }
   void follow_inputs(std::shared_ptr<const InputTable> inputs) override {
     inputs_ = std::move(inputs);
   }
+  // At an input event: event mode, all inputs (right-hand values), event iteration; otherwise
+  // only the continuous inputs (FMI allows no other changes in continuous-time mode).
+  void apply_inputs(const InputTable& inputs, double t, bool at_event) override;
 
   // Continuous-time access (used by the FMU-backed process model).
   double time() const { return time_; }
@@ -81,6 +76,15 @@ class ModelExchange : public FmuSimulator {
   void set_states(const double* x);
   // Writes f(time(), states()) for the current inputs.
   void derivatives(double* dx);
+  // f(t, x) for the current inputs; leaves the FMU at (t, x). Does not move time().
+  void evaluate(double t, const double* x, double* dx);
+  // Sets tunable parameters the FMI way: event mode, set, event iteration, continuous-time mode.
+  void set_tunable_parameters(const ValueReference* vr, std::size_t n, const double* values);
+  // Takes a step integrated outside (the FMU-backed process model integrates the variational
+  // equation itself): moves to (t1, x1), reports the completed step and handles an event the FMU
+  // asks for or an event indicator that changed sign (at t1: the crossing is not located).
+  // Returns false when the FMU asked to terminate.
+  bool accept_step(double t1, const double* x1);
   // Events handled since setup (state, time and step events).
   std::size_t event_count() const { return event_count_; }
 
@@ -88,7 +92,8 @@ class ModelExchange : public FmuSimulator {
   void rhs(double t, const double* x, double* dx);
   void move_to(double t, const double* x);  // time, followed inputs and states into the FMU
   void refresh();  // re-reads derivatives and event indicators at (time_, x_)
-  void handle_event();
+  // Event mode -> in_event_mode() -> event iteration -> continuous-time mode, states re-read.
+  void handle_event(const std::function<void()>& in_event_mode = {});
   bool event_iteration();  // false when the FMU asked to terminate
   bool crossed(const std::vector<double>& a, const std::vector<double>& b) const;
   // Locates the first crossing in [t0, t0 + h]; returns the time just after it and writes x there.
@@ -97,7 +102,6 @@ class ModelExchange : public FmuSimulator {
                          std::vector<double>& x_event);
   double initial_step(double limit);
 
-  std::shared_ptr<FmuAccess> access_;
   SolverOptions options_;
   RightHandSide rhs_;
   std::shared_ptr<const InputTable> inputs_;
