@@ -149,6 +149,27 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
             self.R = R
         self.gate_probability = gate_probability
 
+    # The compiled filter holds its models through C++ shared pointers only, which do not keep
+    # the Python side of a model alive (an FMU-backed model's FmuInstance owns the loaded FMU):
+    # the filter keeps a reference to each model it is given.
+    @property
+    def process_model(self) -> ProcessModel | None:
+        return _core.ExtendedKalmanFilter.process_model.__get__(self)
+
+    @process_model.setter
+    def process_model(self, model: ProcessModel) -> None:
+        _core.ExtendedKalmanFilter.process_model.__set__(self, model)
+        self._process_model = model
+
+    @property
+    def measurement_model(self) -> MeasurementModel | None:
+        return _core.ExtendedKalmanFilter.measurement_model.__get__(self)
+
+    @measurement_model.setter
+    def measurement_model(self, model: MeasurementModel) -> None:
+        _core.ExtendedKalmanFilter.measurement_model.__set__(self, model)
+        self._measurement_model = model
+
     @property
     def gate_probability(self) -> float | None:
         """Chi-square gate probability p, or None when updates are never gated."""
