@@ -114,6 +114,19 @@ def run_twin(model, unit, nominal):
     unit["P"] = np.concatenate([first_P[None], batch.covariances])
 
 
+def test_fmu_failure_time_is_the_known_ground_truth(pump):
+    """By the FMU's definition a new bearing at the rated best-efficiency point (rated speed,
+    valve open) fails after exactly rated_life operating hours: the truth the RUL is scored on."""
+    model, _ = pump
+    rated_speed = model.variable("w_rated").start
+    for life in (3000.0, 2600.0):
+        result, failed = simulate_pump(
+            model, STEP_HOURS, wear=0.0, rated_life=life, speed=rated_speed, valve=1.0
+        )
+        assert result["operating_hours"][failed] == pytest.approx(life, rel=1e-9)
+        assert result["wear"][failed] == pytest.approx(1.0, rel=1e-9)
+
+
 @pytest.fixture(scope="module")
 def fleet(pump):
     model, nominal = pump
