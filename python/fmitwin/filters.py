@@ -66,6 +66,23 @@ def _check_model(model: Any, base: type, argument: str) -> None:
         )
 
 
+def _kept_model(name: str) -> property:
+    """The compiled filter's model property ``name``, also keeping the model object alive.
+
+    The compiled filter holds its models through C++ shared pointers only, which do not keep the
+    Python side of a model alive (an FMU-backed model's FmuInstance owns the loaded FMU)."""
+    compiled = getattr(_core.ExtendedKalmanFilter, name)
+
+    def get(self: Any) -> Any:
+        return compiled.__get__(self)
+
+    def set_model(self: Any, model: Any) -> None:
+        compiled.__set__(self, model)
+        setattr(self, f"_{name}_object", model)
+
+    return property(get, set_model, doc=compiled.__doc__)
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """Results of :meth:`ExtendedKalmanFilter.batch_filter` over T steps.
@@ -149,26 +166,8 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
             self.R = R
         self.gate_probability = gate_probability
 
-    # The compiled filter holds its models through C++ shared pointers only, which do not keep
-    # the Python side of a model alive (an FMU-backed model's FmuInstance owns the loaded FMU):
-    # the filter keeps a reference to each model it is given.
-    @property
-    def process_model(self) -> ProcessModel | None:
-        return _core.ExtendedKalmanFilter.process_model.__get__(self)
-
-    @process_model.setter
-    def process_model(self, model: ProcessModel) -> None:
-        _core.ExtendedKalmanFilter.process_model.__set__(self, model)
-        self._process_model = model
-
-    @property
-    def measurement_model(self) -> MeasurementModel | None:
-        return _core.ExtendedKalmanFilter.measurement_model.__get__(self)
-
-    @measurement_model.setter
-    def measurement_model(self, model: MeasurementModel) -> None:
-        _core.ExtendedKalmanFilter.measurement_model.__set__(self, model)
-        self._measurement_model = model
+    process_model = _kept_model("process_model")
+    measurement_model = _kept_model("measurement_model")
 
     @property
     def gate_probability(self) -> float | None:
