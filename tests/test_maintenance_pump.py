@@ -144,12 +144,13 @@ def test_twin_tracks_the_fmu_wear_and_bearing_life(fleet):
         error = unit["x"][:, 0] - unit["wear"]
         std = np.sqrt(unit["P"][:, 0, 0])
         late = slice(unit["hours"].size // 2, None)
-        assert np.abs(error[late]).max() < 0.05
+        assert np.abs(error[late]).max() < 0.02  # measured <= 0.0045 (seeds 11, 12)
         consistent.append(np.mean(np.abs(error[late]) < 3 * std[late]))
         life_errors.append((unit["x"][-1, 3] - unit["rated_life"]) / np.sqrt(unit["P"][-1, 3, 3]))
-    assert np.mean(consistent) > 0.9
-    # the estimated life's error in its own standard deviations: measured std 0.93 (seeds 11, 12)
-    assert np.mean(np.abs(life_errors) < 2.0) >= 0.8
+    assert np.mean(consistent) > 0.95  # measured 0.995-1.0
+    # the estimated life's error in its own standard deviations: measured std 0.93 and
+    # 94-100 % within 2 (seeds 11, 12)
+    assert np.mean(np.abs(life_errors) < 2.0) >= 0.85
 
 
 def test_twin_rul_matches_the_known_failure_time(fleet):

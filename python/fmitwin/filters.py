@@ -80,7 +80,7 @@ def _kept_model(name: str) -> property:
         compiled.__set__(self, model)
         setattr(self, f"_{name}_object", model)
 
-    return property(get, set_model, doc=compiled.__doc__)
+    return property(get, set_model, doc=f"The filter's {name.replace('_', ' ')}, or None.")
 
 
 @dataclass(frozen=True)
