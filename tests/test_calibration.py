@@ -1,5 +1,6 @@
 """Offline calibration of a bundled FMU against its analytic solution, and online recalibration
-of an augmented-state EKF triggered by NIS divergence."""
+of the FMU-backed augmented-state EKF (heated tank FMU, UA appended to the state) triggered by
+NIS divergence, against the analytic tank as the plant."""
 
 import fmitwin
 import fmitwin.models
@@ -11,6 +12,7 @@ from fmitwin.calibration import (
     OnlineRecalibrator,
     calibrate,
 )
+from fmitwin.estimation import fmu_models
 
 UA, MASS, C_P, T_AMB, POWER = 40.0, 100.0, 4186.0, 293.15, 2000.0
 TIMES = np.arange(0.0, 36000.0 + 1.0, 300.0)
@@ -96,24 +98,18 @@ def test_calibration_input_errors(tank, tmp_path):
 
 
 def augmented_tank_filter(ua_guess):
-    """EKF on x = [T, UA]: T follows the tank ODE (exact step at constant power), UA constant."""
-
-    def propagate(x, u, dt):
-        temperature, ua = x
-        t_inf = T_AMB + POWER / ua
-        decay = np.exp(-dt * ua / (MASS * C_P))
-        return np.array([t_inf + (temperature - t_inf) * decay, ua])
-
-    return fmitwin.ExtendedKalmanFilter(
-        2,
-        1,
-        x0=[T_AMB, ua_guess],
-        P0=np.diag([0.01, 1.0]),
-        Q=np.diag([1e-4, 0.0]),
-        R=[[0.04]],
-        process_model=fmitwin.PythonProcessModel(propagate, dim_x=2),
-        measurement_model=fmitwin.LinearMeasurementModel(np.array([[1.0, 0.0]])),
-        state_names=["T", "UA"],
+    """FMU-backed EKF on x = [T, UA]: the heated tank FMU integrates T, UA is an augmented
+    parameter; u = [P_heater]."""
+    twin = fmu_models(
+        fmitwin.models.path("heated_tank"),
+        measurements=["T"],
+        parameters=["UA"],
+        step=60.0,
+        start_values={"m": MASS},
+    )
+    assert twin.state_names == ("T", "UA") and twin.input_names == ("P_heater",)
+    return twin.filter(
+        x0=[T_AMB, ua_guess], P0=np.diag([0.01, 1.0]), Q=np.diag([1e-4, 0.0]), R=[[0.04]]
     )
 
 
@@ -121,8 +117,7 @@ def test_online_recalibration_follows_a_parameter_change_and_records_it():
     rng = np.random.default_rng(4)
     recalibrator = OnlineRecalibrator(
         augmented_tank_filter(UA),
-        [1],
-        parameter_names=["UA"],
+        ["UA"],
         recalibration_noise=0.05,
         duration=6000.0,
         detector=NisDivergenceDetector(window=10, alpha=1e-4),
@@ -132,7 +127,7 @@ def test_online_recalibration_follows_a_parameter_change_and_records_it():
         time = step * dt
         ua = UA if time < 30000.0 else 60.0  # insulation damaged at t = 30000 s
         temperature = tank_temperature(ua, MASS, t0=temperature, times=np.array([dt]))[0]
-        recalibrator.step(time, dt, [temperature + 0.2 * rng.standard_normal()])
+        recalibrator.step(time, dt, [temperature + 0.2 * rng.standard_normal()], [POWER])
     assert len(recalibrator.events) >= 1
     first = recalibrator.events[0]
     assert 30000.0 <= first.started < 36000.0
@@ -146,28 +141,44 @@ def test_online_recalibration_follows_a_parameter_change_and_records_it():
 def test_online_recalibrator_quiet_while_the_twin_matches():
     rng = np.random.default_rng(5)
     recalibrator = OnlineRecalibrator(
-        augmented_tank_filter(UA), [1], recalibration_noise=0.05, duration=600.0
+        augmented_tank_filter(UA), ["UA"], recalibration_noise=0.05, duration=600.0
     )
     temperature = T_AMB
     for step in range(1, 301):
         temperature = tank_temperature(UA, MASS, t0=temperature, times=np.array([60.0]))[0]
-        recalibrator.step(step * 60.0, 60.0, [temperature + 0.2 * rng.standard_normal()])
+        recalibrator.step(step * 60.0, 60.0, [temperature + 0.2 * rng.standard_normal()], [POWER])
     assert recalibrator.events == []
-    with pytest.raises(ValueError, match="parameter_indices"):
-        OnlineRecalibrator(augmented_tank_filter(UA), [5], recalibration_noise=1.0, duration=1.0)
+    assert recalibrator.parameters()["UA"] == pytest.approx(UA, rel=0.05)
+
+
+def test_online_recalibrator_input_errors():
+    ekf = augmented_tank_filter(UA)
+    before = ekf.get_state()
+    for parameters, message in [
+        ([5], "outside the EKF state of size 2"),
+        (["ua"], "'ua' is not in the EKF state"),
+        ("UA", "give a list"),
+        ([], "give a list"),
+        (["UA", 1], "twice"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            OnlineRecalibrator(ekf, parameters, recalibration_noise=1.0, duration=1.0)
+    with pytest.raises(ValueError, match="duration"):
+        OnlineRecalibrator(ekf, ["UA"], recalibration_noise=1.0, duration=0.0)
+    np.testing.assert_array_equal(ekf.get_state()["x"], before["x"])
 
 
 def test_external_divergence_event_triggers_recalibration():
     recalibrator = OnlineRecalibrator(
         augmented_tank_filter(UA), [1], recalibration_noise=0.05, duration=120.0,
-        detector="external", parameter_names=["UA"],
+        detector="external",
     )  # fmt: skip
     recalibrator.divergence_sink("update", {"t": 0.0})
     assert not recalibrator.recalibrating
     recalibrator.divergence_sink("divergence", {"t": 60.0, "sensor": "T", "nis_sum": 99.0})
     assert recalibrator.recalibrating and not recalibrator.trigger(61.0)
     for time in (120.0, 180.0):
-        recalibrator.step(time, 60.0, [T_AMB])
+        recalibrator.step(time, 60.0, [T_AMB], [POWER])
     (event,) = recalibrator.events
     assert (event.started, event.finished) == (60.0, 180.0)
     assert event.evidence["sensor"] == "T" and event.before == {"UA": UA}

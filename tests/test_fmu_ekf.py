@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import fmitwin
@@ -182,3 +183,14 @@ def test_bad_arguments_are_reported():
         ekf.predict(0.01, np.zeros(5))
     np.testing.assert_array_equal(ekf.x, before)  # a rejected predict leaves the filter unchanged
     assert isinstance(FmuError("x"), RuntimeError)
+
+
+def test_filter_keeps_its_fmu_models_alive():
+    """Only the filter references the models: their FMU instance must outlive a collection."""
+    ekf = fmu_models(
+        fmitwin.models.path("heated_tank"), measurements=["T"], parameters=["UA"]
+    ).filter(P0=np.eye(2), Q=np.eye(2) * 1e-6, R=[[0.01]])
+    gc.collect()
+    ekf.predict(60.0, [1000.0])
+    ekf.update([T_AMB])
+    assert ekf.process_model.instance is ekf.measurement_model.instance

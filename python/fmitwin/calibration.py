@@ -7,10 +7,11 @@ standard errors are its root diagonal. The Jacobian is built from forward differ
 simulation per parameter, run in ``workers`` processes at once.
 
 Online (``OnlineRecalibrator``): an augmented-state EKF (parameters appended to the state, held
-constant by a tiny process noise) runs on live measurements; a divergence detector on the
-normalised innovation squared (NIS) opens a recalibration window in which the parameters' process
-noise is raised so the filter re-learns them, and the window is recorded as an event with the
-parameters before and after.
+constant by a tiny process noise), typically the FMU-backed one from
+``fmitwin.fmu_models(fmu, measurements=..., parameters=[...]).filter(...)``, runs on live
+measurements; a divergence detector on the normalised innovation squared (NIS) opens a
+recalibration window in which the parameters' process noise is raised so the filter re-learns
+them, and the window is recorded as an event with the parameters before and after.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class FmuSimulation:
             raise ValueError("FmuSimulation: times must be a strictly increasing 1-D array")
         self.fixed = dict(fixed or {})
         self.inputs = inputs
-        from fmitwin.simulation import simulate
+        from fmitwin.simulation import _recorded_variables, simulate
 
         accepted = set(inspect.signature(simulate).parameters) - {"fmu", "stop_time", "step"}
         unknown = set(options) - accepted
@@ -74,9 +75,9 @@ class FmuSimulation:
                 f"{sorted(accepted)}"
             )
         self.options = options
+        # fmitwin.simulate's own checks, run now so that a bad name fails here, not in a worker
         model = self._load()
-        for name in self.outputs:
-            model.variable(name, argument="outputs")
+        _recorded_variables(model, self.outputs)
         model.check_start_values(self.fixed)
 
     def _load(self) -> Any:
@@ -313,6 +314,31 @@ class NisDivergenceDetector:
         return bool(stats.chi2.sf(total, sum(d for _, d in self._recent)) < self.alpha)
 
 
+def _state_entries(ekf: Any, entries: Sequence[str | int]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(indices, names) of the EKF state entries given by name or index."""
+    n = ekf.x.size
+    names = tuple(getattr(ekf, "state_names", None) or (f"x{i}" for i in range(n)))
+    if isinstance(entries, str) or len(entries) == 0:
+        raise ValueError(f"parameters: give a list of state names or indices, got {entries!r}")
+    indices = []
+    for entry in entries:
+        if isinstance(entry, str):
+            if entry not in names:
+                raise ValueError(
+                    f"parameters: {entry!r} is not in the EKF state {names}; name an augmented "
+                    "parameter (fmu_models(..., parameters=[...])) or give its index"
+                )
+            indices.append(names.index(entry))
+        elif not 0 <= int(entry) < n:
+            raise ValueError(f"parameters: index {entry} is outside the EKF state of size {n}")
+        else:
+            indices.append(int(entry))
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"parameters: {list(entries)} names a state entry twice")
+    index_array = np.asarray(indices, dtype=int)
+    return index_array, tuple(names[i] for i in index_array)
+
+
 @dataclass(frozen=True)
 class RecalibrationEvent:
     """One online recalibration: when it ran (data time) and the parameters before and after."""
@@ -326,10 +352,12 @@ class RecalibrationEvent:
 
 
 class OnlineRecalibrator:
-    """Runs an augmented-state EKF whose last entries (``parameter_indices``) are parameters.
+    """Runs an augmented-state EKF some of whose state entries (``parameters``) are parameters.
 
-    Normally the parameters' process noise is ``parameter_noise`` (per unit time, variances);
-    when ``detector`` (default a ``NisDivergenceDetector()``) reports divergence, or an external
+    ``parameters`` names them as the filter's ``state_names`` do (an FMU-backed filter names
+    its augmented parameters after the FMU's), or gives their indices in the state. Normally the
+    parameters' process noise is ``parameter_noise`` (per unit time, variances); when
+    ``detector`` (default a ``NisDivergenceDetector()``) reports divergence, or an external
     detector calls ``trigger`` (``detector="external"`` relies on that alone), it becomes
     ``recalibration_noise`` for ``duration`` time units, and the event is recorded in ``events``
     with the parameters before and after.
@@ -338,20 +366,15 @@ class OnlineRecalibrator:
     def __init__(
         self,
         ekf: Any,
-        parameter_indices: Sequence[int],
+        parameters: Sequence[str | int],
         *,
         parameter_noise: Sequence[float] | float = 0.0,
         recalibration_noise: Sequence[float] | float,
         duration: float,
         detector: NisDivergenceDetector | Literal["external"] | None = None,
-        parameter_names: Sequence[str] | None = None,
     ) -> None:
         self.ekf = ekf
-        self.indices = np.asarray(parameter_indices, dtype=int)
-        n = self.ekf.x.size
-        if self.indices.size == 0 or self.indices.min() < 0 or self.indices.max() >= n:
-            raise ValueError(f"parameter_indices must index the EKF state of size {n}")
-        self.names = tuple(parameter_names or (f"p{i}" for i in self.indices))
+        self.indices, self.names = _state_entries(ekf, parameters)
         self.parameter_noise = np.broadcast_to(
             np.asarray(parameter_noise, float), self.indices.shape
         )

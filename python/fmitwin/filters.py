@@ -66,6 +66,23 @@ def _check_model(model: Any, base: type, argument: str) -> None:
         )
 
 
+def _kept_model(name: str) -> property:
+    """The compiled filter's model property ``name``, also keeping the model object alive.
+
+    The compiled filter holds its models through C++ shared pointers only, which do not keep the
+    Python side of a model alive (an FMU-backed model's FmuInstance owns the loaded FMU)."""
+    compiled = getattr(_core.ExtendedKalmanFilter, name)
+
+    def get(self: Any) -> Any:
+        return compiled.__get__(self)
+
+    def set_model(self: Any, model: Any) -> None:
+        compiled.__set__(self, model)
+        setattr(self, f"_{name}_object", model)
+
+    return property(get, set_model, doc=f"The filter's {name.replace('_', ' ')}, or None.")
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """Results of :meth:`ExtendedKalmanFilter.batch_filter` over T steps.
@@ -148,6 +165,9 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
         if R is not None:
             self.R = R
         self.gate_probability = gate_probability
+
+    process_model = _kept_model("process_model")
+    measurement_model = _kept_model("measurement_model")
 
     @property
     def gate_probability(self) -> float | None:
