@@ -27,12 +27,11 @@ FmiVersion to_version(int version) {
   throw std::invalid_argument("fmi_version must be 2 or 3, got " + std::to_string(version));
 }
 
+// A new numpy array of `shape` holding a copy of v's first prod(shape) elements.
 template <typename T>
-py::array_t<T> to_array(const std::vector<T>& v, std::size_t rows, std::size_t cols) {
-  py::array_t<T> out(cols == 0 ? std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows)}
-                               : std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows),
-                                                          static_cast<py::ssize_t>(cols)});
-  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<T> out(std::move(shape));
+  if (out.size() > 0) std::memcpy(out.mutable_data(), v.data(), out.size() * sizeof(T));
   return out;
 }
 
@@ -170,7 +169,7 @@ void bind_simulator(py::module_& m) {
       .def_property_readonly("event_count", &fmu::ModelExchange::event_count)
       .def_property_readonly("states",
                              [](const fmu::ModelExchange& s) {
-                               return to_array(s.states(), s.state_count(), 0);
+                               return to_array(s.states(), {py::ssize_t(s.state_count())});
                              })
       .def(
           "set_states",
@@ -232,18 +231,18 @@ void bind_run(py::module_& m) {
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)
       .def_property_readonly("terminated_by_fmu", &fmu::SimulationRun::terminated_by_fmu)
       .def("times",
-           [](const fmu::SimulationRun& r) { return to_array(r.times(), r.rows(), 0); })
+           [](const fmu::SimulationRun& r) { return to_array(r.times(), {py::ssize_t(r.rows())}); })
       .def("reals",
            [](const fmu::SimulationRun& r) {
-             return to_array(r.reals(), r.rows(), r.rows() ? r.reals().size() / r.rows() : 0);
+             return to_array(r.reals(), {py::ssize_t(r.rows()), py::ssize_t(r.outputs().real.size())});
            })
       .def("integers",
            [](const fmu::SimulationRun& r) {
-             return to_array(r.integers(), r.rows(),
-                             r.rows() ? r.integers().size() / r.rows() : 0);
+             return to_array(r.integers(),
+                             {py::ssize_t(r.rows()), py::ssize_t(r.outputs().integer.size())});
            })
       .def("booleans", [](const fmu::SimulationRun& r) {
-        return to_array(r.booleans(), r.rows(), r.rows() ? r.booleans().size() / r.rows() : 0);
+        return to_array(r.booleans(), {py::ssize_t(r.rows()), py::ssize_t(r.outputs().boolean.size())});
       });
 }
 
