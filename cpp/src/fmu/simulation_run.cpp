@@ -73,13 +73,15 @@ void SimulationRun::record(double t) {
 }
 
 void SimulationRun::set_inputs(double t) {
-  const bool at_event = inputs_->is_event(t);
   if (!co_simulation_) {  // model exchange: the simulator handles events (and follows inputs)
-    sim_->apply_inputs(*inputs_, t, at_event);
+    sim_->apply_inputs(*inputs_, t, inputs_->is_event(t));
     return;
   }
   // Co-simulation: right-hand values at every point (as FMPy), set only when they changed.
+  // Past the table's last time every signal holds its last value: once set there, done.
+  if (inputs_set_ && set_inputs_time_ > inputs_->times.back()) return;
   inputs_->values_at(t, true, input_values_.data());
+  set_inputs_time_ = t;
   if (inputs_set_ && input_values_ == set_input_values_) return;
   inputs_->set(*sim_, input_values_.data());
   set_input_values_.swap(input_values_);

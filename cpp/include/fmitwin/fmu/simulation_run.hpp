@@ -73,6 +73,7 @@ class SimulationRun {
   bool co_simulation_;
   std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
   bool inputs_set_ = false;
+  double set_inputs_time_ = 0.0;  // when the inputs were last computed (CS)
   std::size_t rows_ = 0;
   std::vector<double> times_, reals_;  // sized for the expected rows; grown when events add some
   std::vector<std::int64_t> integers_;
