@@ -305,15 +305,17 @@ void fmt_update_discrete(fmt_instance *inst) {
 /* fmax(1, x) for the time tolerances, inline (fmax is a library call). */
 static inline double at_least_one(double x) { return x > 1.0 ? x : 1.0; }
 
-/* dx = f(t, x): evaluates the model at time t and states x, leaving the instance there, evaluated. */
-static void derivatives_at(fmt_instance *inst, double t, const double *restrict x, double *restrict dx) {
+/* k = f(t, x0 + c k_prev) (k_prev NULL: f(t, x0)): evaluates the model there, leaving the instance
+ * at that point, evaluated. The stage state goes straight into v (no copy on the critical path). */
+static void rk4_stage(fmt_instance *inst, double t, const double *restrict x0, double c,
+                      const double *restrict k_prev, double *restrict k) {
     double *v = inst->v;
     int n = inst->n_states;
     v[0] = t;
-    for (int i = 0; i < n; i++) v[inst->states[i]] = x[i];
+    for (int i = 0; i < n; i++) v[inst->states[i]] = x0[i] + c * k_prev[i];
     inst->model->evaluate(v);
     inst->dirty = false;
-    for (int i = 0; i < n; i++) dx[i] = v[inst->derivatives[i]];
+    for (int i = 0; i < n; i++) k[i] = v[inst->derivatives[i]];
 }
 
 /* x_out = one RK4 step of size h from (t, x0), given k1 = f(t, x0); leaves the instance at
@@ -324,12 +326,9 @@ static void rk4_step(fmt_instance *inst, double t, const double *restrict x0, co
     double *restrict k2 = inst->work + 3 * n;
     double *restrict k3 = k2 + n;
     double *restrict k4 = k3 + n;
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k1[i];
-    derivatives_at(inst, t + 0.5 * h, x_out, k2);
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k2[i];
-    derivatives_at(inst, t + 0.5 * h, x_out, k3);
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + h * k3[i];
-    derivatives_at(inst, t + h, x_out, k4);
+    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k1, k2);
+    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k2, k3);
+    rk4_stage(inst, t + h, x0, h, k3, k4);
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
     fmt_set_time(inst, t + h);
     fmt_set_states(inst, x_out);
