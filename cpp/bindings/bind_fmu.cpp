@@ -35,6 +35,15 @@ py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape)
   return out;
 }
 
+// A run's recorded rows as an array of `shape`. A finished run's buffers never change again, so
+// the array views them (keeping the run alive) instead of copying; an unfinished run's are copied.
+template <typename T>
+py::array_t<T> run_results(const py::object& self, const std::vector<T>& buffer,
+                           std::vector<py::ssize_t> shape) {
+  if (!self.cast<const fmu::SimulationRun&>().finished()) return to_array(buffer, std::move(shape));
+  return py::array_t<T>(std::move(shape), buffer.data(), self);
+}
+
 void check_same_size(const Vrs& vr, const py::array& values) {
   if (vr.size() != values.size()) {
     throw std::invalid_argument("got " + std::to_string(vr.size()) + " value references but " +
@@ -231,18 +240,26 @@ void bind_run(py::module_& m) {
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)
       .def_property_readonly("terminated_by_fmu", &fmu::SimulationRun::terminated_by_fmu)
       .def("times",
-           [](const fmu::SimulationRun& r) { return to_array(r.times(), {py::ssize_t(r.rows())}); })
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.times(), {py::ssize_t(r.rows())});
+           })
       .def("reals",
-           [](const fmu::SimulationRun& r) {
-             return to_array(r.reals(), {py::ssize_t(r.rows()), py::ssize_t(r.outputs().real.size())});
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.reals(),
+                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().real.size())});
            })
       .def("integers",
-           [](const fmu::SimulationRun& r) {
-             return to_array(r.integers(),
-                             {py::ssize_t(r.rows()), py::ssize_t(r.outputs().integer.size())});
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.integers(),
+                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().integer.size())});
            })
-      .def("booleans", [](const fmu::SimulationRun& r) {
-        return to_array(r.booleans(), {py::ssize_t(r.rows()), py::ssize_t(r.outputs().boolean.size())});
+      .def("booleans", [](py::object self) {
+        const auto& r = self.cast<const fmu::SimulationRun&>();
+        return run_results(self, r.booleans(),
+                           {py::ssize_t(r.rows()), py::ssize_t(r.outputs().boolean.size())});
       });
 }
 
