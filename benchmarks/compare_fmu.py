@@ -252,7 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     steps = 10_000 if args.quick else 100_000
     ekf_steps = 200 if args.quick else 2_000
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else 5
     for line in [*stepping(steps, repeats), "", *ekf_comparison(ekf_steps, repeats)]:
         print(line)
 
