@@ -69,3 +69,38 @@ def test_inconsistent_parameter_is_rejected_after_initialization(version):
             inst.set(m=0.0)
         np.testing.assert_array_equal(inst.get("m"), MASS)
         assert any("'m' must be > 0" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_values_follow_every_set_between_gets(version):
+    """The framework evaluates the model only after a change: a get after any set sees it."""
+    with instance("heated_tank", version, "CoSimulation", start_values={"T": 350.0}) as inst:
+        np.testing.assert_allclose(inst.get("Q_loss"), UA * (350.0 - T_AMBIENT))
+        inst.set(UA=80.0)
+        np.testing.assert_allclose(inst.get("Q_loss"), 80.0 * (350.0 - T_AMBIENT))
+        inst.set(UA=80.0)  # unchanged: the evaluation is kept
+        np.testing.assert_allclose(inst.get("Q_loss"), 80.0 * (350.0 - T_AMBIENT))
+        inst.set(UA=UA, P_heater=1000.0)
+        expected = (1000.0 - UA * (350.0 - T_AMBIENT)) / (MASS * C_P)
+        np.testing.assert_allclose(inst.get("der(T)"), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_signed_zero_input_counts_as_a_change(version):
+    """Unchanged means bit-identical: -0.0 replacing 0.0 re-evaluates (der(T) = -0.0 / C)."""
+    with instance("heated_tank", version, "CoSimulation") as inst:
+        assert not np.signbit(inst.get("der(T)")[0])
+        inst.set(P_heater=-0.0)
+        assert np.signbit(inst.get("der(T)")[0])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_rejected_long_set_restores_every_value(version):
+    """More values than the framework's stack buffer (16): the rollback still restores all."""
+    with instance("heated_tank", version, "CoSimulation") as inst:
+        refs = [inst.vr["m"]] * 19 + [inst.vr["UA"], inst.vr["m"]]
+        values = [200.0] * 19 + [70.0, 0.0]
+        setter = inst.fmu.setReal if version == 2 else inst.fmu.setFloat64
+        with pytest.raises(FMICallException):
+            setter(refs, values)
+        np.testing.assert_array_equal(inst.get("m", "UA"), [MASS, UA])

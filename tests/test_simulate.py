@@ -217,3 +217,22 @@ def test_simulate_command_writes_csv(tmp_path, capsys):
     np.testing.assert_array_equal(frame["T"].to_numpy(), expected["T"])
     assert main(["simulate", str(path), "--set", "UB=3"]) == 1
     assert "Did you mean: UA" in capsys.readouterr().err
+
+
+@VERSIONS
+def test_cosimulation_plateaus_and_steps_back_match_fmpy(version):
+    """The run sets a CS input only when it changes: plateaus, a step up and back down, and the
+    hold past the table's end must still give FMPy's numbers bit for bit."""
+    path = fmitwin.models.path("heated_tank", version)
+    inputs = np.array(
+        [(0.0, 0.0), (600.0, 0.0), (600.0, 1500.0), (1800.0, 1500.0), (1800.0, 0.0)]
+        + [(2400.0, 700.0)],
+        dtype=[("time", float), ("P_heater", float)],
+    )
+    ours = fmitwin.simulate(path, 3600.0, 60.0, kind="cs", inputs=inputs)
+    reference = fmpy.simulate_fmu(
+        str(path), fmi_type="CoSimulation", stop_time=3600.0, output_interval=60.0, input=inputs
+    )
+    np.testing.assert_array_equal(ours.time, reference["time"])
+    for column in ours.names:
+        np.testing.assert_array_equal(ours[column], reference[column])

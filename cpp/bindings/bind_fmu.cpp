@@ -27,13 +27,21 @@ FmiVersion to_version(int version) {
   throw std::invalid_argument("fmi_version must be 2 or 3, got " + std::to_string(version));
 }
 
+// A new numpy array of `shape` holding a copy of v's first prod(shape) elements.
 template <typename T>
-py::array_t<T> to_array(const std::vector<T>& v, std::size_t rows, std::size_t cols) {
-  py::array_t<T> out(cols == 0 ? std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows)}
-                               : std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows),
-                                                          static_cast<py::ssize_t>(cols)});
-  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<T> out(std::move(shape));
+  if (out.size() > 0) std::memcpy(out.mutable_data(), v.data(), out.size() * sizeof(T));
   return out;
+}
+
+// A run's recorded rows as an array of `shape`. A finished run's buffers never change again, so
+// the array views them (keeping the run alive) instead of copying; an unfinished run's are copied.
+template <typename T>
+py::array_t<T> run_results(const py::object& self, const std::vector<T>& buffer,
+                           std::vector<py::ssize_t> shape) {
+  if (!self.cast<const fmu::SimulationRun&>().finished()) return to_array(buffer, std::move(shape));
+  return py::array_t<T>(std::move(shape), buffer.data(), self);
 }
 
 void check_same_size(const Vrs& vr, const py::array& values) {
@@ -170,7 +178,7 @@ void bind_simulator(py::module_& m) {
       .def_property_readonly("event_count", &fmu::ModelExchange::event_count)
       .def_property_readonly("states",
                              [](const fmu::ModelExchange& s) {
-                               return to_array(s.states(), s.state_count(), 0);
+                               return to_array(s.states(), {py::ssize_t(s.state_count())});
                              })
       .def(
           "set_states",
@@ -232,18 +240,26 @@ void bind_run(py::module_& m) {
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)
       .def_property_readonly("terminated_by_fmu", &fmu::SimulationRun::terminated_by_fmu)
       .def("times",
-           [](const fmu::SimulationRun& r) { return to_array(r.times(), r.rows(), 0); })
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.times(), {py::ssize_t(r.rows())});
+           })
       .def("reals",
-           [](const fmu::SimulationRun& r) {
-             return to_array(r.reals(), r.rows(), r.rows() ? r.reals().size() / r.rows() : 0);
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.reals(),
+                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().real.size())});
            })
       .def("integers",
-           [](const fmu::SimulationRun& r) {
-             return to_array(r.integers(), r.rows(),
-                             r.rows() ? r.integers().size() / r.rows() : 0);
+           [](py::object self) {
+             const auto& r = self.cast<const fmu::SimulationRun&>();
+             return run_results(self, r.integers(),
+                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().integer.size())});
            })
-      .def("booleans", [](const fmu::SimulationRun& r) {
-        return to_array(r.booleans(), r.rows(), r.rows() ? r.booleans().size() / r.rows() : 0);
+      .def("booleans", [](py::object self) {
+        const auto& r = self.cast<const fmu::SimulationRun&>();
+        return run_results(self, r.booleans(),
+                           {py::ssize_t(r.rows()), py::ssize_t(r.outputs().boolean.size())});
       });
 }
 

@@ -40,9 +40,8 @@ void fmt_log(const fmt_instance *inst, fmt_status status, const char *category, 
     inst->log(inst, status, category, message);
 }
 
-bool fmt_require_mode(const fmt_instance *inst, unsigned modes, const char *function) {
+bool fmt_refuse_mode(const fmt_instance *inst, const char *function) {
     if (!inst) return false;
-    if (inst->mode & modes) return true;
     fmt_log(inst, FMT_ERROR, "logStatusError", "%s is not allowed in %s.", function, mode_name(inst->mode));
     return false;
 }
@@ -190,29 +189,34 @@ static const char *not_settable(const fmt_instance *inst, int index) {
     }
 }
 
+static fmt_status no_such_variable(const fmt_instance *inst, uint32_t vr) {
+    fmt_log(inst, FMT_ERROR, "logStatusError", "Value reference %u does not exist: the model has value references 0..%d.",
+            vr, inst->model->n_variables - 1);
+    return FMT_ERROR;
+}
+
 fmt_status fmt_get_float64(fmt_instance *inst, const uint32_t vr[], size_t n, double values[]) {
+    refresh(inst); /* a no-op unless something changed since the last evaluation */
+    const double *v = inst->v;
+    const uint32_t n_variables = (uint32_t)inst->model->n_variables;
     for (size_t i = 0; i < n; i++) {
-        if (vr[i] >= (uint32_t)inst->model->n_variables) {
-            fmt_log(inst, FMT_ERROR, "logStatusError",
-                    "Value reference %u does not exist: the model has value references 0..%d.", vr[i],
-                    inst->model->n_variables - 1);
-            return FMT_ERROR;
-        }
+        if (vr[i] >= n_variables) return no_such_variable(inst, vr[i]);
+        values[i] = v[vr[i]];
     }
-    refresh(inst);
-    for (size_t i = 0; i < n; i++) values[i] = inst->v[vr[i]];
     return FMT_OK;
+}
+
+/* True when setting values[] at vr[] would change no value bit (the model stays evaluated). */
+static bool changes_nothing(const fmt_instance *inst, const uint32_t vr[], size_t n, const double values[]) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&inst->v[vr[i]], &values[i], sizeof(double)) != 0) return false;
+    return true;
 }
 
 fmt_status fmt_set_float64(fmt_instance *inst, const uint32_t vr[], size_t n, const double values[]) {
     const fmt_model *m = inst->model;
     for (size_t i = 0; i < n; i++) {
-        if (vr[i] >= (uint32_t)m->n_variables) {
-            fmt_log(inst, FMT_ERROR, "logStatusError",
-                    "Value reference %u does not exist: the model has value references 0..%d.", vr[i],
-                    m->n_variables - 1);
-            return FMT_ERROR;
-        }
+        if (vr[i] >= (uint32_t)m->n_variables) return no_such_variable(inst, vr[i]);
         const fmt_variable *var = &m->variables[vr[i]];
         const char *why = not_settable(inst, (int)vr[i]);
         if (why) {
@@ -234,10 +238,14 @@ fmt_status fmt_set_float64(fmt_instance *inst, const uint32_t vr[], size_t n, co
             return FMT_ERROR;
         }
     }
+    /* A master typically sets every input before every step, most of them unchanged: keeping
+     * the evaluation then saves recomputing the model (and the check) for nothing. */
+    if (changes_nothing(inst, vr, n, values)) return FMT_OK;
     /* After initialization a change must keep the model consistent at once (before it, the
      * check waits for fmiExitInitializationMode so that values can be set in any order). */
     bool check_now = (inst->mode & FMT_MODES_INITIALIZED) && m->check;
-    double *saved = check_now ? malloc(n * sizeof *saved) : NULL;
+    double few[16]; /* the saved values of a small call, without allocating */
+    double *saved = !check_now ? NULL : n <= sizeof few / sizeof few[0] ? few : malloc(n * sizeof *saved);
     if (check_now && !saved) return FMT_FATAL;
     for (size_t i = 0; i < n; i++) {
         if (saved) saved[i] = inst->v[vr[i]];
@@ -249,7 +257,7 @@ fmt_status fmt_set_float64(fmt_instance *inst, const uint32_t vr[], size_t n, co
         for (size_t i = n; i-- > 0;) inst->v[vr[i]] = saved[i]; /* reverse: repeated refs end as before */
         status = FMT_ERROR;
     }
-    free(saved);
+    if (saved != few) free(saved);
     return status;
 }
 
@@ -294,23 +302,33 @@ void fmt_update_discrete(fmt_instance *inst) {
 
 /* ---- co-simulation: classical RK4 with fixed sub-steps and state-event location ---- */
 
-static void derivatives_at(fmt_instance *inst, double t, const double *x, double *dx) {
-    fmt_set_time(inst, t);
-    fmt_set_states(inst, x);
-    fmt_get_derivatives(inst, dx);
+/* fmax(1, x) for the time tolerances, inline (fmax is a library call). */
+static inline double at_least_one(double x) { return x > 1.0 ? x : 1.0; }
+
+/* k = f(t, x0 + c k_prev) (k_prev NULL: f(t, x0)): evaluates the model there, leaving the instance
+ * at that point, evaluated. The stage state goes straight into v (no copy on the critical path). */
+static void rk4_stage(fmt_instance *inst, double t, const double *restrict x0, double c,
+                      const double *restrict k_prev, double *restrict k) {
+    double *v = inst->v;
+    int n = inst->n_states;
+    v[0] = t;
+    for (int i = 0; i < n; i++) v[inst->states[i]] = x0[i] + c * k_prev[i];
+    inst->model->evaluate(v);
+    inst->dirty = false;
+    for (int i = 0; i < n; i++) k[i] = v[inst->derivatives[i]];
 }
 
 /* x_out = one RK4 step of size h from (t, x0), given k1 = f(t, x0); leaves the instance at
- * (t + h, x_out), not yet evaluated. */
-static void rk4_step(fmt_instance *inst, double t, const double *x0, const double *k1, double h, double *x_out) {
+ * (t + h, x_out), not yet evaluated. The vectors are distinct parts of inst->work (restrict). */
+static void rk4_step(fmt_instance *inst, double t, const double *restrict x0, const double *restrict k1, double h,
+                     double *restrict x_out) {
     int n = inst->n_states;
-    double *k2 = inst->work + 3 * n, *k3 = k2 + n, *k4 = k3 + n;
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k1[i];
-    derivatives_at(inst, t + 0.5 * h, x_out, k2);
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k2[i];
-    derivatives_at(inst, t + 0.5 * h, x_out, k3);
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + h * k3[i];
-    derivatives_at(inst, t + h, x_out, k4);
+    double *restrict k2 = inst->work + 3 * n;
+    double *restrict k3 = k2 + n;
+    double *restrict k4 = k3 + n;
+    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k1, k2);
+    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k2, k3);
+    rk4_stage(inst, t + h, x0, h, k3, k4);
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
     fmt_set_time(inst, t + h);
     fmt_set_states(inst, x_out);
@@ -333,7 +351,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
                 step);
         return FMT_ERROR;
     }
-    if (fabs(time - t) > 1e-9 * fmax(1.0, fabs(t))) {
+    if (fabs(time - t) > 1e-9 * at_least_one(fabs(t))) {
         fmt_log(inst, FMT_ERROR, "logStatusError",
                 "doStep from t = %.17g but the instance is at t = %.17g: communication points must follow "
                 "each other (restore an FMU state to go back).",
@@ -350,12 +368,14 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
     double *x0 = inst->work, *x = inst->work + n, *k1 = inst->work + 2 * n;
     double *z0 = inst->work + 6 * m->n_variables;
     double t_end = time + step;
+    double end_tolerance = FMT_EVENT_TIME_TOLERANCE * at_least_one(fabs(t_end));
     t = time;
     refresh(inst);
-    while (t_end - t > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) {
+    while (t_end - t > end_tolerance) {
         /* Equal sub-steps over what remains, none longer than max_step. */
         double remaining = t_end - t;
-        double h = remaining / fmax(1.0, ceil(remaining / max_step - 1e-9));
+        double substeps = ceil(remaining / max_step - 1e-9);
+        double h = substeps > 1.0 ? remaining / substeps : remaining;
         fmt_get_states(inst, x0);
         fmt_get_derivatives(inst, k1); /* evaluated at (t, x0): outputs and event indicators too */
         fmt_get_event_indicators(inst, z0);
@@ -364,7 +384,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
             /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
              * the located state is an RK4 step from the sub-step start; continue just after it. */
             double lo = 0.0, hi = h;
-            for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t));
+            for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * at_least_one(fabs(t));
                  k++) {
                 double mid = 0.5 * (lo + hi);
                 rk4_step(inst, t, x0, k1, mid, x);
@@ -379,7 +399,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
             refresh(inst);
         }
         t += h;
-        if (remaining - h <= FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) t = t_end;
+        if (remaining - h <= end_tolerance) t = t_end;
         if (inst->v[0] != t) fmt_set_time(inst, t);
     }
     refresh(inst);

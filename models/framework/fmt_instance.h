@@ -86,9 +86,16 @@ void fmt_log(const fmt_instance *inst, fmt_status status, const char *category, 
 #endif
     ;
 
+/* Logs that `function` is not allowed in inst's current mode; returns false (NULL inst: no log). */
+bool fmt_refuse_mode(const fmt_instance *inst, const char *function);
+
 /* Returns true when inst is in one of `modes`; otherwise logs that `function` is not allowed in
- * the current mode and returns false. A NULL instance is reported as false without logging. */
-bool fmt_require_mode(const fmt_instance *inst, unsigned modes, const char *function);
+ * the current mode and returns false. A NULL instance is reported as false without logging.
+ * Inline: every FMI call starts with it, doStep and get/set included. */
+static inline bool fmt_require_mode(const fmt_instance *inst, unsigned modes, const char *function) {
+    if (inst && (inst->mode & modes)) return true;
+    return fmt_refuse_mode(inst, function);
+}
 
 fmt_status fmt_enter_initialization(fmt_instance *inst, double start_time);
 fmt_status fmt_exit_initialization(fmt_instance *inst);

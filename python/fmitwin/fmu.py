@@ -140,6 +140,11 @@ def _compiler_available() -> bool:
     )
 
 
+def _used_by_instances(name: str) -> bool:
+    """Whether an FMU archive member is needed to instantiate the FMU (not sources or docs)."""
+    return not name.startswith(("sources/", "documentation/"))
+
+
 def _current_platforms() -> tuple[str, str]:
     """This machine's platform in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
     return fmpy.platform, fmpy.platform_tuple
@@ -393,12 +398,16 @@ class FmuModel:
 
     @property
     def unzip_dir(self) -> str:
-        """The extracted FMU (extracted on first use, removed when the model is closed)."""
+        """The extracted FMU (extracted on first use, removed when the model is closed).
+
+        Only what an instance uses is extracted: the C sources and the documentation stay in
+        the archive (compiling extracts the sources).
+        """
         if self._unzip_dir is None:
             if self.path.is_dir():
                 self._unzip_dir = str(self.path)
             else:
-                self._unzip_dir = fmpy.extract(str(self.path))
+                self._unzip_dir = str(fmpy.extract(str(self.path), include=_used_by_instances))
                 self._cleanup = weakref.finalize(
                     self, shutil.rmtree, self._unzip_dir, ignore_errors=True
                 )
@@ -418,6 +427,9 @@ class FmuModel:
                 "extracted directory it was given)."
             )
         try:
+            fmpy.extract(
+                str(self.path), self.unzip_dir, include=lambda name: not _used_by_instances(name)
+            )
             build_platform_binary(self.unzip_dir)
         except Exception as exc:
             raise FmuError(f"{self.path}: compiling the FMU's C sources failed: {exc}") from exc

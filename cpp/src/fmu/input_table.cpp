@@ -9,12 +9,6 @@
 
 namespace fmitwin::fmu {
 
-bool is_close(double a, double b) {
-  if (a == b) return true;
-  if (std::isinf(a) || std::isinf(b)) return false;
-  return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
-}
-
 void InputTable::validate() const {
   const std::size_t n = vrs.size();
   if (kinds.size() != n || continuous.size() != n) {
@@ -62,25 +56,38 @@ double InputTable::value(std::size_t i, double t, bool after_event) const {
   return w0 * v[a] + w1 * v[b];
 }
 
-void InputTable::apply(Simulator& sim, double t, bool after_event) const {
+void InputTable::values_at(double t, bool after_event, double* values) const {
+  for (std::size_t i = 0; i < vrs.size(); ++i) values[i] = value(i, t, after_event);
+}
+
+void InputTable::set(Simulator& sim, const double* values) const {
+  if (std::all_of(kinds.begin(), kinds.end(), [](VariableKind k) { return k == VariableKind::real; })) {
+    sim.set_real(vrs.data(), vrs.size(), values);
+    return;
+  }
   for (std::size_t i = 0; i < vrs.size(); ++i) {
-    const double x = value(i, t, after_event);
     switch (kinds[i]) {
       case VariableKind::real:
-        sim.set_real(&vrs[i], 1, &x);
+        sim.set_real(&vrs[i], 1, &values[i]);
         break;
       case VariableKind::integer: {
-        const std::int64_t k = std::llround(x);
+        const std::int64_t k = std::llround(values[i]);
         sim.set_integer(&vrs[i], 1, &k);
         break;
       }
       case VariableKind::boolean: {
-        const bool b = x != 0.0;
+        const bool b = values[i] != 0.0;
         sim.set_boolean(&vrs[i], 1, &b);
         break;
       }
     }
   }
+}
+
+void InputTable::apply(Simulator& sim, double t, bool after_event) const {
+  std::vector<double> values(vrs.size());
+  values_at(t, after_event, values.data());
+  set(sim, values.data());
 }
 
 void InputTable::apply_continuous(Simulator& sim, double t) const {

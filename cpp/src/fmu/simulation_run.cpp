@@ -11,7 +11,9 @@ namespace fmitwin::fmu {
 SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time,
                              double stop_time, double step, bool variable_step, InputTable inputs,
                              OutputSelection outputs)
-    : sim_(std::move(simulator)),
+    : sim_(simulator ? std::move(simulator)
+                     : throw std::invalid_argument("SimulationRun: no simulator")),
+      access_(sim_->access()),
       start_(start_time),
       stop_(stop_time),
       step_(step),
@@ -19,8 +21,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       inputs_(std::make_shared<const InputTable>(std::move(inputs))),
       outputs_(std::move(outputs)),
       time_(start_time),
+      co_simulation_(access_.interface_type() == InterfaceType::co_simulation),
+      input_values_(inputs_->vrs.size()),
+      set_input_values_(inputs_->vrs.size()),
       bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
-  if (!sim_) throw std::invalid_argument("SimulationRun: no simulator");
   if (!(step > 0.0) || !std::isfinite(step)) {
     throw std::invalid_argument("step must be a positive finite number, got " +
                                 std::to_string(step));
@@ -33,10 +37,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
                           static_cast<double>(inputs_->event_times.size());
   const auto rows = static_cast<std::size_t>(std::min(expected, 1e8));
-  times_.reserve(rows);
-  reals_.reserve(rows * outputs_.real.size());
-  integers_.reserve(rows * outputs_.integer.size());
-  booleans_.reserve(rows * outputs_.boolean.size());
+  times_.resize(rows);
+  reals_.resize(rows * outputs_.real.size());
+  integers_.resize(rows * outputs_.integer.size());
+  booleans_.resize(rows * outputs_.boolean.size());
 }
 
 void SimulationRun::apply_inputs(double t, bool after_event) {
@@ -49,21 +53,39 @@ std::size_t SimulationRun::remaining_steps() const {
 }
 
 void SimulationRun::record(double t) {
-  times_.push_back(t);
   const std::size_t nr = outputs_.real.size(), ni = outputs_.integer.size(),
                     nb = outputs_.boolean.size();
-  if (nr > 0) {
-    reals_.resize(reals_.size() + nr);
-    sim_->get_real(outputs_.real.data(), nr, reals_.data() + reals_.size() - nr);
+  if (rows_ == times_.size()) {  // more rows than expected (input events): grow geometrically
+    const std::size_t rows = 2 * rows_ + 1;
+    times_.resize(rows);
+    reals_.resize(rows * nr);
+    integers_.resize(rows * ni);
+    booleans_.resize(rows * nb);
   }
-  if (ni > 0) {
-    integers_.resize(integers_.size() + ni);
-    sim_->get_integer(outputs_.integer.data(), ni, integers_.data() + integers_.size() - ni);
-  }
+  times_[rows_] = t;
+  if (nr > 0) access_.get_real(outputs_.real.data(), nr, reals_.data() + rows_ * nr);
+  if (ni > 0) access_.get_integer(outputs_.integer.data(), ni, integers_.data() + rows_ * ni);
   if (nb > 0) {
-    sim_->get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
-    for (std::size_t i = 0; i < nb; ++i) booleans_.push_back(bool_buffer_[i] ? 1 : 0);
+    access_.get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
+    for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
+  ++rows_;
+}
+
+void SimulationRun::set_inputs(double t) {
+  if (!co_simulation_) {  // model exchange: the simulator handles events (and follows inputs)
+    sim_->apply_inputs(*inputs_, t, inputs_->is_event(t));
+    return;
+  }
+  // Co-simulation: right-hand values at every point (as FMPy), set only when they changed.
+  // Past the table's last time every signal holds its last value: once set there, done.
+  if (inputs_set_ && set_inputs_time_ > inputs_->times.back()) return;
+  inputs_->values_at(t, true, input_values_.data());
+  set_inputs_time_ = t;
+  if (inputs_set_ && input_values_ == set_input_values_) return;
+  inputs_->set(*sim_, input_values_.data());
+  set_input_values_.swap(input_values_);
+  inputs_set_ = true;
 }
 
 bool SimulationRun::advance(std::size_t max_steps) {
@@ -89,7 +111,7 @@ bool SimulationRun::advance(std::size_t max_steps) {
       }
       next = stop_;
     }
-    if (!inputs_->empty()) sim_->apply_inputs(*inputs_, time_, inputs_->is_event(time_));
+    if (!inputs_->empty()) set_inputs(time_);
     if (!sim_->do_step(time_, next - time_)) {
       if (sim_->terminate_requested()) {
         terminated_by_fmu_ = true;

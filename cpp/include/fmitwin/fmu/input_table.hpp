@@ -4,6 +4,8 @@
 // Call order: fill, validate(), then apply()/value() from one thread at a time.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -12,7 +14,12 @@
 namespace fmitwin::fmu {
 
 // math.isclose(a, b) with its default rel_tol = 1e-9, abs_tol = 0 (FMPy's time comparisons).
-bool is_close(double a, double b);
+// Inline: run loops call it several times per step.
+inline bool is_close(double a, double b) {
+  if (a == b) return true;
+  if (std::isinf(a) || std::isinf(b)) return false;
+  return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
+}
 
 enum class VariableKind { real, integer, boolean };
 
@@ -29,7 +36,12 @@ struct InputTable {
   bool empty() const { return vrs.empty() || times.empty(); }
   // Value of signal i at time t; after_event takes the right-hand value at a discontinuity.
   double value(std::size_t i, double t, bool after_event) const;
-  // Sets every signal on the simulator.
+  // values[i] = value(i, t, after_event) for every signal i (values holds vrs.size() entries).
+  void values_at(double t, bool after_event, double* values) const;
+  // Sets every signal to values[i] (as from values_at): Real signals in one set_real call when
+  // all signals are Real, else one call per signal.
+  void set(Simulator& sim, const double* values) const;
+  // Sets every signal on the simulator: values_at then set.
   void apply(Simulator& sim, double t, bool after_event) const;
   // Sets the continuous (interpolated) signals only: what changes between events.
   void apply_continuous(Simulator& sim, double t) const;

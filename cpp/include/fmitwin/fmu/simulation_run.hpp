@@ -5,6 +5,10 @@
 // bit-identical to it: t_n = t0 + n*h (not accumulated sums); a step is shortened to an input
 // event when the FMU can handle variable communication steps; the last step ends at stop_time.
 // Inputs are applied before each step at the current time, taking the value after an input event.
+// A co-simulation FMU keeps an input's value until it is set again, so the run sets the inputs of
+// a co-simulation FMU only when their values differ from the ones it set last (a constant or
+// held input costs nothing per step); setting those inputs by other means during a run (e.g.
+// from a progress callback) is not supported.
 //
 // Ownership: shares the simulator; owns its input table and result buffers.
 // Call order: construct (simulator in initialization mode or later) -> [apply_inputs(t0, false)
@@ -42,17 +46,21 @@ class SimulationRun {
   // Communication steps still to go (an estimate when input events shorten steps).
   std::size_t remaining_steps() const;
 
-  std::size_t rows() const { return times_.size(); }
+  std::size_t rows() const { return rows_; }
+  // The recorded rows, row-major (rows() x outputs of that kind); entries past rows() are unused.
   const std::vector<double>& times() const { return times_; }
-  const std::vector<double>& reals() const { return reals_; }  // rows x outputs.real, row-major
+  const std::vector<double>& reals() const { return reals_; }
   const std::vector<std::int64_t>& integers() const { return integers_; }
   const std::vector<std::uint8_t>& booleans() const { return booleans_; }
+  const OutputSelection& outputs() const { return outputs_; }
   bool terminated_by_fmu() const { return terminated_by_fmu_; }
 
  private:
   void record(double t);
+  void set_inputs(double t);
 
   std::shared_ptr<FmuSimulator> sim_;
+  FmuAccess& access_;  // sim_'s FMU: recording reads it directly
   double start_, stop_, step_;
   bool variable_step_;
   std::shared_ptr<const InputTable> inputs_;
@@ -62,7 +70,12 @@ class SimulationRun {
   bool started_ = false;
   bool finished_ = false;
   bool terminated_by_fmu_ = false;
-  std::vector<double> times_, reals_;
+  bool co_simulation_;
+  std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
+  bool inputs_set_ = false;
+  double set_inputs_time_ = 0.0;  // when the inputs were last computed (CS)
+  std::size_t rows_ = 0;
+  std::vector<double> times_, reals_;  // sized for the expected rows; grown when events add some
   std::vector<std::int64_t> integers_;
   std::vector<std::uint8_t> booleans_;
   std::unique_ptr<bool[]> bool_buffer_;
