@@ -4,6 +4,7 @@ derivatives against finite differences, FMU state save/restore, and rejected bad
 from __future__ import annotations
 
 import shutil
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
@@ -53,6 +54,18 @@ def test_fmpy_validation_passes(name, version):
         else:  # FMPy keeps FMI 3's plural attribute only in the XML
             assert kind.providesAdjointDerivatives
             assert 'providesDirectionalDerivatives="true"' in _model_description_xml(path)
+
+
+@pytest.mark.parametrize(("name", "version"), CASES)
+def test_inputs_carry_a_start_value_and_no_initial_attribute(name, version):
+    # FMI 2.0 and 3.0 both forbid `initial` on inputs; importers such as libcosim reject it.
+    root = ET.fromstring(_model_description_xml(fmitwin.models.path(name, version)))
+    inputs = [v for v in root.iter() if v.get("causality") == "input"]
+    assert inputs
+    for variable in inputs:
+        assert "initial" not in variable.attrib, variable.get("name")
+        start = variable.get("start") or next(iter(variable), variable).get("start")
+        assert start is not None, variable.get("name")
 
 
 def _model_description_xml(path) -> str:

@@ -219,7 +219,8 @@ static void variable_header(FILE *f, const fmt_variable *v, int index) {
     if (v->description) attribute(f, "description", v->description);
     attribute(f, "causality", causality_name(v->causality));
     attribute(f, "variability", variability_name(v->variability));
-    if (initial_name(v->initial)) attribute(f, "initial", initial_name(v->initial));
+    /* FMI 2.0 and 3.0 forbid `initial` on inputs (their start value is required instead). */
+    if (v->causality != FMT_INPUT && initial_name(v->initial)) attribute(f, "initial", initial_name(v->initial));
 }
 
 /* `dependencies="..."` listing value references plus `offset` (1 for FMI 2 indices). */
