@@ -1,0 +1,205 @@
+"""A running twin: wires config -> EKF, gateway, synchronizer, adapters, publisher, commands and
+history, and runs them as asyncio tasks until stopped.
+
+Task layout (one event loop, no threads): one task per adapter (each reconnects on its own, so an
+outage of one never stops another), the synchronizer task (woken by the gateway whenever a usable
+reading is buffered), the publisher task, and a housekeeping task (staleness, history flush,
+commands) every ``tick`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+from fmitwin.live.config import CommandConfig, TwinConfig
+from fmitwin.live.gateway import Gateway
+from fmitwin.live.history import History
+from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
+from fmitwin.live.opcua import OpcUaSource
+from fmitwin.live.publish import Publisher, TwinOpcUaServer
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer
+
+log = logging.getLogger("fmitwin.live")
+
+
+def measurement_matrix(config: TwinConfig) -> np.ndarray:
+    """H (m, n): row i selects the state measured by the i-th measurement sensor."""
+    states = config.model.states
+    sensors = config.measurement_sensors
+    H = np.zeros((len(sensors), len(states)))
+    for i, s in enumerate(sensors):
+        H[i, states.index(s.variable)] = 1.0
+    return H
+
+
+def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
+    """The EKF for a twin and the initial input vector u0."""
+    import fmitwin
+
+    states = config.model.states
+    f = config.filter
+    sensors = config.measurement_sensors
+    n = len(states)
+    u0 = np.zeros(len(config.model.inputs))
+    if config.model.process == "random_walk":
+        process = fmitwin.LinearProcessModel(np.eye(n))
+    else:
+        process, u0 = _fmu_process_model(config)
+    return (
+        fmitwin.ExtendedKalmanFilter(
+            n,
+            len(sensors),
+            x0=np.array([f.x0[s] for s in states]),
+            P0=np.diag([f.P0[s] for s in states]),
+            Q=np.diag([f.Q[s] for s in states]),
+            R=np.diag([s.noise**2 for s in sensors]),
+            process_model=process,
+            measurement_model=fmitwin.LinearMeasurementModel(measurement_matrix(config)),
+            gate_probability=f.gate_probability,
+            state_names=list(states),
+            measurement_names=[s.name for s in sensors],
+        ),
+        u0,
+    )
+
+
+def _fmu_process_model(config: TwinConfig) -> tuple[Any, np.ndarray]:
+    raise NotImplementedError("FMU-backed twins need branch 'fmu' (fmitwin.FmuProcessModel)")
+
+
+class Twin:
+    """Everything a running twin owns. ``await twin.run(stop)`` returns after ``stop`` is set."""
+
+    def __init__(self, config: TwinConfig, *, ekf: Any = None, u0=None, tick: float = 0.05):
+        self.config = config
+        self.tick = tick
+        if ekf is None:
+            ekf, u0 = build_filter(config)
+        self.events: deque = deque(maxlen=200)
+        self.history = None
+        if config.history.path is not None:
+            self.history = History(
+                config.history.path,
+                flush_interval=config.history.flush_interval,
+                meta={
+                    "twin": config.name,
+                    "config": str(config.file),
+                    "states": config.model.states,
+                    "started": time.time(),
+                },
+            )
+        self._ready = asyncio.Event()
+        self.gateway = Gateway(
+            config.sensors,
+            on_reading=self.history.record_reading if self.history else None,
+            on_event=self.event,
+            on_buffered=self._ready.set,
+        )
+        self.sync = Synchronizer(config, ekf, self.gateway, u0=u0, on_event=self.event)
+        by_source = {"opcua": [], "mqtt": []}
+        for s in config.sensors.values():
+            by_source.get(s.source, []).append(s)
+        self.opcua = self.mqtt = None
+        if by_source["opcua"]:
+            self.opcua = OpcUaSource(
+                config.opcua, by_source["opcua"], self.gateway.submit, on_event=self.event
+            )
+        if by_source["mqtt"]:
+            self.mqtt = sensor_link(
+                config.mqtt, by_source["mqtt"], self.gateway.submit, on_event=self.event
+            )
+        pub = config.publish
+        self.server = self.publish_link = None
+        if pub.opcua:
+            self.server = TwinOpcUaServer(pub.opcua, pub.namespace, config.name, self.sync)
+        if pub.mqtt:
+            self.publish_link = MqttLink("publish", pub.mqtt, on_event=self.event)
+        self.publisher = Publisher(
+            self.sync,
+            opcua=self.server,
+            mqtt=self.publish_link,
+            prefix=pub.prefix,
+            interval=pub.interval,
+            history=self.history,
+        )
+        self.commands = CommandWriter(config, self.sync, self._send_command, on_event=self.event)
+        self.started = time.time()
+
+    def event(self, kind: str, details: dict) -> None:
+        now = time.time()
+        self.events.append((now, kind, details))
+        if self.history is not None:
+            self.history.record_event(kind, details, now)
+        log.info("%s %s", kind, details)
+
+    async def _send_command(self, cmd: CommandConfig, value: float) -> None:
+        if cmd.via == "opcua":
+            if self.opcua is None:
+                raise ConnectionError("no OPC UA link configured for commands")
+            await self.opcua.write(cmd.address, value)
+        else:
+            if self.mqtt is None:
+                raise ConnectionError("no MQTT link configured for commands")
+            await self.mqtt.publish(cmd.address, encode_payload(value, time.time()))
+
+    async def _synchronize(self) -> None:
+        window = self.config.filter.reorder_window
+        while True:
+            if window > 0 and self.sync._heap:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), timeout=window)
+            else:
+                await self._ready.wait()
+            self._ready.clear()
+            if self.sync.step():
+                self.publisher.notify()
+            await asyncio.sleep(0)  # let the adapters deliver the next batch
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            self.gateway.check_staleness()
+            await self.commands.tick()
+            if self.history is not None:
+                self.history.maybe_flush()
+
+    async def run(self, stop: asyncio.Event | None = None, duration: float | None = None) -> None:
+        """Run until ``stop`` is set or ``duration`` seconds passed; then stop cleanly."""
+        stop = stop or asyncio.Event()
+        if self.server is not None:
+            await self.server.start()
+        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]
+        coros += [link.run() for link in (self.opcua, self.mqtt, self.publish_link) if link]
+        tasks = [asyncio.create_task(c) for c in coros]
+        self.event("twin_started", {"name": self.config.name})
+        try:
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait(
+                [waiter, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            for t in tasks:
+                if t.done() and t.exception() is not None:
+                    raise t.exception()
+        finally:
+            await self._shutdown(tasks)
+
+    async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.sync.step(now=math.inf)  # apply everything still held for reordering
+        if self.sync.estimate is not None and self.server is not None:
+            await self.publisher.publish(self.sync.estimate)
+        if self.server is not None:
+            await self.server.stop()
+        self.event("twin_stopped", {"counts": self.gateway.counts()})
+        if self.history is not None:
+            self.history.close()
