@@ -15,7 +15,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "ExtendedKalmanFilter": "fmitwin.filters",
+    "BatchResult": "fmitwin.filters",
+    "UpdateResult": "fmitwin.filters",
+    "ProcessModel": "fmitwin.filters",
+    "MeasurementModel": "fmitwin.filters",
+    "LinearProcessModel": "fmitwin.filters",
+    "LinearMeasurementModel": "fmitwin.filters",
+    "PythonProcessModel": "fmitwin.filters",
+    "PythonMeasurementModel": "fmitwin.filters",
+    "DampedPendulumModel": "fmitwin.filters",
+    "gate_thresholds": "fmitwin.filters",
+}
 
 
 def __getattr__(name: str) -> Any:
