@@ -1,0 +1,522 @@
+/* fmt_instance.c - FMI-version-independent runtime shared by every fmt model (see fmt_instance.h). */
+#include "fmt_instance.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FMT_STRINGIFY2(x) #x
+#define FMT_STRINGIFY(x) FMT_STRINGIFY2(x)
+#ifndef FMT_GUID
+#error "FMT_GUID must be defined by the build (the FMU's GUID / instantiation token)"
+#endif
+const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
+
+/* Relative time resolution of event location in co-simulation. */
+#define FMT_EVENT_TIME_TOLERANCE 1e-12
+#define FMT_MAX_BISECTIONS 200
+
+static const char *mode_name(fmt_mode mode) {
+    switch (mode) {
+    case FMT_MODE_INSTANTIATED: return "instantiated";
+    case FMT_MODE_INITIALIZATION: return "initialization mode";
+    case FMT_MODE_EVENT: return "event mode";
+    case FMT_MODE_CONTINUOUS_TIME: return "continuous-time mode";
+    case FMT_MODE_STEP: return "step mode";
+    case FMT_MODE_TERMINATED: return "terminated";
+    }
+    return "unknown mode";
+}
+
+void fmt_log(const fmt_instance *inst, fmt_status status, const char *category, const char *format, ...) {
+    if (!inst || !inst->log || (status < FMT_WARNING && !inst->logging_on)) return;
+    char message[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    inst->log(inst, status, category, message);
+}
+
+bool fmt_require_mode(const fmt_instance *inst, unsigned modes, const char *function) {
+    if (!inst) return false;
+    if (inst->mode & modes) return true;
+    fmt_log(inst, FMT_ERROR, "logStatusError", "%s is not allowed in %s.", function, mode_name(inst->mode));
+    return false;
+}
+
+static bool is_state(const fmt_instance *inst, int index) {
+    for (int i = 0; i < inst->n_states; i++)
+        if (inst->states[i] == index) return true;
+    return false;
+}
+
+static void load_start_values(fmt_instance *inst) {
+    const fmt_model *m = inst->model;
+    for (int i = 0; i < m->n_variables; i++) {
+        const fmt_variable *var = &m->variables[i];
+        bool has_start = var->initial == FMT_EXACT || var->initial == FMT_APPROX || var->causality == FMT_INPUT;
+        inst->v[i] = has_start ? var->start : 0.0;
+    }
+    inst->dirty = true;
+}
+
+fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface interface, fmt_log_fn log,
+                              void *adapter_data, bool logging_on) {
+    const fmt_model *m = &FMT_MODEL;
+    fmt_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) return NULL;
+    inst->model = m;
+    inst->interface = interface;
+    inst->log = log;
+    inst->adapter_data = adapter_data;
+    inst->logging_on = logging_on;
+    inst->name = strdup(name ? name : "");
+    inst->v = calloc((size_t)m->n_variables, sizeof *inst->v);
+    inst->states = calloc((size_t)m->n_variables, sizeof *inst->states);
+    inst->derivatives = calloc((size_t)m->n_variables, sizeof *inst->derivatives);
+    inst->event_indicators = calloc((size_t)m->n_variables, sizeof *inst->event_indicators);
+    inst->knowns = calloc((size_t)m->n_variables, sizeof *inst->knowns);
+    /* RK4: x0, x, k1..k4 (n_states each); event location: z0, z (n_event_indicators each). */
+    inst->work = calloc(8 * (size_t)m->n_variables, sizeof *inst->work);
+    if (!inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
+        !inst->knowns || !inst->work) {
+        fmt_free_instance(inst);
+        return NULL;
+    }
+    if (!token || strcmp(token, fmt_token) != 0) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The GUID / instantiation token '%s' does not match this binary's '%s': the "
+                "modelDescription.xml and the binary come from different builds; rebuild the FMU.",
+                token ? token : "(null)", fmt_token);
+        fmt_free_instance(inst);
+        return NULL;
+    }
+    for (int i = 0; i < m->n_variables; i++) {
+        const fmt_variable *var = &m->variables[i];
+        if (var->derivative_of > 0) {
+            inst->states[inst->n_states] = var->derivative_of;
+            inst->derivatives[inst->n_states++] = i;
+        }
+        if (var->event_indicator) inst->event_indicators[inst->n_event_indicators++] = i;
+    }
+    for (int i = 0; i < inst->n_states; i++) inst->knowns[inst->n_knowns++] = inst->states[i];
+    for (int i = 0; i < m->n_variables; i++)
+        if (m->variables[i].causality == FMT_INPUT) inst->knowns[inst->n_knowns++] = i;
+    inst->mode = FMT_MODE_INSTANTIATED;
+    load_start_values(inst);
+    return inst;
+}
+
+void fmt_free_instance(fmt_instance *inst) {
+    if (!inst) return;
+    free(inst->name);
+    free(inst->v);
+    free(inst->states);
+    free(inst->derivatives);
+    free(inst->event_indicators);
+    free(inst->knowns);
+    free(inst->work);
+    free(inst);
+}
+
+void fmt_reset(fmt_instance *inst) {
+    inst->mode = FMT_MODE_INSTANTIATED;
+    load_start_values(inst);
+}
+
+static void refresh(fmt_instance *inst) {
+    if (!inst->dirty) return;
+    inst->model->evaluate(inst->v);
+    inst->dirty = false;
+}
+
+/* Runs the model's consistency check; logs and returns false when it fails. */
+static bool model_consistent(fmt_instance *inst) {
+    const char *problem = inst->model->check ? inst->model->check(inst->v) : NULL;
+    if (problem) fmt_log(inst, FMT_ERROR, "logStatusError", "%s", problem);
+    return problem == NULL;
+}
+
+fmt_status fmt_enter_initialization(fmt_instance *inst, double start_time) {
+    if (!isfinite(start_time)) {
+        fmt_log(inst, FMT_ERROR, "logStatusError", "The start time %g is not finite.", start_time);
+        return FMT_ERROR;
+    }
+    inst->v[0] = start_time;
+    inst->dirty = true;
+    inst->mode = FMT_MODE_INITIALIZATION;
+    return FMT_OK;
+}
+
+fmt_status fmt_exit_initialization(fmt_instance *inst) {
+    if (!model_consistent(inst)) return FMT_ERROR;
+    fmt_update_discrete(inst);
+    refresh(inst);
+    inst->mode = inst->interface == FMT_MODEL_EXCHANGE ? FMT_MODE_EVENT : FMT_MODE_STEP;
+    return FMT_OK;
+}
+
+/* Why variable `index` may not be set now, or NULL when it may. */
+static const char *not_settable(const fmt_instance *inst, int index) {
+    const fmt_variable *var = &inst->model->variables[index];
+    bool before_init = inst->mode & (FMT_MODE_INSTANTIATED | FMT_MODE_INITIALIZATION);
+    switch (var->causality) {
+    case FMT_INPUT:
+        return inst->mode == FMT_MODE_TERMINATED ? "inputs cannot be set after fmiTerminate" : NULL;
+    case FMT_PARAMETER:
+        if (before_init) return NULL;
+        if (var->variability == FMT_TUNABLE && (inst->mode & (FMT_MODE_EVENT | FMT_MODE_STEP))) return NULL;
+        return var->variability == FMT_TUNABLE
+                   ? "tunable parameters can only be set before initialization, in event mode or between "
+                     "co-simulation steps"
+                   : "it is a fixed parameter: set it before fmiExitInitializationMode (re-instantiate or "
+                     "reset to change it)";
+    case FMT_INDEPENDENT:
+        return "it is the independent variable: use fmiSetTime / the doStep time instead";
+    default:
+        if (var->initial == FMT_EXACT || var->initial == FMT_APPROX) {
+            if (before_init) return NULL;
+            return is_state(inst, index)
+                       ? "it is a continuous state: set its start value before initialization, or use "
+                         "fmiSetContinuousStates (model exchange) or an FMU state (fmiSetFMUState)"
+                       : "its start value can only be set before initialization";
+        }
+        return "it is computed by the model (calculated), not an input, parameter or start value";
+    }
+}
+
+fmt_status fmt_get_float64(fmt_instance *inst, const uint32_t vr[], size_t n, double values[]) {
+    for (size_t i = 0; i < n; i++) {
+        if (vr[i] >= (uint32_t)inst->model->n_variables) {
+            fmt_log(inst, FMT_ERROR, "logStatusError",
+                    "Value reference %u does not exist: the model has value references 0..%d.", vr[i],
+                    inst->model->n_variables - 1);
+            return FMT_ERROR;
+        }
+    }
+    refresh(inst);
+    for (size_t i = 0; i < n; i++) values[i] = inst->v[vr[i]];
+    return FMT_OK;
+}
+
+fmt_status fmt_set_float64(fmt_instance *inst, const uint32_t vr[], size_t n, const double values[]) {
+    const fmt_model *m = inst->model;
+    for (size_t i = 0; i < n; i++) {
+        if (vr[i] >= (uint32_t)m->n_variables) {
+            fmt_log(inst, FMT_ERROR, "logStatusError",
+                    "Value reference %u does not exist: the model has value references 0..%d.", vr[i],
+                    m->n_variables - 1);
+            return FMT_ERROR;
+        }
+        const fmt_variable *var = &m->variables[vr[i]];
+        const char *why = not_settable(inst, (int)vr[i]);
+        if (why) {
+            fmt_log(inst, FMT_ERROR, "logStatusError", "Cannot set '%s' in %s: %s.", var->name,
+                    mode_name(inst->mode), why);
+            return FMT_ERROR;
+        }
+        double x = values[i];
+        if (!isfinite(x)) {
+            fmt_log(inst, FMT_ERROR, "logStatusError", "Cannot set '%s' to %g: the value must be finite.",
+                    var->name, x);
+            return FMT_ERROR;
+        }
+        if ((var->has_min && x < var->min) || (var->has_max && x > var->max)) {
+            fmt_log(inst, FMT_ERROR, "logStatusError",
+                    "Cannot set '%s' to %g: it must lie in [%g, %g]%s%s.", var->name, x,
+                    var->has_min ? var->min : -INFINITY, var->has_max ? var->max : INFINITY,
+                    var->unit ? " " : "", var->unit ? var->unit : "");
+            return FMT_ERROR;
+        }
+    }
+    /* After initialization a change must keep the model consistent at once (before it, the
+     * check waits for fmiExitInitializationMode so that values can be set in any order). */
+    bool check_now = (inst->mode & FMT_MODES_INITIALIZED) && m->check;
+    double *saved = check_now ? malloc(n * sizeof *saved) : NULL;
+    if (check_now && !saved) return FMT_FATAL;
+    for (size_t i = 0; i < n; i++) {
+        if (saved) saved[i] = inst->v[vr[i]];
+        inst->v[vr[i]] = values[i];
+    }
+    inst->dirty = true;
+    fmt_status status = FMT_OK;
+    if (check_now && !model_consistent(inst)) {
+        for (size_t i = n; i-- > 0;) inst->v[vr[i]] = saved[i]; /* reverse: repeated refs end as before */
+        status = FMT_ERROR;
+    }
+    free(saved);
+    return status;
+}
+
+void fmt_set_time(fmt_instance *inst, double time) {
+    inst->v[0] = time;
+    inst->dirty = true;
+}
+
+void fmt_set_states(fmt_instance *inst, const double x[]) {
+    for (int i = 0; i < inst->n_states; i++) inst->v[inst->states[i]] = x[i];
+    inst->dirty = true;
+}
+
+void fmt_get_states(const fmt_instance *inst, double x[]) {
+    for (int i = 0; i < inst->n_states; i++) x[i] = inst->v[inst->states[i]];
+}
+
+void fmt_get_derivatives(fmt_instance *inst, double dx[]) {
+    refresh(inst);
+    for (int i = 0; i < inst->n_states; i++) dx[i] = inst->v[inst->derivatives[i]];
+}
+
+void fmt_get_event_indicators(fmt_instance *inst, double z[]) {
+    refresh(inst);
+    for (int i = 0; i < inst->n_event_indicators; i++) z[i] = inst->v[inst->event_indicators[i]];
+}
+
+void fmt_get_nominals(const fmt_instance *inst, double nominals[]) {
+    for (int i = 0; i < inst->n_states; i++) {
+        double nominal = inst->model->variables[inst->states[i]].nominal;
+        nominals[i] = nominal > 0 ? nominal : 1.0;
+    }
+}
+
+void fmt_update_discrete(fmt_instance *inst) {
+    if (!inst->model->update_discrete) return;
+    refresh(inst);
+    inst->model->update_discrete(inst->v);
+    inst->dirty = true;
+    fmt_log(inst, FMT_OK, "logEvents", "Event at t = %.17g handled.", inst->v[0]);
+}
+
+/* ---- co-simulation: classical RK4 with fixed sub-steps and state-event location ---- */
+
+static void derivatives_at(fmt_instance *inst, double t, const double *x, double *dx) {
+    fmt_set_time(inst, t);
+    fmt_set_states(inst, x);
+    fmt_get_derivatives(inst, dx);
+}
+
+/* x_out = one RK4 step of size h from (t, x0); leaves inst evaluated at (t + h, x_out). */
+static void rk4_step(fmt_instance *inst, double t, const double *x0, double h, double *x_out) {
+    int n = inst->n_states;
+    double *k1 = inst->work + 2 * n, *k2 = k1 + n, *k3 = k2 + n, *k4 = k3 + n;
+    derivatives_at(inst, t, x0, k1);
+    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k1[i];
+    derivatives_at(inst, t + 0.5 * h, x_out, k2);
+    for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k2[i];
+    derivatives_at(inst, t + 0.5 * h, x_out, k3);
+    for (int i = 0; i < n; i++) x_out[i] = x0[i] + h * k3[i];
+    derivatives_at(inst, t + h, x_out, k4);
+    for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+    fmt_set_time(inst, t + h);
+    fmt_set_states(inst, x_out);
+    refresh(inst);
+}
+
+/* True when an event indicator changed side of zero between z0 and the instance's current values. */
+static bool crossed(fmt_instance *inst, const double *z0) {
+    double *z = inst->work + 7 * inst->model->n_variables;
+    fmt_get_event_indicators(inst, z);
+    for (int i = 0; i < inst->n_event_indicators; i++)
+        if ((z0[i] > 0) != (z[i] > 0)) return true;
+    return false;
+}
+
+fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
+    const fmt_model *m = inst->model;
+    double t = inst->v[0];
+    if (!(step > 0) || !isfinite(step)) {
+        fmt_log(inst, FMT_ERROR, "logStatusError", "The communication step size %g must be positive and finite.",
+                step);
+        return FMT_ERROR;
+    }
+    if (fabs(time - t) > 1e-9 * fmax(1.0, fabs(t))) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "doStep from t = %.17g but the instance is at t = %.17g: communication points must follow "
+                "each other (restore an FMU state to go back).",
+                time, t);
+        return FMT_ERROR;
+    }
+    double max_step = inst->v[m->cosim_max_step];
+    if (!(max_step > 0) || !isfinite(max_step)) {
+        fmt_log(inst, FMT_ERROR, "logStatusError", "The parameter '%s' = %g must be positive and finite.",
+                m->variables[m->cosim_max_step].name, max_step);
+        return FMT_ERROR;
+    }
+    int n = inst->n_states;
+    double *x0 = inst->work, *x = inst->work + n;
+    double *z0 = inst->work + 6 * m->n_variables;
+    double t_end = time + step;
+    t = time;
+    refresh(inst);
+    while (t_end - t > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) {
+        /* Equal sub-steps over what remains, none longer than max_step. */
+        double remaining = t_end - t;
+        double h = remaining / fmax(1.0, ceil(remaining / max_step - 1e-9));
+        fmt_get_states(inst, x0);
+        fmt_get_event_indicators(inst, z0);
+        rk4_step(inst, t, x0, h, x);
+        if (inst->n_event_indicators > 0 && crossed(inst, z0)) {
+            /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
+             * the located state is an RK4 step from the sub-step start; continue just after it. */
+            double lo = 0.0, hi = h;
+            for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t));
+                 k++) {
+                double mid = 0.5 * (lo + hi);
+                rk4_step(inst, t, x0, mid, x);
+                if (crossed(inst, z0))
+                    hi = mid;
+                else
+                    lo = mid;
+            }
+            rk4_step(inst, t, x0, hi, x);
+            h = hi;
+            fmt_update_discrete(inst);
+            refresh(inst);
+        }
+        t += h;
+        if (remaining - h <= FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) t = t_end;
+        fmt_set_time(inst, t);
+    }
+    refresh(inst);
+    return FMT_OK;
+}
+
+/* ---- directional derivatives ---- */
+
+static bool is_unknown(const fmt_instance *inst, int index) {
+    const fmt_variable *var = &inst->model->variables[index];
+    return var->causality == FMT_OUTPUT || var->derivative_of > 0 || var->event_indicator;
+}
+
+static bool is_known(const fmt_instance *inst, int index) {
+    for (int i = 0; i < inst->n_knowns; i++)
+        if (inst->knowns[i] == index) return true;
+    return false;
+}
+
+static double partial(const fmt_instance *inst, int unknown, int known) {
+    /* A state that is also an output depends on nothing but itself. */
+    if (is_state(inst, unknown)) return unknown == known ? 1.0 : 0.0;
+    return inst->model->partial(inst->v, unknown, known);
+}
+
+fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknowns[], size_t n_unknowns,
+                                      const uint32_t knowns[], size_t n_knowns, const double seed[],
+                                      double sensitivity[], bool adjoint) {
+    const fmt_model *m = inst->model;
+    for (size_t i = 0; i < n_unknowns; i++) {
+        if (unknowns[i] >= (uint32_t)m->n_variables || !is_unknown(inst, (int)unknowns[i])) {
+            fmt_log(inst, FMT_ERROR, "logStatusError",
+                    "Directional derivative: unknown %u is not an output, state derivative or event "
+                    "indicator of %s.",
+                    unknowns[i], m->name);
+            return FMT_ERROR;
+        }
+    }
+    for (size_t j = 0; j < n_knowns; j++) {
+        if (knowns[j] >= (uint32_t)m->n_variables || !is_known(inst, (int)knowns[j])) {
+            fmt_log(inst, FMT_ERROR, "logStatusError",
+                    "Directional derivative: known %u is not a continuous state or input of %s.", knowns[j],
+                    m->name);
+            return FMT_ERROR;
+        }
+    }
+    refresh(inst);
+    size_t n_out = adjoint ? n_knowns : n_unknowns;
+    for (size_t k = 0; k < n_out; k++) sensitivity[k] = 0.0;
+    for (size_t i = 0; i < n_unknowns; i++) {
+        for (size_t j = 0; j < n_knowns; j++) {
+            double d = partial(inst, (int)unknowns[i], (int)knowns[j]);
+            if (adjoint)
+                sensitivity[j] += seed[i] * d;
+            else
+                sensitivity[i] += d * seed[j];
+        }
+    }
+    return FMT_OK;
+}
+
+const int *fmt_dependencies(const fmt_instance *inst, uint32_t vr, int *n) {
+    *n = 0;
+    if (vr >= (uint32_t)inst->model->n_variables || !is_unknown(inst, (int)vr)) return NULL;
+    const int *depends = inst->model->variables[vr].depends;
+    if (!depends) {
+        *n = inst->n_knowns;
+        return inst->knowns;
+    }
+    while (depends[*n] != FMT_END) (*n)++;
+    return depends;
+}
+
+/* ---- FMU state snapshots ---- */
+
+struct fmt_snapshot {
+    uint64_t signature; /* identifies the model build (hash of the token) */
+    int32_t n_variables;
+    int32_t mode;
+    double v[];
+};
+
+static uint64_t token_signature(void) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *c = fmt_token; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return h;
+}
+
+size_t fmt_snapshot_size(const fmt_instance *inst) {
+    return sizeof(fmt_snapshot) + (size_t)inst->model->n_variables * sizeof(double);
+}
+
+fmt_snapshot *fmt_get_snapshot(fmt_instance *inst, fmt_snapshot *reuse) {
+    fmt_snapshot *s = reuse ? reuse : malloc(fmt_snapshot_size(inst));
+    if (!s) return NULL;
+    refresh(inst);
+    s->signature = token_signature();
+    s->n_variables = inst->model->n_variables;
+    s->mode = (int32_t)inst->mode;
+    memcpy(s->v, inst->v, (size_t)inst->model->n_variables * sizeof(double));
+    return s;
+}
+
+fmt_status fmt_set_snapshot(fmt_instance *inst, const fmt_snapshot *s) {
+    if (!s || s->signature != token_signature() || s->n_variables != inst->model->n_variables) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The FMU state was not taken from this model build (%s): take it with fmiGetFMUState of "
+                "an instance of the same FMU.",
+                inst->model->name);
+        return FMT_ERROR;
+    }
+    inst->mode = (fmt_mode)s->mode;
+    memcpy(inst->v, s->v, (size_t)inst->model->n_variables * sizeof(double));
+    inst->dirty = false; /* the snapshot was taken evaluated */
+    return FMT_OK;
+}
+
+void fmt_free_snapshot(fmt_snapshot *snapshot) { free(snapshot); }
+
+void fmt_serialize_snapshot(const fmt_snapshot *snapshot, unsigned char *bytes) {
+    memcpy(bytes, snapshot, sizeof(fmt_snapshot) + (size_t)snapshot->n_variables * sizeof(double));
+}
+
+fmt_snapshot *fmt_deserialize_snapshot(fmt_instance *inst, const unsigned char *bytes, size_t size) {
+    fmt_snapshot header;
+    if (size != fmt_snapshot_size(inst) || !bytes) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "A serialized FMU state of %s has %zu bytes, got %zu: pass the bytes that fmiSerializeFMUState "
+                "wrote.",
+                inst->model->name, fmt_snapshot_size(inst), size);
+        return NULL;
+    }
+    memcpy(&header, bytes, sizeof header);
+    if (header.signature != token_signature() || header.n_variables != inst->model->n_variables) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The serialized FMU state was not written by this model build (%s).", inst->model->name);
+        return NULL;
+    }
+    fmt_snapshot *s = malloc(size);
+    if (s) memcpy(s, bytes, size);
+    return s;
+}
