@@ -159,11 +159,17 @@ class OpcUaSource:
             handler = _Handler(by_node, self.submit)
             period_ms = self.cfg.publishing_interval * 1000.0
             sub = await client.create_subscription(period_ms, handler, queue_maxsize=100_000)
-            results = await sub.subscribe_data_change(
+            # Trigger on the timestamp too: a sensor repeating the same value is alive, not stale.
+            # (subscribe_data_change has no filter argument; _subscribe is its filtered form.)
+            trigger = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
+            results = await sub._subscribe(
                 [client.get_node(n) for n in by_node],
+                mfilter=trigger,
                 queuesize=self.queue_size,
                 sampling_interval=self.cfg.sampling_interval * 1000.0,
             )
+            if not isinstance(results, list):
+                results = [results]
             for nodeid, result in zip(by_node, results, strict=True):
                 if isinstance(result, ua.StatusCode) and not result.is_good():
                     # e.g. BadNodeIdUnknown: the other sensors keep working; this one goes stale

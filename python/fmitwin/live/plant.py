@@ -7,7 +7,8 @@ each sensor variable is sampled, corrupted, and served:
 
 * OPC UA: namespace ``urn:fmitwin:plant:<model>``; node ``s=<variable>`` holds the measured
   value (Double, source timestamp = sample time), ``s=true.<variable>`` the noise-free value
-  (ground truth for demos and tests), and each input ``s=<input>`` is writable (commands).
+  (ground truth for demos and tests). Inputs are sensors too (``s=<input>`` reports the value in
+  effect); ``s=cmd.<input>`` is the writable setpoint (commands).
 * MQTT: ``<prefix>/<variable>`` with the payload schema of ``fmitwin.live.mqtt``;
   commands arrive on ``<prefix>/cmd/<input>`` with the same schema.
 
@@ -142,8 +143,9 @@ class Plant:
     ) -> None:
         self.sim = FmuStepper(fmu, start_values)
         model = self.sim.md.modelName
-        self.sensors = list(sensors) if sensors else (self.sim.states() or self.sim.names("output"))
-        self.inputs = [n for n in self.sim.names("input")]
+        self.inputs = self.sim.names("input")
+        measured = self.sim.states() or self.sim.names("output")
+        self.sensors = list(sensors) if sensors else measured + self.inputs
         self.opcua_endpoint, self.mqtt_url = opcua, mqtt
         self.namespace = namespace or f"urn:fmitwin:plant:{model}"
         self.prefix = (prefix or f"fmitwin/plant/{model}").rstrip("/")
@@ -158,6 +160,7 @@ class Plant:
         self._nodes: dict[str, ua.NodeId] = {}
         self._stuck_value: dict[str, float] = {}
         self.t0 = 0.0
+        self.ready = asyncio.Event()  # set once the servers are up and the first sample is out
 
     # -- OPC UA ---------------------------------------------------------------------------------
 
@@ -174,10 +177,10 @@ class Plant:
                 node = await obj.add_variable(ua.NodeId(node_name, idx), node_name, values[name])
                 self._nodes[node_name] = node.nodeid
         for name in self.inputs:
-            start = self.sim.get([name])[0]
-            node = await obj.add_variable(ua.NodeId(name, idx), name, float(start))
+            start = float(self.sim.get([name])[0])
+            node = await obj.add_variable(ua.NodeId(f"cmd.{name}", idx), f"cmd.{name}", start)
             await node.set_writable()
-            self._nodes[name] = node.nodeid
+            self._nodes[f"cmd.{name}"] = node.nodeid
         await server.start()
         self.server = server
 
@@ -217,7 +220,7 @@ class Plant:
         if self.server is not None and via != "opcua":
             aspace = self.server.iserver.aspace
             dv = data_value(value, time.time())
-            aspace.write_attribute_value(self._nodes[name], ua.AttributeIds.Value, dv)
+            aspace.write_attribute_value(self._nodes[f"cmd.{name}"], ua.AttributeIds.Value, dv)
         log.info("command %s = %g via %s", name, value, via)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -282,6 +285,7 @@ class Plant:
                     self.truth.append((now, values))
                     if not down:
                         await self._publish(now, t, values)
+                self.ready.set()
                 self.sim.step(self.step)
                 k += 1
                 delay = self.t0 + k * self.step - time.time()

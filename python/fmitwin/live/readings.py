@@ -107,6 +107,7 @@ class LinkReporter:
             self.event("link_down", link=self.status.name, target=self.target, error=str(error))
 
     def event(self, kind: str, **details) -> None:
-        logging.getLogger("fmitwin.live").info("%s %s", kind, details)
         if self.on_event is not None:
             self.on_event(kind, details)
+        else:
+            logging.getLogger("fmitwin.live").info("%s %s", kind, details)

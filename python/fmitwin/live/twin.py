@@ -49,7 +49,8 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
     n = len(states)
     u0 = np.zeros(len(config.model.inputs))
     if config.model.process == "random_walk":
-        process = fmitwin.LinearProcessModel(np.eye(n))
+        # x_next = x; inputs are accepted (B = 0) so input sensors still feed the record
+        process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
     else:
         process, u0 = _fmu_process_model(config)
     return (
