@@ -11,7 +11,10 @@ from fmitwin import __version__
 
 # subcommand -> module in fmitwin.commands; each module defines
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "run": "run",
+    "plant": "plant",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -448,7 +448,7 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
     states = model.states
     x0 = section.numbers_by_name("x0", states)
     P0 = section.numbers_by_name("P0", states)
-    Q = section.numbers_by_name("Q", states)
+    Q = section.numbers_by_name("Q", states, {})
     for key, table in (("P0", P0), ("Q", Q)):
         for name, value in table.items():
             if value < 0:

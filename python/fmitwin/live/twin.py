@@ -15,6 +15,8 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,8 @@ from fmitwin.live.history import History
 from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
 from fmitwin.live.opcua import OpcUaSource
 from fmitwin.live.publish import Publisher, TwinOpcUaServer
+from fmitwin.live.readings import Reading
+from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer
 
 log = logging.getLogger("fmitwin.live")
@@ -78,16 +82,31 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, np.ndarray]:
 class Twin:
     """Everything a running twin owns. ``await twin.run(stop)`` returns after ``stop`` is set."""
 
-    def __init__(self, config: TwinConfig, *, ekf: Any = None, u0=None, tick: float = 0.05):
+    def __init__(
+        self,
+        config: TwinConfig,
+        *,
+        ekf: Any = None,
+        u0=None,
+        tick: float = 0.05,
+        replay: Sequence[Reading] | None = None,
+        speed: float = 0.0,
+        history: str | Path | None | bool = True,
+    ):
+        """``replay``: play these readings instead of connecting the live adapters (``speed`` 1 =
+        real time, 0 = as fast as possible). ``history``: True = the config's path, a path, or
+        None/False for no record."""
         self.config = config
         self.tick = tick
         if ekf is None:
             ekf, u0 = build_filter(config)
         self.events: deque = deque(maxlen=200)
+        self.clock = time.time if replay is None else ReplayClock()
         self.history = None
-        if config.history.path is not None:
+        history_path = config.history.path if history is True else history or None
+        if history_path is not None:
             self.history = History(
-                config.history.path,
+                history_path,
                 flush_interval=config.history.flush_interval,
                 meta={
                     "twin": config.name,
@@ -102,17 +121,28 @@ class Twin:
             on_reading=self.history.record_reading if self.history else None,
             on_event=self.event,
             on_buffered=self._ready.set,
+            clock=self.clock,
         )
-        self.sync = Synchronizer(config, ekf, self.gateway, u0=u0, on_event=self.event)
-        by_source = {"opcua": [], "mqtt": []}
+        self.sync = Synchronizer(
+            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock
+        )
+        by_source = {"opcua": [], "mqtt": [], "csv": []}
         for s in config.sensors.values():
-            by_source.get(s.source, []).append(s)
-        self.opcua = self.mqtt = None
-        if by_source["opcua"]:
+            by_source[s.source].append(s)
+        self.opcua = self.mqtt = self.replay = None
+        if replay is None and by_source["csv"]:
+            self.clock = ReplayClock()
+            self.gateway.clock = self.sync.clock = self.clock
+            names = [s.name for s in by_source["csv"]]
+            replay = csv_readings(config.csv.path, names)
+            speed = config.csv.speed
+        if replay is not None:
+            self.replay = ReplaySource(replay, self.gateway.submit, self.clock, speed=speed)
+        elif by_source["opcua"]:
             self.opcua = OpcUaSource(
                 config.opcua, by_source["opcua"], self.gateway.submit, on_event=self.event
             )
-        if by_source["mqtt"]:
+        if replay is None and by_source["mqtt"]:
             self.mqtt = sensor_link(
                 config.mqtt, by_source["mqtt"], self.gateway.submit, on_event=self.event
             )
@@ -130,11 +160,13 @@ class Twin:
             interval=pub.interval,
             history=self.history,
         )
-        self.commands = CommandWriter(config, self.sync, self._send_command, on_event=self.event)
+        self.commands = CommandWriter(
+            config, self.sync, self._send_command, on_event=self.event, clock=self.clock
+        )
         self.started = time.time()
 
     def event(self, kind: str, details: dict) -> None:
-        now = time.time()
+        now = self.clock()
         self.events.append((now, kind, details))
         if self.history is not None:
             self.history.record_event(kind, details, now)
@@ -177,15 +209,19 @@ class Twin:
         if self.server is not None:
             await self.server.start()
         coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]
-        coros += [link.run() for link in (self.opcua, self.mqtt, self.publish_link) if link]
+        links = (self.opcua, self.mqtt, self.replay, self.publish_link)
+        coros += [link.run() for link in links if link]
         tasks = [asyncio.create_task(c) for c in coros]
         self.event("twin_started", {"name": self.config.name})
         try:
-            waiter = asyncio.create_task(stop.wait())
+            waiters = [asyncio.create_task(stop.wait())]
+            if self.replay is not None:
+                waiters.append(asyncio.create_task(self.replay.done.wait()))
             await asyncio.wait(
-                [waiter, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED
+                [*waiters, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED
             )
-            waiter.cancel()
+            for w in waiters:
+                w.cancel()
             for t in tasks:
                 if t.done() and t.exception() is not None:
                     raise t.exception()
