@@ -92,3 +92,67 @@ async def wait_until(predicate, timeout: float, what: str, interval: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def heated_tank_twin(
+    *,
+    plant_opcua: str | None,
+    mqtt: str | None,
+    publish_opcua: str | None = None,
+    history: Path | None = None,
+    process: str = "random_walk",
+    extra: str = "",
+    opcua_auth: str = "",
+    mqtt_auth: str = "",
+    reorder_window: float = 0.1,
+) -> str:
+    """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
+    model = 'process = "random_walk"' if process == "random_walk" else 'fmu = "heated_tank"'
+    text = f"""
+[twin]
+name = "tank"
+
+[model]
+{model}
+states = ["T"]
+inputs = ["P_heater"]
+
+[filter]
+x0 = {{ T = 295.0 }}
+P0 = {{ T = 9.0 }}
+Q = {{ T = 0.05 }}
+gate_probability = 0.99999
+reorder_window = {reorder_window}
+nis_window = 50
+"""
+    sensors = []
+    if plant_opcua:
+        text += f'\n[opcua]\nendpoint = "{plant_opcua}"\npublishing_interval = 0.02\n{opcua_auth}\n'
+        sensors.append(("T_opcua", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=T"'))
+        sensors.append(("heater", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=P_heater"'))
+    if mqtt:
+        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n{mqtt_auth}\n'
+        sensors.append(("T_mqtt", "mqtt", 'topic = "fmitwin/plant/HeatedTank/T"'))
+    for name, source, address in sensors:
+        variable, unit, low, high = (
+            ("P_heater", "W", 0, 10000) if name == "heater" else ("T", "K", 250, 450)
+        )
+        text += f"""
+[sensors.{name}]
+variable = "{variable}"
+source = "{source}"
+{address}
+unit = "{unit}"
+range = [{low}, {high}]
+rate = 20
+noise = 0.2
+stale_after = 1.0
+"""
+    if publish_opcua:
+        text += f'\n[publish]\nopcua = "{publish_opcua}"\nnamespace = "urn:test:twin"\n'
+        if mqtt:
+            text += f'mqtt = "{mqtt}"\nprefix = "twin/tank"\n'
+        text += "interval = 0.02\n"
+    if history:
+        text += f'\n[history]\npath = "{history}"\nflush_interval = 0.1\n'
+    return text + extra

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from fmitwin.live.config import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "heated_tank_twin.toml"

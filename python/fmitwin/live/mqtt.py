@@ -153,6 +153,8 @@ class MqttLink:
                         if handler is not None:
                             handler(message.payload, time.time())
             except aiomqtt.MqttError as exc:
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from exc  # aiomqtt turned our cancel into this
                 self.reporter.down(exc)
             finally:
                 self.client = None

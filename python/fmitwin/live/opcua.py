@@ -144,6 +144,8 @@ class OpcUaSource:
             except asyncio.CancelledError:
                 raise
             except LINK_ERRORS as exc:
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from exc  # a cancel surfaced as a link error
                 self._down(exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2.0, self.backoff_max)

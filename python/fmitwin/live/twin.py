@@ -231,7 +231,9 @@ class Twin:
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(tasks, timeout=10.0)
+        if stuck:  # never hang the shutdown: report and go on flushing
+            log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
         self.sync.step(now=math.inf)  # apply everything still held for reordering
         if self.sync.estimate is not None and self.server is not None:
             await self.publisher.publish(self.sync.estimate)
