@@ -8,6 +8,7 @@ it reconnects), which would make message counts in the tests depend on machine l
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import socket
 import subprocess
@@ -49,6 +50,9 @@ class Mosquitto:
             "max_inflight_messages 0",
             "persistence false",
             "log_type error",
+            # run as ourselves: as root, mosquitto would switch to user "mosquitto", which cannot
+            # read the password file in the test's private temporary directory
+            f"user {getpass.getuser()}",
         ]
         if users:
             pwfile = directory / "passwords"
@@ -74,9 +78,11 @@ class Mosquitto:
         )
         try:
             wait_for_port(self.port)
-        except TimeoutError:
-            self.stop()
-            raise
+        except TimeoutError as exc:
+            self.process.kill()
+            err = self.process.communicate()[1].decode(errors="replace")
+            self.process = None
+            raise RuntimeError(f"mosquitto did not start: {err}") from exc
 
     def stop(self) -> None:
         if self.process is not None:
@@ -85,11 +91,12 @@ class Mosquitto:
             self.process = None
 
 
-async def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll ``predicate()`` until true; a readable failure names ``what`` on timeout."""
+async def wait_until(predicate, timeout: float, what, interval: float = 0.05) -> None:
+    """Poll ``predicate()`` until true; a readable failure names ``what`` (or ``what()``)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
+            what = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
 
@@ -103,7 +110,6 @@ def heated_tank_twin(
     process: str = "random_walk",
     extra: str = "",
     opcua_auth: str = "",
-    mqtt_auth: str = "",
     reorder_window: float = 0.1,
 ) -> str:
     """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
@@ -131,7 +137,7 @@ nis_window = 50
         sensors.append(("T_opcua", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=T"'))
         sensors.append(("heater", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=P_heater"'))
     if mqtt:
-        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n{mqtt_auth}\n'
+        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n'
         sensors.append(("T_mqtt", "mqtt", 'topic = "fmitwin/plant/HeatedTank/T"'))
     for name, source, address in sensors:
         variable, unit, low, high = (

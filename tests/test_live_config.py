@@ -58,20 +58,20 @@ def _error(text: str) -> ConfigError:
 @pytest.mark.parametrize(
     ("old", "new", "line", "key", "words"),
     [
-        ('range = [250, 400]', 'range = [400, 250]', 19, "sensors.T1.range", "low < high"),
-        ('rate = 10', 'rate = -1', 20, "sensors.T1.rate", "positive"),
-        ('rate = 10', 'rate = "fast"', 20, "sensors.T1.rate", "expected float"),
-        ('noise = 0.2', 'noise = 0.2\nrnage = 1', 22, "sensors.T1.rnage", "unknown key"),
+        ("range = [250, 400]", "range = [400, 250]", 19, "sensors.T1.range", "low < high"),
+        ("rate = 10", "rate = -1", 20, "sensors.T1.rate", "positive"),
+        ("rate = 10", 'rate = "fast"', 20, "sensors.T1.rate", "expected float"),
+        ("noise = 0.2", "noise = 0.2\nrnage = 1", 22, "sensors.T1.rnage", "unknown key"),
         ('variable = "T"', 'variable = "X"', 16, "sensors.T1.variable", "not a state"),
         ('source = "mqtt"', 'source = "opcua"', 17, "sensors.T1.source", "[opcua] table"),
-        ('x0 = { T = 300.0 }', 'x0 = { T = 300.0, Y = 1.0 }', 9, "filter.x0.Y", "not a state"),
-        ('P0 = { T = 1.0 }', 'P0 = { T = -1.0 }', 10, "filter.P0.T", ">= 0"),
-        ('P0 = { T = 1.0 }', '', 8, "filter.P0", "required key is missing"),
+        ("x0 = { T = 300.0 }", "x0 = { T = 300.0, Y = 1.0 }", 9, "filter.x0.Y", "not a state"),
+        ("P0 = { T = 1.0 }", "P0 = { T = -1.0 }", 10, "filter.P0.T", ">= 0"),
+        ("P0 = { T = 1.0 }", "", 8, "filter.P0", "required key is missing"),
         ('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"', 13, "mqtt.url", "mqtt"),
-        ('[mqtt]', '[mqtt]\nqos = 3', 13, "mqtt.qos", "0, 1 or 2"),
+        ("[mqtt]", "[mqtt]\nqos = 3", 13, "mqtt.qos", "0, 1 or 2"),
         ('states = ["T"]', 'states = ["T"]\npolicy = "x"', 7, "model.policy", "unknown key"),
-        ('name = "t"', '', 1, "twin.name", "required key is missing"),
-        ('[filter]', '[filter]\npolicy = "magic"', 9, "filter.policy", "physical_wins"),
+        ('name = "t"', "", 1, "twin.name", "required key is missing"),
+        ("[filter]", '[filter]\npolicy = "magic"', 9, "filter.policy", "physical_wins"),
     ],
 )
 def test_errors_name_line_and_key(old, new, line, key, words):
@@ -84,7 +84,7 @@ def test_errors_name_line_and_key(old, new, line, key, words):
 
 
 def test_opcua_node_needs_namespace_uri():
-    text = MINIMAL.replace('[mqtt]', '[opcua]\nendpoint = "opc.tcp://127.0.0.1:4840"\n\n[mqtt]')
+    text = MINIMAL.replace("[mqtt]", '[opcua]\nendpoint = "opc.tcp://127.0.0.1:4840"\n\n[mqtt]')
     text = text.replace('source = "mqtt"\ntopic = "plant/T"', 'source = "opcua"\nnode = "ns=2;s=T"')
     exc = _error(text)
     assert exc.key == "sensors.T1.node" and "nsu=" in exc.message
@@ -92,13 +92,13 @@ def test_opcua_node_needs_namespace_uri():
 
 
 def test_syntax_error_names_line():
-    exc = _error(MINIMAL.replace('rate = 10', 'rate = = 10'))
+    exc = _error(MINIMAL.replace("rate = 10", "rate = = 10"))
     assert exc.line == 20 and "not valid TOML" in exc.message
 
 
 def test_command_limits_validated():
     text = MINIMAL.replace('states = ["T"]', 'states = ["T"]\ninputs = ["P"]') + (
-        "\n[commands]\nenabled = true\n\n[commands.heat]\nvariable = \"P\"\nvia = \"mqtt\"\n"
+        '\n[commands]\nenabled = true\n\n[commands.heat]\nvariable = "P"\nvia = "mqtt"\n'
         'topic = "plant/cmd/P"\nstate = "T"\nsetpoint = 330\ngain = 10\nmin = 100\nmax = 0\n'
         "max_rate = 5\n"
     )

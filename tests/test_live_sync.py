@@ -314,7 +314,7 @@ async def test_commands_bounded_rate_limited_logged_and_blocked_when_stale():
     values = [v for _, v in sent]
     assert len(values) == 4  # one per period
     assert all(0.0 <= v <= 800.0 for v in values)  # never outside [min, max]
-    assert values[0] == 800.0  # the first command is clamped to max (no previous value)
+    assert values[0] == 50.0  # from the measured 0 W, at most 50 W/s over one period
     commands = [d for k, d in events if k == "command"]
     assert commands[0]["requested"] == pytest.approx(2200.0, abs=5.0)
     # rate limit: the law now asks less than min; each step may fall by at most 50 W/s * 1 s

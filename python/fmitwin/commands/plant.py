@@ -106,6 +106,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="START:DURATION",
         help="the plant goes off-line",
     )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="OPC UA: admit only these users (repeatable; default: anonymous)",
+    )
     parser.add_argument("--duration", type=float, default=None, help="stop after this many s")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
 
@@ -146,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         rate=args.rate,
         faults=faults,
         seed=args.seed,
+        users=dict(u.partition(":")[::2] for u in args.user),
     )
 
     async def main() -> None:

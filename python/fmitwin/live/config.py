@@ -34,6 +34,7 @@ from typing import Any
 POLICIES = ("physical_wins", "virtual_wins", "merge")
 SOURCES = ("opcua", "mqtt", "csv")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
+_MQTT_URL = re.compile(r"^mqtts?://([^:@/]+(:[^@/]*)?@)?[^:/@]+(:\d+)?/?$")
 
 
 class ConfigError(ValueError):
@@ -533,7 +534,7 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
     if section is None:
         return None
     url = section.get("url", str)
-    if not re.match(r"^mqtts?://[^:/]+(:\d+)?/?$", url):
+    if not _MQTT_URL.match(url):
         raise section.error("url", f"expected mqtt[s]://host[:port], got {url!r}")
     qos = section.get("qos", int, 1)
     if qos not in (0, 1, 2):
@@ -621,7 +622,7 @@ def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
     if opcua is not None and not opcua.startswith("opc.tcp://"):
         raise section.error("opcua", f"expected an opc.tcp:// URL, got {opcua!r}")
     mqtt = section.get("mqtt", str, None)
-    if mqtt is not None and not re.match(r"^mqtts?://[^:/]+(:\d+)?/?$", mqtt):
+    if mqtt is not None and not _MQTT_URL.match(mqtt):
         raise section.error("mqtt", f"expected mqtt://host[:port], got {mqtt!r}")
     result = PublishConfig(
         opcua=opcua,

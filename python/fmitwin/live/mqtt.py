@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import aiomqtt
 from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
@@ -89,8 +89,11 @@ def client_args(
     client_id: str | None = None,
     role: str = "client",
 ) -> dict:
-    """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://host[:port]`` URL."""
+    """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
+    URL (explicit ``username``/``password`` take precedence over the URL's)."""
     parsed = urlparse(url)
+    username = username if username is not None else unquote(parsed.username or "") or None
+    password = password if password is not None else unquote(parsed.password or "") or None
     secure = parsed.scheme == "mqtts" or tls is not None
     args: dict = {
         "hostname": parsed.hostname or "127.0.0.1",

@@ -16,7 +16,7 @@ Faults (all off by default): Gaussian ``noise`` (std per variable), ``dropout`` 
 sample is not sent), ``stuck`` (a variable keeps its last value from ``start`` for ``duration``),
 ``drift`` (a bias growing at ``rate`` per second from ``start``), and ``outages`` (the OPC UA server
 goes away and MQTT publishing stops, from ``start`` for ``duration``; times in seconds from the
-start of the run).
+start of the run). With ``users`` the OPC UA server admits only those user names and passwords.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 import fmpy
 import numpy as np
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
 from fmitwin.live.mqtt import MqttLink, decode_payload, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import Flag
@@ -123,6 +124,18 @@ class FmuStepper:
         self.fmu.freeInstance()
 
 
+class _PasswordUsers:
+    """asyncua user manager: only the configured user names with their passwords get in."""
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self.users = users
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User, name=username)
+        return None
+
+
 class Plant:
     """Serves an FMU as a live plant. ``await plant.run(stop)``; ``truth`` records true values."""
 
@@ -140,6 +153,7 @@ class Plant:
         seed: int = 0,
         prefix: str | None = None,
         namespace: str | None = None,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self.sim = FmuStepper(fmu, start_values)
         model = self.sim.md.modelName
@@ -155,7 +169,9 @@ class Plant:
         self.truth: deque = deque(maxlen=1_000_000)  # (wall time, {variable: true value})
         self.commands: list[tuple[float, str, float]] = []
         self.samples_sent = 0
+        self.users = dict(users or {})
         self.server: Server | None = None
+        self.serving = False
         self.link: MqttLink | None = None
         self._nodes: dict[str, ua.NodeId] = {}
         self._stuck_value: dict[str, float] = {}
@@ -164,8 +180,8 @@ class Plant:
 
     # -- OPC UA ---------------------------------------------------------------------------------
 
-    async def _start_server(self) -> None:
-        server = Server()
+    async def _build_server(self) -> Server:
+        server = Server(user_manager=_PasswordUsers(self.users) if self.users else None)
         await server.init()
         server.set_endpoint(self.opcua_endpoint)
         server.set_server_name(f"fmitwin plant {self.sim.md.modelName}")
@@ -181,19 +197,20 @@ class Plant:
             node = await obj.add_variable(ua.NodeId(f"cmd.{name}", idx), f"cmd.{name}", start)
             await node.set_writable()
             self._nodes[f"cmd.{name}"] = node.nodeid
-        await server.start()
-        self.server = server
+        return server
 
-    async def _stop_server(self) -> None:
-        if self.server is not None:
-            server, self.server = self.server, None
-            await server.stop()
+    async def _serve(self, on: bool) -> None:
+        """Start or stop serving; the address space survives an outage (one init per run)."""
+        if on and not self.serving:
+            await self.server.start()
+        elif not on and self.serving:
+            await self.server.stop()
+        self.serving = on
 
     def _read_opcua_inputs(self) -> None:
         for name in self.inputs:
-            dv = self.server.iserver.aspace.read_attribute_value(
-                self._nodes[name], ua.AttributeIds.Value
-            )
+            aspace = self.server.iserver.aspace
+            dv = aspace.read_attribute_value(self._nodes[f"cmd.{name}"], ua.AttributeIds.Value)
             value = dv.Value.Value if dv.Value is not None else None
             if isinstance(value, int | float) and math.isfinite(value):
                 if self.sim.get([name])[0] != value:
@@ -262,7 +279,8 @@ class Plant:
             self.link = MqttLink("plant", self.mqtt_url, qos=1, handlers=self._mqtt_handlers())
             tasks.append(asyncio.create_task(self.link.run()))
         if self.opcua_endpoint:
-            await self._start_server()
+            self.server = await self._build_server()
+            await self._serve(True)
         self.t0 = time.time()
         sample_every = max(1, round(1.0 / (self.rate * self.step)))
         k = 0
@@ -272,12 +290,10 @@ class Plant:
                 if duration is not None and t >= duration:
                     break
                 down = any(w.active(t) for w in self.faults.outages)
-                if down and self.server is not None:
-                    log.warning("outage: OPC UA server down at t=%.2f s", t)
-                    await self._stop_server()
-                elif not down and self.server is None and self.opcua_endpoint:
-                    await self._start_server()
-                if self.server is not None:
+                if self.server is not None and down == self.serving:
+                    log.warning("outage %s at t=%.2f s", "begins" if down else "ends", t)
+                    await self._serve(not down)
+                if self.serving:
                     self._read_opcua_inputs()
                 if k % sample_every == 0:
                     now = time.time()
@@ -294,7 +310,8 @@ class Plant:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._stop_server()
+            if self.server is not None:
+                await self._serve(False)
             self.sim.close()
 
     def true_value(self, name: str, at: float) -> float:

@@ -330,8 +330,9 @@ class CommandWriter:
     """Setpoints written back to the plant: off by default, bounded, rate-limited, logged.
 
     Each command is a proportional law on one estimated state,
-    ``u = bias + gain * (setpoint - x[state])``, then limited to ``[min, max]`` and to a change of
-    at most ``max_rate * elapsed`` from the last value sent. Nothing is sent while the twin's
+    ``u = bias + gain * (setpoint - x[state])``, then limited to a change of at most
+    ``max_rate * elapsed`` from the last value sent (or the measured current value) and to
+    ``[min, max]``. Nothing is sent while the twin's
     health is not ``ok`` (stale sensors, quarantined sensors, divergence) or while the estimate is
     older than every measurement sensor's ``stale_after``. Every decision is an event.
     """
@@ -395,15 +396,32 @@ class CommandWriter:
             )
 
     def limit(self, name: str, now: float) -> tuple[float, float]:
-        """``(value to send, value the law asked for)``."""
+        """``(value to send, value the law asked for)``.
+
+        The rate limit applies from the last value sent, or before the first command from the
+        plant's current value as measured by an input sensor of the same variable; the bounds
+        ``[min, max]`` apply last and always win.
+        """
         cmd = self.commands[name]
         j = self.sync.states.index(cmd.state)
         requested = cmd.bias + cmd.gain * (cmd.setpoint - float(self.sync.ekf.x[j]))
-        value = min(max(requested, cmd.min), cmd.max)
-        if (last := self.last_sent.get(name)) is not None:
-            step = cmd.max_rate * (now - last[0])
-            value = min(max(value, last[1] - step), last[1] + step)
-        return value, requested
+        value = requested
+        base = self.last_sent.get(name)
+        if base is None:
+            base = self._measured_input(cmd.variable, now)
+        if base is not None:
+            step = cmd.max_rate * (now - base[0])
+            value = min(max(value, base[1] - step), base[1] + step)
+        return min(max(value, cmd.min), cmd.max), requested
+
+    def _measured_input(self, variable: str, now: float) -> tuple[float, float] | None:
+        """``(now - period, value)`` of a fresh input sensor of ``variable``, if any."""
+        for s in self.sync.config.input_sensors:
+            value, quality = self.sync.gateway.last_known(s.name, now)
+            if s.variable == variable and quality > 0.0:
+                period = next(c.period for c in self.commands.values() if c.variable == variable)
+                return now - period, value
+        return None
 
     def _blocked_reason(self, now: float) -> str:
         est = self.sync.estimate
