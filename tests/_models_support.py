@@ -21,7 +21,14 @@ from fmpy.fmi2 import (
 from fmpy.fmi3 import FMU3Model, FMU3Slave
 from fmpy.logging import addLoggerProxy
 
-MODELS = ("heated_tank",)
+MODELS = ("centrifugal_pump", "dc_motor", "heated_tank")
+
+# Inputs away from their start values, where each model does something non-trivial.
+OPERATING_POINTS = {
+    "heated_tank": {"P_heater": 1500.0},
+    "dc_motor": {"V": 120.0, "tau_load": 2.0},
+    "centrifugal_pump": {"speed": 280.0, "valve": 0.55},
+}
 VERSIONS = (2, 3)
 
 

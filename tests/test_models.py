@@ -3,13 +3,16 @@ derivatives against finite differences, FMU state save/restore, and rejected bad
 
 from __future__ import annotations
 
+import shutil
 import zipfile
+from pathlib import Path
 
 import fmitwin.models
 import numpy as np
 import pytest
-from _models_support import MODELS, VERSIONS, instance, instantiate, unpacked
-from fmpy import simulate_fmu
+from _models_support import MODELS, OPERATING_POINTS, VERSIONS, instance, instantiate, unpacked
+from fmpy import extract, simulate_fmu
+from fmpy.build import build_platform_binary
 from fmpy.fmi1 import FMICallException
 from fmpy.validation import validate_fmu
 
@@ -73,27 +76,15 @@ def test_fmi2_and_fmi3_agree(name, fmi_type):
             np.testing.assert_allclose(results[0][column], results[1][column], rtol=1e-7, atol=1e-9)
 
 
-def _operating_point(inst):
-    """Nudges inputs off their start values so that derivatives are checked somewhere generic."""
-    for variable in inst.inputs:
-        low, high = _range(inst, variable)
-        inst.set(**{variable: low + 0.37 * (high - low)})
-
-
-def _range(inst, name):
-    variable = next(v for v in inst.description.modelVariables if v.name == name)
-    start = float(variable.start)
-    low = float(variable.min) if variable.min is not None else start - 1.0
-    high = float(variable.max) if variable.max is not None else max(start, low) + 1.0 + abs(start)
-    return low, high
-
-
 @pytest.mark.parametrize(("name", "version"), CASES)
 def test_directional_derivatives_match_finite_differences(name, version):
     with instance(name, version) as inst:
-        _operating_point(inst)
+        inst.set(**OPERATING_POINTS[name])
         inst.fmu.enterContinuousTimeMode()
+        # Off the start values too, so that every term of the Jacobian is exercised.
         x0 = np.array([inst.get(s)[0] for s in inst.states])
+        x0 += 0.21 * np.maximum(1.0, np.abs(x0))
+        inst.set_continuous_states(x0)
         unknowns = inst.derivatives + inst.outputs
         knowns = inst.states + inst.inputs
         analytic = np.column_stack(
@@ -140,7 +131,7 @@ def test_fmu_state_restores_exactly(name, version):
     description = unpacked(name, version)[1]
     step = float(description.defaultExperiment.stepSize)
     with instance(name, version, "CoSimulation") as inst:
-        _operating_point(inst)
+        inst.set(**OPERATING_POINTS[name])
         watched = inst.states + inst.outputs
         t = 0.0
         for _ in range(5):
@@ -169,10 +160,12 @@ def test_fmu_state_restores_exactly(name, version):
 
 
 @pytest.mark.parametrize(("name", "version"), CASES)
-def test_out_of_range_input_is_rejected_and_changes_nothing(name, version):
+def test_out_of_range_value_is_rejected_and_changes_nothing(name, version):
     with instance(name, version, "CoSimulation") as inst:
         variable = next(
-            v for v in inst.description.modelVariables if v.causality == "input" and v.min
+            v
+            for v in inst.description.modelVariables
+            if v.variability == "tunable" and v.min is not None
         )
         before = inst.get(variable.name)
         with pytest.raises(FMICallException):
@@ -205,3 +198,65 @@ def test_doStep_must_continue_from_the_current_time(name, version):
         with pytest.raises(FMICallException):
             inst.fmu.doStep(5.0, 1.0)
         assert any("communication points must follow each other" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fmu_state_of_another_interface_is_rejected(version):
+    with (
+        instance("heated_tank", version) as me,
+        instance("heated_tank", version, "CoSimulation") as cs,
+    ):
+        state = me.get_state()
+        with pytest.raises(FMICallException):
+            cs.set_state(state)
+        me.free_state(state)
+        assert any("restore it into an instance of the same interface" in m for m in cs.messages)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fmu_rebuilds_from_its_sources_with_fmpy(version, tmp_path):
+    """The FMUs carry their C sources: FMPy's build tooling recompiles them (as on a platform we
+    ship no binary for) into a binary that simulates bit-identically."""
+    shipped = fmitwin.models.path("centrifugal_pump", version)
+    directory = Path(extract(str(shipped), unzipdir=str(tmp_path / "fmu")))
+    shutil.rmtree(directory / "binaries")
+    (tmp_path / "build").mkdir()
+    build_platform_binary(directory, build_dir=tmp_path / "build")
+    rebuilt = simulate_fmu(str(directory), fmi_type="CoSimulation")
+    reference = simulate_fmu(str(shipped), fmi_type="CoSimulation")
+    for column in reference.dtype.names:
+        np.testing.assert_array_equal(rebuilt[column], reference[column])
+    assert (directory / "documentation" / "CentrifugalPump.mo").is_file()
+
+
+def test_missing_fmus_say_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(fmitwin.models, "_model_directories", lambda: [tmp_path / "models"])
+    with pytest.raises(FileNotFoundError, match="reinstall fmitwin with 'pip install .'"):
+        fmitwin.models.path("heated_tank")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_unknown_value_reference_is_an_error_naming_the_range(version):
+    with instance("dc_motor", version) as inst:
+        with pytest.raises(FMICallException):
+            inst.fmu.getReal([999]) if version == 2 else inst.fmu.getFloat64([999])
+        assert any("Value reference 999 does not exist" in m for m in inst.messages)
+
+
+@pytest.mark.parametrize(("name", "version"), CASES)
+def test_reset_returns_to_the_start_values(name, version):
+    step = float(unpacked(name, version)[1].defaultExperiment.stepSize)
+    with instance(name, version, "CoSimulation") as inst:
+        watched = inst.states + inst.outputs
+        fresh = inst.get(*watched)
+        inst.set(**OPERATING_POINTS[name])
+        inst.fmu.doStep(0.0, step)
+        inst.fmu.terminate()
+        inst.fmu.reset()
+        if version == 2:
+            inst.fmu.setupExperiment(startTime=0.0)
+            inst.fmu.enterInitializationMode()
+        else:
+            inst.fmu.enterInitializationMode(startTime=0.0)
+        inst.fmu.exitInitializationMode()
+        np.testing.assert_array_equal(inst.get(*watched), fresh)

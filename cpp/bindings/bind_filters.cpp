@@ -13,6 +13,7 @@
 
 #include "bindings.hpp"
 #include "fmitwin/ekf.hpp"
+#include "fmitwin/fleet.hpp"
 #include "fmitwin/models.hpp"
 
 namespace py = pybind11;
@@ -34,6 +35,15 @@ std::string shape_of(const py::array& a) {
 
 // obj as a C-contiguous float64 array (no copy when it already is one), or TypeError.
 Array as_array(py::handle obj, const std::string& name) {
+  // The per-step fast path: an aligned, C-contiguous float64 ndarray is used as it is, without
+  // NumPy's general conversion machinery (which dominates the cost of a small update).
+  if (py::isinstance<py::array>(obj)) {
+    const auto a = py::reinterpret_borrow<py::array>(obj);
+    constexpr int wanted = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if (a.dtype().num() == py::detail::npy_api::NPY_DOUBLE_ && (a.flags() & wanted) == wanted) {
+      return py::reinterpret_borrow<Array>(obj);
+    }
+  }
   Array a = Array::ensure(obj);
   if (!a) {
     PyErr_Clear();
@@ -189,23 +199,26 @@ int positive_dim(int d, const char* name) {
   return d;
 }
 
-// The filter as bound: rejects calls from other threads while a GIL-free batch runs on it.
-class BoundFilter : public ExtendedKalmanFilter {
+// A filter or fleet as bound: rejects calls from other threads while a GIL-free run is on it.
+template <class Base>
+class Guarded : public Base {
  public:
-  using ExtendedKalmanFilter::ExtendedKalmanFilter;
+  using Base::Base;
   void ensure_idle() const {
     if (busy_.load(std::memory_order_acquire)) {
-      throw std::runtime_error("the filter is running a batch in another thread; wait for it");
+      throw std::runtime_error("a batch or fleet run is using this object in another thread");
     }
   }
   std::atomic<bool> busy_{false};
 };
+using BoundFilter = Guarded<ExtendedKalmanFilter>;
+using BoundFleet = Guarded<KalmanFleet>;
 
 class BusyGuard {
  public:
   explicit BusyGuard(std::atomic<bool>& flag) : flag_(flag) {
     if (flag_.exchange(true)) {
-      throw std::runtime_error("the filter is running a batch in another thread; wait for it");
+      throw std::runtime_error("a batch or fleet run is using this object in another thread");
     }
   }
   ~BusyGuard() { flag_.store(false, std::memory_order_release); }
@@ -213,6 +226,25 @@ class BusyGuard {
  private:
   std::atomic<bool>& flag_;
 };
+
+// A matrix property of a filter or fleet: get returns a row-major copy, set converts the value
+// to the (rows, cols) the object expects and hands it to its validating setter.
+template <class Bound, class Base>
+void matrix_property(py::class_<Bound>& cls, const char* name,
+                     const Eigen::MatrixXd& (Base::*get)() const,
+                     void (Base::*set)(const Eigen::Ref<const Eigen::MatrixXd>&),
+                     Index (Base::*rows)() const, Index (Base::*cols)() const) {
+  cls.def_property(
+      name,
+      [get](const Bound& f) {
+        f.ensure_idle();
+        return matrix_out((f.*get)());
+      },
+      [name, set, rows, cols](Bound& f, py::object v) {
+        f.ensure_idle();
+        (f.*set)(matrix_arg(v, name, (f.*rows)(), (f.*cols)()));
+      });
+}
 
 CovarianceOutput covariance_output(const std::string& which) {
   if (which == "full") return CovarianceOutput::full;
@@ -352,9 +384,16 @@ void bind_models(py::module_& m) {
            py::arg("dim_z"));
 
   py::class_<DampedPendulumModel, ProcessModel, std::shared_ptr<DampedPendulumModel>>(
-      m, "DampedPendulumModel")
-      .def(py::init<double, double, double>(), py::arg("length"), py::arg("gravity") = 9.80665,
-           py::arg("max_step") = 0.01)
+      m, "DampedPendulumModel",
+      R"doc(A damped pendulum whose damping rate is a state to estimate (a native C++ model).
+
+theta' = omega, omega' = -(g / L) sin(theta) - c omega + u, c' = 0; state (theta [rad],
+omega [rad/s], c [1/s]), input u = torque / inertia [rad/s^2]. Integrated by RK4 with substeps
+<= max_step; F from the variational equation (analytic_jacobian) or finite differences.)doc")
+      .def(py::init<double, double, double, bool>(), py::arg("length"),
+           py::arg("gravity") = 9.80665, py::arg("max_step") = 0.01,
+           py::arg("analytic_jacobian") = true)
+      .def_property_readonly("analytic_jacobian", &DampedPendulumModel::analytic_jacobian)
       .def_property_readonly("length", &DampedPendulumModel::length)
       .def_property_readonly("gravity", &DampedPendulumModel::gravity)
       .def_property_readonly("max_step", &DampedPendulumModel::max_step);
@@ -377,7 +416,7 @@ void bind_filter(py::module_& m) {
                std::string(py::repr(py::float_(r.log_likelihood))) + ")";
       });
 
-  py::class_<BoundFilter>(m, "ExtendedKalmanFilter")
+  auto filter = py::class_<BoundFilter>(m, "ExtendedKalmanFilter")
       .def(py::init([](int dim_x, int dim_z) {
              return std::make_unique<BoundFilter>(positive_dim(dim_x, "dim_x"),
                                                   positive_dim(dim_z, "dim_z"));
@@ -386,51 +425,45 @@ void bind_filter(py::module_& m) {
       .def_property_readonly("dim_x", &BoundFilter::dim_x)
       .def_property_readonly("dim_z", &BoundFilter::dim_z)
       .def_property_readonly("dim_u",
-                             [](const BoundFilter& f) { return f.u().size(); })
+                             [](const BoundFilter& f) {
+            f.ensure_idle();
+            return f.u().size(); })
       .def_property(
-          "x", [](const BoundFilter& f) { return vector_out(f.x()); },
+          "x", [](const BoundFilter& f) {
+            f.ensure_idle();
+            return vector_out(f.x()); },
           [](BoundFilter& f, py::object v) {
             f.ensure_idle();
             f.set_x(as_vector(vector_arg(v, "x", f.dim_x())));
           })
       .def_property(
-          "P", [](const BoundFilter& f) { return matrix_out(f.P()); },
-          [](BoundFilter& f, py::object v) {
+          "u", [](const BoundFilter& f) {
             f.ensure_idle();
-            f.set_P(matrix_arg(v, "P", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "Q", [](const BoundFilter& f) { return matrix_out(f.Q()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_Q(matrix_arg(v, "Q", f.dim_x(), f.dim_x()));
-          })
-      .def_property(
-          "R", [](const BoundFilter& f) { return matrix_out(f.R()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_R(matrix_arg(v, "R", f.dim_z(), f.dim_z()));
-          })
-      .def_property(
-          "u", [](const BoundFilter& f) { return vector_out(f.u()); },
+            return vector_out(f.u()); },
           [](BoundFilter& f, py::object v) {
             f.ensure_idle();
             f.set_u(as_vector(vector_arg(v, "u", f.u().size())));
           })
       .def_property(
-          "gate_thresholds", [](const BoundFilter& f) { return f.gate(); },
+          "gate_thresholds", [](const BoundFilter& f) {
+            f.ensure_idle();
+            return f.gate(); },
           [](BoundFilter& f, std::vector<double> gate) {
             f.ensure_idle();
             f.set_gate(std::move(gate));
           })
       .def_property(
-          "process_model", [](const BoundFilter& f) { return f.process_model(); },
+          "process_model", [](const BoundFilter& f) {
+            f.ensure_idle();
+            return f.process_model(); },
           [](BoundFilter& f, std::shared_ptr<ProcessModel> model) {
             f.ensure_idle();
             f.set_process_model(std::move(model));
           })
       .def_property(
-          "measurement_model", [](const BoundFilter& f) { return f.measurement_model(); },
+          "measurement_model", [](const BoundFilter& f) {
+            f.ensure_idle();
+            return f.measurement_model(); },
           [](BoundFilter& f, std::shared_ptr<MeasurementModel> model) {
             f.ensure_idle();
             f.set_measurement_model(std::move(model));
@@ -530,6 +563,107 @@ When the NIS exceeds the chi-square gate for the entries used, the update is rej
           },
           py::arg("z"), py::arg("dt"), py::arg("u"), py::arg("quality"), py::arg("states"),
           py::arg("covariances"));
+  const auto n = &ExtendedKalmanFilter::dim_x;
+  const auto m_dim = &ExtendedKalmanFilter::dim_z;
+  matrix_property(filter, "P", &ExtendedKalmanFilter::P, &ExtendedKalmanFilter::set_P, n, n);
+  matrix_property(filter, "Q", &ExtendedKalmanFilter::Q, &ExtendedKalmanFilter::set_Q, n, n);
+  matrix_property(filter, "R", &ExtendedKalmanFilter::R, &ExtendedKalmanFilter::set_R, m_dim,
+                  m_dim);
+}
+
+void bind_fleet(py::module_& m) {
+  auto fleet = py::class_<BoundFleet>(m, "KalmanFleet")
+      .def(py::init([](int count, int dim_x, int dim_z) {
+             return std::make_unique<BoundFleet>(positive_dim(count, "count"),
+                                                 positive_dim(dim_x, "dim_x"),
+                                                 positive_dim(dim_z, "dim_z"));
+           }),
+           py::arg("count"), py::arg("dim_x"), py::arg("dim_z"))
+      .def_property_readonly("count", &BoundFleet::count)
+      .def_property_readonly("dim_x", &BoundFleet::dim_x)
+      .def_property_readonly("dim_z", &BoundFleet::dim_z)
+      .def_property(
+          "x",
+          [](const BoundFleet& f) {
+            f.ensure_idle();
+            py::array_t<double> out({f.count(), f.dim_x()});
+            std::copy(f.x().begin(), f.x().end(), out.mutable_data());
+            return out;
+          },
+          [](BoundFleet& f, py::object v) {
+            f.ensure_idle();
+            const Array a = as_array(v, "x");
+            if (!((a.ndim() == 1 && a.shape(0) == f.dim_x()) ||
+                  (a.ndim() == 2 && a.shape(0) == f.count() && a.shape(1) == f.dim_x()))) {
+              throw py::value_error("x must have shape (" + std::to_string(f.dim_x()) + ",) or (" +
+                                    std::to_string(f.count()) + ", " + std::to_string(f.dim_x()) +
+                                    "), got " + shape_of(a));
+            }
+            f.set_x(a.data(), a.size());
+          })
+      .def_property(
+          "P",
+          [](const BoundFleet& f) {
+            f.ensure_idle();
+            py::array_t<double> out({f.count(), f.dim_x(), f.dim_x()});
+            std::copy(f.P().begin(), f.P().end(), out.mutable_data());
+            return out;
+          },
+          [](BoundFleet& f, py::object v) {
+            f.ensure_idle();
+            const Array a = as_array(v, "P");
+            const Index n = f.dim_x();
+            if (!((a.ndim() == 2 && a.shape(0) == n && a.shape(1) == n) ||
+                  (a.ndim() == 3 && a.shape(0) == f.count() && a.shape(1) == n &&
+                   a.shape(2) == n))) {
+              throw py::value_error("P must have shape (" + std::to_string(n) + ", " +
+                                    std::to_string(n) + ") or (" + std::to_string(f.count()) +
+                                    ", " + std::to_string(n) + ", " + std::to_string(n) +
+                                    "), got " + shape_of(a));
+            }
+            // Row-major input: transposing each symmetric P_i changes nothing, and asymmetric
+            // input is rejected before it is stored.
+            f.set_P(a.data(), a.size());
+          })
+      .def_property(
+          "gate_thresholds", [](const BoundFleet& f) {
+            f.ensure_idle();
+            return f.gate(); },
+          [](BoundFleet& f, std::vector<double> gate) {
+            f.ensure_idle();
+            f.set_gate(std::move(gate));
+          })
+      .def(
+          "_run",
+          [](BoundFleet& f, py::object z, py::object quality, int threads) {
+            const Array za = as_array(z, "z");
+            if (za.ndim() != 3 || za.shape(1) != f.count() || za.shape(2) != f.dim_z()) {
+              throw py::value_error("z must have shape (T, " + std::to_string(f.count()) + ", " +
+                                    std::to_string(f.dim_z()) + "), got " + shape_of(za));
+            }
+            const Index T = za.shape(0);
+            Array qa;
+            if (!quality.is_none()) qa = shaped_arg(quality, "quality", {T, f.count()});
+            py::array_t<double> nis({T, static_cast<Index>(f.count())});
+            py::array_t<bool> accepted({T, static_cast<Index>(f.count())});
+            static_assert(sizeof(bool) == sizeof(std::uint8_t));
+            auto* accepted_out = reinterpret_cast<std::uint8_t*>(accepted.mutable_data());
+            double* nis_out = nis.mutable_data();
+            BusyGuard guard(f.busy_);
+            {
+              py::gil_scoped_release release;
+              f.run(za.data(), T, quality.is_none() ? nullptr : qa.data(), nis_out, accepted_out,
+                    threads);
+            }
+            return py::make_tuple(nis, accepted);
+          },
+          py::arg("z"), py::arg("quality"), py::arg("threads"));
+  const auto n = &KalmanFleet::dim_x;
+  const auto m_dim = &KalmanFleet::dim_z;
+  matrix_property(fleet, "F", &KalmanFleet::F, &KalmanFleet::set_F, n, n);
+  matrix_property(fleet, "Q", &KalmanFleet::Q, &KalmanFleet::set_Q, n, n);
+  matrix_property(fleet, "H", &KalmanFleet::H, &KalmanFleet::set_H, m_dim, n);
+  matrix_property(fleet, "R", &KalmanFleet::R, &KalmanFleet::set_R, m_dim, m_dim);
 }
 
 }  // namespace
@@ -537,6 +671,7 @@ When the NIS exceeds the chi-square gate for the entries used, the update is rej
 void bind_filters(py::module_& m) {
   bind_models(m);
   bind_filter(m);
+  bind_fleet(m);
   m.def("has_fixed_kernel", &has_fixed_kernel, py::arg("n"), py::arg("m"),
         "Whether (n, m) runs on a fixed-size (compiled-in) Kalman kernel.");
 }

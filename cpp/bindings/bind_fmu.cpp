@@ -1,7 +1,301 @@
+// Python bindings of the FMU simulators (fmitwin._core.Simulator and its FMU implementations) and
+// of the recorded simulation run. The Python side (fmitwin.fmu) builds them from FMPy instances
+// and keeps each FMPy object alive on the simulator (attribute `_fmu_owner`).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
 #include "bindings.hpp"
+#include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/fmu_estimation.hpp"
+#include "fmitwin/fmu/model_exchange.hpp"
+#include "fmitwin/fmu/simulation_run.hpp"
+
+namespace py = pybind11;
 
 namespace fmitwin::bindings {
+namespace {
 
-void bind_fmu(pybind11::module_& m) { (void)m; }
+using fmu::FmiVersion;
+using fmu::InterfaceType;
+using Vrs = py::array_t<ValueReference, py::array::c_style | py::array::forcecast>;
+
+FmiVersion to_version(int version) {
+  if (version == 2) return FmiVersion::fmi2;
+  if (version == 3) return FmiVersion::fmi3;
+  throw std::invalid_argument("fmi_version must be 2 or 3, got " + std::to_string(version));
+}
+
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v, std::size_t rows, std::size_t cols) {
+  py::array_t<T> out(cols == 0 ? std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows)}
+                               : std::vector<py::ssize_t>{static_cast<py::ssize_t>(rows),
+                                                          static_cast<py::ssize_t>(cols)});
+  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+void check_same_size(const Vrs& vr, const py::array& values) {
+  if (vr.size() != values.size()) {
+    throw std::invalid_argument("got " + std::to_string(vr.size()) + " value references but " +
+                                std::to_string(values.size()) + " values");
+  }
+}
+
+template <typename T>
+using Values = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// Simulator::set_real / set_integer / set_boolean as a Python method on numpy arrays.
+template <typename T>
+auto setter(void (Simulator::*set)(const ValueReference*, std::size_t, const T*)) {
+  return [set](Simulator& s, const Vrs& vr, const Values<T>& v) {
+    check_same_size(vr, v);
+    (s.*set)(vr.data(), static_cast<std::size_t>(vr.size()), v.data());
+  };
+}
+
+// Simulator::get_real / get_integer / get_boolean as a Python method returning a numpy array.
+template <typename T>
+auto getter(void (Simulator::*get)(const ValueReference*, std::size_t, T*)) {
+  return [get](Simulator& s, const Vrs& vr) {
+    Values<T> out(vr.size());
+    (s.*get)(vr.data(), static_cast<std::size_t>(vr.size()), out.mutable_data());
+    return out;
+  };
+}
+
+void bind_simulator(py::module_& m) {
+  py::class_<SimulatorState, std::unique_ptr<SimulatorState>>(
+      m, "SimulatorState", "An opaque saved simulator state (Simulator.save_state()).");
+  py::class_<Simulator, std::shared_ptr<Simulator>>(
+      m, "Simulator",
+      "One steppable FMU instance (see cpp/include/fmitwin/simulator.hpp for the call order).",
+      py::dynamic_attr())
+      .def("setup", &Simulator::setup, py::arg("start_time"), py::arg("stop_time"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("set_real", setter<double>(&Simulator::set_real), py::arg("vr"), py::arg("values"))
+      .def("get_real", getter<double>(&Simulator::get_real), py::arg("vr"))
+      .def("set_integer", setter<std::int64_t>(&Simulator::set_integer), py::arg("vr"),
+           py::arg("values"))
+      .def("get_integer", getter<std::int64_t>(&Simulator::get_integer), py::arg("vr"))
+      .def("set_boolean", setter<bool>(&Simulator::set_boolean), py::arg("vr"), py::arg("values"))
+      .def("get_boolean", getter<bool>(&Simulator::get_boolean), py::arg("vr"))
+      .def("do_step", &Simulator::do_step, py::arg("t"), py::arg("h"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Advances from t to t + h; False when the FMU discarded the step.")
+      .def_property_readonly("can_save_state", &Simulator::can_save_state)
+      .def("save_state", &Simulator::save_state, py::keep_alive<0, 1>(),
+           "The state keeps the simulator (and so the FMU) alive: it is freed through the FMU.")
+      .def("restore_state", &Simulator::restore_state, py::arg("state"));
+
+  py::class_<fmu::FmuSimulator, Simulator, std::shared_ptr<fmu::FmuSimulator>>(
+      m, "FmuSimulator", "A Simulator backed by one FMU instance.", py::dynamic_attr())
+      .def("enter_initialization", &fmu::FmuSimulator::enter_initialization,
+           py::arg("start_time"), py::arg("stop_time"))
+      .def("exit_initialization", &fmu::FmuSimulator::exit_initialization,
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("terminate_requested", &fmu::FmuSimulator::terminate_requested)
+      .def_property_readonly("last_successful_time", &fmu::FmuSimulator::last_successful_time)
+      .def("terminate", [](fmu::FmuSimulator& s) { s.access().terminate(); })
+      .def_property_readonly(
+          "fmu_access", &fmu::FmuSimulator::shared_access,
+          "The FMU's function table; FmuInstance releases it before FMPy frees the instance.");
+
+  py::class_<fmu::FmuAccess, std::shared_ptr<fmu::FmuAccess>>(
+      m, "FmuAccess", "The C functions of one FMU instance, borrowed from FMPy.")
+      .def("release", &fmu::FmuAccess::release,
+           "Marks the instance as freed: later calls raise FmuError instead of crashing.")
+      .def_property_readonly("released", &fmu::FmuAccess::released);
+
+  py::class_<fmu::CoSimulation, fmu::FmuSimulator, std::shared_ptr<fmu::CoSimulation>>(
+      m, "CoSimulation",
+      "Co-simulation FMU stepped from C++. Build it from an FMPy FMU2Slave/FMU3Slave that is "
+      "instantiated but not initialised: CoSimulation(fmi_version, fmu.dll._handle, "
+      "fmu.component, can_save_state, provides_directional_derivatives, tolerance=0). Keep the "
+      "FMPy object alive as long as this simulator (fmitwin.fmu does, as `_fmu_owner`).",
+      py::dynamic_attr())
+      .def(py::init([](int version, std::uintptr_t handle, std::uintptr_t instance,
+                       bool can_save_state, bool provides_dd, double tolerance) {
+             return std::make_shared<fmu::CoSimulation>(
+                 fmu::make_fmu_access(to_version(version), InterfaceType::co_simulation, handle,
+                                      instance, 0, 0, can_save_state, provides_dd),
+                 tolerance);
+           }),
+           py::arg("fmi_version"), py::arg("library_handle"), py::arg("instance"),
+           py::arg("can_save_state") = false,
+           py::arg("provides_directional_derivatives") = false, py::arg("tolerance") = 0.0);
+
+  py::class_<fmu::ModelExchange, fmu::FmuSimulator, std::shared_ptr<fmu::ModelExchange>>(
+      m, "ModelExchange",
+      "Model-exchange FMU integrated in C++ (RK4 or Dormand-Prince 5(4), state and time events). "
+      "Build it from an FMPy FMU2Model/FMU3Model that is instantiated but not initialised: "
+      "ModelExchange(fmi_version, fmu.dll._handle, fmu.component, n_states, n_event_indicators, "
+      "can_save_state, provides_directional_derivatives). Keep the FMPy object alive as long as "
+      "this simulator (fmitwin.fmu does, as `_fmu_owner`).",
+      py::dynamic_attr())
+      .def(py::init([](int version, std::uintptr_t handle, std::uintptr_t instance,
+                       std::size_t n_states, std::size_t n_event_indicators, bool can_save_state,
+                       bool provides_dd) {
+             return std::make_shared<fmu::ModelExchange>(fmu::make_fmu_access(
+                 to_version(version), InterfaceType::model_exchange, handle, instance, n_states,
+                 n_event_indicators, can_save_state, provides_dd));
+           }),
+           py::arg("fmi_version"), py::arg("library_handle"), py::arg("instance"),
+           py::arg("n_states"), py::arg("n_event_indicators"), py::arg("can_save_state") = false,
+           py::arg("provides_directional_derivatives") = false)
+      .def(
+          "configure_solver",
+          [](fmu::ModelExchange& s, const std::string& method, double rtol, double atol,
+             double step) {
+            fmu::SolverOptions o = s.solver_options();
+            if (method == "rk4") {
+              o.method = fmu::SolverOptions::Method::rk4;
+            } else if (method == "dopri45") {
+              o.method = fmu::SolverOptions::Method::dopri45;
+            } else {
+              throw std::invalid_argument("solver: expected 'rk4' or 'dopri45', got '" + method +
+                                          "'");
+            }
+            o.rtol = rtol;
+            o.atol = atol;
+            o.step = step;
+            s.configure_solver(o);
+          },
+          py::arg("method") = "dopri45", py::arg("rtol") = 1e-6, py::arg("atol") = 1e-8,
+          py::arg("step") = 0.0,
+          "RK4: `step` is the fixed step (0: one step per do_step). Dormand-Prince: the largest "
+          "step (0: unlimited).")
+      .def_property_readonly("time", &fmu::ModelExchange::time)
+      .def_property_readonly("event_count", &fmu::ModelExchange::event_count)
+      .def_property_readonly("states",
+                             [](const fmu::ModelExchange& s) {
+                               return to_array(s.states(), s.state_count(), 0);
+                             })
+      .def(
+          "set_states",
+          [](fmu::ModelExchange& s,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& x) {
+            if (static_cast<std::size_t>(x.size()) != s.state_count()) {
+              throw std::invalid_argument("set_states: expected " +
+                                          std::to_string(s.state_count()) + " states, got " +
+                                          std::to_string(x.size()));
+            }
+            s.set_states(x.data());
+          },
+          py::arg("x"))
+      .def("derivatives", [](fmu::ModelExchange& s) {
+        py::array_t<double> out(static_cast<py::ssize_t>(s.state_count()));
+        s.derivatives(out.mutable_data());
+        return out;
+      });
+}
+
+void bind_run(py::module_& m) {
+  py::enum_<fmu::VariableKind>(m, "VariableKind")
+      .value("real", fmu::VariableKind::real)
+      .value("integer", fmu::VariableKind::integer)
+      .value("boolean", fmu::VariableKind::boolean);
+
+  py::class_<fmu::SimulationRun>(
+      m, "SimulationRun",
+      "Fixed-communication-step run of an initialised FmuSimulator, recorded in C++ "
+      "(communication points as FMPy's simulate_fmu).")
+      .def(py::init([](std::shared_ptr<fmu::FmuSimulator> sim, double start, double stop,
+                       double step, bool variable_step, std::vector<double> input_times,
+                       std::vector<ValueReference> input_vrs,
+                       std::vector<fmu::VariableKind> input_kinds,
+                       std::vector<bool> input_continuous, std::vector<double> input_values,
+                       std::vector<double> input_events, std::vector<ValueReference> real_out,
+                       std::vector<ValueReference> integer_out,
+                       std::vector<ValueReference> boolean_out) {
+             fmu::InputTable in{std::move(input_times), std::move(input_vrs),
+                                std::move(input_kinds), std::move(input_continuous),
+                                std::move(input_values), std::move(input_events)};
+             fmu::OutputSelection out{std::move(real_out), std::move(integer_out),
+                                      std::move(boolean_out)};
+             return new fmu::SimulationRun(std::move(sim), start, stop, step, variable_step,
+                                           std::move(in), std::move(out));
+           }),
+           py::arg("simulator"), py::arg("start_time"), py::arg("stop_time"), py::arg("step"),
+           py::arg("variable_step"), py::arg("input_times"), py::arg("input_vrs"),
+           py::arg("input_kinds"), py::arg("input_continuous"), py::arg("input_values"),
+           py::arg("input_events"), py::arg("real_outputs"), py::arg("integer_outputs"),
+           py::arg("boolean_outputs"), py::keep_alive<1, 2>())
+      .def("apply_inputs", &fmu::SimulationRun::apply_inputs, py::arg("t"),
+           py::arg("after_event"))
+      .def("advance", &fmu::SimulationRun::advance, py::arg("max_steps"),
+           py::call_guard<py::gil_scoped_release>(),
+           "Runs at most max_steps communication steps without the GIL; True while steps remain.")
+      .def_property_readonly("finished", &fmu::SimulationRun::finished)
+      .def_property_readonly("time", &fmu::SimulationRun::time)
+      .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)
+      .def_property_readonly("terminated_by_fmu", &fmu::SimulationRun::terminated_by_fmu)
+      .def("times",
+           [](const fmu::SimulationRun& r) { return to_array(r.times(), r.rows(), 0); })
+      .def("reals",
+           [](const fmu::SimulationRun& r) {
+             return to_array(r.reals(), r.rows(), r.rows() ? r.reals().size() / r.rows() : 0);
+           })
+      .def("integers",
+           [](const fmu::SimulationRun& r) {
+             return to_array(r.integers(), r.rows(),
+                             r.rows() ? r.integers().size() / r.rows() : 0);
+           })
+      .def("booleans", [](const fmu::SimulationRun& r) {
+        return to_array(r.booleans(), r.rows(), r.rows() ? r.booleans().size() / r.rows() : 0);
+      });
+}
+
+void bind_estimation(py::module_& m) {
+  py::class_<fmu::FmuEstimationCore, std::shared_ptr<fmu::FmuEstimationCore>>(
+      m, "FmuEstimationCore",
+      "The FMU shared by one filter's FmuProcessModel and FmuMeasurementModel: EKF state = "
+      "[continuous states; parameters].")
+      .def(py::init([](std::shared_ptr<fmu::ModelExchange> sim,
+                       std::vector<ValueReference> states, std::vector<ValueReference> derivatives,
+                       std::vector<ValueReference> inputs, std::vector<ValueReference> parameters,
+                       std::vector<ValueReference> measurements, const std::string& jacobian) {
+             fmu::JacobianMethod method;
+             if (jacobian == "directional") {
+               method = fmu::JacobianMethod::directional;
+             } else if (jacobian == "finite_difference") {
+               method = fmu::JacobianMethod::finite_difference;
+             } else {
+               throw std::invalid_argument(
+                   "jacobian: expected 'directional' or 'finite_difference', got '" + jacobian +
+                   "'");
+             }
+             return std::make_shared<fmu::FmuEstimationCore>(
+                 std::move(sim),
+                 fmu::EstimationLayout{std::move(states), std::move(derivatives),
+                                       std::move(inputs), std::move(parameters),
+                                       std::move(measurements)},
+                 method);
+           }),
+           py::arg("simulator"), py::arg("states"), py::arg("derivatives"), py::arg("inputs"),
+           py::arg("parameters"), py::arg("measurements"), py::arg("jacobian"))
+      .def_property_readonly("state_dim", &fmu::FmuEstimationCore::state_dim)
+      .def_property_readonly("time", [](fmu::FmuEstimationCore& c) { return c.sim().time(); });
+
+  py::class_<fmu::FmuProcessModel, ProcessModel, std::shared_ptr<fmu::FmuProcessModel>>(
+      m, "FmuProcessModel",
+      "A model-exchange FMU as an EKF process model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+  py::class_<fmu::FmuMeasurementModel, MeasurementModel,
+             std::shared_ptr<fmu::FmuMeasurementModel>>(
+      m, "FmuMeasurementModel",
+      "Chosen FMU variables as an EKF measurement model (see fmitwin.estimation.fmu_models).")
+      .def(py::init<std::shared_ptr<fmu::FmuEstimationCore>>(), py::arg("core"));
+}
+
+}  // namespace
+
+void bind_fmu(py::module_& m) {
+  py::register_exception<FmuError>(m, "FmuError", PyExc_RuntimeError);
+  bind_simulator(m);
+  bind_run(m);
+  bind_estimation(m);
+}
 
 }  // namespace fmitwin::bindings

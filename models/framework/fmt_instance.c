@@ -10,7 +10,7 @@
 #define FMT_STRINGIFY2(x) #x
 #define FMT_STRINGIFY(x) FMT_STRINGIFY2(x)
 #ifndef FMT_GUID
-#error "FMT_GUID must be defined by the build (the FMU's GUID / instantiation token)"
+#include "fmt_token.h" /* a source FMU's build: fmt_mdgen wrote the token beside the sources */
 #endif
 const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
 
@@ -81,7 +81,8 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
     inst->knowns = calloc((size_t)m->n_variables, sizeof *inst->knowns);
     /* RK4: x0, x, k1..k4 (n_states each); event location: z0, z (n_event_indicators each). */
     inst->work = calloc(8 * (size_t)m->n_variables, sizeof *inst->work);
-    if (!inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
+    inst->column = calloc((size_t)m->n_variables, sizeof *inst->column);
+    if (!inst->column || !inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
         !inst->knowns || !inst->work) {
         fmt_free_instance(inst);
         return NULL;
@@ -119,6 +120,7 @@ void fmt_free_instance(fmt_instance *inst) {
     free(inst->event_indicators);
     free(inst->knowns);
     free(inst->work);
+    free(inst->column);
     free(inst);
 }
 
@@ -298,11 +300,11 @@ static void derivatives_at(fmt_instance *inst, double t, const double *x, double
     fmt_get_derivatives(inst, dx);
 }
 
-/* x_out = one RK4 step of size h from (t, x0); leaves inst evaluated at (t + h, x_out). */
-static void rk4_step(fmt_instance *inst, double t, const double *x0, double h, double *x_out) {
+/* x_out = one RK4 step of size h from (t, x0), given k1 = f(t, x0); leaves the instance at
+ * (t + h, x_out), not yet evaluated. */
+static void rk4_step(fmt_instance *inst, double t, const double *x0, const double *k1, double h, double *x_out) {
     int n = inst->n_states;
-    double *k1 = inst->work + 2 * n, *k2 = k1 + n, *k3 = k2 + n, *k4 = k3 + n;
-    derivatives_at(inst, t, x0, k1);
+    double *k2 = inst->work + 3 * n, *k3 = k2 + n, *k4 = k3 + n;
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k1[i];
     derivatives_at(inst, t + 0.5 * h, x_out, k2);
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + 0.5 * h * k2[i];
@@ -312,7 +314,6 @@ static void rk4_step(fmt_instance *inst, double t, const double *x0, double h, d
     for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
     fmt_set_time(inst, t + h);
     fmt_set_states(inst, x_out);
-    refresh(inst);
 }
 
 /* True when an event indicator changed side of zero between z0 and the instance's current values. */
@@ -346,7 +347,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
         return FMT_ERROR;
     }
     int n = inst->n_states;
-    double *x0 = inst->work, *x = inst->work + n;
+    double *x0 = inst->work, *x = inst->work + n, *k1 = inst->work + 2 * n;
     double *z0 = inst->work + 6 * m->n_variables;
     double t_end = time + step;
     t = time;
@@ -356,8 +357,9 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
         double remaining = t_end - t;
         double h = remaining / fmax(1.0, ceil(remaining / max_step - 1e-9));
         fmt_get_states(inst, x0);
+        fmt_get_derivatives(inst, k1); /* evaluated at (t, x0): outputs and event indicators too */
         fmt_get_event_indicators(inst, z0);
-        rk4_step(inst, t, x0, h, x);
+        rk4_step(inst, t, x0, k1, h, x);
         if (inst->n_event_indicators > 0 && crossed(inst, z0)) {
             /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
              * the located state is an RK4 step from the sub-step start; continue just after it. */
@@ -365,20 +367,20 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
             for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t));
                  k++) {
                 double mid = 0.5 * (lo + hi);
-                rk4_step(inst, t, x0, mid, x);
+                rk4_step(inst, t, x0, k1, mid, x);
                 if (crossed(inst, z0))
                     hi = mid;
                 else
                     lo = mid;
             }
-            rk4_step(inst, t, x0, hi, x);
+            rk4_step(inst, t, x0, k1, hi, x);
             h = hi;
             fmt_update_discrete(inst);
             refresh(inst);
         }
         t += h;
         if (remaining - h <= FMT_EVENT_TIME_TOLERANCE * fmax(1.0, fabs(t_end))) t = t_end;
-        fmt_set_time(inst, t);
+        if (inst->v[0] != t) fmt_set_time(inst, t);
     }
     refresh(inst);
     return FMT_OK;
@@ -397,10 +399,11 @@ static bool is_known(const fmt_instance *inst, int index) {
     return false;
 }
 
-static double partial(const fmt_instance *inst, int unknown, int known) {
-    /* A state that is also an output depends on nothing but itself. */
-    if (is_state(inst, unknown)) return unknown == known ? 1.0 : 0.0;
-    return inst->model->partial(inst->v, unknown, known);
+/* inst->column = d v / d v[known] at the current point. */
+static void jacobian_column(fmt_instance *inst, int known) {
+    for (int i = 0; i < inst->model->n_variables; i++) inst->column[i] = 0.0;
+    inst->column[known] = 1.0; /* a state that is also an output depends on itself only */
+    inst->model->tangent(inst->v, known, inst->column);
 }
 
 fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknowns[], size_t n_unknowns,
@@ -427,9 +430,11 @@ fmt_status fmt_directional_derivative(fmt_instance *inst, const uint32_t unknown
     refresh(inst);
     size_t n_out = adjoint ? n_knowns : n_unknowns;
     for (size_t k = 0; k < n_out; k++) sensitivity[k] = 0.0;
-    for (size_t i = 0; i < n_unknowns; i++) {
-        for (size_t j = 0; j < n_knowns; j++) {
-            double d = partial(inst, (int)unknowns[i], (int)knowns[j]);
+    for (size_t j = 0; j < n_knowns; j++) {
+        if (!adjoint && seed[j] == 0.0) continue;
+        jacobian_column(inst, (int)knowns[j]);
+        for (size_t i = 0; i < n_unknowns; i++) {
+            double d = inst->column[unknowns[i]];
             if (adjoint)
                 sensitivity[j] += seed[i] * d;
             else
@@ -456,7 +461,8 @@ const int *fmt_dependencies(const fmt_instance *inst, uint32_t vr, int *n) {
 struct fmt_snapshot {
     uint64_t signature; /* identifies the model build (hash of the token) */
     int32_t n_variables;
-    int32_t mode;
+    int16_t mode;
+    int16_t interface; /* model exchange and co-simulation modes do not mix */
     double v[];
 };
 
@@ -476,7 +482,8 @@ fmt_snapshot *fmt_get_snapshot(fmt_instance *inst, fmt_snapshot *reuse) {
     refresh(inst);
     s->signature = token_signature();
     s->n_variables = inst->model->n_variables;
-    s->mode = (int32_t)inst->mode;
+    s->mode = (int16_t)inst->mode;
+    s->interface = (int16_t)inst->interface;
     memcpy(s->v, inst->v, (size_t)inst->model->n_variables * sizeof(double));
     return s;
 }
@@ -487,6 +494,14 @@ fmt_status fmt_set_snapshot(fmt_instance *inst, const fmt_snapshot *s) {
                 "The FMU state was not taken from this model build (%s): take it with fmiGetFMUState of "
                 "an instance of the same FMU.",
                 inst->model->name);
+        return FMT_ERROR;
+    }
+    if (s->interface != (int16_t)inst->interface) {
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The FMU state was taken from a %s instance but this one is %s: restore it into an instance "
+                "of the same interface.",
+                s->interface == FMT_MODEL_EXCHANGE ? "model-exchange" : "co-simulation",
+                inst->interface == FMT_MODEL_EXCHANGE ? "model exchange" : "co-simulation");
         return FMT_ERROR;
     }
     inst->mode = (fmt_mode)s->mode;

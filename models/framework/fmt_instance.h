@@ -63,6 +63,7 @@ typedef struct fmt_instance {
     int *knowns;           /* states and inputs: what directional derivatives differentiate by */
     double *v;             /* all variable values, indexed by value reference */
     double *work;          /* integrator scratch */
+    double *column;        /* one Jacobian column (tangent) */
 } fmt_instance;
 
 /* A copy of everything that defines an instance's state (for get/set FMU state). */

@@ -1,9 +1,13 @@
-/* fmt_mdgen.c - build-time tool: writes a model's modelDescription.xml (FMI 2.0 or 3.0).
+/* fmt_mdgen.c - build-time tool: writes the generated files of a model's FMU (FMI 2.0 or 3.0).
  *
  * Linked with one model file, so the XML is generated from the same variable table the binary
  * serves; the GUID / instantiation token is the one compiled into the binary (fmt_token).
  *
- *   fmt_mdgen <2|3> <modelIdentifier> <output.xml>
+ *   fmt_mdgen <2|3> <modelIdentifier> <FMU directory> <C source file name>...
+ *
+ * writes <FMU directory>/modelDescription.xml and, so that the FMU can also be rebuilt from its
+ * sources/ (e.g. by FMPy on another platform), sources/fmt_token.h and, for FMI 3,
+ * sources/buildDescription.xml. The named C files are listed as the sources to compile.
  *
  * Value references are the table indices; FMI 2 indices in ModelStructure are 1-based positions,
  * which for this table are value reference + 1.
@@ -249,24 +253,59 @@ static int count_event_indicators(void) {
     return n;
 }
 
-static void write_fmi2(FILE *f, const char *identifier) {
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"2.0\"", f);
+/* What differs between the versions up to ModelVariables. */
+typedef struct {
+    const char *fmi_version, *token_attribute;
+    const char *root_attributes;          /* extra attributes of fmiModelDescription (may be "") */
+    const char *model_exchange, *co_simulation; /* attributes after modelIdentifier */
+} fmi_flavour;
+
+static int n_sources;
+static char **sources; /* C file names inside sources/ */
+
+/* FMI 2.0 lists the source files inside ModelExchange / CoSimulation. */
+static void close_interface(FILE *f, const char *element, const fmi_flavour *flavour) {
+    if (strcmp(flavour->fmi_version, "2.0") != 0) {
+        fputs("/>\n", f);
+        return;
+    }
+    fputs(">\n    <SourceFiles>\n", f);
+    for (int i = 0; i < n_sources; i++) {
+        fputs("      <File", f);
+        attribute(f, "name", sources[i]);
+        fputs("/>\n", f);
+    }
+    fprintf(f, "    </SourceFiles>\n  </%s>\n", element);
+}
+
+/* XML declaration, root element and everything before ModelVariables. */
+static void preamble(FILE *f, const char *identifier, const fmi_flavour *flavour) {
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"%s\"",
+            flavour->fmi_version);
     attribute(f, "modelName", model->name);
-    attribute(f, "guid", fmt_token);
     attribute(f, "description", model->description);
+    attribute(f, flavour->token_attribute, fmt_token);
     attribute(f, "generationTool", "fmitwin model toolkit (models/framework)");
-    fprintf(f, " variableNamingConvention=\"structured\" numberOfEventIndicators=\"%d\">\n", count_event_indicators());
-    static const char capabilities[] = " canGetAndSetFMUstate=\"true\" canSerializeFMUstate=\"true\""
-                                       " providesDirectionalDerivative=\"true\"";
-    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\" completedIntegratorStepNotNeeded=\"true\"%s/>\n", identifier,
-            capabilities);
-    fprintf(f,
-            "  <CoSimulation modelIdentifier=\"%s\" canHandleVariableCommunicationStepSize=\"true\""
-            " canInterpolateInputs=\"false\" maxOutputDerivativeOrder=\"0\"%s/>\n",
-            identifier, capabilities);
+    fprintf(f, " variableNamingConvention=\"structured\"%s>\n", flavour->root_attributes);
+    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\"%s", identifier, flavour->model_exchange);
+    close_interface(f, "ModelExchange", flavour);
+    fprintf(f, "  <CoSimulation modelIdentifier=\"%s\"%s", identifier, flavour->co_simulation);
+    close_interface(f, "CoSimulation", flavour);
     unit_definitions(f);
     log_categories(f);
     default_experiment(f);
+}
+
+static void write_fmi2(FILE *f, const char *identifier) {
+#define FMI2_CAPABILITIES                                                                                          \
+    " canGetAndSetFMUstate=\"true\" canSerializeFMUstate=\"true\" providesDirectionalDerivative=\"true\""
+    char root[64];
+    snprintf(root, sizeof root, " numberOfEventIndicators=\"%d\"", count_event_indicators());
+    const fmi_flavour flavour = {
+        "2.0", "guid", root, " completedIntegratorStepNotNeeded=\"true\"" FMI2_CAPABILITIES,
+        " canHandleVariableCommunicationStepSize=\"true\" canInterpolateInputs=\"false\""
+        " maxOutputDerivativeOrder=\"0\"" FMI2_CAPABILITIES};
+    preamble(f, identifier, &flavour);
     fputs("  <ModelVariables>\n", f);
     for (int i = 0; i < model->n_variables; i++) {
         const fmt_variable *v = &model->variables[i];
@@ -299,23 +338,14 @@ static void write_fmi2(FILE *f, const char *identifier) {
 }
 
 static void write_fmi3(FILE *f, const char *identifier) {
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiModelDescription fmiVersion=\"3.0\"", f);
-    attribute(f, "modelName", model->name);
-    attribute(f, "instantiationToken", fmt_token);
-    attribute(f, "description", model->description);
-    attribute(f, "generationTool", "fmitwin model toolkit (models/framework)");
-    fputs(" variableNamingConvention=\"structured\">\n", f);
-    static const char capabilities[] = " canGetAndSetFMUState=\"true\" canSerializeFMUState=\"true\""
-                                       " providesDirectionalDerivatives=\"true\" providesAdjointDerivatives=\"true\"";
-    fprintf(f, "  <ModelExchange modelIdentifier=\"%s\" needsCompletedIntegratorStep=\"false\"%s/>\n", identifier,
-            capabilities);
-    fprintf(f,
-            "  <CoSimulation modelIdentifier=\"%s\" canHandleVariableCommunicationStepSize=\"true\""
-            " hasEventMode=\"false\" maxOutputDerivativeOrder=\"0\"%s/>\n",
-            identifier, capabilities);
-    unit_definitions(f);
-    log_categories(f);
-    default_experiment(f);
+#define FMI3_CAPABILITIES                                                                                          \
+    " canGetAndSetFMUState=\"true\" canSerializeFMUState=\"true\" providesDirectionalDerivatives=\"true\""       \
+    " providesAdjointDerivatives=\"true\""
+    const fmi_flavour flavour = {
+        "3.0", "instantiationToken", "", " needsCompletedIntegratorStep=\"false\"" FMI3_CAPABILITIES,
+        " canHandleVariableCommunicationStepSize=\"true\" hasEventMode=\"false\""
+        " maxOutputDerivativeOrder=\"0\"" FMI3_CAPABILITIES};
+    preamble(f, identifier, &flavour);
     fputs("  <ModelVariables>\n", f);
     for (int i = 0; i < model->n_variables; i++) {
         const fmt_variable *v = &model->variables[i];
@@ -349,16 +379,52 @@ static void write_fmi3(FILE *f, const char *identifier) {
     fputs("  </ModelStructure>\n</fmiModelDescription>\n", f);
 }
 
+static FILE *create(const char *directory, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot write ", path);
+    return f;
+}
+
+static void finish(FILE *f) {
+    if (fclose(f) != 0) die("cannot write a generated file", NULL);
+}
+
+static void write_build_description(FILE *f, const char *identifier) {
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fmiBuildDescription fmiVersion=\"3.0\">\n", f);
+    fputs("  <BuildConfiguration", f);
+    attribute(f, "modelIdentifier", identifier);
+    fputs(">\n    <SourceFileSet language=\"C11\">\n", f);
+    for (int i = 0; i < n_sources; i++) {
+        fputs("      <SourceFile", f);
+        attribute(f, "name", sources[i]);
+        fputs("/>\n", f);
+    }
+    fputs("    </SourceFileSet>\n  </BuildConfiguration>\n</fmiBuildDescription>\n", f);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[1], "2") != 0 && strcmp(argv[1], "3") != 0))
-        die("usage: fmt_mdgen <2|3> <modelIdentifier> <output.xml>", NULL);
+    if (argc < 5 || (strcmp(argv[1], "2") != 0 && strcmp(argv[1], "3") != 0))
+        die("usage: fmt_mdgen <2|3> <modelIdentifier> <FMU directory> <C source file name>...", NULL);
+    const char *identifier = argv[2], *directory = argv[3];
+    n_sources = argc - 4;
+    sources = argv + 4;
     check_display_units();
-    FILE *f = fopen(argv[3], "w");
-    if (!f) die("cannot write ", argv[3]);
+    FILE *f = create(directory, "modelDescription.xml");
     if (argv[1][0] == '2')
-        write_fmi2(f, argv[2]);
+        write_fmi2(f, identifier);
     else
-        write_fmi3(f, argv[2]);
-    if (fclose(f) != 0) die("cannot write ", argv[3]);
+        write_fmi3(f, identifier);
+    finish(f);
+    f = create(directory, "sources/fmt_token.h");
+    fprintf(f, "/* Generated by fmt_mdgen: the GUID / instantiation token of this build. */\n#define FMT_GUID %s\n",
+            fmt_token);
+    finish(f);
+    if (argv[1][0] == '3') {
+        f = create(directory, "sources/buildDescription.xml");
+        write_build_description(f, identifier);
+        finish(f);
+    }
     return 0;
 }

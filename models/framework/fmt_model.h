@@ -76,9 +76,10 @@ typedef struct {
     /* Computes every calculated parameter, derivative, output, local and event indicator from
      * time, states, inputs, parameters and discrete variables in v. Pure: no other side effects. */
     void (*evaluate)(double *v);
-    /* d v[unknown] / d v[known] at the point v (already evaluated), for unknown a derivative,
-     * output or event indicator and known a continuous state or input. Analytic. */
-    double (*partial)(const double *v, int unknown, int known);
+    /* Forward-mode derivative at the point v (already evaluated): sets dv[i] = d v[i] / d v[known]
+     * for every derivative, output and event indicator i, where known is a continuous state or an
+     * input. dv arrives zeroed except dv[known] = 1. Analytic. */
+    void (*tangent)(const double *v, int known, double *dv);
     /* Event mode: updates discrete variables after an event indicator changed sign (and once at
      * the end of initialization). NULL when the model has no discrete variables. */
     void (*update_discrete)(double *v);

@@ -41,11 +41,13 @@ static void evaluate(double *v) {
     v[DER_T] = (v[P_HEATER] - v[Q_LOSS]) / v[HEAT_CAPACITY];
 }
 
-static double partial(const double *v, int unknown, int known) {
-    if (unknown == DER_T && known == T) return -v[UA] / v[HEAT_CAPACITY];
-    if (unknown == DER_T && known == P_HEATER) return 1.0 / v[HEAT_CAPACITY];
-    if (unknown == Q_LOSS && known == T) return v[UA];
-    return 0.0;
+static void tangent(const double *v, int known, double *dv) {
+    if (known == T) {
+        dv[DER_T] = -v[UA] / v[HEAT_CAPACITY];
+        dv[Q_LOSS] = v[UA];
+    } else if (known == P_HEATER) {
+        dv[DER_T] = 1.0 / v[HEAT_CAPACITY];
+    }
 }
 
 static const char *check(const double *v) {
@@ -67,6 +69,6 @@ const fmt_model FMT_MODEL = {
     .tolerance = 1e-6,
     .step_size = 60.0,
     .evaluate = evaluate,
-    .partial = partial,
+    .tangent = tangent,
     .check = check,
 };

@@ -16,6 +16,15 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "load_fmu": "fmitwin.fmu",
+    "FmuModel": "fmitwin.fmu",
+    "FmuError": "fmitwin.fmu",
+    "simulate": "fmitwin.simulation",
+    "SimulationResult": "fmitwin.simulation",
+    "fmu_models": "fmitwin.estimation",
+    "FmuModels": "fmitwin.estimation",
+    "FmuProcessModel": "fmitwin.estimation",
+    "FmuMeasurementModel": "fmitwin.estimation",
     "ExtendedKalmanFilter": "fmitwin.filters",
     "BatchResult": "fmitwin.filters",
     "UpdateResult": "fmitwin.filters",
@@ -27,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "PythonMeasurementModel": "fmitwin.filters",
     "DampedPendulumModel": "fmitwin.filters",
     "gate_thresholds": "fmitwin.filters",
+    "FleetKalmanFilter": "fmitwin.filters",
+    "FleetResult": "fmitwin.filters",
 }
 
 

@@ -14,6 +14,9 @@ from fmitwin import __version__
 _COMMANDS: dict[str, str] = {
     "run": "run",
     "plant": "plant",
+    "info": "info",
+    "simulate": "simulate",
+    "demo": "demo",
 }
 
 

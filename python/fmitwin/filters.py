@@ -234,3 +234,97 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
             f"ExtendedKalmanFilter(dim_x={self.dim_x}, dim_z={self.dim_z}, "
             f"x={np.array2string(self.x, precision=4)})"
         )
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """Results of :meth:`FleetKalmanFilter.run` over T steps of N filters.
+
+    nis (T, N) with NaN where an update was skipped; accepted (T, N) True where applied.
+    """
+
+    nis: NDArray[np.float64]
+    accepted: NDArray[np.bool_]
+
+
+class FleetKalmanFilter(_core.KalmanFleet):
+    """N independent linear Kalman filters of the same dimensions, stepped together in C++.
+
+    Every filter i has its own state x_i (n,) and covariance P_i (n, n) and shares the model:
+    x_i <- F x_i, P_i <- F P_i F' + Q, then the same Joseph-form update as
+    :class:`ExtendedKalmanFilter` with z_i = H x_i + v, v ~ N(0, R / q_i), NaN entries of z_i
+    missing, q_i = 0 skipping, and optional chi-square gating. States are kept in contiguous
+    arrays (``x`` is (N, n), ``P`` is (N, n, n)); :meth:`run` releases the GIL and can split the
+    fleet over ``threads`` worker threads.
+
+    Args:
+        count: N, the number of filters.
+        dim_x, dim_z: n states and m measurement entries per filter.
+        F: state transition (n, n); H: measurement matrix (m, n).
+        Q: process noise (n, n), default identity; R: measurement noise (m, m), default identity.
+        x0: initial states (n,) for all or (N, n); default zeros.
+        P0: initial covariances (n, n) for all or (N, n, n); default identity.
+        gate_probability: chi-square gate probability in (0, 1), or None.
+        threads: worker threads used by :meth:`run` (1: the calling thread).
+    """
+
+    def __init__(
+        self,
+        count: int,
+        dim_x: int,
+        dim_z: int,
+        *,
+        F: ArrayLike,
+        H: ArrayLike,
+        Q: ArrayLike | None = None,
+        R: ArrayLike | None = None,
+        x0: ArrayLike | None = None,
+        P0: ArrayLike | None = None,
+        gate_probability: float | None = None,
+        threads: int = 1,
+    ) -> None:
+        super().__init__(int(count), int(dim_x), int(dim_z))
+        self.F = F
+        self.H = H
+        if Q is not None:
+            self.Q = Q
+        if R is not None:
+            self.R = R
+        if x0 is not None:
+            self.x = x0
+        if P0 is not None:
+            self.P = P0
+        self.gate_thresholds = gate_thresholds(gate_probability, self.dim_z)
+        self.threads = threads
+
+    @property
+    def threads(self) -> int:
+        """Worker threads used by :meth:`run`."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, threads: int) -> None:
+        if int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        self._threads = int(threads)
+
+    def run(self, z: ArrayLike, *, quality: ArrayLike | None = None) -> FleetResult:
+        """T steps of predict then update for every filter; z (T, N, m), quality (T, N).
+
+        If any filter fails (diverges), every filter is left as it was before the call.
+        """
+        nis, accepted = self._run(z, quality, self._threads)
+        return FleetResult(nis=nis, accepted=accepted)
+
+    def step(self, z: ArrayLike, *, quality: ArrayLike | None = None) -> FleetResult:
+        """One predict + update for every filter; z (N, m), quality (N,); results are (N,)."""
+        z = np.asarray(z, dtype=float)
+        if z.shape != (self.count, self.dim_z):
+            raise ValueError(f"z must have shape {(self.count, self.dim_z)}, got {z.shape}")
+        if quality is not None:
+            quality = np.asarray(quality, dtype=float)
+            if quality.shape != (self.count,):
+                raise ValueError(f"quality must have shape {(self.count,)}, got {quality.shape}")
+            quality = quality[None]
+        result = self.run(z[None], quality=quality)
+        return FleetResult(nis=result.nis[0], accepted=result.accepted[0])

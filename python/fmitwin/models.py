@@ -6,7 +6,7 @@ folder::
 
     >>> import fmitwin.models
     >>> fmitwin.models.available()
-    ['heated_tank']
+    ['centrifugal_pump', 'dc_motor', 'heated_tank']
     >>> fmitwin.models.path("heated_tank", fmi_version=3).name
     'heated_tank_fmi3.fmu'
 """

@@ -14,11 +14,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "fmitwin/kalman_kernel.hpp"
+#include "fmitwin/models.hpp"
 #include "fmitwin/process_model.hpp"
 
 namespace fmitwin {
@@ -59,6 +59,10 @@ void check_vector(const std::string& name, const Eigen::Ref<const Eigen::VectorX
 // symmetric (to 1e-9 relative) and positive definite, or positive semi-definite when !strict.
 void check_covariance(const std::string& name, const Eigen::Ref<const Eigen::MatrixXd>& a,
                       Eigen::Index n, bool strict);
+// check_covariance, then the exactly symmetric 0.5 (a + a') to store.
+Eigen::MatrixXd checked_covariance(const std::string& name,
+                                   const Eigen::Ref<const Eigen::MatrixXd>& a, Eigen::Index n,
+                                   bool strict);
 // gate[k] for k = 0..m, non-negative (inf: no gating).
 void check_gate(const std::vector<double>& gate, Eigen::Index m);
 
@@ -108,9 +112,6 @@ class ExtendedKalmanFilter {
                         bool record_states, CovarianceOutput covariances);
 
  private:
-  // The matrix of a linear process model with no input, when there is one: the batch fast path.
-  const Eigen::MatrixXd* linear_transition() const;
-  const Eigen::MatrixXd* linear_observation() const;
   Eigen::Index input_dim() const;
 
   Eigen::Index n_, m_;
@@ -119,6 +120,10 @@ class ExtendedKalmanFilter {
   std::vector<double> gate_;
   std::shared_ptr<ProcessModel> process_;
   std::shared_ptr<MeasurementModel> measurement_;
+  // The models again when they are linear (nullptr otherwise): their matrices go straight into
+  // the kernel, without the virtual propagate/measure calls and copies.
+  const LinearProcessModel* linear_process_ = nullptr;
+  const LinearMeasurementModel* linear_measurement_ = nullptr;
   std::unique_ptr<Kernel> kernel_;
   // Scratch: the candidate posterior and model outputs, swapped in on success.
   Eigen::VectorXd x_work_, hx_work_;

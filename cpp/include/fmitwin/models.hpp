@@ -84,10 +84,10 @@ class ContinuousProcessModel : public ProcessModel {
 // A damped pendulum whose damping rate is estimated as a state (the bundled demo model):
 //   theta' = omega,  omega' = -(g / L) sin(theta) - c omega + u,  c' = 0,
 // state (theta [rad], omega [rad/s], c [1/s]), input u = applied torque / inertia [rad/s^2].
-// The Jacobian is analytic.
+// F comes from the analytic Jacobian, or from finite differences when analytic_jacobian is false.
 class DampedPendulumModel : public ContinuousProcessModel {
  public:
-  DampedPendulumModel(double length, double gravity, double max_step);
+  DampedPendulumModel(double length, double gravity, double max_step, bool analytic_jacobian);
   int state_dim() const override { return 3; }
   int input_dim() const override { return 1; }
   void derivative(const Eigen::Ref<const Eigen::VectorXd>& x,
@@ -97,9 +97,11 @@ class DampedPendulumModel : public ContinuousProcessModel {
                 const Eigen::Ref<const Eigen::VectorXd>& u, Eigen::MatrixXd& A) const override;
   double length() const { return length_; }
   double gravity() const { return gravity_; }
+  bool analytic_jacobian() const { return analytic_jacobian_; }
 
  private:
   double length_, gravity_;
+  bool analytic_jacobian_;
 };
 
 }  // namespace fmitwin

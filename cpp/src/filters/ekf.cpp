@@ -112,6 +112,13 @@ void check_covariance(const std::string& name, const Eigen::Ref<const Eigen::Mat
   }
 }
 
+Eigen::MatrixXd checked_covariance(const std::string& name,
+                                   const Eigen::Ref<const Eigen::MatrixXd>& a, Eigen::Index n,
+                                   bool strict) {
+  check_covariance(name, a, n, strict);
+  return 0.5 * (a + a.transpose());
+}
+
 void check_gate(const std::vector<double>& gate, Eigen::Index m) {
   if (static_cast<Eigen::Index>(gate.size()) != m + 1) {
     throw std::invalid_argument("gate must have dim_z + 1 = " + std::to_string(m + 1) +
@@ -150,18 +157,15 @@ void ExtendedKalmanFilter::set_x(const Eigen::Ref<const Eigen::VectorXd>& x) {
 }
 
 void ExtendedKalmanFilter::set_P(const Eigen::Ref<const Eigen::MatrixXd>& P) {
-  check_covariance("P", P, n_, true);
-  P_ = 0.5 * (P + P.transpose());
+  P_ = checked_covariance("P", P, n_, true);
 }
 
 void ExtendedKalmanFilter::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
-  check_covariance("Q", Q, n_, false);
-  Q_ = 0.5 * (Q + Q.transpose());
+  Q_ = checked_covariance("Q", Q, n_, false);
 }
 
 void ExtendedKalmanFilter::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
-  check_covariance("R", R, m_, true);
-  R_ = 0.5 * (R + R.transpose());
+  R_ = checked_covariance("R", R, m_, true);
 }
 
 void ExtendedKalmanFilter::set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
@@ -181,6 +185,7 @@ void ExtendedKalmanFilter::set_process_model(std::shared_ptr<ProcessModel> model
                                 std::to_string(n_));
   }
   process_ = std::move(model);
+  linear_process_ = dynamic_cast<const LinearProcessModel*>(process_.get());
   u_ = Eigen::VectorXd::Zero(input_dim());
 }
 
@@ -192,6 +197,7 @@ void ExtendedKalmanFilter::set_measurement_model(std::shared_ptr<MeasurementMode
         std::to_string(n_) + ", dim_z = " + std::to_string(m_));
   }
   measurement_ = std::move(model);
+  linear_measurement_ = dynamic_cast<const LinearMeasurementModel*>(measurement_.get());
 }
 
 void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
@@ -200,14 +206,14 @@ void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
                                      const Eigen::Ref<const Eigen::MatrixXd>& R,
                                      const Eigen::Ref<const Eigen::VectorXd>& u) {
   check_vector("x", x, n_);
-  check_covariance("P", P, n_, true);
-  check_covariance("Q", Q, n_, false);
-  check_covariance("R", R, m_, true);
   check_vector("u", u, input_dim());
+  Eigen::MatrixXd P_new = checked_covariance("P", P, n_, true);
+  Eigen::MatrixXd Q_new = checked_covariance("Q", Q, n_, false);
+  Eigen::MatrixXd R_new = checked_covariance("R", R, m_, true);
   x_ = x;
-  P_ = 0.5 * (P + P.transpose());
-  Q_ = 0.5 * (Q + Q.transpose());
-  R_ = 0.5 * (R + R.transpose());
+  P_ = std::move(P_new);
+  Q_ = std::move(Q_new);
+  R_ = std::move(R_new);
   u_ = u;
 }
 
@@ -236,6 +242,11 @@ void ExtendedKalmanFilter::predict(double dt, const Eigen::VectorXd* u, const Ei
     check_shape("F", *F, n_, n_);
     check_finite("F", *F);
     kernel_->predict(x_work_.data(), P_work_.data(), F->data(), Q_used->data());
+  } else if (linear_process_ != nullptr && (u == nullptr || input_dim() == 0)) {
+    // x <- F x + B 0: the kernel's linear predict.
+    kernel_->predict(x_work_.data(), P_work_.data(), linear_process_->F().data(),
+                     Q_used->data());
+    u_.setZero();
   } else {
     if (!process_) {
       throw std::invalid_argument(
@@ -278,6 +289,8 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   if (H != nullptr) {
     check_shape("H", *H, m_, n_);
     check_finite("H", *H);
+  } else if (linear_measurement_ != nullptr) {
+    H_used = &linear_measurement_->H();  // h(x) = H x inside the kernel
   } else if (measurement_) {
     hx_work_.resize(m_);
     measurement_->measure(x_, u_, hx_work_, &H_work_);
@@ -317,16 +330,6 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   result.nis = out.nis;
   result.log_likelihood = out.log_likelihood;
   return result;
-}
-
-const Eigen::MatrixXd* ExtendedKalmanFilter::linear_transition() const {
-  const auto* linear = dynamic_cast<const LinearProcessModel*>(process_.get());
-  return linear != nullptr ? &linear->F() : nullptr;
-}
-
-const Eigen::MatrixXd* ExtendedKalmanFilter::linear_observation() const {
-  const auto* linear = dynamic_cast<const LinearMeasurementModel*>(measurement_.get());
-  return linear != nullptr ? &linear->H() : nullptr;
 }
 
 BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
@@ -385,9 +388,9 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
   r.log_likelihood.resize(T);
   r.accepted.resize(T);
 
-  const Eigen::MatrixXd* F = linear_transition();
-  const Eigen::MatrixXd* H = linear_observation();
-  if (F != nullptr && H != nullptr && u == nullptr) {
+  if (linear_process_ != nullptr && linear_measurement_ != nullptr && u == nullptr) {
+    const Eigen::MatrixXd* F = &linear_process_->F();
+    const Eigen::MatrixXd* H = &linear_measurement_->H();
     // The fast path: the whole series inside one (fixed-size where compiled in) kernel loop.
     Series s;
     s.steps = steps;

@@ -25,6 +25,36 @@ void symmetrize(Matrix& P) {
   }
 }
 
+// Overwrites the lower triangle of the symmetric A with its Cholesky factor L (A = L L');
+// false when A is not positive definite. Plain loops: for the small m of measurement vectors they
+// unroll at fixed sizes and beat a general blocked factorization.
+template <class Matrix>
+bool cholesky_lower(Matrix& A) {
+  const Index m = A.rows();
+  for (Index j = 0; j < m; ++j) {
+    double d = A(j, j);
+    for (Index k = 0; k < j; ++k) d -= A(j, k) * A(j, k);
+    if (!(d > 0.0)) return false;
+    d = std::sqrt(d);
+    A(j, j) = d;
+    for (Index i = j + 1; i < m; ++i) {
+      double v = A(i, j);
+      for (Index k = 0; k < j; ++k) v -= A(i, k) * A(j, k);
+      A(i, j) = v / d;
+    }
+  }
+  return true;
+}
+
+// Copies the lower triangle of P onto the upper one.
+template <class Matrix>
+void mirror_lower(Matrix& P) {
+  const Index n = P.rows();
+  for (Index j = 0; j < n; ++j) {
+    for (Index i = j + 1; i < n; ++i) P(j, i) = P(i, j);
+  }
+}
+
 // N, M: compile-time sizes or Eigen::Dynamic. Scratch members are sized once in the constructor,
 // so no call allocates.
 template <int N, int M>
@@ -37,14 +67,15 @@ class KernelImpl final : public Kernel {
   using MatNM = Eigen::Matrix<double, N, M>;
 
  public:
-  KernelImpl(Index n, Index m) : n_(n), m_(m), llt_(m) {
+  KernelImpl(Index n, Index m) : n_(n), m_(m) {
     x_next_.resize(n);
     FP_.resize(n, n);
     IKH_.resize(n, n);
     IKHP_.resize(n, n);
     PHt_.resize(n, m);
     KR_.resize(n, m);
-    Kt_.resize(m, n);
+    K_.resize(n, m);
+    HP_.resize(m, n);
     S_.resize(m, m);
     y_.resize(m);
     w_.resize(m);
@@ -66,9 +97,16 @@ class KernelImpl final : public Kernel {
     Eigen::Map<const MatNN> Fm(F, n_, n_);
     Eigen::Map<const MatNN> Qm(Q, n_, n_);
     FP_.noalias() = Fm * Pm;
-    Pm.noalias() = FP_ * Fm.transpose();
-    Pm += Qm;
-    symmetrize(Pm);
+    if constexpr (N == Eigen::Dynamic) {
+      // Large n: the result is symmetric, so only its lower triangle is computed (half the flops).
+      Pm.template triangularView<Eigen::Lower>() = FP_ * Fm.transpose();
+      Pm.template triangularView<Eigen::Lower>() += Qm;
+      mirror_lower(Pm);
+    } else {
+      Pm.noalias() = FP_ * Fm.transpose();
+      Pm += Qm;
+      symmetrize(Pm);
+    }
   }
 
   UpdateOutcome update_full(double* x, double* P, const double* z, const double* hx,
@@ -92,36 +130,67 @@ class KernelImpl final : public Kernel {
     S_ += r_scale * Rm;
     if (innovation_out != nullptr) Eigen::Map<VecM>(innovation_out, m_) = y_;
     if (S_out != nullptr) Eigen::Map<MatMM>(S_out, m_, m_) = S_;
-    llt_.compute(S_);
-    if (llt_.info() != Eigen::Success) {
+    if (!cholesky_lower(S_)) {
+      if (!Pm.allFinite()) {
+        throw std::runtime_error("the covariance P became non-finite: the filter diverged");
+      }
       throw std::runtime_error(
           "the innovation covariance S = H P H' + R/q is not positive definite; check R and P");
     }
+    const auto& L = S_;  // S_ now holds its Cholesky factor L (lower triangle), S = L L'
 
     UpdateOutcome out;
     out.used = static_cast<int>(m_);
+    // NIS = y' S^-1 y = |w|^2 with L w = y.
     w_ = y_;
-    llt_.matrixL().solveInPlace(w_);
+    for (Index i = 0; i < m_; ++i) {
+      for (Index k = 0; k < i; ++k) w_(i) -= L(i, k) * w_(k);
+      w_(i) /= L(i, i);
+    }
     out.nis = w_.squaredNorm();
-    const double log_det_S = 2.0 * llt_.matrixLLT().diagonal().array().log().sum();
+    // log det S = 2 log prod L_ii: one log instead of m, unless the product under- or overflows.
+    double det_L = 1.0;
+    for (Index i = 0; i < m_; ++i) det_L *= L(i, i);
+    double log_det_L = std::log(det_L);
+    if (!std::isnormal(det_L)) {
+      log_det_L = 0.0;
+      for (Index i = 0; i < m_; ++i) log_det_L += std::log(L(i, i));
+    }
     out.log_likelihood =
-        -0.5 * (out.nis + log_det_S + static_cast<double>(m_) * kLog2Pi);
+        -0.5 * (out.nis + 2.0 * log_det_L + static_cast<double>(m_) * kLog2Pi);
     if (!(out.nis <= gate)) {
       out.gated = true;
       return out;
     }
 
-    // K' = S^-1 (P H')', solved rather than inverted.
-    Kt_ = PHt_.transpose();
-    llt_.solveInPlace(Kt_);
-    xm.noalias() += Kt_.transpose() * y_;
-    IKH_.noalias() = -Kt_.transpose() * Hm;
+    // K = P H' S^-1 from K L L' = P H', by columns (vectorised over the n rows):
+    // first W L' = P H' (W = K L), then K L = W.
+    for (Index j = 0; j < m_; ++j) {
+      K_.col(j) = PHt_.col(j);
+      for (Index k = 0; k < j; ++k) K_.col(j) -= L(j, k) * K_.col(k);
+      K_.col(j) /= L(j, j);
+    }
+    for (Index j = m_ - 1; j >= 0; --j) {
+      for (Index k = j + 1; k < m_; ++k) K_.col(j) -= L(k, j) * K_.col(k);
+      K_.col(j) /= L(j, j);
+    }
+    xm.noalias() += K_ * y_;
+    IKH_.noalias() = -K_ * Hm;
     IKH_.diagonal().array() += 1.0;
-    IKHP_.noalias() = IKH_ * Pm;
-    Pm.noalias() = IKHP_ * IKH_.transpose();
-    KR_.noalias() = Kt_.transpose() * Rm;
-    Pm.noalias() += r_scale * KR_ * Kt_;
-    symmetrize(Pm);
+    // (I - K H) P = P - K (H P), with H P = (P H')' already at hand (n^2 m instead of n^3).
+    HP_ = PHt_.transpose();
+    IKHP_ = Pm;
+    IKHP_.noalias() -= K_ * HP_;
+    KR_.noalias() = r_scale * K_ * Rm;
+    if constexpr (N == Eigen::Dynamic) {
+      Pm.template triangularView<Eigen::Lower>() = IKHP_ * IKH_.transpose();
+      Pm.template triangularView<Eigen::Lower>() += KR_ * K_.transpose();
+      mirror_lower(Pm);
+    } else {
+      Pm.noalias() = IKHP_ * IKH_.transpose();
+      Pm.noalias() += KR_ * K_.transpose();
+      symmetrize(Pm);
+    }
     out.accepted = true;
     return out;
   }
@@ -164,11 +233,10 @@ class KernelImpl final : public Kernel {
   Index n_, m_;
   VecN x_next_;
   MatNN FP_, IKH_, IKHP_;
-  MatNM PHt_, KR_;
-  MatMN Kt_;
+  MatNM PHt_, KR_, K_;
+  MatMN HP_;
   MatMM S_;
   VecM y_, w_;
-  Eigen::LLT<MatMM> llt_;
 };
 
 // The fixed sizes compiled in: the small state/measurement pairs of typical machine models
@@ -205,20 +273,19 @@ UpdateOutcome Kernel::update(double* x, double* P, const double* z, const double
                              std::uint8_t* used_out) {
   const Index nn = n();
   const Index mm = m();
-  std::vector<Index> used;
-  used.reserve(static_cast<std::size_t>(mm));
-  if (quality > 0.0) {
-    for (Index i = 0; i < mm; ++i) {
-      if (!std::isnan(z[i])) used.push_back(i);
-    }
-  }
-  const Index k = static_cast<Index>(used.size());
-  if (used_out != nullptr) {
-    for (Index i = 0; i < mm; ++i) used_out[i] = 0;
-    for (Index i : used) used_out[i] = 1;
+  Index k = 0;
+  for (Index i = 0; i < mm; ++i) {
+    const bool present = quality > 0.0 && !std::isnan(z[i]);
+    k += present ? 1 : 0;
+    if (used_out != nullptr) used_out[i] = present ? 1 : 0;
   }
   if (k == mm) {
     return update_full(x, P, z, hx, H, R, quality, gate_table[mm], innovation_out, S_out);
+  }
+  std::vector<Index> used;
+  used.reserve(static_cast<std::size_t>(k));
+  for (Index i = 0; i < mm && k > 0; ++i) {
+    if (!std::isnan(z[i])) used.push_back(i);
   }
   if (innovation_out != nullptr) Eigen::Map<Eigen::VectorXd>(innovation_out, mm).setConstant(kNaN);
   if (S_out != nullptr) Eigen::Map<Eigen::MatrixXd>(S_out, mm, mm).setConstant(kNaN);
@@ -231,20 +298,26 @@ UpdateOutcome Kernel::update(double* x, double* P, const double* z, const double
   // The reduced problem: the rows of z, h(x), H and the rows/columns of R that are present.
   Eigen::Map<const Eigen::MatrixXd> Hm(H, mm, nn);
   Eigen::Map<const Eigen::MatrixXd> Rm(R, mm, mm);
-  Eigen::Map<const Eigen::VectorXd> zm(z, mm);
-  const Eigen::VectorXd z_used = zm(used);
-  const Eigen::MatrixXd H_used = Hm(used, Eigen::all);
-  const Eigen::MatrixXd R_used = Rm(used, used);
-  Eigen::VectorXd hx_used;
-  if (hx != nullptr) hx_used = Eigen::Map<const Eigen::VectorXd>(hx, mm)(used);
-  Eigen::VectorXd y_used(k);
-  Eigen::MatrixXd S_used(k, k);
+  Eigen::VectorXd z_used(k), hx_used(k), y_used(k);
+  Eigen::MatrixXd H_used(k, nn), R_used(k, k), S_used(k, k);
+  for (Index a = 0; a < k; ++a) {
+    const Index i = used[static_cast<std::size_t>(a)];
+    z_used(a) = z[i];
+    if (hx != nullptr) hx_used(a) = hx[i];
+    H_used.row(a) = Hm.row(i);
+    for (Index b = 0; b < k; ++b) R_used(a, b) = Rm(i, used[static_cast<std::size_t>(b)]);
+  }
   out = make_kernel(nn, k)->update_full(x, P, z_used.data(),
                                         hx != nullptr ? hx_used.data() : nullptr, H_used.data(),
                                         R_used.data(), quality, gate_table[k], y_used.data(),
                                         S_used.data());
-  if (innovation_out != nullptr) Eigen::Map<Eigen::VectorXd>(innovation_out, mm)(used) = y_used;
-  if (S_out != nullptr) Eigen::Map<Eigen::MatrixXd>(S_out, mm, mm)(used, used) = S_used;
+  for (Index a = 0; a < k; ++a) {
+    const Index i = used[static_cast<std::size_t>(a)];
+    if (innovation_out != nullptr) innovation_out[i] = y_used(a);
+    for (Index b = 0; b < k && S_out != nullptr; ++b) {
+      S_out[i + mm * used[static_cast<std::size_t>(b)]] = S_used(a, b);
+    }
+  }
   return out;
 }
 

@@ -137,8 +137,12 @@ void ContinuousProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& 
       x, x.size(), *F);
 }
 
-DampedPendulumModel::DampedPendulumModel(double length, double gravity, double max_step)
-    : ContinuousProcessModel(max_step), length_(length), gravity_(gravity) {
+DampedPendulumModel::DampedPendulumModel(double length, double gravity, double max_step,
+                                         bool analytic_jacobian)
+    : ContinuousProcessModel(max_step),
+      length_(length),
+      gravity_(gravity),
+      analytic_jacobian_(analytic_jacobian) {
   if (!(length > 0.0) || !std::isfinite(length)) {
     throw std::invalid_argument("length must be positive and finite, got " +
                                 std::to_string(length));
@@ -160,6 +164,7 @@ void DampedPendulumModel::derivative(const Eigen::Ref<const Eigen::VectorXd>& x,
 bool DampedPendulumModel::jacobian(const Eigen::Ref<const Eigen::VectorXd>& x,
                                    const Eigen::Ref<const Eigen::VectorXd>&,
                                    Eigen::MatrixXd& A) const {
+  if (!analytic_jacobian_) return false;
   A.setZero(3, 3);
   A(0, 1) = 1.0;
   A(1, 0) = -(gravity_ / length_) * std::cos(x[0]);

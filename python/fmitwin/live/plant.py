@@ -172,6 +172,7 @@ class Plant:
         self.users = dict(users or {})
         self.server: Server | None = None
         self.serving = False
+        self._writes: set[asyncio.Task] = set()
         self.link: MqttLink | None = None
         self._nodes: dict[str, ua.NodeId] = {}
         self._stuck_value: dict[str, float] = {}
@@ -234,10 +235,13 @@ class Plant:
     def _command(self, name: str, value: float, via: str) -> None:
         self.sim.set(name, value)
         self.commands.append((time.time(), name, value))
-        if self.server is not None and via != "opcua":
-            aspace = self.server.iserver.aspace
-            dv = data_value(value, time.time())
-            aspace.write_attribute_value(self._nodes[f"cmd.{name}"], ua.AttributeIds.Value, dv)
+        if self.serving and via != "opcua":  # show the setpoint in effect on the cmd. node
+            write = self.server.write_attribute_value(
+                self._nodes[f"cmd.{name}"], data_value(value, time.time())
+            )
+            task = asyncio.get_running_loop().create_task(write)
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
         log.info("command %s = %g via %s", name, value, via)
 
     # -- the loop -------------------------------------------------------------------------------

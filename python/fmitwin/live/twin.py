@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fmitwin.live.config import CommandConfig, TwinConfig
+from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
 from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
@@ -55,8 +55,9 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
     if config.model.process == "random_walk":
         # x_next = x; inputs are accepted (B = 0) so input sensors still feed the record
         process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
+        measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
     else:
-        process, u0 = _fmu_process_model(config)
+        process, measurement, u0 = _fmu_process_model(config)
     return (
         fmitwin.ExtendedKalmanFilter(
             n,
@@ -66,7 +67,7 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
             Q=np.diag([f.Q[s] for s in states]),
             R=np.diag([s.noise**2 for s in sensors]),
             process_model=process,
-            measurement_model=fmitwin.LinearMeasurementModel(measurement_matrix(config)),
+            measurement_model=measurement,
             gate_probability=f.gate_probability,
             state_names=list(states),
             measurement_names=[s.name for s in sensors],
@@ -75,8 +76,48 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
     )
 
 
-def _fmu_process_model(config: TwinConfig) -> tuple[Any, np.ndarray]:
-    raise NotImplementedError("FMU-backed twins need branch 'fmu' (fmitwin.FmuProcessModel)")
+def resolve_fmu(config: TwinConfig) -> Path:
+    """The model's FMU: a path relative to the twin file, or the name of a bundled model."""
+    path = config.file.parent / config.model.fmu
+    if path.is_file():
+        return path
+    import fmitwin.models
+
+    try:
+        return fmitwin.models.path(config.model.fmu)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError(
+            str(config.file), None, "model.fmu", f"neither a file nor a bundled model: {exc}"
+        ) from exc
+
+
+def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
+    """FMU-backed process and measurement models (model exchange, integrated natively)."""
+    from fmitwin.estimation import fmu_models
+
+    path = resolve_fmu(config)
+    models = fmu_models(
+        path,
+        measurements=[s.variable for s in config.measurement_sensors],
+        inputs=config.model.inputs,
+        start_values=config.model.parameters,
+    )
+    if list(models.state_names) != config.model.states:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "model.states",
+            f"{config.model.states} do not match the continuous states of {path.name}, "
+            f"{list(models.state_names)}; list exactly those, in that order",
+        )
+    instance = models.process.instance
+    u0 = np.array(
+        [
+            float(config.model.parameters.get(name, instance.model.variable(name).start or 0.0))
+            for name in config.model.inputs
+        ]
+    )
+    return models.process, models.measurement, u0
 
 
 class Twin:

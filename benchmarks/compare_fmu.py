@@ -1,0 +1,230 @@
+"""Speed of fmitwin's FMU stepping and FMU-backed EKF against FMPy and FilterPy, in one run.
+
+Same FMU, same step, measured in this process; a ratio is peer time / fmitwin time (above 1,
+fmitwin is faster):
+  * co-simulation: ``fmitwin.simulate(kind="cs")`` vs FMPy's ``simulate_fmu`` and a hand-written
+    FMPy loop (``doStep`` + ``getReal`` per step) on the heated tank (a cheap FMU), 1e5 steps;
+  * model exchange: ``fmitwin.simulate(kind="me", solver="rk4")`` vs ``simulate_fmu`` (its Euler
+    solver at the same step, the cheapest it has) and a hand-written FMPy RK4 loop;
+  * FMU-backed EKF (DC motor, 3 states, speed measured), one predict + update per step:
+    ``fmu_models(...).filter()`` vs FilterPy's ExtendedKalmanFilter driving the same FMU through
+    FMPy (RK4 over dt, F by finite differences of the propagated map).
+Whole calls are timed, loading and result collection included.
+
+usage: python benchmarks/compare_fmu.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import time
+from collections.abc import Callable
+
+import fmitwin
+import fmitwin.models
+import numpy as np
+from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
+from fmitwin.estimation import fmu_models
+from fmpy import extract, read_model_description, simulate_fmu
+from fmpy.fmi2 import FMU2Model, FMU2Slave
+
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of `repeats` wall-clock timings (seconds) of fn()."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+class Fmpy:
+    """One FMPy instance of a bundled FMI 2.0 FMU, by variable name."""
+
+    def __init__(self, name: str, kind: str):
+        path = str(fmitwin.models.path(name, 2))
+        self.description = read_model_description(path)
+        self.vr = {v.name: v.valueReference for v in self.description.modelVariables}
+        cls, iface = (
+            (FMU2Slave, self.description.coSimulation)
+            if kind == "cs"
+            else (FMU2Model, self.description.modelExchange)
+        )
+        self.unzipped = extract(path)
+        self.fmu = cls(
+            guid=self.description.guid,
+            unzipDirectory=self.unzipped,
+            modelIdentifier=iface.modelIdentifier,
+        )
+        self.fmu.instantiate()
+        self.fmu.setupExperiment(startTime=0.0)
+        self.fmu.enterInitializationMode()
+        self.fmu.exitInitializationMode()
+        if kind == "me":
+            self.fmu.newDiscreteStates()
+            self.fmu.enterContinuousTimeMode()
+
+    def close(self) -> None:
+        self.fmu.terminate()
+        self.fmu.freeInstance()
+
+
+def fmpy_cs_loop(steps: int, h: float) -> None:
+    m = Fmpy("heated_tank", "cs")
+    out = [m.vr["T"], m.vr["Q_loss"]]
+    rows = np.empty((steps + 1, 2))
+    rows[0] = m.fmu.getReal(out)
+    t = 0.0
+    for k in range(steps):
+        m.fmu.doStep(currentCommunicationPoint=t, communicationStepSize=h)
+        t = (k + 1) * h
+        rows[k + 1] = m.fmu.getReal(out)
+    m.close()
+
+
+def fmpy_me_rk4(m: Fmpy, x: np.ndarray, t: float, h: float, n: int) -> np.ndarray:
+    """RK4 over n steps of h, written in Python on FMPy's model-exchange calls."""
+    fmu = m.fmu
+
+    def f(t: float, x: np.ndarray) -> np.ndarray:
+        fmu.setTime(t)
+        fmu.setContinuousStates(x.ctypes.data_as(_DOUBLE_P), x.size)
+        dx = np.empty_like(x)
+        fmu.getDerivatives(dx.ctypes.data_as(_DOUBLE_P), dx.size)
+        return dx
+
+    for _ in range(n):
+        k1 = f(t, x)
+        k2 = f(t + h / 2, x + h / 2 * k1)
+        k3 = f(t + h / 2, x + h / 2 * k2)
+        k4 = f(t + h, x + h * k3)
+        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        t += h
+        fmu.completedIntegratorStep()
+    return x
+
+
+def fmpy_me_loop(steps: int, h: float) -> None:
+    m = Fmpy("heated_tank", "me")
+    x = np.array([293.15])
+    rows = np.empty((steps + 1, 2))
+    out = [m.vr["T"], m.vr["Q_loss"]]
+    rows[0] = m.fmu.getReal(out)
+    for k in range(steps):
+        x = fmpy_me_rk4(m, x, k * h, h, 1)
+        rows[k + 1] = m.fmu.getReal(out)
+    m.close()
+
+
+def ratio_row(label: str, ours: float, peers: dict[str, float]) -> str:
+    cells = "  ".join(f"{name} {peer / ours:7.1f}x" for name, peer in peers.items())
+    return f"{label:<34} fmitwin {ours * 1e3:9.1f} ms  |  {cells}"
+
+
+def stepping(steps: int, repeats: int) -> list[str]:
+    path = fmitwin.models.path("heated_tank", 2)
+    h = 1.0
+    stop = steps * h
+    inputs = {"time": [0.0], "P_heater": [0.0]}
+    lines = [f"Single-FMU stepping, heated tank (FMI 2.0), {steps:.0e} steps of {h} s"]
+    cs = best_of(lambda: fmitwin.simulate(path, stop, h, kind="cs", inputs=inputs), repeats)
+    fmpy_cs = best_of(
+        lambda: simulate_fmu(str(path), fmi_type="CoSimulation", stop_time=stop, output_interval=h),
+        repeats,
+    )
+    loop_cs = best_of(lambda: fmpy_cs_loop(steps, h), repeats)
+    lines.append(ratio_row("co-simulation", cs, {"simulate_fmu": fmpy_cs, "FMPy loop": loop_cs}))
+    me = best_of(
+        lambda: fmitwin.simulate(path, stop, h, kind="me", solver="rk4", inputs=inputs), repeats
+    )
+    fmpy_me = best_of(
+        lambda: simulate_fmu(
+            str(path),
+            fmi_type="ModelExchange",
+            solver="Euler",
+            step_size=h,
+            output_interval=h,
+            stop_time=stop,
+        ),
+        repeats,
+    )
+    loop_me = best_of(lambda: fmpy_me_loop(steps, h), repeats)
+    lines.append(
+        ratio_row(
+            "model exchange (RK4)", me, {"simulate_fmu(Euler)": fmpy_me, "FMPy RK4 loop": loop_me}
+        )
+    )
+    return lines
+
+
+def ekf_comparison(steps: int, repeats: int) -> list[str]:
+    dt, substeps = 1e-3, 1
+    u = np.array([24.0, 0.2])
+    rng = np.random.default_rng(1)
+    z = 30.0 * (1 - np.exp(-np.arange(1, steps + 1) * dt * 20)) + rng.normal(0, 0.1, steps)
+    P0, Q, R = np.eye(3), np.eye(3) * 1e-4, np.array([[0.01]])
+
+    def ours() -> None:
+        models = fmu_models(
+            fmitwin.models.path("dc_motor", 2), measurements=["w"], solver="rk4", step=dt
+        )
+        ekf = models.filter(P0=P0, Q=Q, R=R)
+        for k in range(steps):
+            ekf.predict(dt, u)
+            ekf.update(z[k : k + 1])
+
+    def filterpy() -> None:
+        m = Fmpy("dc_motor", "me")
+        m.fmu.setReal([m.vr["V"], m.vr["tau_load"]], list(u))
+        t = [0.0]
+
+        def propagate(x: np.ndarray) -> np.ndarray:
+            return fmpy_me_rk4(m, x.copy(), t[0], dt / substeps, substeps)
+
+        class Filter(FilterPyEKF):
+            def predict_x(self, u=0):
+                self.x = propagate(self.x.ravel()).reshape(-1, 1)
+
+        ekf = Filter(dim_x=3, dim_z=1)
+        ekf.x = np.zeros((3, 1))
+        ekf.P, ekf.Q, ekf.R = P0.copy(), Q.copy(), R.copy()
+        H = np.array([[0.0, 1.0, 0.0]])
+        for k in range(steps):
+            x = ekf.x.ravel()
+            base = propagate(x)
+            F = np.empty((3, 3))
+            for j in range(3):  # forward differences of the propagated map
+                e = np.zeros(3)
+                e[j] = 1e-7 * max(1.0, abs(x[j]))
+                F[:, j] = (propagate(x + e) - base) / e[j]
+            ekf.F = F
+            ekf.predict()
+            t[0] += dt
+            ekf.update(z[k : k + 1].reshape(1, 1), lambda x: H, lambda x: H @ x)
+        m.close()
+
+    a = best_of(ours, repeats)
+    b = best_of(filterpy, repeats)
+    return [
+        f"FMU-backed EKF, DC motor (3 states, RK4 over dt = {dt}), {steps} predict+update steps",
+        ratio_row("EKF per step", a, {"FilterPy + FMPy": b}),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    args = parser.parse_args()
+    steps = 10_000 if args.quick else 100_000
+    ekf_steps = 200 if args.quick else 2_000
+    repeats = 1 if args.quick else 3
+    for line in [*stepping(steps, repeats), "", *ekf_comparison(ekf_steps, repeats)]:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

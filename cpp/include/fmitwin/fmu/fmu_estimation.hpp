@@ -1,0 +1,113 @@
+// A model-exchange FMU as the EKF's process and measurement models.
+//
+// EKF state x = [continuous states of the FMU (model-description order); augmented parameters].
+// Parameters are tunable real parameters estimated jointly with the states (dp/dt = 0).
+//   propagate(x, u, dt): sets the inputs u and the parameters, puts the states into the FMU and
+//     integrates over dt in C++. Without F it is the ModelExchange solver (events located). With
+//     F it integrates the states together with the variational equation
+//         dPhi/dt = A(t) Phi + [0 | df/dp],  Phi(0) = [I 0],  A = df/dx
+//     (RK4 over fixed substeps, or Dormand-Prince 5(4) with error control over states and Phi),
+//     so F = [[Phi], [0 I]] is the state-transition Jacobian of the step (not I + A dt). A Phi is
+//     evaluated column by column with fmi*GetDirectionalDerivative (seed = a column of Phi) when
+//     the FMU provides it, else by central differences of f along that column; df/dp always by
+//     central differences (FMI lets parameters change only in event mode). Events inside a
+//     Jacobian-propagating step are handled at the step's end.
+//   measure(x, u): z = the chosen FMU variables at (x, u); H = dz/dx from directional derivatives
+//     (states and inputs as knowns) or central differences, parameter columns by differences.
+//
+// Ownership: both models share one ModelExchange simulator (one FMU instance per filter); the
+//   Python wrapper keeps the FMPy instance alive. Not thread-safe: one filter, one thread.
+// Call order: the simulator is initialised (setup) before the first propagate/measure; the
+//   process model's clock is the simulator's time() and advances by dt per propagate.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "fmitwin/fmu/model_exchange.hpp"
+#include "fmitwin/process_model.hpp"
+
+namespace fmitwin::fmu {
+
+enum class JacobianMethod { directional, finite_difference };
+
+// Which FMU variables make up the EKF's vectors (value references, all real).
+struct EstimationLayout {
+  std::vector<ValueReference> states;       // the continuous states, in the FMU's order
+  std::vector<ValueReference> derivatives;  // their derivatives (directional-derivative unknowns)
+  std::vector<ValueReference> inputs;       // u
+  std::vector<ValueReference> parameters;   // appended to x
+  std::vector<ValueReference> measurements; // z
+};
+
+// Shared between the process and the measurement model of one filter.
+class FmuEstimationCore {
+ public:
+  FmuEstimationCore(std::shared_ptr<ModelExchange> sim, EstimationLayout layout,
+                    JacobianMethod method);
+  int state_dim() const { return static_cast<int>(n_s_ + n_p_); }
+  ModelExchange& sim() { return *sim_; }
+  const EstimationLayout& layout() const { return layout_; }
+  JacobianMethod method() const { return method_; }
+
+  // Applies u and the parameter part of x (if changed), then the states at the current time.
+  void load(const Eigen::Ref<const Eigen::VectorXd>& x, const Eigen::Ref<const Eigen::VectorXd>& u);
+  void set_parameters(const double* p);
+  // Column k of [A Phi | ...]: writes A * v for a state-space direction v at the loaded point.
+  void jacobian_times(double t, const double* x, const double* v, double* out);
+  // df/dp_j at (t, x) by central differences (event-mode parameter changes).
+  void parameter_derivative(double t, const double* x, std::size_t j, double* out);
+  // Measured variables at the loaded point.
+  void measured(double* z);
+  std::size_t n_states() const { return n_s_; }
+  std::size_t n_parameters() const { return n_p_; }
+  const std::vector<double>& parameters() const { return p_current_; }
+
+ private:
+  std::size_t n_s_, n_p_;
+  std::shared_ptr<ModelExchange> sim_;
+  EstimationLayout layout_;
+  JacobianMethod method_;
+  std::vector<double> p_current_, work_a_, work_b_, work_x_;
+  bool parameters_loaded_ = false;
+};
+
+class FmuProcessModel : public ProcessModel {
+ public:
+  explicit FmuProcessModel(std::shared_ptr<FmuEstimationCore> core);
+  int state_dim() const override { return core_->state_dim(); }
+  int input_dim() const override { return static_cast<int>(core_->layout().inputs.size()); }
+  void propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
+                 const Eigen::Ref<const Eigen::VectorXd>& u, double dt,
+                 Eigen::Ref<Eigen::VectorXd> x_next, Eigen::MatrixXd* F) override;
+  const std::shared_ptr<FmuEstimationCore>& core() const { return core_; }
+
+ private:
+  void augmented_rhs(double t, const double* y, double* dy);
+  void integrate_augmented(double t0, double dt);
+
+  std::shared_ptr<FmuEstimationCore> core_;
+  RungeKuttaStepper stepper_;
+  std::vector<double> y_, y1_, f0_, f1_, atol_, column_;
+  double h_ = 0.0;  // Dormand-Prince step carried between predicts
+};
+
+class FmuMeasurementModel : public MeasurementModel {
+ public:
+  explicit FmuMeasurementModel(std::shared_ptr<FmuEstimationCore> core);
+  int state_dim() const override { return core_->state_dim(); }
+  int measurement_dim() const override {
+    return static_cast<int>(core_->layout().measurements.size());
+  }
+  void measure(const Eigen::Ref<const Eigen::VectorXd>& x,
+               const Eigen::Ref<const Eigen::VectorXd>& u, Eigen::Ref<Eigen::VectorXd> z,
+               Eigen::MatrixXd* H) override;
+
+ private:
+  std::shared_ptr<FmuEstimationCore> core_;
+  std::vector<double> zp_, zm_, xs_;
+};
+
+}  // namespace fmitwin::fmu

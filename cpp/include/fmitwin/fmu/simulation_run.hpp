@@ -1,0 +1,71 @@
+// A fixed-communication-step simulation of one FMU simulator, recorded into preallocated arrays:
+// the loop behind fmitwin.simulate(). No Python runs inside it; the binding releases the GIL.
+//
+// Communication points follow FMPy's simulate_fmu exactly, so co-simulation results are
+// bit-identical to it: t_n = t0 + n*h (not accumulated sums); a step is shortened to an input
+// event when the FMU can handle variable communication steps; the last step ends at stop_time.
+// Inputs are applied before each step at the current time, taking the value after an input event.
+//
+// Ownership: shares the simulator; owns its input table and result buffers.
+// Call order: construct (simulator in initialization mode or later) -> [apply_inputs(t0, false)
+//   inside initialization mode] -> setup finished -> advance(n)* until finished() (the first call
+//   records the initial point) -> read times() / reals() / integers() / booleans().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fmitwin/fmu/cosimulation.hpp"
+#include "fmitwin/fmu/input_table.hpp"
+
+namespace fmitwin::fmu {
+
+struct OutputSelection {
+  std::vector<ValueReference> real, integer, boolean;
+};
+
+class SimulationRun {
+ public:
+  // `variable_step`: the FMU can handle variable communication step sizes.
+  SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time, double stop_time,
+                double step, bool variable_step, InputTable inputs, OutputSelection outputs);
+
+  // Sets the inputs at t on the simulator (FMPy applies them at the start time, before leaving
+  // initialization mode, with after_event = false).
+  void apply_inputs(double t, bool after_event);
+  // Runs at most `max_steps` communication steps; returns true while steps remain.
+  bool advance(std::size_t max_steps);
+  bool finished() const { return finished_; }
+  double time() const { return time_; }
+  // Communication steps still to go (an estimate when input events shorten steps).
+  std::size_t remaining_steps() const;
+
+  std::size_t rows() const { return times_.size(); }
+  const std::vector<double>& times() const { return times_; }
+  const std::vector<double>& reals() const { return reals_; }  // rows x outputs.real, row-major
+  const std::vector<std::int64_t>& integers() const { return integers_; }
+  const std::vector<std::uint8_t>& booleans() const { return booleans_; }
+  bool terminated_by_fmu() const { return terminated_by_fmu_; }
+
+ private:
+  void record(double t);
+
+  std::shared_ptr<FmuSimulator> sim_;
+  double start_, stop_, step_;
+  bool variable_step_;
+  std::shared_ptr<const InputTable> inputs_;
+  OutputSelection outputs_;
+  double time_;
+  std::size_t regular_steps_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  bool terminated_by_fmu_ = false;
+  std::vector<double> times_, reals_;
+  std::vector<std::int64_t> integers_;
+  std::vector<std::uint8_t> booleans_;
+  std::unique_ptr<bool[]> bool_buffer_;
+};
+
+}  // namespace fmitwin::fmu

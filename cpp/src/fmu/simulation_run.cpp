@@ -1,0 +1,110 @@
+#include "fmitwin/fmu/simulation_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace fmitwin::fmu {
+
+SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time,
+                             double stop_time, double step, bool variable_step, InputTable inputs,
+                             OutputSelection outputs)
+    : sim_(std::move(simulator)),
+      start_(start_time),
+      stop_(stop_time),
+      step_(step),
+      variable_step_(variable_step),
+      inputs_(std::make_shared<const InputTable>(std::move(inputs))),
+      outputs_(std::move(outputs)),
+      time_(start_time),
+      bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
+  if (!sim_) throw std::invalid_argument("SimulationRun: no simulator");
+  if (!(step > 0.0) || !std::isfinite(step)) {
+    throw std::invalid_argument("step must be a positive finite number, got " +
+                                std::to_string(step));
+  }
+  if (!(stop_time > start_time)) {
+    throw std::invalid_argument("stop_time must be greater than start_time");
+  }
+  inputs_->validate();
+  sim_->follow_inputs(inputs_);
+  const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
+                          static_cast<double>(inputs_->event_times.size());
+  const auto rows = static_cast<std::size_t>(std::min(expected, 1e8));
+  times_.reserve(rows);
+  reals_.reserve(rows * outputs_.real.size());
+  integers_.reserve(rows * outputs_.integer.size());
+  booleans_.reserve(rows * outputs_.boolean.size());
+}
+
+void SimulationRun::apply_inputs(double t, bool after_event) {
+  if (!inputs_->empty()) inputs_->apply(*sim_, t, after_event);
+}
+
+std::size_t SimulationRun::remaining_steps() const {
+  if (finished_) return 0;
+  return static_cast<std::size_t>(std::max(0.0, std::ceil((stop_ - time_) / step_ - 1e-9)));
+}
+
+void SimulationRun::record(double t) {
+  times_.push_back(t);
+  const std::size_t nr = outputs_.real.size(), ni = outputs_.integer.size(),
+                    nb = outputs_.boolean.size();
+  if (nr > 0) {
+    reals_.resize(reals_.size() + nr);
+    sim_->get_real(outputs_.real.data(), nr, reals_.data() + reals_.size() - nr);
+  }
+  if (ni > 0) {
+    integers_.resize(integers_.size() + ni);
+    sim_->get_integer(outputs_.integer.data(), ni, integers_.data() + integers_.size() - ni);
+  }
+  if (nb > 0) {
+    sim_->get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
+    for (std::size_t i = 0; i < nb; ++i) booleans_.push_back(bool_buffer_[i] ? 1 : 0);
+  }
+}
+
+bool SimulationRun::advance(std::size_t max_steps) {
+  if (!started_) {
+    record(time_);
+    started_ = true;
+  }
+  for (std::size_t k = 0; k < max_steps && !finished_; ++k) {
+    if (time_ > stop_ || is_close(time_, stop_)) {
+      finished_ = true;
+      break;
+    }
+    const double next_regular = start_ + static_cast<double>(regular_steps_ + 1) * step_;
+    double next = next_regular;
+    const double next_input_event = inputs_->next_event(time_);
+    if (variable_step_ && next > next_input_event && !is_close(next, next_input_event)) {
+      next = next_input_event;
+    }
+    if (next > stop_ && !is_close(next, stop_)) {
+      if (!variable_step_) {
+        finished_ = true;
+        break;
+      }
+      next = stop_;
+    }
+    if (!inputs_->empty()) sim_->apply_inputs(*inputs_, time_, inputs_->is_event(time_));
+    if (!sim_->do_step(time_, next - time_)) {
+      if (sim_->terminate_requested()) {
+        terminated_by_fmu_ = true;
+        finished_ = true;
+        record(sim_->last_successful_time());
+        break;
+      }
+      throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
+                     std::to_string(next) + "; use a smaller step");
+    }
+    time_ = next;
+    record(time_);
+    if (is_close(time_, next_regular)) ++regular_steps_;
+  }
+  return !finished_;
+}
+
+}  // namespace fmitwin::fmu

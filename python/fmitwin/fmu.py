@@ -1,0 +1,618 @@
+"""Load FMUs (FMI 2.0 / 3.0, co-simulation and model exchange) through FMPy and describe them.
+
+``load_fmu(path)`` reads the model description and extracts the archive with FMPy, checks that this
+platform can run it, and returns an :class:`FmuModel`: the variables, states, outputs, parameters,
+default experiment and capabilities. ``FmuModel.instantiate()`` creates an FMPy instance and the
+compiled simulator (``fmitwin._core.CoSimulation`` / ``ModelExchange``) that steps it from C++.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import difflib
+import os
+import shutil
+import weakref
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from xml.etree import ElementTree
+
+import fmpy
+import numpy as np
+from fmpy import fmi2, fmi3
+from fmpy.fmi1 import FMICallException
+from fmpy.model_description import ModelDescription
+
+from fmitwin import _core
+
+Kind = Literal["cs", "me"]
+
+_KIND_NAMES = {"cs": "co-simulation", "me": "model exchange"}
+_FMI2_LOG_STATUS = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")
+
+
+class FmuError(RuntimeError):
+    """An FMU cannot be loaded, instantiated, initialised or stepped; the message says the fix."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One scalar model variable as declared in modelDescription.xml."""
+
+    name: str
+    value_reference: int
+    type: str  # Real | Integer | Boolean | String | Enumeration (FMI 2); Float64 | Int32 ...
+    causality: str
+    variability: str
+    initial: str | None
+    unit: str | None
+    start: Any
+    description: str | None
+    # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
+    # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
+    kind: str
+
+
+@dataclass(frozen=True)
+class DefaultExperiment:
+    start_time: float | None = None
+    stop_time: float | None = None
+    tolerance: float | None = None
+    step_size: float | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one interface of the FMU (co-simulation or model exchange) supports."""
+
+    can_get_and_set_state: bool = False
+    provides_directional_derivatives: bool = False
+    can_handle_variable_step: bool = False
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How ``load_fmu`` treated the file (kept for error messages and re-loading)."""
+
+    compiled: bool = False
+    platforms: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# kind -> (accepts(value), what it needs)
+_TYPE_CHECKS = {
+    "real": (_is_number, "a number"),
+    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "boolean": (lambda v: isinstance(v, bool), "a bool"),
+    "string": (lambda v: isinstance(v, str), "a str"),
+}
+
+
+def value_kind(type_name: str) -> str:
+    """The Python kind of an FMI type name: 'real', 'integer', 'boolean', 'string' or 'other'."""
+    if type_name in ("Real", "Float64", "Float32"):
+        return "real"
+    if type_name in ("Integer", "Enumeration") or type_name.startswith(("Int", "UInt")):
+        return "integer"
+    if type_name == "Boolean":
+        return "boolean"
+    if type_name == "String":
+        return "string"
+    return "other"
+
+
+def _access_kind(type_name: str, fmi_major: int) -> str:
+    if fmi_major == 2:
+        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
+    else:
+        kinds = {"Float64": "real", "Int32": "integer"}
+    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
+
+
+def _parse_start(variable: Any) -> Any:
+    """The start value in its Python type (FMPy keeps it as the XML string)."""
+    start = variable.start
+    if start is None or variable.shape:
+        return start
+    kind = value_kind(variable.type)
+    try:
+        if kind == "real":
+            return float(start)
+        if kind == "integer":
+            return int(start)
+        if kind == "boolean":
+            return start in ("true", "1", True)
+    except ValueError:
+        return start
+    return start
+
+
+def _compiler_available() -> bool:
+    return shutil.which("cmake") is not None and any(
+        shutil.which(cc) for cc in ("cc", "gcc", "clang")
+    )
+
+
+def _current_platforms() -> tuple[str, str]:
+    """This machine's platform in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
+    return fmpy.platform, fmpy.platform_tuple
+
+
+def _open_description(path: Path) -> ModelDescription:
+    """Reads modelDescription.xml with FMPy; its failures become errors that say what to do."""
+    if path.is_dir():
+        if not (path / "modelDescription.xml").is_file():
+            raise FmuError(
+                f"{path}: the directory has no modelDescription.xml, so it is not an extracted FMU."
+                " "
+                "Pass the .fmu file or the directory it was extracted to."
+            )
+    else:
+        if not zipfile.is_zipfile(path):
+            raise FmuError(
+                f"{path}: not an FMU (the file is not a zip archive). An FMU is a zip file with "
+                "modelDescription.xml at its root; check the path or re-export the model as an FMU."
+            )
+        with zipfile.ZipFile(path) as archive:
+            if "modelDescription.xml" not in archive.namelist():
+                raise FmuError(
+                    f"{path}: not an FMU (the zip archive has no modelDescription.xml at its root)."
+                    " "
+                    "Re-export the model as an FMU, or check that the archive was not re-zipped "
+                    "inside a folder."
+                )
+            with archive.open("modelDescription.xml") as xml:
+                head = xml.read(4096).decode("utf-8", errors="replace")
+        if 'fmiVersion="1.0"' in head:
+            raise FmuError(
+                f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."
+            )
+    try:
+        description = fmpy.read_model_description(str(path), validate=False)
+    except Exception as exc:  # FMPy raises plain Exceptions for malformed XML
+        raise FmuError(
+            f"{path}: the modelDescription.xml could not be read ({exc}). Check the FMU with "
+            "`fmpy validate` or re-export it."
+        ) from exc
+    if description.fmiVersion == "1.0":
+        raise FmuError(
+            f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."
+        )
+    if description.coSimulation is None and description.modelExchange is None:
+        raise FmuError(
+            f"{path}: the FMU offers neither co-simulation nor model exchange (only scheduled "
+            "execution), which fmitwin does not run. Re-export it with co-simulation or model "
+            "exchange enabled."
+        )
+    return description
+
+
+def _directional_derivative_flags(path: Path, description: ModelDescription) -> dict[str, bool]:
+    """kind -> whether the interface provides directional derivatives.
+
+    FMPy reads FMI 2.0's ``providesDirectionalDerivative`` but not FMI 3.0's plural
+    ``providesDirectionalDerivatives``, so for FMI 3.0 that one attribute is read here.
+    """
+    interfaces = {"cs": description.coSimulation, "me": description.modelExchange}
+    if description.fmiMajorVersion == 2:
+        return {k: bool(i and i.providesDirectionalDerivative) for k, i in interfaces.items()}
+    if path.is_dir():
+        root = ElementTree.parse(path / "modelDescription.xml").getroot()
+    else:
+        with zipfile.ZipFile(path) as archive:
+            root = ElementTree.fromstring(archive.read("modelDescription.xml"))
+    flags = {}
+    for kind, tag in (("cs", "CoSimulation"), ("me", "ModelExchange")):
+        element = root.find(tag)
+        value = None if element is None else element.get("providesDirectionalDerivatives")
+        flags[kind] = value in ("true", "1")
+    return flags
+
+
+def load_fmu(
+    path: str | os.PathLike[str], *, compile: bool = False, require_binary: bool = True
+) -> FmuModel:
+    """Loads an FMU (FMI 2.0 or 3.0; a .fmu file or an extracted directory).
+
+    ``compile=True`` builds a binary for this platform from the FMU's sources with FMPy's build
+    tooling (``fmpy.build.build_platform_binary``; needs CMake and a C compiler) when the FMU has
+    none. ``require_binary=False`` loads the description only (for ``fmitwin info``): such a model
+    cannot be instantiated.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such FMU file or directory")
+    description = _open_description(path)
+    platforms = tuple(fmpy.supported_platforms(str(path)))
+    model = FmuModel(path, description, platforms)
+    if not require_binary:
+        return model
+    binaries = [p for p in platforms if p != "c-code"]
+    if not set(_current_platforms()) & set(binaries):
+        if "c-code" in platforms and compile:
+            model._compile()
+        elif "c-code" in platforms:
+            model.close()
+            how = (
+                "a compiler is available here: load it with load_fmu(path, compile=True) "
+                "(FMPy's build tooling compiles the sources)"
+                if _compiler_available()
+                else "install CMake and a C compiler, then load it with "
+                "load_fmu(path, compile=True)"
+            )
+            raise FmuError(
+                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}) but "
+                f"ships its C sources; {how}."
+            )
+        else:
+            model.close()
+            listed = ", ".join(binaries) if binaries else "none"
+            raise FmuError(
+                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}); it "
+                f"contains binaries for: {listed}. Re-export it for this platform or include the "
+                "C sources."
+            )
+    return model
+
+
+class FmuModel:
+    """An FMU read by FMPy: its description and the extracted files, ready to instantiate.
+
+    Attributes: ``path``, ``description`` (FMPy's ``ModelDescription``), ``fmi_version``
+    ("2.0"/"3.0"), ``name``, ``kinds`` (the interfaces offered, "cs" and/or "me"), ``variables``
+    (name -> :class:`Variable`, in declaration order), ``states`` / ``derivatives`` (continuous
+    states and their derivatives, paired), ``inputs``, ``outputs``, ``parameters``,
+    ``default_experiment``, ``capabilities`` (kind -> :class:`Capabilities`), ``platforms``.
+    """
+
+    def __init__(self, path: Path, description: ModelDescription, platforms: tuple[str, ...]):
+        self.path = path
+        self.description = description
+        self.platforms = platforms
+        self.fmi_version: str = description.fmiVersion
+        self.fmi_major: int = description.fmiMajorVersion
+        self.name: str = description.modelName
+        self.kinds: tuple[Kind, ...] = tuple(
+            k
+            for k, iface in (("cs", description.coSimulation), ("me", description.modelExchange))
+            if iface is not None
+        )
+        self.variables: dict[str, Variable] = {
+            v.name: Variable(
+                name=v.name,
+                value_reference=v.valueReference,
+                type=v.type,
+                causality=v.causality,
+                variability=v.variability,
+                initial=v.initial,
+                unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
+                start=_parse_start(v),
+                description=v.description,
+                kind=_access_kind(v.type, description.fmiMajorVersion),
+            )
+            for v in description.modelVariables
+        }
+        self.derivatives: list[Variable] = [
+            self.variables[d.variable.name] for d in description.derivatives
+        ]
+        self.states: list[Variable] = [
+            self.variables[d.variable.derivative.name] for d in description.derivatives
+        ]
+        self.outputs = [v for v in self.variables.values() if v.causality == "output"]
+        self.inputs = [v for v in self.variables.values() if v.causality == "input"]
+        self.parameters = [
+            v
+            for v in self.variables.values()
+            if v.causality in ("parameter", "structuralParameter")
+        ]
+        exp = description.defaultExperiment
+        self.default_experiment = DefaultExperiment(
+            *(
+                None if exp is None or getattr(exp, a) is None else float(getattr(exp, a))
+                for a in ("startTime", "stopTime", "tolerance", "stepSize")
+            )
+        )
+        self.capabilities: dict[Kind, Capabilities] = {}
+        directional = _directional_derivative_flags(path, description)
+        for kind in self.kinds:
+            iface = self._interface(kind)
+            self.capabilities[kind] = Capabilities(
+                can_get_and_set_state=bool(iface.canGetAndSetFMUstate),
+                provides_directional_derivatives=directional[kind],
+                can_handle_variable_step=kind == "me"
+                or bool(iface.canHandleVariableCommunicationStepSize),
+            )
+        self._unzip_dir: str | None = None
+        self._cleanup: weakref.finalize | None = None
+
+    # -- variables -------------------------------------------------------------------------------
+
+    def variable(self, name: str, *, argument: str = "name") -> Variable:
+        """The variable called ``name``; an unknown name raises KeyError naming the closest ones."""
+        try:
+            return self.variables[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.variables), n=5, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise KeyError(
+                f"{argument}: {self.path.name} has no variable {name!r}.{hint} "
+                f"`fmitwin info {self.path}` lists all variables."
+            ) from None
+
+    def check_start_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validates ``values`` (name -> value) against the variables' types and variability.
+
+        Raises KeyError for an unknown name (with the closest names), TypeError for a value of the
+        wrong type and ValueError for a constant; returns the values as plain Python scalars.
+        """
+        checked = {}
+        for name, value in values.items():
+            variable = self.variable(name, argument="start_values")
+            if isinstance(value, np.generic):
+                value = value.item()
+            kind = value_kind(variable.type)
+            if kind in _TYPE_CHECKS and not _TYPE_CHECKS[kind][0](value):
+                raise TypeError(
+                    f"start_values[{name!r}]: {name} is {variable.type} and needs "
+                    f"{_TYPE_CHECKS[kind][1]}, got {type(value).__name__} {value!r}"
+                )
+            if variable.variability == "constant":
+                raise ValueError(f"start_values[{name!r}]: {name} is a constant and cannot be set")
+            checked[name] = value
+        return checked
+
+    def _interface(self, kind: Kind) -> Any:
+        return self.description.coSimulation if kind == "cs" else self.description.modelExchange
+
+    def default_kind(self) -> Kind:
+        """Co-simulation when offered (the FMU's own solver), else model exchange."""
+        return self.kinds[0]
+
+    def check_kind(self, kind: str | None) -> Kind:
+        """Validates ``kind`` ('cs', 'me' or None for the default) against what the FMU offers."""
+        if kind is None:
+            return self.default_kind()
+        if kind not in _KIND_NAMES:
+            raise ValueError(f"kind: expected 'cs' or 'me', got {kind!r}")
+        if kind not in self.kinds:
+            offered = " and ".join(_KIND_NAMES[k] for k in self.kinds)
+            raise FmuError(
+                f"{self.path}: the FMU does not support {_KIND_NAMES[kind]}; it offers {offered}. "
+                f"Use kind={self.kinds[0]!r}."
+            )
+        return kind  # type: ignore[return-value]
+
+    # -- files -----------------------------------------------------------------------------------
+
+    @property
+    def unzip_dir(self) -> str:
+        """The extracted FMU (extracted on first use, removed when the model is closed)."""
+        if self._unzip_dir is None:
+            if self.path.is_dir():
+                self._unzip_dir = str(self.path)
+            else:
+                self._unzip_dir = fmpy.extract(str(self.path))
+                self._cleanup = weakref.finalize(
+                    self, shutil.rmtree, self._unzip_dir, ignore_errors=True
+                )
+        return self._unzip_dir
+
+    def _compile(self) -> None:
+        from fmpy.build import build_platform_binary
+
+        if not _compiler_available():
+            raise FmuError(
+                f"{self.path}: compiling the FMU's sources needs CMake and a C compiler; install "
+                "them or use an FMU with a binary for this platform."
+            )
+        if self.path.is_dir():
+            raise FmuError(
+                f"{self.path}: compile=True needs the .fmu file (fmitwin does not write into an "
+                "extracted directory it was given)."
+            )
+        try:
+            build_platform_binary(self.unzip_dir)
+        except Exception as exc:
+            raise FmuError(f"{self.path}: compiling the FMU's C sources failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Removes the extracted files (instances must have been freed)."""
+        if self._cleanup is not None:
+            self._cleanup()
+        self._unzip_dir = None
+
+    # -- instances -------------------------------------------------------------------------------
+
+    def instantiate(
+        self, kind: str | None = None, *, instance_name: str | None = None, logging: bool = False
+    ) -> FmuInstance:
+        """Creates one FMU instance through FMPy (not yet initialised) and its C++ simulator."""
+        return FmuInstance(self, self.check_kind(kind), instance_name, logging)
+
+    def summary(self) -> str:
+        """A readable description: interfaces, capabilities, experiment and variables."""
+        from fmitwin.commands.info import format_summary
+
+        return format_summary(self)
+
+    def __repr__(self) -> str:
+        return f"FmuModel({str(self.path)!r}, fmi={self.fmi_version}, kinds={self.kinds})"
+
+
+class FmuInstance:
+    """One FMPy instance of an FMU and the compiled simulator that steps it.
+
+    ``simulator`` is a ``fmitwin._core.CoSimulation`` (kind "cs") or ``ModelExchange`` ("me");
+    it keeps this instance alive (``simulator._fmu_owner``). ``log`` holds the FMU's recent log
+    messages, which error messages quote.
+    """
+
+    def __init__(self, model: FmuModel, kind: Kind, instance_name: str | None, logging: bool):
+        self.model = model
+        self.kind = kind
+        # The FMU's log callbacks capture only this deque, not the instance: FMPy keeps the
+        # callbacks, and a reference back to the instance would keep it alive forever.
+        self.log: collections.deque[str] = collections.deque(maxlen=50)
+        log = self.log
+        description = model.description
+        iface = model._interface(kind)
+        classes = {
+            (2, "cs"): fmi2.FMU2Slave,
+            (2, "me"): fmi2.FMU2Model,
+            (3, "cs"): fmi3.FMU3Slave,
+            (3, "me"): fmi3.FMU3Model,
+        }
+        cls = classes[(model.fmi_major, kind)]
+        try:
+            self.fmu = cls(
+                guid=description.guid,
+                unzipDirectory=model.unzip_dir,
+                modelIdentifier=iface.modelIdentifier,
+                instanceName=instance_name or iface.modelIdentifier,
+            )
+        except Exception as exc:
+            raise FmuError(
+                f"{model.path}: the FMU's shared library could not be loaded ({exc}). Check that "
+                f"the binary matches this platform ({fmpy.platform_tuple})."
+            ) from exc
+        try:
+            if model.fmi_major == 2:
+                self._callbacks = fmi2.fmi2CallbackFunctions()
+                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(
+                    lambda env, name, status, category, message: _remember(
+                        log, status, category, message
+                    )
+                )
+                self._callbacks.allocateMemory = fmi2.fmi2CallbackAllocateMemoryTYPE(fmpy.calloc)
+                self._callbacks.freeMemory = fmi2.fmi2CallbackFreeMemoryTYPE(fmpy.free)
+                self.fmu.instantiate(callbacks=self._callbacks, loggingOn=logging)
+            else:
+                self.fmu.instantiate(
+                    loggingOn=logging,
+                    logMessage=lambda env, status, category, message: _remember(
+                        log, status, category, message
+                    ),
+                )
+        except Exception as exc:
+            self.fmu.freeLibrary()
+            raise self.error(f"instantiating the FMU failed ({exc})") from exc
+        self._freed = False
+        caps = model.capabilities[kind]
+        handle = self.fmu.dll._handle
+        component = ctypes.cast(self.fmu.component, ctypes.c_void_p).value
+        if kind == "cs":
+            self.simulator = _core.CoSimulation(
+                model.fmi_major,
+                handle,
+                component,
+                caps.can_get_and_set_state,
+                caps.provides_directional_derivatives,
+                0.0,
+            )
+        else:
+            self.simulator = _core.ModelExchange(
+                model.fmi_major,
+                handle,
+                component,
+                len(model.states),
+                description.numberOfEventIndicators,
+                caps.can_get_and_set_state,
+                caps.provides_directional_derivatives,
+            )
+        self.simulator._fmu_owner = self
+        # The finalizer holds the FMPy object and the function table, not the simulator (which
+        # holds this instance): no reference cycle keeps the instance alive.
+        self._finalizer = weakref.finalize(
+            self, _free_fmpy_instance, self.fmu, self.simulator.fmu_access
+        )
+        # Not at interpreter exit: saved states and models still referring to the instance may be
+        # destroyed after the exit hooks run, and would then call into a freed instance.
+        self._finalizer.atexit = False
+
+    # -- logging ---------------------------------------------------------------------------------
+
+    def error(self, what: str) -> FmuError:
+        """An FmuError naming the FMU file and quoting its recent log messages."""
+        message = f"{self.model.path}: {what}."
+        if self.log:
+            message += " The FMU logged:\n  " + "\n  ".join(self.log)
+        else:
+            message += " The FMU logged nothing; instantiate with logging=True for its debug log."
+        return FmuError(message)
+
+    # -- initialisation --------------------------------------------------------------------------
+
+    def initialize(
+        self,
+        start_time: float,
+        stop_time: float,
+        *,
+        start_values: Mapping[str, Any] | None = None,
+        during_initialization: Callable[[], None] | None = None,
+    ) -> None:
+        """Sets start values and enters/leaves initialization mode in FMI's required order.
+
+        ``start_values`` (name -> value, checked by :meth:`FmuModel.check_start_values`) go in
+        before initialization mode where the FMU allows (FMPy's ``settable_in_instantiated``) and
+        inside it otherwise; ``during_initialization()`` runs inside initialization mode (e.g. to
+        set the inputs at ``start_time``). Model exchange: configure the solver before this.
+        """
+        from fmpy.simulation import (
+            apply_start_values,
+            settable_in_initialization_mode,
+            settable_in_instantiated,
+        )
+
+        values = self.model.check_start_values(start_values or {})
+        description = self.model.description
+        declared = {v.name: v for v in description.modelVariables}
+        fixed = [
+            name
+            for name in values
+            if declared[name].causality in ("calculatedParameter", "independent")
+            or declared[name].initial == "calculated"
+            or not (
+                settable_in_instantiated(declared[name])
+                or settable_in_initialization_mode(declared[name])
+            )
+        ]
+        if fixed:
+            raise ValueError(
+                f"start_values: {', '.join(fixed)} cannot be set in {self.model.path.name} "
+                "(calculated variables and constants have no settable start value)"
+            )
+        try:
+            values = apply_start_values(self.fmu, description, values, settable_in_instantiated)
+            self.simulator.enter_initialization(start_time, stop_time)
+            apply_start_values(self.fmu, description, values, settable_in_initialization_mode)
+            if during_initialization is not None:
+                during_initialization()
+            self.simulator.exit_initialization()
+        except (FMICallException, _core.FmuError) as exc:
+            raise self.error(f"initializing the FMU failed ({exc})") from exc
+
+    def free(self) -> None:
+        """Terminates nothing; frees the FMPy instance and unloads the library (idempotent)."""
+        self._finalizer()
+
+
+def _remember(log: collections.deque[str], status: int, category: Any, message: Any) -> None:
+    name = _FMI2_LOG_STATUS[status] if 0 <= status < len(_FMI2_LOG_STATUS) else str(status)
+    text = (message or b"").decode("utf-8", errors="replace")
+    cat = (category or b"").decode("utf-8", errors="replace")
+    log.append(f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}")
+
+
+def _free_fmpy_instance(fmu: Any, access: Any) -> None:
+    access.release()  # the compiled side refuses further calls instead of crashing
+    try:
+        fmu.freeInstance()
+    except Exception:  # a crashed FMU may fail to free; nothing more can be done
+        pass
