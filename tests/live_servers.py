@@ -113,7 +113,11 @@ def heated_tank_twin(
     reorder_window: float = 0.1,
 ) -> str:
     """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
-    model = 'process = "random_walk"' if process == "random_walk" else 'fmu = "heated_tank"'
+    model = (
+        'process = "random_walk"'
+        if process == "random_walk"
+        else 'fmu = "heated_tank"\nparameters = { m = 2.0 }'  # the plant's m (tests use 2 kg)
+    )
     text = f"""
 [twin]
 name = "tank"

@@ -85,7 +85,12 @@ async def test_twin_tracks_plant_within_3_sigma_publishes_and_replays(plant, bro
     twin_port = free_port()
     history = tmp_path / "history.sqlite"
     config = tank_twin(
-        plant, broker, tmp_path, publish_opcua=f"opc.tcp://127.0.0.1:{twin_port}", history=history
+        plant,
+        broker,
+        tmp_path,
+        publish_opcua=f"opc.tcp://127.0.0.1:{twin_port}",
+        history=history,
+        process="fmu",  # the twin's physics: the same FMU, integrated by the EKF
     )
     twin = Twin(config)
     published = []

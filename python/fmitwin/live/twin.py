@@ -58,22 +58,23 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
         measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
     else:
         process, measurement, u0 = _fmu_process_model(config)
-    return (
-        fmitwin.ExtendedKalmanFilter(
-            n,
-            len(sensors),
-            x0=np.array([f.x0[s] for s in states]),
-            P0=np.diag([f.P0[s] for s in states]),
-            Q=np.diag([f.Q[s] for s in states]),
-            R=np.diag([s.noise**2 for s in sensors]),
-            process_model=process,
-            measurement_model=measurement,
-            gate_probability=f.gate_probability,
-            state_names=list(states),
-            measurement_names=[s.name for s in sensors],
-        ),
-        u0,
+    ekf = fmitwin.ExtendedKalmanFilter(
+        n,
+        len(sensors),
+        x0=np.array([f.x0[s] for s in states]),
+        P0=np.diag([f.P0[s] for s in states]),
+        Q=np.diag([f.Q[s] for s in states]),
+        R=np.diag([s.noise**2 for s in sensors]),
+        process_model=process,
+        measurement_model=measurement,
+        gate_probability=f.gate_probability,
+        state_names=list(states),
+        measurement_names=[s.name for s in sensors],
     )
+    # The filter's C++ side holds the models, but not their Python wrappers, which own the FMU
+    # instance: keep those alive as long as the filter.
+    ekf.model_owners = (process, measurement)
+    return ekf, u0
 
 
 def resolve_fmu(config: TwinConfig) -> Path:
