@@ -18,7 +18,8 @@ MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwi
 
 Publication coalesces: after each batch of updates the newest estimate is published, at most
 once per ``interval``; intermediate estimates are superseded, never queued (a slow peer cannot
-make the twin fall behind).
+make the twin fall behind). Residuals, health and status go out at most every
+``status_interval`` (0.25 s): they are for people and dashboards, the states for machines.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class TwinOpcUaServer:
         node = await parent.add_variable(self._id(suffix), name, ua.Variant(value, vtype))
         self._nodes[suffix] = node.nodeid
 
-    async def publish(self, est: Estimate, latency: float) -> None:
+    async def publish(self, est: Estimate, latency: float, status: bool) -> None:
         write = self.server.write_attribute_value
 
         def dv(value, vtype=ua.VariantType.Double):
@@ -84,6 +85,8 @@ class TwinOpcUaServer:
         for i, name in enumerate(self.sync.states):
             await write(self._nodes[f".States.{name}.Value"], dv(float(est.x[i])))
             await write(self._nodes[f".States.{name}.Sigma"], dv(float(est.sigma[i])))
+        if not status:
+            return
         for name, m in self.sync.monitors.items():
             await write(self._nodes[f".Residuals.{name}.Value"], dv(m.last_residual))
             await write(self._nodes[f".Residuals.{name}.Sigma"], dv(m.last_sigma))
@@ -124,10 +127,13 @@ class Publisher:
         mqtt: MqttLink | None = None,
         prefix: str = "fmitwin/twin",
         interval: float = 0.02,
+        status_interval: float = 0.25,
         history=None,
     ) -> None:
         self.sync, self.opcua, self.mqtt = sync, opcua, mqtt
         self.prefix, self.interval, self.history = prefix, interval, history
+        self.status_interval = status_interval
+        self._last_status = -math.inf
         self.latencies: deque = deque(maxlen=100_000)
         self.published = 0
         self.failed = 0
@@ -153,11 +159,14 @@ class Publisher:
 
     async def publish(self, est: Estimate) -> None:
         latency = time.time() - est.source_ts
+        status = time.monotonic() - self._last_status >= self.status_interval
+        if status:
+            self._last_status = time.monotonic()
         if self.opcua is not None:
-            await self.opcua.publish(est, latency)
+            await self.opcua.publish(est, latency, status)
         if self.mqtt is not None and self.mqtt.client is not None:
             try:
-                await self._publish_mqtt(est)
+                await self._publish_mqtt(est, status)
             except ConnectionError:
                 self.failed += 1  # the link reports the outage; the next estimate will go out
         published_at = time.time()
@@ -166,11 +175,13 @@ class Publisher:
         if self.history is not None:
             self.history.record_estimate(est, published_at)
 
-    async def _publish_mqtt(self, est: Estimate) -> None:
+    async def _publish_mqtt(self, est: Estimate, status: bool) -> None:
         quality = "good" if est.health == "ok" else "uncertain"
         for i, name in enumerate(self.sync.states):
             payload = encode_payload(float(est.x[i]), est.t, quality, sigma=float(est.sigma[i]))
             await self.mqtt.publish(f"{self.prefix}/state/{name}", payload, qos=0)
+        if not status:
+            return
         for name, m in self.sync.monitors.items():
             payload = encode_payload(
                 m.last_residual, est.t, sigma=_finite(m.last_sigma), nis=_finite(m.last_nis)

@@ -170,7 +170,8 @@ class Synchronizer:
         self.counters = SyncCounters()
         self._heap: list = []
         self._seq = itertools.count()
-        self.estimate: Estimate | None = None
+        self._estimate: Estimate | None = None
+        self._estimate_source: tuple[float, float] | None = None
         self.last_divergence: float | None = None
         self._z = np.full(len(self.measurements), np.nan)
 
@@ -279,16 +280,24 @@ class Synchronizer:
         )
 
     def _publishable(self, reading: Reading) -> None:
-        P = self.ekf.P
-        self.estimate = Estimate(
-            t=self.t,
-            x=self.ekf.x,
-            sigma=np.sqrt(np.clip(np.diag(P), 0.0, None)),
-            source_ts=reading.source_ts,
-            applied_at=self.clock(),
-            health=self.health(),
-            updates=self.counters.applied,
-        )
+        self._estimate = None  # built on demand: most updates are superseded before publishing
+        self._estimate_source = (reading.source_ts, self.clock())
+
+    @property
+    def estimate(self) -> Estimate | None:
+        """The estimate after the last update (None before the first)."""
+        if self._estimate is None and self._estimate_source is not None:
+            P = self.ekf.P
+            self._estimate = Estimate(
+                t=self.t,
+                x=self.ekf.x,
+                sigma=np.sqrt(np.clip(np.diag(P), 0.0, None)),
+                source_ts=self._estimate_source[0],
+                applied_at=self._estimate_source[1],
+                health=self.health(),
+                updates=self.counters.applied,
+            )
+        return self._estimate
 
     # -- state ----------------------------------------------------------------------------------
 
