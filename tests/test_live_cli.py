@@ -12,8 +12,10 @@ import pytest
 from fmitwin.live.config import parse_config
 from fmitwin.live.history import recorded_events, recorded_readings
 from fmitwin.live.readings import Flag
+from fmitwin.live.status import render
 from fmitwin.live.twin import Twin
 from live_servers import free_port, heated_tank_twin, wait_for_port
+from rich.console import Console
 
 
 def _rows(path) -> int:
@@ -159,3 +161,10 @@ noise = 0.2
     assert counts["accepted"] == 200 and counts[Flag.OUT_OF_RANGE] == 1
     assert counts[Flag.WRONG_TYPE] == 1 and counts[Flag.BAD_STATUS] == 1
     assert abs(twin.sync.ekf.x[0] - truth) < 3 * np.sqrt(twin.sync.ekf.P[0, 0]) + 0.2
+
+    # the live status screen renders this twin: sensor, counts, state with its sigma
+    console = Console(record=True, width=160)
+    console.print(render(twin))
+    screen = console.export_text()
+    assert "twin csv" in screen and "temp" in screen and "replay" in screen
+    assert "T " in screen and " 200 " in screen and " 3 " in screen  # accepted, rejected
