@@ -112,8 +112,9 @@ class _Section:
             path = path[:-1]
         return None
 
-    def error(self, key: str | None, message: str) -> ConfigError:
-        keys = (key,) if key else ()
+    def error(self, key: str | None, message: str, *subkeys: str) -> ConfigError:
+        """The error for ``key`` (and nested ``subkeys``, e.g. an inline table's entry)."""
+        keys = ((key,) if key else ()) + subkeys
         return ConfigError(self.file, self.line(*keys), ".".join((*self.path, *keys)), message)
 
     def has(self, key: str) -> bool:
@@ -177,19 +178,11 @@ class _Section:
         out = {}
         for name, value in table.items():
             if name not in names:
-                raise ConfigError(
-                    self.file,
-                    self.line(key, name),
-                    ".".join((*self.path, key, name)),
-                    f"not a state of the model; states are {', '.join(names)}",
+                raise self.error(
+                    key, f"not a state of the model; states are {', '.join(names)}", name
                 )
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(
-                    self.file,
-                    self.line(key, name),
-                    ".".join((*self.path, key, name)),
-                    f"expected a number, got {value!r}",
-                )
+                raise self.error(key, f"expected a number, got {value!r}", name)
             out[name] = float(value)
         return out
 
@@ -434,12 +427,7 @@ def _model(section: _Section) -> ModelConfig:
     params = section.get("parameters", dict, {})
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(
-                section.file,
-                section.line("parameters", key),
-                ".".join((*section.path, "parameters", key)),
-                f"expected a number or string, got {value!r}",
-            )
+            raise section.error("parameters", f"expected a number or string, got {value!r}", key)
     step = section.number("step", 0.05, positive=True)
     section.finish()
     return ModelConfig(states, inputs, fmu, process, dict(params), step)
@@ -453,12 +441,7 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
     for key, table in (("P0", P0), ("Q", Q)):
         for name, value in table.items():
             if value < 0:
-                raise ConfigError(
-                    section.file,
-                    section.line(key, name),
-                    ".".join((*section.path, key, name)),
-                    f"a variance must be >= 0, got {value}",
-                )
+                raise section.error(key, f"a variance must be >= 0, got {value}", name)
     for key, table in (("x0", x0), ("P0", P0)):
         if missing := [s for s in states if s not in table]:
             raise section.error(key, f"missing value for state(s) {', '.join(missing)}")
