@@ -113,6 +113,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME:PASSWORD",
         help="OPC UA: admit only these users (repeatable; default: anonymous)",
     )
+    parser.add_argument(
+        "--certificate", help="OPC UA: server certificate; with --private-key, encrypted only"
+    )
+    parser.add_argument("--private-key", help="OPC UA: the server certificate's private key")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many s")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
 
@@ -154,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         seed=args.seed,
         users=dict(u.partition(":")[::2] for u in args.user),
+        certificate=args.certificate,
+        private_key=args.private_key,
     )
 
     async def main() -> None:

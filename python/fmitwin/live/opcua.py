@@ -22,7 +22,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from asyncua import Client, ua
+from asyncua.crypto import uacrypto
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from cryptography import x509
 from fmitwin.live.config import OpcUaConfig, SensorConfig
 from fmitwin.live.readings import UNCERTAIN_QUALITY, Flag, LinkReporter, Reading
 
@@ -72,6 +74,17 @@ def reading_from_datavalue(sensor: str, dv: ua.DataValue) -> Reading:
     return reading
 
 
+async def certificate_uri(path) -> str | None:
+    """The application URI (subjectAltName URI) of a DER or PEM certificate, if it has one."""
+    cert = await uacrypto.load_certificate(path)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
     """A connected asyncua client with the configured security and identity."""
     client = Client(cfg.endpoint, timeout=timeout)
@@ -80,6 +93,8 @@ async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
         client.set_password(cfg.password)
     if cfg.security is not None:
         sec = cfg.security
+        # the server checks that our application URI is the one in our certificate
+        client.application_uri = await certificate_uri(sec.certificate) or client.application_uri
         await client.set_security(
             SecurityPolicyBasic256Sha256,
             certificate=str(sec.certificate),

@@ -16,7 +16,8 @@ Faults (all off by default): Gaussian ``noise`` (std per variable), ``dropout`` 
 sample is not sent), ``stuck`` (a variable keeps its last value from ``start`` for ``duration``),
 ``drift`` (a bias growing at ``rate`` per second from ``start``), and ``outages`` (the OPC UA server
 goes away and MQTT publishing stops, from ``start`` for ``duration``; times in seconds from the
-start of the run). With ``users`` the OPC UA server admits only those user names and passwords.
+start of the run). With ``users`` the OPC UA server admits only those user names and passwords;
+with ``certificate`` and ``private_key`` it accepts only Basic256Sha256 SignAndEncrypt channels.
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ class Plant:
         prefix: str | None = None,
         namespace: str | None = None,
         users: Mapping[str, str] | None = None,
+        certificate: str | Path | None = None,
+        private_key: str | Path | None = None,
     ) -> None:
         self.sim = FmuStepper(fmu, start_values)
         model = self.sim.md.modelName
@@ -170,6 +173,9 @@ class Plant:
         self.commands: list[tuple[float, str, float]] = []
         self.samples_sent = 0
         self.users = dict(users or {})
+        if (certificate is None) != (private_key is None):
+            raise ValueError("Plant: give both certificate and private_key (or neither)")
+        self.certificate, self.private_key = certificate, private_key
         self.server: Server | None = None
         self.serving = False
         self._writes: set[asyncio.Task] = set()
@@ -185,6 +191,10 @@ class Plant:
         server = Server(user_manager=_PasswordUsers(self.users) if self.users else None)
         await server.init()
         server.set_endpoint(self.opcua_endpoint)
+        if self.certificate is not None:  # encrypted only: Basic256Sha256, SignAndEncrypt
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            await server.load_certificate(str(self.certificate))
+            await server.load_private_key(str(self.private_key))
         server.set_server_name(f"fmitwin plant {self.sim.md.modelName}")
         idx = await server.register_namespace(self.namespace)
         obj = await server.nodes.objects.add_object(ua.NodeId("plant", idx), "Plant")
