@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 dims = st.tuples(st.integers(1, 8), st.integers(1, 4))
 

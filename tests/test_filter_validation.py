@@ -227,7 +227,14 @@ def test_fleet_divergence_changes_no_filter() -> None:
     np.testing.assert_array_equal(fleet.P, before[1])
 
 
-def test_concurrent_use_during_a_batch_is_rejected() -> None:
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ekf: ekf.batch_filter(np.zeros((1, 1))),
+        lambda ekf: ekf.predict(),  # a nonlinear model's step runs without the GIL too
+    ],
+)
+def test_concurrent_use_during_a_gil_free_call_is_rejected(call) -> None:
     gate = threading.Event()
     release = threading.Event()
 
@@ -242,7 +249,7 @@ def test_concurrent_use_during_a_batch_is_rejected() -> None:
         process_model=fmitwin.PythonProcessModel(slow, dim_x=1),
         measurement_model=fmitwin.LinearMeasurementModel([[1.0]]),
     )
-    worker = threading.Thread(target=ekf.batch_filter, args=(np.zeros((1, 1)),))
+    worker = threading.Thread(target=call, args=(ekf,))
     worker.start()
     assert gate.wait(10)
     try:

@@ -120,12 +120,6 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
-py::array_t<bool> mask_out(const std::vector<std::uint8_t>& flags) {
-  py::array_t<bool> out(static_cast<py::ssize_t>(flags.size()));
-  for (std::size_t i = 0; i < flags.size(); ++i) out.mutable_data()[i] = flags[i] != 0;
-  return out;
-}
-
 // The Python-callable models (the slow path): each call takes the GIL.
 class PythonProcessModel : public ProcessModel {
  public:
@@ -226,6 +220,17 @@ class BusyGuard {
  private:
   std::atomic<bool>& flag_;
 };
+
+// Runs one filter step, releasing the GIL when it goes through a nonlinear model (an FMU step can
+// take milliseconds; a Python model takes the GIL back itself). Linear steps are shorter than the
+// GIL hand-off and keep it.
+template <class Step>
+auto step_without_gil_if(bool release, BoundFilter& f, Step&& step) {
+  if (!release) return step();
+  BusyGuard guard(f.busy_);
+  py::gil_scoped_release no_gil;
+  return step();
+}
 
 // A matrix property of a filter or fleet: get returns a row-major copy, set converts the value
 // to the (rows, cols) the object expects and hands it to its validating setter.
@@ -400,15 +405,26 @@ omega [rad/s], c [1/s]), input u = torque / inertia [rad/s^2]. Integrated by RK4
 }
 
 void bind_filter(py::module_& m) {
-  py::class_<UpdateResult>(m, "UpdateResult")
+  py::class_<UpdateResult>(
+      m, "UpdateResult",
+      "What ExtendedKalmanFilter.update did: accepted (applied), gated (rejected by the chi-square "
+      "gate), nis = y' S^-1 y, log_likelihood = log N(y; 0, S), innovation y (m,), S (m, m) and "
+      "used (m,) bool; NaN / False for the entries of z not used.")
       .def_readonly("accepted", &UpdateResult::accepted)
       .def_readonly("gated", &UpdateResult::gated)
       .def_readonly("nis", &UpdateResult::nis)
       .def_readonly("log_likelihood", &UpdateResult::log_likelihood)
       .def_property_readonly("innovation",
-                             [](const UpdateResult& r) { return vector_out(r.innovation); })
-      .def_property_readonly("S", [](const UpdateResult& r) { return matrix_out(r.S); })
-      .def_property_readonly("used", [](const UpdateResult& r) { return mask_out(r.used); })
+                             [](const UpdateResult& r) { return vector_out(r.innovation()); })
+      .def_property_readonly("S", [](const UpdateResult& r) { return matrix_out(r.S()); })
+      .def_property_readonly("used",
+                             [](const UpdateResult& r) {
+                               py::array_t<bool> out(r.dim_z());
+                               for (Index i = 0; i < r.dim_z(); ++i) {
+                                 out.mutable_data()[i] = r.used(i);
+                               }
+                               return out;
+                             })
       .def("__repr__", [](const UpdateResult& r) {
         return "UpdateResult(accepted=" + std::string(r.accepted ? "True" : "False") +
                ", gated=" + (r.gated ? "True" : "False") + ", nis=" +
@@ -492,8 +508,10 @@ void bind_filter(py::module_& m) {
             }
             if (!F.is_none()) Fm = matrix_arg(F, "F", n, n);
             if (!Q.is_none()) Qm = matrix_arg(Q, "Q", n, n);
-            f.predict(dt, u.is_none() ? nullptr : &uv, F.is_none() ? nullptr : &Fm,
-                      Q.is_none() ? nullptr : &Qm);
+            step_without_gil_if(F.is_none() && f.nonlinear_process(), f, [&] {
+              f.predict(dt, u.is_none() ? nullptr : &uv, F.is_none() ? nullptr : &Fm,
+                        Q.is_none() ? nullptr : &Qm);
+            });
           },
           py::arg("dt") = 1.0, py::arg("u") = py::none(), py::kw_only(), py::arg("F") = py::none(),
           py::arg("Q") = py::none(),
@@ -511,8 +529,10 @@ A rejected call (ValueError, RuntimeError) leaves the filter unchanged.)doc")
             Eigen::MatrixXd Hm, Rm;
             if (!H.is_none()) Hm = matrix_arg(H, "H", f.dim_z(), f.dim_x());
             if (!R.is_none()) Rm = matrix_arg(R, "R", f.dim_z(), f.dim_z());
-            return f.update(as_vector(za), H.is_none() ? nullptr : &Hm,
-                            R.is_none() ? nullptr : &Rm, quality);
+            return step_without_gil_if(H.is_none() && f.nonlinear_measurement(), f, [&] {
+              return f.update(as_vector(za), H.is_none() ? nullptr : &Hm,
+                              R.is_none() ? nullptr : &Rm, quality);
+            });
           },
           py::arg("z"), py::arg("H") = py::none(), py::arg("R") = py::none(), py::kw_only(),
           py::arg("quality") = 1.0,

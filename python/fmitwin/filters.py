@@ -328,3 +328,9 @@ class FleetKalmanFilter(_core.KalmanFleet):
             quality = quality[None]
         result = self.run(z[None], quality=quality)
         return FleetResult(nis=result.nis[0], accepted=result.accepted[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"FleetKalmanFilter(count={self.count}, dim_x={self.dim_x}, dim_z={self.dim_z}, "
+            f"threads={self.threads})"
+        )

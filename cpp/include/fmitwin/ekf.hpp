@@ -12,6 +12,7 @@
 // name the argument (std::invalid_argument); numerical failures raise std::runtime_error.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,15 +25,18 @@
 namespace fmitwin {
 
 // What update() did, with the innovation y = z - h(x) and its covariance S (m and m x m; NaN for
-// the entries of z not used).
+// the entries of z not used, so an entry was used exactly when its innovation is a number).
 struct UpdateResult {
   bool accepted = false;
   bool gated = false;
   double nis = 0.0;
   double log_likelihood = 0.0;
-  Eigen::VectorXd innovation;
-  Eigen::MatrixXd S;
-  std::vector<std::uint8_t> used;
+  Eigen::MatrixXd values;  // [y | S], m x (1 + m): one allocation per update
+
+  Eigen::Index dim_z() const { return values.rows(); }
+  auto innovation() const { return values.col(0); }
+  auto S() const { return values.rightCols(values.rows()); }
+  bool used(Eigen::Index i) const { return !std::isnan(values(i, 0)); }
 };
 
 // Which covariances run_batch() records.
@@ -80,6 +84,9 @@ class ExtendedKalmanFilter {
   const std::vector<double>& gate() const { return gate_; }
   const std::shared_ptr<ProcessModel>& process_model() const { return process_; }
   const std::shared_ptr<MeasurementModel>& measurement_model() const { return measurement_; }
+  // Whether predict() / update() without F / H go through a nonlinear (possibly slow) model.
+  bool nonlinear_process() const { return process_ && linear_process_ == nullptr; }
+  bool nonlinear_measurement() const { return measurement_ && linear_measurement_ == nullptr; }
 
   void set_x(const Eigen::Ref<const Eigen::VectorXd>& x);
   void set_P(const Eigen::Ref<const Eigen::MatrixXd>& P);  // symmetric positive definite

@@ -309,15 +309,13 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   }
 
   UpdateResult result;
-  result.innovation.resize(m_);
-  result.S.resize(m_, m_);
-  result.used.resize(static_cast<std::size_t>(m_));
+  result.values.resize(m_, m_ + 1);
   x_work_ = x_;
   P_work_ = P_;
   const UpdateOutcome out = kernel_->update(x_work_.data(), P_work_.data(), z.data(), hx,
                                             H_used->data(), R_used->data(), quality, gate_.data(),
-                                            result.innovation.data(), result.S.data(),
-                                            result.used.data());
+                                            result.values.data(), result.values.data() + m_,
+                                            nullptr);
   if (out.accepted) {
     if (!x_work_.allFinite() || !P_work_.allFinite()) {
       throw std::runtime_error("update() produced non-finite values; the filter is unchanged");
@@ -444,7 +442,7 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
     } else if (covariances == CovarianceOutput::diagonal) {
       Eigen::Map<Eigen::VectorXd>(r.covariances.data() + ts * n, n_) = P_.diagonal();
     }
-    Eigen::Map<Eigen::VectorXd>(r.innovations.data() + ts * m, m_) = step.innovation;
+    Eigen::Map<Eigen::VectorXd>(r.innovations.data() + ts * m, m_) = step.innovation();
     r.nis[ts] = step.nis;
     r.log_likelihood[ts] = step.log_likelihood;
     r.accepted[ts] = step.accepted ? 1 : 0;
