@@ -169,6 +169,19 @@ def test_result_to_dataframe_units_and_progress():
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
 
 
+def test_inputs_as_dataframe_or_structured_array_agree():
+    path = fmitwin.models.path("heated_tank", 2)
+    frame = pd.DataFrame({"P_heater": [0.0, 1500.0, 300.0]}, index=[0.0, 600.0, 1200.0])
+    as_frame = fmitwin.simulate(path, 1800.0, 60.0, inputs=frame)
+    table = np.array(
+        [(0.0, 0.0), (600.0, 1500.0), (1200.0, 300.0)],
+        dtype=[("time", float), ("P_heater", float)],
+    )
+    as_table = fmitwin.simulate(path, 1800.0, 60.0, inputs=table)
+    np.testing.assert_array_equal(as_frame["T"], as_table["T"])
+    assert as_frame["T"][-1] > as_frame["T"][0]
+
+
 def test_bad_arguments_give_clear_errors():
     tank = fmitwin.load_fmu(fmitwin.models.path("heated_tank", 2))
     with pytest.raises(KeyError, match="inputs: .*no variable 'P_heat'.*Did you mean: P_heater"):

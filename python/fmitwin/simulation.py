@@ -233,12 +233,14 @@ def simulate(
             during_initialization=lambda: run.apply_inputs(t0, False),
         )
         _advance(run, instance, t1, progress)
+        sim.terminate()
+        times = run.times()
         columns = {"real": run.reals(), "integer": run.integers(), "boolean": run.booleans()}
     finally:
         instance.free()
     dtype = [("time", np.float64)] + [(v.name, _DTYPES[v.kind]) for v in recorded]
-    data = np.zeros(len(run.times()), dtype=dtype)
-    data["time"] = run.times()
+    data = np.empty(len(times), dtype=dtype)
+    data["time"] = times
     position = dict.fromkeys(_KIND_TO_CORE, 0)
     for variable in recorded:
         data[variable.name] = columns[variable.kind][:, position[variable.kind]]

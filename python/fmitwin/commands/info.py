@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -89,8 +90,12 @@ def format_summary(model: FmuModel) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fmitwin.fmu import load_fmu
+    from fmitwin.fmu import FmuError, load_fmu
 
-    model = load_fmu(args.fmu, require_binary=False)
+    try:
+        model = load_fmu(args.fmu, require_binary=False)
+    except (FmuError, FileNotFoundError) as exc:
+        print(f"fmitwin info: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(model))
     return 0

@@ -1,0 +1,76 @@
+"""Model-exchange time events, on a test-only FMU built here from tests/fmus/toggler.c.
+
+None of the bundled models announces time events, so this small FMI 2.0 FMU does: its rate
+flips sign at every multiple of `period`, and an Integer output counts the flips.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import fmitwin
+import fmpy
+import numpy as np
+import pytest
+
+SOURCES = Path(__file__).parent / "fmus"
+
+
+@pytest.fixture(scope="module")
+def toggler(tmp_path_factory) -> Path:
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        pytest.fail("a C compiler (cc) is needed to build the test FMU")
+    build = tmp_path_factory.mktemp("toggler")
+    library = build / f"toggler{fmpy.sharedLibraryExtension}"
+    headers = Path(fmpy.__file__).parent / "c-code"
+    subprocess.run(
+        [
+            compiler,
+            "-shared",
+            "-fPIC",
+            "-O2",
+            f"-I{headers}",
+            str(SOURCES / "toggler.c"),
+            "-o",
+            str(library),
+            "-lm",
+        ],
+        check=True,
+    )
+    fmu = build / "toggler.fmu"
+    with zipfile.ZipFile(fmu, "w") as archive:
+        archive.write(SOURCES / "toggler.xml", "modelDescription.xml")
+        archive.write(library, f"binaries/{fmpy.platform}/{library.name}")
+    return fmu
+
+
+def _triangle(t: np.ndarray, period: float) -> np.ndarray:
+    k = np.floor(t / period + 1e-9)
+    s = t - k * period
+    return np.where(k % 2 == 0, s, period - s)
+
+
+@pytest.mark.parametrize("solver", ["rk4", "dopri45"])
+def test_time_events_end_steps_exactly(toggler, solver):
+    result = fmitwin.simulate(
+        toggler, 1.0, 0.1, kind="me", solver=solver, start_values={"period": 0.3}
+    )
+    period = 0.3
+    np.testing.assert_allclose(result["x"], _triangle(result.time, period), rtol=0, atol=1e-12)
+    # Outputs at a communication point are the values before an event at that same instant.
+    flips = [sum(1 for k in range(1, 5) if k * period < t - 1e-12) for t in result.time]
+    np.testing.assert_array_equal(result["n"], flips)
+    assert result["n"].dtype == np.int64
+
+
+def test_time_event_on_a_communication_point_is_handled_at_the_next_step(toggler):
+    # period 0.25: the events at 0.5 and 1.0 fall on output points (0.1 * 5 == 0.5 exactly).
+    result = fmitwin.simulate(toggler, 1.0, 0.1, kind="me", solver="dopri45")
+    np.testing.assert_allclose(result["x"], _triangle(result.time, 0.25), rtol=0, atol=1e-12)
+    assert result["n"][result.time == 0.5][0] == 1  # the event at 0.5 is not handled yet
+    assert result["n"][-1] == 3 and math.isclose(result.time[-1], 1.0)
