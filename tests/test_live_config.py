@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from fmitwin.live.config import ConfigError, load_config, parse_config
+from fmitwin.live.twin import build_filter
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "heated_tank_twin.toml"
 
@@ -110,3 +111,23 @@ def test_command_limits_validated():
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nope.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_fmu_states_must_match_the_fmu():
+    text = MINIMAL.replace(
+        'process = "random_walk"\nstates = ["T"]', 'fmu = "heated_tank"\nstates = ["T"]'
+    )
+    config = parse_config(text.replace('"T"', '"Temp"').replace("T = ", "Temp = "), "twin.toml")
+    with pytest.raises(ConfigError, match=r"\[model.states\] \['Temp'\] do not match .* \['T'\]"):
+        build_filter(config)
+    ekf, u0 = build_filter(parse_config(text, "twin.toml"))  # the right names build
+    assert ekf.dim_x == 1 and u0.shape == (0,)
+    wrong_input = text.replace('states = ["T"]', 'states = ["T"]\ninputs = ["Q"]')
+    with pytest.raises(ConfigError, match=r"\[model.inputs\] \['Q'\] are not inputs"):
+        build_filter(parse_config(wrong_input, "twin.toml"))
+
+
+def test_unknown_fmu_is_named():
+    text = MINIMAL.replace('process = "random_walk"', 'fmu = "no_such_model"')
+    with pytest.raises(ConfigError, match=r"\[model.fmu\] neither a file nor a bundled model"):
+        build_filter(parse_config(text, "twin.toml"))

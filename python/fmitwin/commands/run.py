@@ -47,17 +47,19 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(config, args, signal) -> int:
     import asyncio
+    from pathlib import Path
 
     from fmitwin.live.history import recorded_readings
     from fmitwin.live.twin import Twin
 
     replay = None
+    history = True
     if args.replay:
         replay = recorded_readings(args.replay)
-    # a replay records nothing unless the twin file names a different history
-    history = True
-    if replay is not None and config.history.path is not None:
-        history = None if config.history.path.resolve() == _resolve(args.replay) else True
+        # never append a replay to the record it replays
+        if config.history.path is not None:
+            same = config.history.path.resolve() == Path(args.replay).resolve()
+            history = None if same else True
     twin = Twin(config, replay=replay, speed=args.speed, history=history)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -82,9 +84,3 @@ async def _run(config, args, signal) -> int:
         + (f", history in {twin.history.path}" if twin.history else "")
     )
     return 0
-
-
-def _resolve(path):
-    from pathlib import Path
-
-    return Path(path).resolve()

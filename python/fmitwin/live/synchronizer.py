@@ -195,6 +195,17 @@ class Synchronizer:
             heapq.heappush(self._heap, item)
         return applied
 
+    def next_due(self, now: float) -> float | None:
+        """Seconds until the next reading in event order is due (None when none is held).
+
+        Readings are released in source-timestamp order, so the one at the top of the heap is
+        the one that holds the others back.
+        """
+        if not self._heap:
+            return None
+        top = self._heap[0][2]
+        return max(0.0, top.received_ts + self.config.filter.reorder_window - now)
+
     def apply(self, reading: Reading) -> int:
         """Apply one usable reading now; returns 1 if it changed the estimate, else 0."""
         ts = reading.source_ts

@@ -95,22 +95,33 @@ def resolve_fmu(config: TwinConfig) -> Path:
 def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
     """FMU-backed process and measurement models (model exchange, integrated natively)."""
     from fmitwin.estimation import fmu_models
+    from fmitwin.fmu import load_fmu
 
     path = resolve_fmu(config)
-    models = fmu_models(
-        path,
-        measurements=[s.variable for s in config.measurement_sensors],
-        inputs=config.model.inputs,
-        start_values=config.model.parameters,
-    )
-    if list(models.state_names) != config.model.states:
+    model = load_fmu(path)
+    fmu_states = [v.name for v in model.states]
+    fmu_inputs = [v.name for v in model.inputs]
+    if fmu_states != config.model.states:
         raise ConfigError(
             str(config.file),
             None,
             "model.states",
             f"{config.model.states} do not match the continuous states of {path.name}, "
-            f"{list(models.state_names)}; list exactly those, in that order",
+            f"{fmu_states}; list exactly those, in that order",
         )
+    if unknown := [name for name in config.model.inputs if name not in fmu_inputs]:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "model.inputs",
+            f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
+        )
+    models = fmu_models(
+        model,
+        measurements=[s.variable for s in config.measurement_sensors],
+        inputs=config.model.inputs,
+        start_values=config.model.parameters,
+    )
     instance = models.process.instance
     u0 = np.array(
         [
@@ -225,13 +236,13 @@ class Twin:
             await self.mqtt.publish(cmd.address, encode_payload(value, time.time()))
 
     async def _synchronize(self) -> None:
-        window = self.config.filter.reorder_window
         while True:
-            if window > 0 and self.sync._heap:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), timeout=window)
-            else:
+            due = self.sync.next_due(self.clock())
+            if due is None:
                 await self._ready.wait()
+            else:  # wake for new data or when the oldest held reading is due, whichever first
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), timeout=due)
             self._ready.clear()
             if self.sync.step():
                 self.publisher.notify()
@@ -277,7 +288,7 @@ class Twin:
         if stuck:  # never hang the shutdown: report and go on flushing
             log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
         self.sync.step(now=math.inf)  # apply everything still held for reordering
-        if self.sync.estimate is not None and self.server is not None:
+        if self.sync.estimate is not None:  # the last estimate: served and recorded
             await self.publisher.publish(self.sync.estimate)
         if self.server is not None:
             await self.server.stop()
