@@ -70,24 +70,25 @@ def opcua_source(endpoint: str, rate: float | None, seconds: float, ready) -> No
 
 
 def mqtt_source(port: int, rate: float | None, seconds: float, ready) -> None:
-    async def main():
-        async with aiomqtt.Client("127.0.0.1", port) as client:
-            ready.set()
-            await asyncio.sleep(2.0)
-            t0, k = time.time(), 0
-            while time.time() - t0 < seconds:
-                # one message per sensor, in flight together (QoS 1 acks overlap)
-                batch = [
-                    client.publish(
-                        f"bench/s{i}", encode_payload(float(k % 100), time.time()), qos=1
-                    )
-                    for i in range(N_SENSORS)
-                ]
-                await asyncio.gather(*batch)
-                k += N_SENSORS
-                await asyncio.sleep(_paced(rate, k, t0))
+    """QoS 1 readings from paho-mqtt (aiomqtt's engine) with many messages in flight, so that
+    the publisher is not the bottleneck being measured."""
+    import paho.mqtt.client as paho
 
-    asyncio.run(main())
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    ready.set()
+    time.sleep(2.0)
+    t0, k = time.time(), 0
+    while time.time() - t0 < seconds:
+        for i in range(N_SENSORS):
+            client.publish(f"bench/s{i}", encode_payload(float(k % 100), time.time()), qos=1)
+            k += 1
+        time.sleep(_paced(rate, k, t0) if rate else 0.0)
+    client.loop_stop()
+    client.disconnect()
 
 
 def start_source(target, *args):

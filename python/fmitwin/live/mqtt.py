@@ -32,7 +32,14 @@ from urllib.parse import unquote, urlparse
 
 import aiomqtt
 from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
-from fmitwin.live.readings import UNCERTAIN_QUALITY, Flag, LinkReporter, Reading
+from fmitwin.live.readings import (
+    UNCERTAIN_QUALITY,
+    Flag,
+    LinkReporter,
+    LinkStatus,
+    Reading,
+    raise_if_cancelled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +120,24 @@ def client_args(
     return args
 
 
+def _drop_oldest_queue(status: LinkStatus) -> type[asyncio.Queue]:
+    """An asyncio.Queue class that, when full, discards its oldest item and counts it."""
+
+    class DropOldestQueue(asyncio.Queue):
+        def put_nowait(self, item) -> None:
+            if self.full():
+                self.get_nowait()
+                status.dropped += 1
+            super().put_nowait(item)
+
+    return DropOldestQueue
+
+
 class MqttLink:
     """One MQTT connection kept alive: subscribes ``handlers`` topics and publishes.
+
+    Incoming messages wait in a queue of at most ``incoming_capacity``; when the twin falls that
+    far behind, the oldest are dropped and counted in ``status.dropped``.
 
     ``handlers`` maps a topic to ``handler(payload: bytes, received: float)``; they are called in
     the event loop, one message at a time.
@@ -130,6 +153,7 @@ class MqttLink:
         on_event: Callable[[str, dict], None] | None = None,
         backoff_min: float = 0.2,
         backoff_max: float = 5.0,
+        incoming_capacity: int = 10_000,
         **auth,
     ) -> None:
         self.url, self.qos = url, qos
@@ -139,6 +163,10 @@ class MqttLink:
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.client: aiomqtt.Client | None = None
         self._args = client_args(url, role=name, **auth)
+        # paho hands messages to aiomqtt's queue; bound it (a slow twin cannot exhaust memory)
+        # and drop the oldest, counted in status.dropped
+        self._args["queue_type"] = _drop_oldest_queue(self.status)
+        self._args["max_queued_incoming_messages"] = incoming_capacity
 
     async def run(self) -> None:
         """Connect, subscribe and consume forever; reconnect with backoff on loss."""
@@ -152,6 +180,7 @@ class MqttLink:
                     delay = self.backoff_min
                     self.reporter.up()
                     async for message in client.messages:
+                        raise_if_cancelled()
                         handler = self.handlers.get(str(message.topic))
                         if handler is not None:
                             handler(message.payload, time.time())

@@ -34,6 +34,7 @@ import numpy as np
 from asyncua import Server, ua
 from fmitwin.live.mqtt import MqttLink, encode_payload
 from fmitwin.live.opcua import data_value
+from fmitwin.live.readings import raise_if_cancelled
 from fmitwin.live.synchronizer import Estimate, Synchronizer
 
 
@@ -146,6 +147,7 @@ class Publisher:
 
     async def run(self) -> None:
         while True:
+            raise_if_cancelled()
             await self._wake.wait()
             self._wake.clear()
             est = self.sync.estimate

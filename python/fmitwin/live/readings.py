@@ -7,6 +7,7 @@ A reading is one sample of one sensor. Times are POSIX seconds (float, UTC). Qua
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
@@ -65,6 +66,7 @@ class LinkStatus:
     name: str
     connected: bool = False
     reconnects: int = 0
+    dropped: int = 0  # messages the client's bounded incoming queue discarded (oldest first)
     last_error: str = ""
     outages: list[tuple[float, float | None]] = field(default_factory=list)
 
@@ -87,6 +89,14 @@ class LinkStatus:
             self.reconnects += 1
             return end - start
         return None
+
+
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` swallowed (Python 3.11 does when the
+    awaited future completes at the moment of the cancel); loops call it once per turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class LinkReporter:

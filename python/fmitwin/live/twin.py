@@ -26,7 +26,7 @@ from fmitwin.live.history import History
 from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
 from fmitwin.live.opcua import OpcUaSource
 from fmitwin.live.publish import Publisher, TwinOpcUaServer
-from fmitwin.live.readings import Reading
+from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer
 
@@ -237,6 +237,7 @@ class Twin:
 
     async def _synchronize(self) -> None:
         while True:
+            raise_if_cancelled()
             due = self.sync.next_due(self.clock())
             if due is None:
                 await self._ready.wait()
