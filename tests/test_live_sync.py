@@ -10,8 +10,7 @@ import pytest
 from filterpy.kalman import KalmanFilter
 from fmitwin.live.config import parse_config
 from fmitwin.live.gateway import BoundedBuffer, Gateway
-from fmitwin.live.mqtt import _drop_oldest_queue
-from fmitwin.live.readings import Flag, LinkStatus, Reading
+from fmitwin.live.readings import Flag, Reading
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer
 from fmitwin.live.twin import build_filter
 
@@ -155,14 +154,6 @@ def test_bounded_buffer_drops_oldest_and_reports():
     assert buf.drain() == [3, 4, 5, 6, 7]
     with pytest.raises(ValueError, match="capacity"):
         BoundedBuffer(0)
-
-
-async def test_mqtt_incoming_queue_is_bounded_and_counts_drops():
-    status = LinkStatus("mqtt")
-    queue = _drop_oldest_queue(status)(maxsize=3)
-    for i in range(5):
-        queue.put_nowait(i)
-    assert status.dropped == 2 and [queue.get_nowait() for _ in range(3)] == [2, 3, 4]
 
 
 def test_last_known_value_quality_decays_then_goes_stale():

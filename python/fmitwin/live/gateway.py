@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from fmitwin.live.config import SensorConfig
 from fmitwin.live.readings import Flag, Reading
 

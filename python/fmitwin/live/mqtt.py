@@ -31,12 +31,12 @@ from datetime import datetime
 from urllib.parse import unquote, urlparse
 
 import aiomqtt
+
 from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
 from fmitwin.live.readings import (
     UNCERTAIN_QUALITY,
     Flag,
     LinkReporter,
-    LinkStatus,
     Reading,
     raise_if_cancelled,
 )
@@ -120,24 +120,30 @@ def client_args(
     return args
 
 
-def _drop_oldest_queue(status: LinkStatus) -> type[asyncio.Queue]:
-    """An asyncio.Queue class that, when full, discards its oldest item and counts it."""
+def _dispatching_queue(link: MqttLink) -> type[asyncio.Queue]:
+    """The "queue" aiomqtt puts each incoming message in: it hands the message to the link's
+    handler at once, in paho's read callback, instead of queueing it for an ``async for`` turn
+    (a task per message). Nothing accumulates here: memory stays bounded by the gateway buffer,
+    which drops and counts the oldest readings when the synchronizer falls behind."""
 
-    class DropOldestQueue(asyncio.Queue):
-        def put_nowait(self, item) -> None:
-            if self.full():
-                self.get_nowait()
-                status.dropped += 1
-            super().put_nowait(item)
+    class DispatchingQueue(asyncio.Queue):
+        def put_nowait(self, message) -> None:
+            handler = link.handlers.get(str(message.topic))
+            if handler is None:
+                return
+            try:
+                handler(message.payload, time.time())
+            except Exception:  # a bug in one handler must not kill the connection
+                link.handler_errors += 1
+                log.exception("MQTT handler for %s failed", message.topic)
 
-    return DropOldestQueue
+    return DispatchingQueue
 
 
 class MqttLink:
     """One MQTT connection kept alive: subscribes ``handlers`` topics and publishes.
 
-    Incoming messages wait in a queue of at most ``incoming_capacity``; when the twin falls that
-    far behind, the oldest are dropped and counted in ``status.dropped``.
+    Each incoming message is handed to its handler as paho reads it (see ``_dispatching_queue``).
 
     ``handlers`` maps a topic to ``handler(payload: bytes, received: float)``; they are called in
     the event loop, one message at a time.
@@ -153,7 +159,6 @@ class MqttLink:
         on_event: Callable[[str, dict], None] | None = None,
         backoff_min: float = 0.2,
         backoff_max: float = 5.0,
-        incoming_capacity: int = 10_000,
         **auth,
     ) -> None:
         self.url, self.qos = url, qos
@@ -163,10 +168,8 @@ class MqttLink:
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.client: aiomqtt.Client | None = None
         self._args = client_args(url, role=name, **auth)
-        # paho hands messages to aiomqtt's queue; bound it (a slow twin cannot exhaust memory)
-        # and drop the oldest, counted in status.dropped
-        self._args["queue_type"] = _drop_oldest_queue(self.status)
-        self._args["max_queued_incoming_messages"] = incoming_capacity
+        self._args["queue_type"] = _dispatching_queue(self)
+        self.handler_errors = 0
 
     async def run(self) -> None:
         """Connect, subscribe and consume forever; reconnect with backoff on loss."""
@@ -179,11 +182,9 @@ class MqttLink:
                     self.client = client
                     delay = self.backoff_min
                     self.reporter.up()
-                    async for message in client.messages:
+                    # messages are dispatched as they arrive; this only waits for a disconnect
+                    async for _ in client.messages:
                         raise_if_cancelled()
-                        handler = self.handlers.get(str(message.topic))
-                        if handler is not None:
-                            handler(message.payload, time.time())
             except aiomqtt.MqttError as exc:
                 if asyncio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # aiomqtt turned our cancel into this

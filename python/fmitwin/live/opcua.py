@@ -25,6 +25,7 @@ from asyncua import Client, ua
 from asyncua.crypto import uacrypto
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography import x509
+
 from fmitwin.live.config import OpcUaConfig, SensorConfig
 from fmitwin.live.readings import UNCERTAIN_QUALITY, Flag, LinkReporter, Reading
 

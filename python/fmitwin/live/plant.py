@@ -36,11 +36,12 @@ import fmpy
 import numpy as np
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
+from fmpy.fmi2 import FMU2Slave
+from fmpy.fmi3 import FMU3Slave
+
 from fmitwin.live.mqtt import MqttLink, decode_payload, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import Flag
-from fmpy.fmi2 import FMU2Slave
-from fmpy.fmi3 import FMU3Slave
 
 log = logging.getLogger("fmitwin.plant")
 

@@ -32,6 +32,7 @@ from collections import deque
 
 import numpy as np
 from asyncua import Server, ua
+
 from fmitwin.live.mqtt import MqttLink, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import raise_if_cancelled

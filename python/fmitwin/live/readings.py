@@ -66,7 +66,6 @@ class LinkStatus:
     name: str
     connected: bool = False
     reconnects: int = 0
-    dropped: int = 0  # messages the client's bounded incoming queue discarded (oldest first)
     last_error: str = ""
     outages: list[tuple[float, float | None]] = field(default_factory=list)
 

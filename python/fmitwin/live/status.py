@@ -6,11 +6,12 @@ import asyncio
 import math
 import time
 
-from fmitwin.live.twin import Twin
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from fmitwin.live.twin import Twin
 
 _HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "diverged": "red", "starting": "cyan"}
 
@@ -32,15 +33,13 @@ def render(twin: Twin) -> Group:
         f"  latency p50 {_fmt(lat['median'], '.1f')} ms p99 {_fmt(lat['p99'], '.1f')} ms",
         f"  buffer {len(gw.buffer)}/{gw.buffer.capacity} dropped {gw.buffer.dropped}",
     )
-    links = Table("link", "state", "reconnects", "outages", "dropped", "last error", box=None)
+    links = Table("link", "state", "reconnects", "outages", "last error", box=None)
     for link in (twin.opcua, twin.mqtt, twin.replay, twin.publish_link):
         if link is not None:
             st = link.status
             state = Text("up", "green") if st.connected else Text("DOWN", "bold red")
             outages = str(len(st.outages))
-            links.add_row(
-                st.name, state, str(st.reconnects), outages, str(st.dropped), st.last_error
-            )
+            links.add_row(st.name, state, str(st.reconnects), outages, st.last_error)
     sensors = Table(
         "sensor", "source", "rate/s", "age s", "accepted", "rejected", "residual", "NIS", box=None
     )

@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import chi2
+
 from fmitwin.live.config import CommandConfig, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
-from scipy.stats import chi2
 
 EventSink = Callable[[str, dict], None]
 

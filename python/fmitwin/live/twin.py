@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
