@@ -15,6 +15,8 @@ from fmitwin import __version__
 _COMMANDS: dict[str, str] = {
     "rul": "rul",
     "report": "report",
+    "run": "run",
+    "plant": "plant",
     "info": "info",
     "simulate": "simulate",
     "demo": "demo",

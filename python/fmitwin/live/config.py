@@ -1,0 +1,655 @@
+"""Twin TOML loading: one file describes model, sensors, filter, publishing, commands and history.
+
+Every error is a :class:`ConfigError` naming the file, the line and the dotted key, e.g.
+``twin.toml:14: [sensors.T.range] expected [low, high] with low < high, got [400, 250]``.
+Unknown keys are errors too (a typo must not silently fall back to a default).
+
+Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
+
+    [twin]     name
+    [model]    fmu | process = "random_walk", parameters, states, inputs, step
+    [filter]   x0, P0, Q (variance growth per second), gate_probability, reorder_window,
+               nis_window, nis_alpha, cusum_k, cusum_h, policy
+    [opcua]    endpoint, publishing_interval, username, password, [opcua.security]
+    [mqtt]     url, qos, username, password, client_id, [mqtt.tls]
+    [csv]      path, speed
+    [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
+                       stale_after
+    [publish]  opcua, namespace, mqtt, prefix, interval
+    [commands] enabled, [commands.<name>] variable, via, node | topic, min, max, max_rate, period,
+               law ("proportional"), state, setpoint, gain, bias
+    [history]  path, flush_interval
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+POLICIES = ("physical_wins", "virtual_wins", "merge")
+SOURCES = ("opcua", "mqtt", "csv")
+SECURITY_MODES = ("Sign", "SignAndEncrypt")
+_MQTT_URL = re.compile(r"^mqtts?://([^:@/]+(:[^@/]*)?@)?[^:/@]+(:\d+)?/?$")
+
+
+class ConfigError(ValueError):
+    """A twin file problem: ``file:line: [key] message``."""
+
+    def __init__(self, file: str, line: int | None, key: str, message: str) -> None:
+        self.file, self.line, self.key, self.message = file, line, key, message
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: [{key}] {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Line numbers: tomllib gives none for values, so keys are located in the text.
+
+_KEY_PART = r'(?:"[^"]*"|\'[^\']*\'|[A-Za-z0-9_-]+)'
+_KEY_RE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+_TABLE_RE = re.compile(rf"^\s*(\[\[?)\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\]?")
+_INLINE_KEY_RE = re.compile(rf"[{{,]\s*({_KEY_PART})\s*=")
+
+
+def _split_key(dotted: str) -> tuple[str, ...]:
+    parts = re.findall(_KEY_PART, dotted)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _strip_strings(line: str) -> str:
+    """The line with string contents and comments removed (for bracket counting)."""
+    line = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', '""', line)
+    return line.split("#", 1)[0]
+
+
+def locate_keys(text: str) -> dict[tuple[str, ...], int]:
+    """Map every key path (array-of-tables elements indexed) to its 1-based line number."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    array_counts: dict[tuple[str, ...], int] = {}
+    depth = 0  # open brackets of a multi-line value
+    for number, raw in enumerate(text.splitlines(), start=1):
+        code = _strip_strings(raw)
+        if depth > 0:
+            depth += code.count("[") + code.count("{") - code.count("]") - code.count("}")
+            continue
+        if match := _TABLE_RE.match(raw):
+            path = _split_key(match.group(2))
+            if match.group(1) == "[[":
+                index = array_counts.get(path, 0)
+                array_counts[path] = index + 1
+                path = (*path, str(index))
+            table = path
+            for i in range(1, len(path) + 1):
+                lines.setdefault(path[:i], number)
+            continue
+        if match := _KEY_RE.match(raw):
+            path = (*table, *_split_key(match.group(1)))
+            lines.setdefault(path, number)
+            value = raw[match.end() :]
+            for inner in _INLINE_KEY_RE.finditer(_strip_strings(value)):
+                lines.setdefault((*path, *_split_key(inner.group(1))), number)
+            depth = code.count("[") + code.count("{") - code.count("]") - code.count("}")
+    return lines
+
+
+class _Section:
+    """Typed access to one table of the file, raising ConfigError with the line of the key."""
+
+    def __init__(self, file: str, lines: dict, path: tuple[str, ...], data: dict) -> None:
+        self.file, self._lines, self.path, self.data = file, lines, path, data
+        self._used: set[str] = set()
+
+    def line(self, *keys: str) -> int | None:
+        path = (*self.path, *keys)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, key: str | None, message: str, *subkeys: str) -> ConfigError:
+        """The error for ``key`` (and nested ``subkeys``, e.g. an inline table's entry)."""
+        keys = ((key,) if key else ()) + subkeys
+        return ConfigError(self.file, self.line(*keys), ".".join((*self.path, *keys)), message)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, hint: str = ""):
+        self._used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.error(key, f"required key is missing{hint and '; ' + hint}")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def number(self, key: str, default: Any = ..., *, positive=False, nonneg=False) -> float:
+        value = self.get(key, float, default)
+        if value is None:
+            return value
+        if not math.isfinite(value) or (positive and value <= 0) or (nonneg and value < 0):
+            need = "a positive" if positive else "a non-negative" if nonneg else "a finite"
+            raise self.error(key, f"expected {need} number, got {value!r}")
+        return value
+
+    def choice(self, key: str, options: Iterable[str], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        options = tuple(options)
+        if value not in options:
+            raise self.error(key, f"expected one of {', '.join(options)}; got {value!r}")
+        return value
+
+    def table(self, key: str, required: bool = False) -> _Section | None:
+        if key not in self.data:
+            if required:
+                raise self.error(key, "required table is missing")
+            return None
+        self.get(key, dict)
+        return _Section(self.file, self._lines, (*self.path, key), self.data[key])
+
+    def tables(self) -> list[tuple[str, _Section]]:
+        """Every sub-table, in file order (scalar keys are left to get())."""
+        return [(k, self.table(k)) for k, v in self.data.items() if isinstance(v, dict)]
+
+    def finish(self) -> None:
+        """Reject keys nobody asked for (typos)."""
+        unknown = [k for k in self.data if k not in self._used]
+        if unknown:
+            known = ", ".join(sorted(self._used)) or "none"
+            raise self.error(unknown[0], f"unknown key; this table accepts: {known}")
+
+    def numbers_by_name(self, key: str, names: list[str], default: Any = ...) -> dict[str, float]:
+        """A ``{state = number}`` inline table whose keys must be in ``names``."""
+        table = self.get(key, dict, default)
+        if table is None:
+            return {}
+        out = {}
+        for name, value in table.items():
+            if name not in names:
+                raise self.error(
+                    key, f"not a state of the model; states are {', '.join(names)}", name
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.error(key, f"expected a number, got {value!r}", name)
+            out[name] = float(value)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The configuration objects
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """One sensor: where it comes from and what makes a reading of it valid."""
+
+    name: str
+    variable: str  # model variable it measures (a state or an input)
+    source: str  # "opcua" | "mqtt" | "csv"
+    address: str  # OPC UA node id "nsu=...;s=...", MQTT topic or CSV column
+    unit: str
+    range: tuple[float, float]
+    rate: float  # expected readings per second
+    noise: float  # standard deviation, in unit
+    stale_after: float  # seconds without a reading (or age of a reading) that make it stale
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    policy: str
+    mode: str
+    certificate: Path
+    private_key: Path
+    server_certificate: Path | None
+
+
+@dataclass(frozen=True)
+class OpcUaConfig:
+    endpoint: str
+    publishing_interval: float = 0.05  # seconds
+    sampling_interval: float = 0.0  # seconds; 0 = report every change
+    username: str | None = None
+    password: str | None = None
+    security: SecurityConfig | None = None
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca: Path | None
+    certificate: Path | None
+    private_key: Path | None
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    url: str
+    qos: int = 1
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    tls: TlsConfig | None = None
+
+
+@dataclass(frozen=True)
+class CsvConfig:
+    path: Path
+    speed: float = 1.0  # 1 = real time, 0 = as fast as possible
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    states: list[str]
+    inputs: list[str]
+    fmu: str | None = None  # path or bundled model name; None with process = "random_walk"
+    process: str = "fmu"
+    parameters: dict[str, float] = field(default_factory=dict)
+    step: float = 0.05  # the longest single predict step, seconds
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    x0: dict[str, float]
+    P0: dict[str, float]  # variances
+    Q: dict[str, float]  # variance growth per second
+    gate_probability: float | None = 0.9999
+    reorder_window: float = 0.0
+    nis_window: int = 50
+    nis_alpha: float = 0.001
+    cusum_k: float = 0.5
+    cusum_h: float = 12.0
+    policy: str = "merge"
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    opcua: str | None = None
+    namespace: str = "urn:fmitwin:twin"
+    mqtt: str | None = None
+    prefix: str = "fmitwin/twin"
+    interval: float = 0.02  # minimum seconds between two publications of the estimate
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    name: str
+    variable: str
+    via: str  # "opcua" | "mqtt"
+    address: str
+    min: float
+    max: float
+    max_rate: float  # largest change per second
+    period: float  # seconds between commands
+    state: str
+    setpoint: float
+    gain: float
+    bias: float = 0.0
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    path: Path | None
+    flush_interval: float = 0.25
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    name: str
+    file: Path
+    model: ModelConfig
+    filter: FilterConfig
+    sensors: dict[str, SensorConfig]
+    opcua: OpcUaConfig | None
+    mqtt: MqttConfig | None
+    csv: CsvConfig | None
+    publish: PublishConfig
+    commands_enabled: bool
+    commands: dict[str, CommandConfig]
+    history: HistoryConfig
+
+    @property
+    def measurement_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable not in self.model.inputs]
+
+    @property
+    def input_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable in self.model.inputs]
+
+
+def load_config(path: str | Path) -> TwinConfig:
+    """Read and validate a twin TOML file; raises ConfigError naming line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read the twin file: {exc}") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str | Path = "<twin>") -> TwinConfig:
+    path = Path(path)
+    file = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        raise ConfigError(file, line, "", f"not valid TOML: {exc}") from exc
+    root = _Section(file, locate_keys(text), (), data)
+    base = path.parent
+
+    twin = root.table("twin", required=True)
+    name = twin.get("name", str)
+    twin.finish()
+
+    model = _model(root.table("model", required=True))
+    filt = _filter(root.table("filter", required=True), model)
+    opcua = _opcua(root.table("opcua"), base)
+    mqtt = _mqtt(root.table("mqtt"), base)
+    csv_section = root.table("csv")
+    csv = None
+    if csv_section is not None:
+        csv = CsvConfig(
+            path=base / csv_section.get("path", str),
+            speed=csv_section.number("speed", 1.0, nonneg=True),
+        )
+        csv_section.finish()
+    sources = {"opcua": opcua, "mqtt": mqtt, "csv": csv}
+    sensors = _sensors(root.table("sensors", required=True), model, sources)
+    publish = _publish(root.table("publish"), name)
+    enabled, commands = _commands(root.table("commands"), model)
+    history_section = root.table("history")
+    history = HistoryConfig(path=None)
+    if history_section is not None:
+        p = history_section.get("path", str, None)
+        history = HistoryConfig(
+            path=None if p is None else base / p,
+            flush_interval=history_section.number("flush_interval", 0.25, positive=True),
+        )
+        history_section.finish()
+    root.finish()
+    return TwinConfig(
+        name=name,
+        file=path,
+        model=model,
+        filter=filt,
+        sensors=sensors,
+        opcua=opcua,
+        mqtt=mqtt,
+        csv=csv,
+        publish=publish,
+        commands_enabled=enabled,
+        commands=commands,
+        history=history,
+    )
+
+
+def _line_from_message(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _names(section: _Section, key: str, default: Any = ...) -> list[str]:
+    values = section.get(key, list, default)
+    if not all(isinstance(v, str) and v for v in values):
+        raise section.error(key, f"expected a list of variable names, got {values!r}")
+    if len(set(values)) != len(values):
+        raise section.error(key, f"names must be unique, got {values!r}")
+    return list(values)
+
+
+def _model(section: _Section) -> ModelConfig:
+    process = section.choice("process", ("fmu", "random_walk"), "fmu")
+    fmu = section.get("fmu", str, None)
+    if process == "fmu" and fmu is None:
+        raise section.error(
+            "fmu", 'required key is missing; give an FMU path or name, or process = "random_walk"'
+        )
+    if process == "random_walk" and fmu is not None:
+        raise section.error("fmu", 'an FMU is not used with process = "random_walk"; remove one')
+    states = _names(section, "states")
+    if not states:
+        raise section.error("states", "at least one state is needed")
+    inputs = _names(section, "inputs", [])
+    if clash := set(states) & set(inputs):
+        raise section.error("inputs", f"{sorted(clash)} listed as both state and input")
+    params = section.get("parameters", dict, {})
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise section.error("parameters", f"expected a number or string, got {value!r}", key)
+    step = section.number("step", 0.05, positive=True)
+    section.finish()
+    return ModelConfig(states, inputs, fmu, process, dict(params), step)
+
+
+def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
+    states = model.states
+    x0 = section.numbers_by_name("x0", states)
+    P0 = section.numbers_by_name("P0", states)
+    Q = section.numbers_by_name("Q", states, {})
+    for key, table in (("P0", P0), ("Q", Q)):
+        for name, value in table.items():
+            if value < 0:
+                raise section.error(key, f"a variance must be >= 0, got {value}", name)
+    for key, table in (("x0", x0), ("P0", P0)):
+        if missing := [s for s in states if s not in table]:
+            raise section.error(key, f"missing value for state(s) {', '.join(missing)}")
+    gate = section.get("gate_probability", float, 0.9999)
+    if gate is not None and not 0.0 < gate < 1.0:
+        raise section.error("gate_probability", f"expected a probability in (0, 1), got {gate}")
+    window = section.get("nis_window", int, 50)
+    if window < 2:
+        raise section.error("nis_window", f"expected an integer >= 2, got {window}")
+    alpha = section.number("nis_alpha", 0.001, positive=True)
+    if alpha >= 1:
+        raise section.error("nis_alpha", f"expected a probability in (0, 1), got {alpha}")
+    result = FilterConfig(
+        x0=x0,
+        P0=P0,
+        Q={s: Q.get(s, 0.0) for s in states},
+        gate_probability=gate,
+        reorder_window=section.number("reorder_window", 0.0, nonneg=True),
+        nis_window=window,
+        nis_alpha=alpha,
+        cusum_k=section.number("cusum_k", 0.5, nonneg=True),
+        cusum_h=section.number("cusum_h", 12.0, positive=True),
+        policy=section.choice("policy", POLICIES, "merge"),
+    )
+    section.finish()
+    return result
+
+
+def _optional_path(section: _Section, key: str, base: Path, required=False) -> Path | None:
+    value = section.get(key, str, ... if required else None)
+    if value is None:
+        return None
+    p = base / value
+    if not p.is_file():
+        raise section.error(key, f"file not found: {p}")
+    return p
+
+
+def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
+    if section is None:
+        return None
+    endpoint = section.get("endpoint", str)
+    if not endpoint.startswith("opc.tcp://"):
+        raise section.error("endpoint", f"expected an opc.tcp:// URL, got {endpoint!r}")
+    security = None
+    if (sec := section.table("security")) is not None:
+        policy = sec.choice("policy", ("Basic256Sha256",), "Basic256Sha256")
+        security = SecurityConfig(
+            policy=policy,
+            mode=sec.choice("mode", SECURITY_MODES, "SignAndEncrypt"),
+            certificate=_optional_path(sec, "certificate", base, required=True),
+            private_key=_optional_path(sec, "private_key", base, required=True),
+            server_certificate=_optional_path(sec, "server_certificate", base),
+        )
+        sec.finish()
+    username = section.get("username", str, None)
+    password = section.get("password", str, None)
+    if (username is None) != (password is None):
+        raise section.error("password" if username else "username", "give both or neither")
+    result = OpcUaConfig(
+        endpoint=endpoint,
+        publishing_interval=section.number("publishing_interval", 0.05, positive=True),
+        sampling_interval=section.number("sampling_interval", 0.0, nonneg=True),
+        username=username,
+        password=password,
+        security=security,
+    )
+    section.finish()
+    return result
+
+
+def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
+    if section is None:
+        return None
+    url = section.get("url", str)
+    if not _MQTT_URL.match(url):
+        raise section.error("url", f"expected mqtt[s]://host[:port], got {url!r}")
+    qos = section.get("qos", int, 1)
+    if qos not in (0, 1, 2):
+        raise section.error("qos", f"expected 0, 1 or 2, got {qos}")
+    tls = None
+    if (t := section.table("tls")) is not None:
+        tls = TlsConfig(
+            ca=_optional_path(t, "ca", base),
+            certificate=_optional_path(t, "certificate", base),
+            private_key=_optional_path(t, "private_key", base),
+        )
+        t.finish()
+    username = section.get("username", str, None)
+    password = section.get("password", str, None)
+    if password is not None and username is None:
+        raise section.error("username", "a password needs a username")
+    result = MqttConfig(
+        url=url,
+        qos=qos,
+        username=username,
+        password=password,
+        client_id=section.get("client_id", str, None),
+        tls=tls,
+    )
+    section.finish()
+    return result
+
+
+def _range(section: _Section) -> tuple[float, float]:
+    value = section.get("range", list, hint="give [low, high] in the sensor's unit")
+    ok = (
+        len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    )
+    if not ok:
+        raise section.error("range", f"expected [low, high] with low < high, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _sensors(section: _Section, model: ModelConfig, sources: dict) -> dict[str, SensorConfig]:
+    sensors = {}
+    variables = model.states + model.inputs
+    for name, s in section.tables():
+        variable = s.get("variable", str)
+        if variable not in variables:
+            raise s.error("variable", f"{variable!r} is not a state or input of the model")
+        source = s.choice("source", SOURCES)
+        if sources[source] is None:
+            raise s.error("source", f"source {source!r} needs a [{source}] table in the file")
+        key = {"opcua": "node", "mqtt": "topic", "csv": "column"}[source]
+        address = s.get(key, str, name if source == "csv" else ...)
+        if source == "opcua" and not re.match(r"^nsu=[^;]+;[sigb]=.+$", address):
+            raise s.error(
+                "node", f"expected a node id by namespace URI, 'nsu=<uri>;s=<id>', got {address!r}"
+            )
+        if source == "mqtt" and (not address or any(c in address for c in "#+")):
+            raise s.error("topic", f"expected a topic without wildcards, got {address!r}")
+        rate = s.number("rate", positive=True)
+        sensors[name] = SensorConfig(
+            name=name,
+            variable=variable,
+            source=source,
+            address=address,
+            unit=s.get("unit", str, ""),
+            range=_range(s),
+            rate=rate,
+            noise=s.number("noise", positive=True),
+            stale_after=s.number("stale_after", max(1.0, 5.0 / rate), positive=True),
+            line=s.line(),
+        )
+        s.finish()
+    section.finish()
+    if not any(s.variable in model.states for s in sensors.values()):
+        raise section.error(None, "at least one sensor must measure a state")
+    return sensors
+
+
+def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
+    if section is None:
+        return PublishConfig(
+            namespace=f"urn:fmitwin:twin:{twin_name}", prefix=f"fmitwin/{twin_name}"
+        )
+    opcua = section.get("opcua", str, None)
+    if opcua is not None and not opcua.startswith("opc.tcp://"):
+        raise section.error("opcua", f"expected an opc.tcp:// URL, got {opcua!r}")
+    mqtt = section.get("mqtt", str, None)
+    if mqtt is not None and not _MQTT_URL.match(mqtt):
+        raise section.error("mqtt", f"expected mqtt://host[:port], got {mqtt!r}")
+    result = PublishConfig(
+        opcua=opcua,
+        namespace=section.get("namespace", str, f"urn:fmitwin:twin:{twin_name}"),
+        mqtt=mqtt,
+        prefix=section.get("prefix", str, f"fmitwin/{twin_name}").rstrip("/"),
+        interval=section.number("interval", 0.02, nonneg=True),
+    )
+    section.finish()
+    return result
+
+
+def _commands(section: _Section | None, model: ModelConfig) -> tuple[bool, dict]:
+    if section is None:
+        return False, {}
+    enabled = section.get("enabled", bool, False)
+    commands = {}
+    for name, c in section.tables():
+        variable = c.get("variable", str)
+        if variable not in model.inputs:
+            raise c.error("variable", f"{variable!r} is not an input of the model")
+        via = c.choice("via", ("opcua", "mqtt"))
+        address = c.get("node" if via == "opcua" else "topic", str)
+        low, high = c.number("min"), c.number("max")
+        if not low < high:
+            raise c.error("max", f"expected min < max, got min={low}, max={high}")
+        c.choice("law", ("proportional",), "proportional")
+        state = c.get("state", str)
+        if state not in model.states:
+            raise c.error("state", f"{state!r} is not a state of the model")
+        commands[name] = CommandConfig(
+            name=name,
+            variable=variable,
+            via=via,
+            address=address,
+            min=low,
+            max=high,
+            max_rate=c.number("max_rate", positive=True),
+            period=c.number("period", 1.0, positive=True),
+            state=state,
+            setpoint=c.number("setpoint"),
+            gain=c.number("gain"),
+            bias=c.number("bias", 0.0),
+        )
+        c.finish()
+    section.finish()
+    return enabled, commands

@@ -1,0 +1,204 @@
+"""Durable history of a twin run in SQLite: readings, published estimates and events.
+
+Rows are buffered in memory and committed every ``flush_interval`` seconds (and on close). The
+database runs in WAL mode with ``synchronous=FULL``: once a transaction has committed, neither a
+crash of the twin nor of the machine loses it, so a crash loses at most the last
+``flush_interval`` of data that had not been written yet.
+
+Schema::
+
+    run(key TEXT PRIMARY KEY, value TEXT)          -- twin name, config file, states, start time
+    readings(sensor, source_ts, server_ts, received_ts, raw JSON, value, quality, flag, source)
+    estimates(t, source_ts, published_at, health, x JSON, sigma JSON)
+    events(t, kind, details JSON)
+
+Every reading is recorded, rejected ones included (with their flag and raw value), so a replay
+(:func:`recorded_readings`) feeds the gateway exactly what the adapters delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from fmitwin.live.readings import Flag, Reading
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS readings (
+    sensor TEXT, source_ts REAL, server_ts REAL, received_ts REAL, raw TEXT,
+    value REAL, quality REAL, flag TEXT, source TEXT);
+CREATE TABLE IF NOT EXISTS estimates (
+    t REAL, source_ts REAL, published_at REAL, health TEXT, x TEXT, sigma TEXT);
+CREATE TABLE IF NOT EXISTS events (t REAL, kind TEXT, details TEXT);
+"""
+
+
+def _json_raw(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return json.dumps({"float": repr(raw)})  # keep NaN/inf distinguishable from null
+    try:
+        return json.dumps(raw)
+    except TypeError:
+        return json.dumps({"repr": repr(raw)})
+
+
+def _raw_from_json(text: str) -> Any:
+    raw = json.loads(text)
+    if isinstance(raw, dict) and set(raw) == {"float"}:
+        return float(raw["float"])
+    return raw
+
+
+class History:
+    """Append-only recorder; ``record_*`` buffer, ``flush`` commits, ``close`` flushes."""
+
+    def __init__(self, path: str | Path, *, flush_interval: float = 0.25, meta: dict | None = None):
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._readings: list[tuple] = []
+        self._estimates: list[tuple] = []
+        self._events: list[tuple] = []
+        self.rows_written = 0
+        self._last_flush = time.monotonic()
+        if meta:
+            rows = [(k, json.dumps(v)) for k, v in meta.items()]
+            self._db.executemany("INSERT OR REPLACE INTO run VALUES (?, ?)", rows)
+
+    def record_reading(self, r: Reading) -> None:
+        self._readings.append(
+            (
+                r.sensor,
+                r.source_ts,
+                r.server_ts,
+                r.received_ts,
+                _json_raw(r.raw),
+                r.value if math.isfinite(r.value) else None,
+                r.quality,
+                str(r.flag),
+                r.source,
+            )
+        )
+
+    def record_estimate(self, est, published_at: float) -> None:
+        self._estimates.append(
+            (
+                est.t,
+                est.source_ts,
+                published_at,
+                est.health,
+                json.dumps(est.x.tolist()),
+                json.dumps(est.sigma.tolist()),
+            )
+        )
+
+    def record_event(self, kind: str, details: dict, t: float | None = None) -> None:
+        t = time.time() if t is None else t
+        self._events.append((t, kind, json.dumps(details, default=str)))
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> int:
+        """Commit everything buffered in one transaction; returns the number of rows."""
+        n = len(self._readings) + len(self._estimates) + len(self._events)
+        self._last_flush = time.monotonic()
+        if n == 0:
+            return 0
+        with self._db:  # one transaction: all or nothing
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?)", self._readings)
+            self._db.executemany("INSERT INTO estimates VALUES (?,?,?,?,?,?)", self._estimates)
+            self._db.executemany("INSERT INTO events VALUES (?,?,?)", self._events)
+        self._readings.clear()
+        self._estimates.clear()
+        self._events.clear()
+        self.rows_written += n
+        return n
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+
+def _connect_read_only(path: str | Path) -> sqlite3.Connection:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"history file not found: {path}")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def recorded_readings(path: str | Path) -> list[Reading]:
+    """Every recorded reading in arrival order, as the adapters delivered it (for replay).
+
+    Gateway flags are reset to what the adapter knew (Bad status, Uncertain, malformed); range,
+    type, NaN and staleness are judged again by the replaying gateway.
+    """
+    db = _connect_read_only(path)
+    try:
+        rows = db.execute(
+            "SELECT sensor, source_ts, server_ts, received_ts, raw, quality, flag, source "
+            "FROM readings ORDER BY received_ts, rowid"
+        ).fetchall()
+    finally:
+        db.close()
+    out = []
+    adapter_flags = {Flag.BAD_STATUS, Flag.UNCERTAIN, Flag.MALFORMED}
+    for sensor, source_ts, server_ts, received_ts, raw, quality, flag, source in rows:
+        flag = Flag(flag)
+        keep = flag in adapter_flags
+        out.append(
+            Reading(
+                sensor,
+                _raw_from_json(raw),
+                source_ts,
+                server_ts,
+                received_ts,
+                quality if keep else 1.0,
+                flag if keep else Flag.OK,
+                source=source,
+            )
+        )
+    return out
+
+
+def recorded_estimates(path: str | Path) -> list[dict]:
+    db = _connect_read_only(path)
+    try:
+        rows = db.execute(
+            "SELECT t, source_ts, published_at, health, x, sigma FROM estimates ORDER BY rowid"
+        ).fetchall()
+    finally:
+        db.close()
+    keys = ("t", "source_ts", "published_at", "health")
+    return [
+        {
+            **dict(zip(keys, row[:4], strict=True)),
+            "x": json.loads(row[4]),
+            "sigma": json.loads(row[5]),
+        }
+        for row in rows
+    ]
+
+
+def recorded_events(path: str | Path, kind: str | None = None) -> list[dict]:
+    db = _connect_read_only(path)
+    try:
+        sql = "SELECT t, kind, details FROM events"
+        rows = db.execute(
+            sql + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
+        ).fetchall()
+    finally:
+        db.close()
+    return [{"t": t, "kind": k, **json.loads(d)} for t, k, d in rows]

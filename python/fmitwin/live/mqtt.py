@@ -1,0 +1,241 @@
+"""MQTT sensor adapter (aiomqtt) and the payload schema shared by plant, twin and publisher.
+
+Payload schema (UTF-8 JSON object, one reading per message)::
+
+    {"value": 331.2, "ts": 1764078000.125, "quality": "good"}
+
+* ``value`` (required): a JSON number. Anything else (string, bool, null, list) is a reading of the
+  wrong type: flagged and counted by the gateway, never parsed into a number.
+* ``ts`` (required): source timestamp, POSIX seconds (number) or an ISO 8601 string with a time
+  zone. A message without it cannot be placed in event time and is flagged ``MALFORMED``.
+* ``quality`` (optional, default "good"): "good", "uncertain", "bad", or a number in [0, 1].
+  "bad" or 0 -> ``BAD_STATUS``; "uncertain" -> ``UNCERTAIN_QUALITY``; a number q in (0, 1) is kept
+  as the reading's quality (the filter uses R / q).
+
+A payload that is not a JSON object with these keys is flagged ``MALFORMED`` and counted.
+Connections support username/password and TLS (``mqtts://`` or a ``[mqtt.tls]`` table); QoS is
+configurable (default 1). On a broker outage the adapter reports it once, reconnects with
+exponential backoff and subscribes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from urllib.parse import unquote, urlparse
+
+import aiomqtt
+
+from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
+from fmitwin.live.readings import (
+    UNCERTAIN_QUALITY,
+    Flag,
+    LinkReporter,
+    Reading,
+    raise_if_cancelled,
+)
+
+log = logging.getLogger(__name__)
+
+_QUALITY_WORDS = {"good": 1.0, "uncertain": UNCERTAIN_QUALITY, "bad": 0.0}
+
+
+def encode_payload(value: float, ts: float, quality: str | float = "good", **extra) -> bytes:
+    """The JSON payload for one reading (``extra`` keys, e.g. sigma, are added as they are)."""
+    value = value if math.isfinite(value) else None  # JSON has no NaN; null is "no value"
+    return json.dumps({"value": value, "ts": ts, "quality": quality, **extra}).encode()
+
+
+def decode_payload(sensor: str, payload: bytes, received: float | None = None) -> Reading:
+    """Decode one message into a reading (before gateway validation)."""
+    received = time.time() if received is None else received
+    try:
+        doc = json.loads(payload)
+        if not isinstance(doc, dict) or "value" not in doc or "ts" not in doc:
+            raise ValueError("expected an object with 'value' and 'ts'")
+        ts = doc["ts"]
+        if isinstance(ts, str):
+            ts = datetime.fromisoformat(ts)
+            if ts.tzinfo is None:
+                raise ValueError("an ISO timestamp needs a time zone")
+            ts = ts.timestamp()
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+            raise ValueError(f"bad ts {doc['ts']!r}")
+        q = doc.get("quality", "good")
+        if isinstance(q, str) and q.lower() in _QUALITY_WORDS:
+            quality = _QUALITY_WORDS[q.lower()]
+        elif isinstance(q, int | float) and not isinstance(q, bool) and 0.0 <= q <= 1.0:
+            quality = float(q)
+        else:
+            raise ValueError(f"bad quality {q!r}")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        log.debug("malformed payload on %s: %s", sensor, exc)
+        return Reading(
+            sensor, payload, received, None, received, 0.0, Flag.MALFORMED, source="mqtt"
+        )
+    flag = Flag.OK
+    if quality == 0.0:
+        flag = Flag.BAD_STATUS
+    elif quality < 1.0:
+        flag = Flag.UNCERTAIN
+    return Reading(sensor, doc["value"], float(ts), None, received, quality, flag, source="mqtt")
+
+
+def client_args(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls: TlsConfig | None = None,
+    client_id: str | None = None,
+    role: str = "client",
+) -> dict:
+    """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
+    URL (explicit ``username``/``password`` take precedence over the URL's)."""
+    parsed = urlparse(url)
+    username = username if username is not None else unquote(parsed.username or "") or None
+    password = password if password is not None else unquote(parsed.password or "") or None
+    secure = parsed.scheme == "mqtts" or tls is not None
+    args: dict = {
+        "hostname": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or (8883 if secure else 1883),
+        "username": username,
+        "password": password,
+        "identifier": client_id or f"fmitwin-{role}-{uuid.uuid4().hex[:8]}",
+        "timeout": 5.0,
+        "keepalive": 10,  # a dead broker is noticed within ~15 s even with no traffic
+    }
+    if secure:
+        args["tls_params"] = aiomqtt.TLSParameters(
+            ca_certs=tls and tls.ca and str(tls.ca),
+            certfile=tls and tls.certificate and str(tls.certificate),
+            keyfile=tls and tls.private_key and str(tls.private_key),
+        )
+    return args
+
+
+def _dispatching_queue(link: MqttLink) -> type[asyncio.Queue]:
+    """The "queue" aiomqtt puts each incoming message in: it hands the message to the link's
+    handler at once, in paho's read callback, instead of queueing it for an ``async for`` turn
+    (a task per message). Nothing accumulates here: memory stays bounded by the gateway buffer,
+    which drops and counts the oldest readings when the synchronizer falls behind."""
+
+    class DispatchingQueue(asyncio.Queue):
+        def put_nowait(self, message) -> None:
+            handler = link.handlers.get(str(message.topic))
+            if handler is None:
+                return
+            try:
+                handler(message.payload, time.time())
+            except Exception:  # a bug in one handler must not kill the connection
+                link.handler_errors += 1
+                log.exception("MQTT handler for %s failed", message.topic)
+
+    return DispatchingQueue
+
+
+class MqttLink:
+    """One MQTT connection kept alive: subscribes ``handlers`` topics and publishes.
+
+    Each incoming message is handed to its handler as paho reads it (see ``_dispatching_queue``).
+
+    ``handlers`` maps a topic to ``handler(payload: bytes, received: float)``; they are called in
+    the event loop, one message at a time.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        qos: int = 1,
+        handlers: dict[str, Callable[[bytes, float], None]] | None = None,
+        on_event: Callable[[str, dict], None] | None = None,
+        backoff_min: float = 0.2,
+        backoff_max: float = 5.0,
+        **auth,
+    ) -> None:
+        self.url, self.qos = url, qos
+        self.handlers = handlers or {}
+        self.reporter = LinkReporter(name, url, on_event)
+        self.status = self.reporter.status
+        self.backoff_min, self.backoff_max = backoff_min, backoff_max
+        self.client: aiomqtt.Client | None = None
+        self._args = client_args(url, role=name, **auth)
+        self._args["queue_type"] = _dispatching_queue(self)
+        self.handler_errors = 0
+
+    async def run(self) -> None:
+        """Connect, subscribe and consume forever; reconnect with backoff on loss."""
+        delay = self.backoff_min
+        while True:
+            try:
+                async with aiomqtt.Client(**self._args) as client:
+                    for topic in self.handlers:
+                        await client.subscribe(topic, qos=self.qos)
+                    self.client = client
+                    delay = self.backoff_min
+                    self.reporter.up()
+                    # messages are dispatched as they arrive; this only waits for a disconnect
+                    async for _ in client.messages:
+                        raise_if_cancelled()
+            except aiomqtt.MqttError as exc:
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from exc  # aiomqtt turned our cancel into this
+                self.reporter.down(exc)
+            finally:
+                self.client = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2.0, self.backoff_max)
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int | None = None, retain: bool = False
+    ) -> None:
+        """Publish one message; raises ConnectionError while the broker is unreachable."""
+        client = self.client
+        if client is None:
+            raise ConnectionError(f"MQTT link to {self.url} is down")
+        try:
+            await client.publish(
+                topic, payload, qos=self.qos if qos is None else qos, retain=retain
+            )
+        except aiomqtt.MqttError as exc:
+            raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
+
+
+def sensor_link(
+    cfg: MqttConfig,
+    sensors: Sequence[SensorConfig],
+    submit: Callable[[Reading], object],
+    *,
+    on_event: Callable[[str, dict], None] | None = None,
+) -> MqttLink:
+    """The twin's MQTT sensor adapter: each message on a sensor topic is decoded and submitted."""
+    by_topic: dict[str, list[str]] = {}
+    for s in sensors:
+        by_topic.setdefault(s.address, []).append(s.name)
+
+    def handler_for(names: list[str]) -> Callable[[bytes, float], None]:
+        def handle(payload: bytes, received: float) -> None:
+            for name in names:
+                submit(decode_payload(name, payload, received))
+
+        return handle
+
+    return MqttLink(
+        "mqtt",
+        cfg.url,
+        qos=cfg.qos,
+        handlers={topic: handler_for(names) for topic, names in by_topic.items()},
+        on_event=on_event,
+        username=cfg.username,
+        password=cfg.password,
+        tls=cfg.tls,
+        client_id=cfg.client_id,
+    )

@@ -1,0 +1,206 @@
+"""The twin's own outputs: an OPC UA server namespace and MQTT topics with estimates, residuals,
+health and status.
+
+OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
+``Objects/<twin>/...``)::
+
+    <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time
+    <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
+    <twin>.Health                              String: starting | ok | degraded | diverged
+    <twin>.Updates, <twin>.Divergences         Int64
+    <twin>.LatencyMs                           Double, source timestamp -> publication
+
+MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwin.live.mqtt``)::
+
+    <prefix>/state/<state>       {"value", "sigma", "ts", "quality"}   QoS 0
+    <prefix>/residual/<sensor>   {"value", "sigma", "nis", "ts"}       QoS 0
+    <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained
+
+Publication coalesces: after each batch of updates the newest estimate is published, at most
+once per ``interval``; intermediate estimates are superseded, never queued (a slow peer cannot
+make the twin fall behind). Residuals, health and status go out at most every
+``status_interval`` (0.25 s): they are for people and dashboards, the states for machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+
+import numpy as np
+from asyncua import Server, ua
+
+from fmitwin.live.mqtt import MqttLink, encode_payload
+from fmitwin.live.opcua import data_value
+from fmitwin.live.readings import raise_if_cancelled
+from fmitwin.live.synchronizer import Estimate, Synchronizer
+
+
+class TwinOpcUaServer:
+    """An asyncua server exposing one twin's estimates; create, ``await start()``, ``publish``."""
+
+    def __init__(self, endpoint: str, namespace: str, twin: str, sync: Synchronizer) -> None:
+        self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
+        self.sync = sync
+        self.server = Server()
+        self.index = 0
+        self._nodes: dict[str, ua.NodeId] = {}
+
+    async def start(self) -> None:
+        await self.server.init()
+        self.server.set_endpoint(self.endpoint)
+        self.server.set_server_name(f"fmitwin twin {self.twin}")
+        self.index = await self.server.register_namespace(self.namespace)
+        root = await self.server.nodes.objects.add_object(self._id(""), self.twin)
+        states = await root.add_folder(self._id(".States"), "States")
+        for name in self.sync.states:
+            obj = await states.add_object(self._id(f".States.{name}"), name)
+            await self._var(obj, f".States.{name}.Value", "Value", math.nan)
+            await self._var(obj, f".States.{name}.Sigma", "Sigma", math.nan)
+        residuals = await root.add_folder(self._id(".Residuals"), "Residuals")
+        for name in self.sync.measurements:
+            obj = await residuals.add_object(self._id(f".Residuals.{name}"), name)
+            for leaf in ("Value", "Sigma", "NIS"):
+                await self._var(obj, f".Residuals.{name}.{leaf}", leaf, math.nan)
+        await self._var(root, ".Health", "Health", "starting", ua.VariantType.String)
+        await self._var(root, ".Updates", "Updates", 0, ua.VariantType.Int64)
+        await self._var(root, ".Divergences", "Divergences", 0, ua.VariantType.Int64)
+        await self._var(root, ".LatencyMs", "LatencyMs", math.nan)
+        await self.server.start()
+
+    def _id(self, suffix: str) -> ua.NodeId:
+        return ua.NodeId(f"{self.twin}{suffix}", self.index)
+
+    async def _var(self, parent, suffix, name, value, vtype=ua.VariantType.Double) -> None:
+        node = await parent.add_variable(self._id(suffix), name, ua.Variant(value, vtype))
+        self._nodes[suffix] = node.nodeid
+
+    async def publish(self, est: Estimate, latency: float, status: bool) -> None:
+        write = self.server.write_attribute_value
+
+        def dv(value, vtype=ua.VariantType.Double):
+            return data_value(value, est.t, vtype)
+
+        for i, name in enumerate(self.sync.states):
+            await write(self._nodes[f".States.{name}.Value"], dv(float(est.x[i])))
+            await write(self._nodes[f".States.{name}.Sigma"], dv(float(est.sigma[i])))
+        if not status:
+            return
+        for name, m in self.sync.monitors.items():
+            await write(self._nodes[f".Residuals.{name}.Value"], dv(m.last_residual))
+            await write(self._nodes[f".Residuals.{name}.Sigma"], dv(m.last_sigma))
+            await write(self._nodes[f".Residuals.{name}.NIS"], dv(m.last_nis))
+        await write(self._nodes[".Health"], dv(est.health, ua.VariantType.String))
+        await write(self._nodes[".Updates"], dv(est.updates, ua.VariantType.Int64))
+        divergences = self.sync.counters.divergences
+        await write(self._nodes[".Divergences"], dv(divergences, ua.VariantType.Int64))
+        await write(self._nodes[".LatencyMs"], dv(latency * 1e3))
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+def status_payload(sync: Synchronizer, est: Estimate) -> bytes:
+    return json.dumps(
+        {
+            "health": est.health,
+            "updates": est.updates,
+            "divergences": sync.counters.divergences,
+            "ts": est.t,
+            "states": sync.states,
+        }
+    ).encode()
+
+
+class Publisher:
+    """Publishes the newest estimate to the twin's OPC UA server and/or MQTT topics.
+
+    ``latencies`` keeps the last 100,000 source-timestamp -> publication delays (seconds).
+    """
+
+    def __init__(
+        self,
+        sync: Synchronizer,
+        *,
+        opcua: TwinOpcUaServer | None = None,
+        mqtt: MqttLink | None = None,
+        prefix: str = "fmitwin/twin",
+        interval: float = 0.02,
+        status_interval: float = 0.25,
+        history=None,
+    ) -> None:
+        self.sync, self.opcua, self.mqtt = sync, opcua, mqtt
+        self.prefix, self.interval, self.history = prefix, interval, history
+        self.status_interval = status_interval
+        self._last_status = -math.inf
+        self.latencies: deque = deque(maxlen=100_000)
+        self.published = 0
+        self.failed = 0
+        self._wake = asyncio.Event()
+        self._last: Estimate | None = None
+
+    def notify(self) -> None:
+        """Called after each batch of updates: wakes the publishing task."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            raise_if_cancelled()
+            await self._wake.wait()
+            self._wake.clear()
+            est = self.sync.estimate
+            if est is None or est is self._last:
+                continue
+            self._last = est
+            started = time.monotonic()
+            await self.publish(est)
+            if self.interval > 0:
+                await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def publish(self, est: Estimate) -> None:
+        latency = time.time() - est.source_ts
+        status = time.monotonic() - self._last_status >= self.status_interval
+        if status:
+            self._last_status = time.monotonic()
+        if self.opcua is not None:
+            await self.opcua.publish(est, latency, status)
+        if self.mqtt is not None and self.mqtt.client is not None:
+            try:
+                await self._publish_mqtt(est, status)
+            except ConnectionError:
+                self.failed += 1  # the link reports the outage; the next estimate will go out
+        published_at = time.time()
+        self.latencies.append(published_at - est.source_ts)
+        self.published += 1
+        if self.history is not None:
+            self.history.record_estimate(est, published_at)
+
+    async def _publish_mqtt(self, est: Estimate, status: bool) -> None:
+        quality = "good" if est.health == "ok" else "uncertain"
+        for i, name in enumerate(self.sync.states):
+            payload = encode_payload(float(est.x[i]), est.t, quality, sigma=float(est.sigma[i]))
+            await self.mqtt.publish(f"{self.prefix}/state/{name}", payload, qos=0)
+        if not status:
+            return
+        for name, m in self.sync.monitors.items():
+            payload = encode_payload(
+                m.last_residual, est.t, sigma=_finite(m.last_sigma), nis=_finite(m.last_nis)
+            )
+            await self.mqtt.publish(f"{self.prefix}/residual/{name}", payload, qos=0)
+        await self.mqtt.publish(
+            f"{self.prefix}/status", status_payload(self.sync, est), qos=1, retain=True
+        )
+
+    def latency_stats(self) -> dict[str, float]:
+        """Median and p99 of the recorded latencies, in seconds (NaN before the first)."""
+        if not self.latencies:
+            return {"median": math.nan, "p99": math.nan, "count": 0}
+        a = np.fromiter(self.latencies, float)
+        return {"median": float(np.median(a)), "p99": float(np.quantile(a, 0.99)), "count": a.size}
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None

@@ -1,0 +1,463 @@
+"""The state synchronizer: event-time predict/update, residual monitoring, conflict policy and the
+command writer.
+
+Event time. The filter's clock is the source timestamp of the readings, never the wall clock: for
+each reading the filter predicts from its current time ``t`` to the reading's source timestamp
+(in steps of at most ``model.step``) and then updates with that one sensor (the other entries of
+z are NaN, so the filter drops them).
+
+Out-of-order rule. Readings wait in a reorder buffer for ``reorder_window`` seconds of wall time
+after arrival and are applied in source-timestamp order. A reading whose source timestamp is still
+older than the filter's time when it is released is *late*: it is dropped, counted per sensor and
+recorded (the filter never predicts backwards). ``reorder_window = 0`` applies readings as soon as
+they are drained, sorted within the batch.
+
+Residual monitoring, per measurement sensor, with innovation nu and its variance S:
+
+* windowed NIS: the sum of the last N values of nu^2/S is chi-square with N degrees of freedom
+  when plant and model agree; the alarm is ``sum > chi2.ppf(1 - nis_alpha, N)``;
+* two-sided CUSUM on e = nu/sqrt(S): ``g+ = max(0, g+ + e - k)``, ``g- = max(0, g- - e - k)``,
+  alarm when either exceeds ``h``; it catches slow drifts (sensor bias) the window misses.
+
+An alarm is a divergence event, recorded with its evidence, and the conflict policy decides:
+
+* ``physical_wins``: the plant is right: the covariance is reset to P0 so the estimate snaps to
+  the measurements;
+* ``virtual_wins``: the model is right: the sensor is quarantined (its readings are monitored but
+  no longer update the filter) until its windowed NIS passes again;
+* ``merge``: both are kept: process noise Q is inflated by ``merge_q_factor`` for the next
+  ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import chi2
+
+from fmitwin.live.config import CommandConfig, TwinConfig
+from fmitwin.live.gateway import Gateway
+from fmitwin.live.readings import Reading
+
+EventSink = Callable[[str, dict], None]
+
+
+@dataclass
+class Estimate:
+    """The filter's estimate after one update; what the publisher serves."""
+
+    t: float  # event time (source timestamp of the last reading applied)
+    x: np.ndarray  # (n,)
+    sigma: np.ndarray  # (n,) square roots of diag(P)
+    source_ts: float  # source timestamp of the reading that produced it
+    applied_at: float  # wall-clock time the update finished
+    health: str
+    updates: int
+
+
+@dataclass
+class SensorMonitor:
+    """Windowed NIS and CUSUM state of one measurement sensor."""
+
+    window: deque
+    bound: float  # chi2.ppf(1 - alpha, N)
+    k: float
+    h: float
+    g_pos: float = 0.0
+    g_neg: float = 0.0
+    last_nis: float = math.nan
+    last_residual: float = math.nan
+    last_sigma: float = math.nan  # sqrt(S)
+    alarms: int = 0
+    quarantined: bool = False
+
+    def observe(self, residual: float, S: float) -> dict | None:
+        """Feed one innovation; returns the evidence when an alarm fires (then resets)."""
+        nis = residual * residual / S
+        e = residual / math.sqrt(S)
+        self.last_nis, self.last_residual, self.last_sigma = nis, residual, math.sqrt(S)
+        self.window.append(nis)
+        self.g_pos = max(0.0, self.g_pos + e - self.k)
+        self.g_neg = max(0.0, self.g_neg - e - self.k)
+        window_sum = sum(self.window)
+        full = len(self.window) == self.window.maxlen
+        reasons = []
+        if full and window_sum > self.bound:
+            reasons.append("windowed_nis")
+        if self.g_pos > self.h or self.g_neg > self.h:
+            reasons.append("cusum")
+        if not reasons:
+            return None
+        evidence = {
+            "reasons": reasons,
+            "window_nis_sum": window_sum,
+            "window_len": len(self.window),
+            "chi2_bound": self.bound,
+            "cusum_pos": self.g_pos,
+            "cusum_neg": self.g_neg,
+            "cusum_h": self.h,
+            "residual": residual,
+            "residual_sigma": math.sqrt(S),
+        }
+        self.alarms += 1
+        self.window.clear()
+        self.g_pos = self.g_neg = 0.0
+        return evidence
+
+    @property
+    def window_passes(self) -> bool:
+        return len(self.window) == self.window.maxlen and sum(self.window) <= self.bound
+
+
+@dataclass
+class SyncCounters:
+    applied: int = 0
+    gated: Counter = field(default_factory=Counter)
+    late: Counter = field(default_factory=Counter)
+    quarantined: Counter = field(default_factory=Counter)
+    divergences: int = 0
+
+
+class Synchronizer:
+    """Applies readings to an EKF in event time and monitors plant/model agreement.
+
+    ``ekf`` follows the fmitwin EKF contract (``predict(dt, u, Q=...)``, ``update(z, quality=q)``,
+    properties ``x``, ``P``, ``Q``); its z entries are the measurement sensors in ``config`` order
+    and its states are ``config.model.states``.
+    """
+
+    def __init__(
+        self,
+        config: TwinConfig,
+        ekf: Any,
+        gateway: Gateway,
+        *,
+        u0: np.ndarray | None = None,
+        on_event: EventSink | None = None,
+        merge_q_factor: float = 25.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.ekf = ekf
+        self.gateway = gateway
+        self.clock = clock
+        self._on_event = on_event
+        self.states = list(config.model.states)
+        self.measurements = [s.name for s in config.measurement_sensors]
+        self._z_index = {name: i for i, name in enumerate(self.measurements)}
+        self._input_index = {
+            s.name: config.model.inputs.index(s.variable) for s in config.input_sensors
+        }
+        self.u = np.zeros(len(config.model.inputs)) if u0 is None else np.array(u0, float)
+        self._q_rate = np.array([config.filter.Q[s] for s in self.states])
+        self._P0 = np.diag([config.filter.P0[s] for s in self.states])
+        f = config.filter
+        bound = float(chi2.ppf(1.0 - f.nis_alpha, f.nis_window))
+        self.monitors = {
+            name: SensorMonitor(deque(maxlen=f.nis_window), bound, f.cusum_k, f.cusum_h)
+            for name in self.measurements
+        }
+        self.merge_q_factor = merge_q_factor
+        self._merge_left = 0  # updates left with inflated Q
+        self.t: float | None = None
+        self.counters = SyncCounters()
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._estimate: Estimate | None = None
+        self._estimate_source: tuple[float, float] | None = None
+        self.last_divergence: float | None = None
+        self._z = np.full(len(self.measurements), np.nan)
+
+    # -- feeding --------------------------------------------------------------------------------
+
+    def step(self, now: float | None = None) -> int:
+        """Drain the gateway buffer, release due readings in event order and apply them."""
+        now = self.clock() if now is None else now
+        for r in self.gateway.buffer.drain():
+            heapq.heappush(self._heap, (r.source_ts, next(self._seq), r))
+        window = self.config.filter.reorder_window
+        applied = 0
+        held = []
+        while self._heap:
+            item = heapq.heappop(self._heap)
+            if now - item[2].received_ts < window:
+                held.append(item)  # not yet due; later ones stay too, to keep the order
+                break
+            applied += self.apply(item[2])
+        for item in held:
+            heapq.heappush(self._heap, item)
+        return applied
+
+    def next_due(self, now: float) -> float | None:
+        """Seconds until the next reading in event order is due (None when none is held).
+
+        Readings are released in source-timestamp order, so the one at the top of the heap is
+        the one that holds the others back.
+        """
+        if not self._heap:
+            return None
+        top = self._heap[0][2]
+        return max(0.0, top.received_ts + self.config.filter.reorder_window - now)
+
+    def apply(self, reading: Reading) -> int:
+        """Apply one usable reading now; returns 1 if it changed the estimate, else 0."""
+        ts = reading.source_ts
+        if self.t is not None and ts < self.t:
+            self.counters.late[reading.sensor] += 1
+            return 0
+        if reading.sensor in self._input_index:
+            self._predict_to(ts)
+            self.u[self._input_index[reading.sensor]] = reading.value
+            return 0
+        self._predict_to(ts)
+        i = self._z_index[reading.sensor]
+        monitor = self.monitors[reading.sensor]
+        if monitor.quarantined:
+            self._watch_quarantined(reading, i, monitor)
+            return 0
+        z = self._z
+        z[:] = np.nan
+        z[i] = reading.value
+        result = self.ekf.update(z, quality=reading.quality)
+        z[i] = np.nan
+        residual, S = _scalar(result.innovation, i), _scalar(result.S, i)
+        if not result.accepted:
+            self.counters.gated[reading.sensor] += 1
+        else:
+            self.counters.applied += 1
+        if self._merge_left:
+            self._merge_left -= 1
+        if math.isfinite(residual) and S > 0:
+            evidence = monitor.observe(residual, S)
+            if evidence is not None:
+                self._diverged(reading, evidence)
+        self._publishable(reading)
+        return 1
+
+    def _predict_to(self, ts: float) -> None:
+        if self.t is None:
+            self.t = ts
+            return
+        remaining = ts - self.t
+        step = self.config.model.step
+        q_rate = self._q_rate * (self.merge_q_factor if self._merge_left else 1.0)
+        while remaining > 0:
+            dt = min(step, remaining)
+            self.ekf.predict(dt, self.u, Q=np.diag(q_rate * dt))
+            remaining -= dt
+        self.t = ts
+
+    def _watch_quarantined(self, reading: Reading, i: int, monitor: SensorMonitor) -> None:
+        """Residual of a quarantined sensor (virtual_wins), computed without updating."""
+        cfg = self.config.sensors[reading.sensor]
+        j = self.states.index(cfg.variable)
+        x, P = self.ekf.x, self.ekf.P
+        residual = reading.value - x[j]
+        S = P[j, j] + cfg.noise**2 / max(reading.quality, 1e-9)
+        self.counters.quarantined[reading.sensor] += 1
+        monitor.observe(residual, S)
+        if monitor.window_passes:
+            monitor.quarantined = False
+            self._event("quarantine_lifted", sensor=reading.sensor, t=reading.source_ts)
+
+    def _diverged(self, reading: Reading, evidence: dict) -> None:
+        policy = self.config.filter.policy
+        self.counters.divergences += 1
+        self.last_divergence = reading.source_ts
+        if policy == "physical_wins":
+            action = "covariance reset to P0; the estimate follows the plant"
+            self.ekf.P = self._P0.copy()
+        elif policy == "virtual_wins":
+            action = "sensor quarantined until its windowed NIS passes"
+            self.monitors[reading.sensor].quarantined = True
+        else:
+            self._merge_left = self.config.filter.nis_window
+            action = f"process noise x{self.merge_q_factor:g} for {self._merge_left} updates"
+        self._event(
+            "divergence",
+            sensor=reading.sensor,
+            t=reading.source_ts,
+            policy=policy,
+            action=action,
+            x=self.ekf.x.tolist(),
+            **evidence,
+        )
+
+    def _publishable(self, reading: Reading) -> None:
+        self._estimate = None  # built on demand: most updates are superseded before publishing
+        self._estimate_source = (reading.source_ts, self.clock())
+
+    @property
+    def estimate(self) -> Estimate | None:
+        """The estimate after the last update (None before the first)."""
+        if self._estimate is None and self._estimate_source is not None:
+            P = self.ekf.P
+            self._estimate = Estimate(
+                t=self.t,
+                x=self.ekf.x,
+                sigma=np.sqrt(np.clip(np.diag(P), 0.0, None)),
+                source_ts=self._estimate_source[0],
+                applied_at=self._estimate_source[1],
+                health=self.health(),
+                updates=self.counters.applied,
+            )
+        return self._estimate
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def health(self, now: float | None = None) -> str:
+        """``starting``, ``ok``, ``degraded`` (stale or quarantined sensor) or ``diverged``."""
+        if self.t is None:
+            return "starting"
+        if self.last_divergence is not None and self.t - self.last_divergence < self._recent():
+            return "diverged"
+        stats = self.gateway.stats
+        if any(stats[s].stale for s in self.gateway.sensors) or any(
+            m.quarantined for m in self.monitors.values()
+        ):
+            return "degraded"
+        return "ok"
+
+    def _recent(self) -> float:
+        """How long after a divergence event health stays 'diverged': one NIS window of time."""
+        rates = [self.config.sensors[s].rate for s in self.measurements]
+        return self.config.filter.nis_window / max(sum(rates), 1e-9)
+
+    def _event(self, kind: str, **details) -> None:
+        if self._on_event is not None:
+            self._on_event(kind, details)
+
+
+def _scalar(value: Any, i: int) -> float:
+    """Entry i of a full-size innovation/S, or the single entry of a reduced one."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 2:
+        a = np.diag(a)
+    a = a.ravel()
+    if a.size == 0:
+        return math.nan
+    return float(a[i] if a.size > 1 else a[0])
+
+
+class CommandWriter:
+    """Setpoints written back to the plant: off by default, bounded, rate-limited, logged.
+
+    Each command is a proportional law on one estimated state,
+    ``u = bias + gain * (setpoint - x[state])``, then limited to a change of at most
+    ``max_rate * elapsed`` from the last value sent (or the measured current value) and to
+    ``[min, max]``. Nothing is sent while the twin's
+    health is not ``ok`` (stale sensors, quarantined sensors, divergence) or while the estimate is
+    older than every measurement sensor's ``stale_after``. Every decision is an event.
+    """
+
+    def __init__(
+        self,
+        config: TwinConfig,
+        synchronizer: Synchronizer,
+        send: Callable[[CommandConfig, float], Any],
+        *,
+        on_event: EventSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.enabled = config.commands_enabled
+        self.commands = config.commands
+        self.sync = synchronizer
+        self.send = send
+        self.clock = clock
+        self._on_event = on_event
+        self._max_age = min(s.stale_after for s in config.measurement_sensors)
+        self.last_sent: dict[str, tuple[float, float]] = {}  # name -> (time, value)
+        self._last_block: dict[str, str] = {}
+        self.sent = 0
+        self.blocked = 0
+
+    def due(self, name: str, now: float) -> bool:
+        last = self.last_sent.get(name)
+        return last is None or now - last[0] >= self.commands[name].period
+
+    async def tick(self, now: float | None = None) -> None:
+        """Evaluate every due command once; awaits the send of those allowed."""
+        if not self.enabled:
+            return
+        now = self.clock() if now is None else now
+        for name, cmd in self.commands.items():
+            if not self.due(name, now):
+                continue
+            reason = self._blocked_reason(now)
+            if reason:
+                self.blocked += 1
+                if self._last_block.get(name) != reason:  # log each new reason once
+                    self._last_block[name] = reason
+                    self._event("command_blocked", command=name, reason=reason, at=now)
+                continue
+            self._last_block.pop(name, None)
+            value, requested = self.limit(name, now)
+            try:
+                await self.send(cmd, value)
+            except Exception as exc:  # the plant link may be down: log and retry next period
+                self._event("command_failed", command=name, value=value, error=str(exc), at=now)
+                continue
+            self.last_sent[name] = (now, value)
+            self.sent += 1
+            self._event(
+                "command",
+                command=name,
+                variable=cmd.variable,
+                value=value,
+                requested=requested,
+                at=now,
+            )
+
+    def limit(self, name: str, now: float) -> tuple[float, float]:
+        """``(value to send, value the law asked for)``.
+
+        The rate limit applies from the last value sent, or before the first command from the
+        plant's current value as measured by an input sensor of the same variable; the bounds
+        ``[min, max]`` apply last and always win.
+        """
+        cmd = self.commands[name]
+        j = self.sync.states.index(cmd.state)
+        requested = cmd.bias + cmd.gain * (cmd.setpoint - float(self.sync.ekf.x[j]))
+        value = requested
+        base = self.last_sent.get(name)
+        if base is None:
+            base = self._measured_input(cmd.variable, now)
+        if base is not None:
+            step = cmd.max_rate * (now - base[0])
+            value = min(max(value, base[1] - step), base[1] + step)
+        return min(max(value, cmd.min), cmd.max), requested
+
+    def _measured_input(self, variable: str, now: float) -> tuple[float, float] | None:
+        """``(now - period, value)`` of a fresh input sensor of ``variable``, if any."""
+        for s in self.sync.config.input_sensors:
+            value, quality = self.sync.gateway.last_known(s.name, now)
+            if s.variable == variable and quality > 0.0:
+                period = next(c.period for c in self.commands.values() if c.variable == variable)
+                return now - period, value
+        return None
+
+    def _blocked_reason(self, now: float) -> str:
+        est = self.sync.estimate
+        if est is None:
+            return "no estimate yet"
+        if now - est.source_ts > self._max_age:
+            return f"estimate is stale ({now - est.source_ts:.2f} s old)"
+        health = self.sync.health()
+        if health != "ok":
+            return f"twin health is {health}"
+        for s in self.sync.config.input_sensors:
+            if self.sync.gateway.last_known(s.name, now)[1] <= 0.0:
+                return f"input sensor {s.name} is stale or bad"
+        return ""
+
+    def _event(self, kind: str, **details) -> None:
+        if self._on_event is not None:
+            self._on_event(kind, details)

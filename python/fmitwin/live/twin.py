@@ -1,0 +1,299 @@
+"""A running twin: wires config -> EKF, gateway, synchronizer, adapters, publisher, commands and
+history, and runs them as asyncio tasks until stopped.
+
+Task layout (one event loop, no threads): one task per adapter (each reconnects on its own, so an
+outage of one never stops another), the synchronizer task (woken by the gateway whenever a usable
+reading is buffered), the publisher task, and a housekeeping task (staleness, history flush,
+commands) every ``tick`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
+from fmitwin.live.gateway import Gateway
+from fmitwin.live.history import History
+from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
+from fmitwin.live.opcua import OpcUaSource
+from fmitwin.live.publish import Publisher, TwinOpcUaServer
+from fmitwin.live.readings import Reading, raise_if_cancelled
+from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer
+
+log = logging.getLogger("fmitwin.live")
+
+
+def measurement_matrix(config: TwinConfig) -> np.ndarray:
+    """H (m, n): row i selects the state measured by the i-th measurement sensor."""
+    states = config.model.states
+    sensors = config.measurement_sensors
+    H = np.zeros((len(sensors), len(states)))
+    for i, s in enumerate(sensors):
+        H[i, states.index(s.variable)] = 1.0
+    return H
+
+
+def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
+    """The EKF for a twin and the initial input vector u0."""
+    import fmitwin
+
+    states = config.model.states
+    f = config.filter
+    sensors = config.measurement_sensors
+    n = len(states)
+    u0 = np.zeros(len(config.model.inputs))
+    if config.model.process == "random_walk":
+        # x_next = x; inputs are accepted (B = 0) so input sensors still feed the record
+        process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
+        measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
+    else:
+        process, measurement, u0 = _fmu_process_model(config)
+    ekf = fmitwin.ExtendedKalmanFilter(
+        n,
+        len(sensors),
+        x0=np.array([f.x0[s] for s in states]),
+        P0=np.diag([f.P0[s] for s in states]),
+        Q=np.diag([f.Q[s] for s in states]),
+        R=np.diag([s.noise**2 for s in sensors]),
+        process_model=process,
+        measurement_model=measurement,
+        gate_probability=f.gate_probability,
+        state_names=list(states),
+        measurement_names=[s.name for s in sensors],
+    )
+    # The filter's C++ side holds the models, but not their Python wrappers, which own the FMU
+    # instance: keep those alive as long as the filter.
+    ekf.model_owners = (process, measurement)
+    return ekf, u0
+
+
+def resolve_fmu(config: TwinConfig) -> Path:
+    """The model's FMU: a path relative to the twin file, or the name of a bundled model."""
+    path = config.file.parent / config.model.fmu
+    if path.is_file():
+        return path
+    import fmitwin.models
+
+    try:
+        return fmitwin.models.path(config.model.fmu)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError(
+            str(config.file), None, "model.fmu", f"neither a file nor a bundled model: {exc}"
+        ) from exc
+
+
+def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
+    """FMU-backed process and measurement models (model exchange, integrated natively)."""
+    from fmitwin.estimation import fmu_models
+    from fmitwin.fmu import load_fmu
+
+    path = resolve_fmu(config)
+    model = load_fmu(path)
+    fmu_states = [v.name for v in model.states]
+    fmu_inputs = [v.name for v in model.inputs]
+    if fmu_states != config.model.states:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "model.states",
+            f"{config.model.states} do not match the continuous states of {path.name}, "
+            f"{fmu_states}; list exactly those, in that order",
+        )
+    if unknown := [name for name in config.model.inputs if name not in fmu_inputs]:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "model.inputs",
+            f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
+        )
+    models = fmu_models(
+        model,
+        measurements=[s.variable for s in config.measurement_sensors],
+        inputs=config.model.inputs,
+        start_values=config.model.parameters,
+    )
+    instance = models.process.instance
+    u0 = np.array(
+        [
+            float(config.model.parameters.get(name, instance.model.variable(name).start or 0.0))
+            for name in config.model.inputs
+        ]
+    )
+    return models.process, models.measurement, u0
+
+
+class Twin:
+    """Everything a running twin owns. ``await twin.run(stop)`` returns after ``stop`` is set."""
+
+    def __init__(
+        self,
+        config: TwinConfig,
+        *,
+        ekf: Any = None,
+        u0=None,
+        tick: float = 0.05,
+        replay: Sequence[Reading] | None = None,
+        speed: float = 0.0,
+        history: str | Path | None | bool = True,
+    ):
+        """``replay``: play these readings instead of connecting the live adapters (``speed`` 1 =
+        real time, 0 = as fast as possible). ``history``: True = the config's path, a path, or
+        None/False for no record."""
+        self.config = config
+        self.tick = tick
+        if ekf is None:
+            ekf, u0 = build_filter(config)
+        self.events: deque = deque(maxlen=200)
+        self.clock = time.time if replay is None else ReplayClock()
+        self.history = None
+        history_path = config.history.path if history is True else history or None
+        if history_path is not None:
+            self.history = History(
+                history_path,
+                flush_interval=config.history.flush_interval,
+                meta={
+                    "twin": config.name,
+                    "config": str(config.file),
+                    "states": config.model.states,
+                    "started": time.time(),
+                },
+            )
+        self._ready = asyncio.Event()
+        self.gateway = Gateway(
+            config.sensors,
+            on_reading=self.history.record_reading if self.history else None,
+            on_event=self.event,
+            on_buffered=self._ready.set,
+            clock=self.clock,
+        )
+        self.sync = Synchronizer(
+            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock
+        )
+        by_source = {"opcua": [], "mqtt": [], "csv": []}
+        for s in config.sensors.values():
+            by_source[s.source].append(s)
+        self.opcua = self.mqtt = self.replay = None
+        if replay is None and by_source["csv"]:
+            self.clock = ReplayClock()
+            self.gateway.clock = self.sync.clock = self.clock
+            names = [s.name for s in by_source["csv"]]
+            replay = csv_readings(config.csv.path, names)
+            speed = config.csv.speed
+        if replay is not None:
+            self.replay = ReplaySource(replay, self.gateway.submit, self.clock, speed=speed)
+        elif by_source["opcua"]:
+            self.opcua = OpcUaSource(
+                config.opcua, by_source["opcua"], self.gateway.submit, on_event=self.event
+            )
+        if replay is None and by_source["mqtt"]:
+            self.mqtt = sensor_link(
+                config.mqtt, by_source["mqtt"], self.gateway.submit, on_event=self.event
+            )
+        pub = config.publish
+        self.server = self.publish_link = None
+        if pub.opcua:
+            self.server = TwinOpcUaServer(pub.opcua, pub.namespace, config.name, self.sync)
+        if pub.mqtt:
+            self.publish_link = MqttLink("publish", pub.mqtt, on_event=self.event)
+        self.publisher = Publisher(
+            self.sync,
+            opcua=self.server,
+            mqtt=self.publish_link,
+            prefix=pub.prefix,
+            interval=pub.interval,
+            history=self.history,
+        )
+        self.commands = CommandWriter(
+            config, self.sync, self._send_command, on_event=self.event, clock=self.clock
+        )
+        self.started = time.time()
+
+    def event(self, kind: str, details: dict) -> None:
+        now = self.clock()
+        self.events.append((now, kind, details))
+        if self.history is not None:
+            self.history.record_event(kind, details, now)
+        log.info("%s %s", kind, details)
+
+    async def _send_command(self, cmd: CommandConfig, value: float) -> None:
+        if cmd.via == "opcua":
+            if self.opcua is None:
+                raise ConnectionError("no OPC UA link configured for commands")
+            await self.opcua.write(cmd.address, value)
+        else:
+            if self.mqtt is None:
+                raise ConnectionError("no MQTT link configured for commands")
+            await self.mqtt.publish(cmd.address, encode_payload(value, time.time()))
+
+    async def _synchronize(self) -> None:
+        while True:
+            raise_if_cancelled()
+            due = self.sync.next_due(self.clock())
+            if due is None:
+                await self._ready.wait()
+            else:  # wake for new data or when the oldest held reading is due, whichever first
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), timeout=due)
+            self._ready.clear()
+            if self.sync.step():
+                self.publisher.notify()
+            await asyncio.sleep(0)  # let the adapters deliver the next batch
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            self.gateway.check_staleness()
+            await self.commands.tick()
+            if self.history is not None:
+                self.history.maybe_flush()
+
+    async def run(self, stop: asyncio.Event | None = None, duration: float | None = None) -> None:
+        """Run until ``stop`` is set or ``duration`` seconds passed; then stop cleanly."""
+        stop = stop or asyncio.Event()
+        if self.server is not None:
+            await self.server.start()
+        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]
+        links = (self.opcua, self.mqtt, self.replay, self.publish_link)
+        coros += [link.run() for link in links if link]
+        tasks = [asyncio.create_task(c) for c in coros]
+        self.event("twin_started", {"name": self.config.name})
+        try:
+            waiters = [asyncio.create_task(stop.wait())]
+            if self.replay is not None:
+                waiters.append(asyncio.create_task(self.replay.done.wait()))
+            await asyncio.wait(
+                [*waiters, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            for w in waiters:
+                w.cancel()
+            for t in tasks:
+                if t.done() and t.exception() is not None:
+                    raise t.exception()
+        finally:
+            await self._shutdown(tasks)
+
+    async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
+        for t in tasks:
+            t.cancel()
+        _, stuck = await asyncio.wait(tasks, timeout=10.0)
+        if stuck:  # never hang the shutdown: report and go on flushing
+            log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
+        self.sync.step(now=math.inf)  # apply everything still held for reordering
+        if self.sync.estimate is not None:  # the last estimate: served and recorded
+            await self.publisher.publish(self.sync.estimate)
+        if self.server is not None:
+            await self.server.stop()
+        self.event("twin_stopped", {"counts": self.gateway.counts()})
+        if self.history is not None:
+            self.history.close()

@@ -1,0 +1,168 @@
+"""Real peers for the live tests: a mosquitto broker on a free loopback port and helpers.
+
+mosquitto is configured with ``max_queued_messages 100000``: its default per-client queue (1000)
+drops QoS 1 messages for a subscriber that falls briefly behind (the twin under a burst, or while
+it reconnects), which would make message counts in the tests depend on machine load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class Mosquitto:
+    """A mosquitto process on 127.0.0.1:<free port>; ``stop``/``start`` simulate an outage."""
+
+    def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
+        if not Path(MOSQUITTO).exists():
+            raise RuntimeError(
+                f"mosquitto not found at {MOSQUITTO}: install it (apt-get install mosquitto)"
+            )
+        self.port = free_port()
+        self.directory = directory
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "max_queued_messages 100000",
+            "max_inflight_messages 0",
+            "persistence false",
+            "log_type error",
+            # run as ourselves: as root, mosquitto would switch to user "mosquitto", which cannot
+            # read the password file in the test's private temporary directory
+            f"user {getpass.getuser()}",
+        ]
+        if users:
+            pwfile = directory / "passwords"
+            pwfile.write_text("")
+            for user, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(pwfile), user, password], check=True)
+            lines += ["allow_anonymous false", f"password_file {pwfile}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_port(self.port)
+        except TimeoutError as exc:
+            self.process.kill()
+            err = self.process.communicate()[1].decode(errors="replace")
+            self.process = None
+            raise RuntimeError(f"mosquitto did not start: {err}") from exc
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+async def wait_until(predicate, timeout: float, what, interval: float = 0.05) -> None:
+    """Poll ``predicate()`` until true; a readable failure names ``what`` (or ``what()``)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            what = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def heated_tank_twin(
+    *,
+    plant_opcua: str | None,
+    mqtt: str | None,
+    publish_opcua: str | None = None,
+    history: Path | None = None,
+    process: str = "random_walk",
+    extra: str = "",
+    opcua_auth: str = "",
+    reorder_window: float = 0.1,
+) -> str:
+    """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
+    model = (
+        'process = "random_walk"'
+        if process == "random_walk"
+        else 'fmu = "heated_tank"\nparameters = { m = 2.0 }'  # the plant's m (tests use 2 kg)
+    )
+    text = f"""
+[twin]
+name = "tank"
+
+[model]
+{model}
+states = ["T"]
+inputs = ["P_heater"]
+
+[filter]
+x0 = {{ T = 295.0 }}
+P0 = {{ T = 9.0 }}
+Q = {{ T = 0.05 }}
+gate_probability = 0.99999
+reorder_window = {reorder_window}
+nis_window = 50
+"""
+    sensors = []
+    if plant_opcua:
+        text += f'\n[opcua]\nendpoint = "{plant_opcua}"\npublishing_interval = 0.02\n{opcua_auth}\n'
+        sensors.append(("T_opcua", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=T"'))
+        sensors.append(("heater", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=P_heater"'))
+    if mqtt:
+        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n'
+        sensors.append(("T_mqtt", "mqtt", 'topic = "fmitwin/plant/HeatedTank/T"'))
+    for name, source, address in sensors:
+        variable, unit, low, high = (
+            ("P_heater", "W", 0, 10000) if name == "heater" else ("T", "K", 250, 450)
+        )
+        text += f"""
+[sensors.{name}]
+variable = "{variable}"
+source = "{source}"
+{address}
+unit = "{unit}"
+range = [{low}, {high}]
+rate = 20
+noise = 0.2
+stale_after = 1.0
+"""
+    if publish_opcua:
+        text += f'\n[publish]\nopcua = "{publish_opcua}"\nnamespace = "urn:test:twin"\n'
+        if mqtt:
+            text += f'mqtt = "{mqtt}"\nprefix = "twin/tank"\n'
+        text += "interval = 0.02\n"
+    if history:
+        text += f'\n[history]\npath = "{history}"\nflush_interval = 0.1\n'
+    return text + extra

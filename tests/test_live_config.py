@@ -1,0 +1,133 @@
+"""Twin TOML loading: the example loads, and every error names the file, line and key."""
+
+from pathlib import Path
+
+import pytest
+from fmitwin.live.config import ConfigError, load_config, parse_config
+from fmitwin.live.twin import build_filter
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "heated_tank_twin.toml"
+
+MINIMAL = """\
+[twin]
+name = "t"
+
+[model]
+process = "random_walk"
+states = ["T"]
+
+[filter]
+x0 = { T = 300.0 }
+P0 = { T = 1.0 }
+
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+
+[sensors.T1]
+variable = "T"
+source = "mqtt"
+topic = "plant/T"
+range = [250, 400]
+rate = 10
+noise = 0.2
+"""
+
+
+def test_example_twin_loads():
+    config = load_config(EXAMPLE)
+    assert config.model.states == ["T"] and config.model.inputs == ["P_heater"]
+    assert [s.name for s in config.measurement_sensors] == ["T_opcua", "T_mqtt"]
+    assert [s.name for s in config.input_sensors] == ["heater"]
+    assert config.commands_enabled is False  # commands are off by default
+    assert config.sensors["T_opcua"].address.startswith("nsu=urn:fmitwin:plant:")
+
+
+def test_minimal_defaults():
+    config = parse_config(MINIMAL, "twin.toml")
+    assert config.filter.policy == "merge"
+    assert config.sensors["T1"].stale_after == 1.0
+    assert config.publish.namespace == "urn:fmitwin:twin:t"
+    assert config.history.path is None
+
+
+def _error(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "twin.toml")
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key", "words"),
+    [
+        ("range = [250, 400]", "range = [400, 250]", 19, "sensors.T1.range", "low < high"),
+        ("rate = 10", "rate = -1", 20, "sensors.T1.rate", "positive"),
+        ("rate = 10", 'rate = "fast"', 20, "sensors.T1.rate", "expected float"),
+        ("noise = 0.2", "noise = 0.2\nrnage = 1", 22, "sensors.T1.rnage", "unknown key"),
+        ('variable = "T"', 'variable = "X"', 16, "sensors.T1.variable", "not a state"),
+        ('source = "mqtt"', 'source = "opcua"', 17, "sensors.T1.source", "[opcua] table"),
+        ("x0 = { T = 300.0 }", "x0 = { T = 300.0, Y = 1.0 }", 9, "filter.x0.Y", "not a state"),
+        ("P0 = { T = 1.0 }", "P0 = { T = -1.0 }", 10, "filter.P0.T", ">= 0"),
+        ("P0 = { T = 1.0 }", "", 8, "filter.P0", "required key is missing"),
+        ('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"', 13, "mqtt.url", "mqtt"),
+        ("[mqtt]", "[mqtt]\nqos = 3", 13, "mqtt.qos", "0, 1 or 2"),
+        ('states = ["T"]', 'states = ["T"]\npolicy = "x"', 7, "model.policy", "unknown key"),
+        ('name = "t"', "", 1, "twin.name", "required key is missing"),
+        ("[filter]", '[filter]\npolicy = "magic"', 9, "filter.policy", "physical_wins"),
+    ],
+)
+def test_errors_name_line_and_key(old, new, line, key, words):
+    assert old in MINIMAL
+    exc = _error(MINIMAL.replace(old, new, 1))
+    assert exc.line == line, str(exc)
+    assert exc.key == key, str(exc)
+    assert words in exc.message, str(exc)
+    assert str(exc).startswith(f"twin.toml:{line}: [{key}]")
+
+
+def test_opcua_node_needs_namespace_uri():
+    text = MINIMAL.replace("[mqtt]", '[opcua]\nendpoint = "opc.tcp://127.0.0.1:4840"\n\n[mqtt]')
+    text = text.replace('source = "mqtt"\ntopic = "plant/T"', 'source = "opcua"\nnode = "ns=2;s=T"')
+    exc = _error(text)
+    assert exc.key == "sensors.T1.node" and "nsu=" in exc.message
+    assert exc.line == text.splitlines().index('node = "ns=2;s=T"') + 1
+
+
+def test_syntax_error_names_line():
+    exc = _error(MINIMAL.replace("rate = 10", "rate = = 10"))
+    assert exc.line == 20 and "not valid TOML" in exc.message
+
+
+def test_command_limits_validated():
+    text = MINIMAL.replace('states = ["T"]', 'states = ["T"]\ninputs = ["P"]') + (
+        '\n[commands]\nenabled = true\n\n[commands.heat]\nvariable = "P"\nvia = "mqtt"\n'
+        'topic = "plant/cmd/P"\nstate = "T"\nsetpoint = 330\ngain = 10\nmin = 100\nmax = 0\n'
+        "max_rate = 5\n"
+    )
+    exc = _error(text)
+    assert exc.key == "commands.heat.max" and "min < max" in exc.message
+    assert exc.line == len(text.splitlines()) - 1
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.toml"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_fmu_states_must_match_the_fmu():
+    text = MINIMAL.replace(
+        'process = "random_walk"\nstates = ["T"]', 'fmu = "heated_tank"\nstates = ["T"]'
+    )
+    config = parse_config(text.replace('"T"', '"Temp"').replace("T = ", "Temp = "), "twin.toml")
+    with pytest.raises(ConfigError, match=r"\[model.states\] \['Temp'\] do not match .* \['T'\]"):
+        build_filter(config)
+    ekf, u0 = build_filter(parse_config(text, "twin.toml"))  # the right names build
+    assert ekf.dim_x == 1 and u0.shape == (0,)
+    wrong_input = text.replace('states = ["T"]', 'states = ["T"]\ninputs = ["Q"]')
+    with pytest.raises(ConfigError, match=r"\[model.inputs\] \['Q'\] are not inputs"):
+        build_filter(parse_config(wrong_input, "twin.toml"))
+
+
+def test_unknown_fmu_is_named():
+    text = MINIMAL.replace('process = "random_walk"', 'fmu = "no_such_model"')
+    with pytest.raises(ConfigError, match=r"\[model.fmu\] neither a file nor a bundled model"):
+        build_filter(parse_config(text, "twin.toml"))
