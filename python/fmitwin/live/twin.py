@@ -72,9 +72,6 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
         state_names=list(states),
         measurement_names=[s.name for s in sensors],
     )
-    # The filter's C++ side holds the models, but not their Python wrappers, which own the FMU
-    # instance: keep those alive as long as the filter.
-    ekf.model_owners = (process, measurement)
     return ekf, u0
 
 
