@@ -13,14 +13,14 @@ from fmitwin import __version__
 # subcommand -> module in fmitwin.commands; each module defines
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
 _COMMANDS: dict[str, str] = {
-    "rul": "rul",
-    "report": "report",
-    "run": "run",
-    "plant": "plant",
+    "demo": "demo",
     "info": "info",
     "simulate": "simulate",
-    "demo": "demo",
     "study": "study",
+    "plant": "plant",
+    "run": "run",
+    "rul": "rul",
+    "report": "report",
 }
 
 

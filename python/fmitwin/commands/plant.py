@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "simulate an FMU in real time and serve it as a plant over OPC UA and/or MQTT"
+HELP = "Simulate an FMU in real time and serve it as a plant over OPC UA and/or MQTT."
 
 
 def _pair(text: str) -> tuple[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "run a twin (TOML file) against its live plant until Ctrl-C, with a live status screen"
+HELP = "Run a twin (TOML file) against its live plant until Ctrl-C, with a live status screen."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "run a parameter sweep or Monte Carlo study described in a TOML file"
+HELP = "Run a parameter sweep or Monte Carlo study described in a TOML file."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
