@@ -37,7 +37,14 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 class Mosquitto:
     """A mosquitto process on 127.0.0.1:<free port>; ``stop``/``start`` simulate an outage."""
 
-    def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``tls``: (certificate, private key) PEM files; the listener then speaks TLS only."""
         if not Path(MOSQUITTO).exists():
             raise RuntimeError(
                 f"mosquitto not found at {MOSQUITTO}: install it (apt-get install mosquitto)"
@@ -54,6 +61,9 @@ class Mosquitto:
             # read the password file in the test's private temporary directory
             f"user {getpass.getuser()}",
         ]
+        if tls:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
+        self.tls = tls is not None
         if users:
             pwfile = directory / "passwords"
             pwfile.write_text("")
@@ -68,7 +78,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
