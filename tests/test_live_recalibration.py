@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from fmitwin.calibration import RecalibrationWindow
 from fmitwin.live.config import ConfigError, parse_config
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History, recorded_events
@@ -199,3 +200,35 @@ def test_a_parameter_the_fmu_cannot_tune_is_refused():
     with pytest.raises(ConfigError, match=r"\[filter.parameters\] \['Q_loss'\] are not tunable"):
         build_filter(config)
     assert math.isfinite(config.filter.P0["Q_loss"])
+
+
+def test_recalibration_window_checks_its_arguments_and_opens_once():
+    with pytest.raises(ValueError, match="noise: expected one variance rate or one per parameter"):
+        RecalibrationWindow([0, 1], ["a", "b"], noise=[1.0, 2.0, 3.0], duration=1.0)
+    with pytest.raises(ValueError, match="noise: variance rates must be finite and >= 0"):
+        RecalibrationWindow([0], ["a"], noise=-1.0, duration=1.0)
+    with pytest.raises(ValueError, match="duration=0 must be positive"):
+        RecalibrationWindow([0], ["a"], noise=1.0, duration=0)
+    window = RecalibrationWindow([1], ["UA"], noise=2.0, duration=10.0)
+    Q = np.zeros((2, 2))
+    assert window.inflate(Q, 0.5) is Q and not Q.any()  # closed: Q untouched
+    assert window.open(5.0, {"why": "test"}, np.array([300.0, 40.0]))
+    assert not window.open(6.0, {}, np.array([300.0, 41.0]))  # already open: nothing changes
+    np.testing.assert_array_equal(window.inflate(Q, 0.5), [[0.0, 0.0], [0.0, 1.0]])
+    P = np.diag([0.1, 4.0])
+    assert window.close_if_due(14.9, np.array([300.0, 55.0]), P) is None
+    event = window.close_if_due(15.0, np.array([300.0, 60.0]), P)
+    assert (event.started, event.finished, event.evidence) == (5.0, 15.0, {"why": "test"})
+    assert (event.before, event.after, event.after_std) == ({"UA": 40.0}, {"UA": 60.0}, {"UA": 2.0})
+    assert not window.is_open
+
+
+def test_an_estimated_parameter_starts_from_x0_model_parameters_or_the_fmu():
+    def start(text: str) -> float:
+        ekf, _ = build_filter(parse_config(text.replace("POLICY", "merge"), "recal.toml"))
+        assert list(ekf.state_names) == ["T", "UA"] and ekf.P[1, 1] == 1.0
+        return float(ekf.x[1])
+
+    assert start(TWIN) == 40.0  # the FMU's start value
+    assert start(TWIN.replace("{ m = 0.5,", "{ UA = 45.0, m = 0.5,")) == 45.0
+    assert start(TWIN.replace("x0 = { T = 343.15 }", "x0 = { T = 343.15, UA = 50.0 }")) == 50.0

@@ -29,12 +29,13 @@ An alarm is a divergence event, recorded with its evidence, and the conflict pol
   ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
 
 Recalibration. With ``[filter.recalibration]`` (estimated FMU parameters appended to the state),
-a divergence also opens a recalibration window, in addition to the policy (``physical_wins`` or
-``merge``; ``virtual_wins`` is refused by the config, as a quarantine would starve the window):
-the parameters' process noise grows by ``noise`` per second for ``duration`` seconds of event
-time, so the augmented-state EKF re-estimates them from the data that showed the mismatch. When
-the window closes a ``recalibration`` event records the parameters before and after, with their
-standard deviations after. Divergences during an open window do not open another.
+a divergence also opens a recalibration window, in addition to the policy: ``physical_wins``
+(whose reset to P0 covers the parameters too) or ``merge``; the config refuses ``virtual_wins``,
+as a quarantine would starve the window. While it is open the parameters' process noise grows by
+``noise`` per second of event time, so the augmented-state EKF re-estimates them from the data
+that showed the mismatch; ``duration`` seconds later a ``recalibration`` event records the
+parameters before and after, with their standard deviations after. A divergence during an open
+window opens no second one.
 """
 
 from __future__ import annotations

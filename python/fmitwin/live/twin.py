@@ -185,7 +185,7 @@ class Twin:
                 meta={
                     "twin": config.name,
                     "config": str(config.file),
-                    "states": config.model.states,
+                    "states": config.filter.estimated(config.model),  # names of x's entries
                     "started": time.time(),
                 },
             )
