@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "calibrate": "fmitwin.calibration",
     "FmuSimulation": "fmitwin.calibration",
     "OnlineRecalibrator": "fmitwin.calibration",
+    "RecalibrationWindow": "fmitwin.calibration",
     "ExponentialDegradationModel": "fmitwin.maintenance",
     "LinearDegradationModel": "fmitwin.maintenance",
     "SimilarityRULModel": "fmitwin.maintenance",

@@ -351,6 +351,89 @@ class RecalibrationEvent:
     after_std: dict[str, float]
 
 
+class RecalibrationWindow:
+    """The recalibration window of an augmented-state EKF, shared by :class:`OnlineRecalibrator`
+    and the live synchronizer.
+
+    ``indices`` / ``names``: the parameter entries of the state. While the window is open the
+    parameters' process noise grows by ``noise`` (variance per unit time, one per parameter or
+    one for all) on top of the filter's own Q, so the parameters follow the data; ``duration``
+    time units after it opened, ``close_if_due`` closes it and returns the
+    :class:`RecalibrationEvent` with the parameters before and after and their standard
+    deviations after.
+
+    Call order, per filter step: ``inflate(Q, dt)`` on the Q given to ``predict``, then, after
+    the update, ``close_if_due(time, x, P)``; ``open(time, evidence, x)`` whenever a divergence
+    detector fires.
+    """
+
+    def __init__(
+        self,
+        indices: Sequence[int],
+        names: Sequence[str],
+        *,
+        noise: Sequence[float] | float,
+        duration: float,
+    ) -> None:
+        self.indices = np.asarray(indices, dtype=int)
+        self.names = tuple(names)
+        if len(self.names) != self.indices.size:
+            raise ValueError(f"names {self.names} and indices {self.indices} differ in length")
+        noise_array = np.asarray(noise, float)
+        if noise_array.ndim > 1 or noise_array.size not in (1, self.indices.size):
+            raise ValueError(
+                f"noise: expected one variance rate or one per parameter ({len(self.names)}), "
+                f"got {noise!r}"
+            )
+        if not (np.all(np.isfinite(noise_array)) and np.all(noise_array >= 0)):
+            raise ValueError(f"noise: variance rates must be finite and >= 0, got {noise!r}")
+        self.noise = np.broadcast_to(noise_array, self.indices.shape)
+        if not duration > 0:
+            raise ValueError(f"duration={duration!r} must be positive")
+        self.duration = float(duration)
+        self._open: tuple[float, dict, dict[str, float]] | None = None  # start, evidence, before
+
+    @property
+    def is_open(self) -> bool:
+        return self._open is not None
+
+    def parameters(self, x: np.ndarray) -> dict[str, float]:
+        """The parameter entries of the state vector ``x`` (n,), by name."""
+        return {n: float(x[i]) for n, i in zip(self.names, self.indices, strict=True)}
+
+    def open(self, time: float, evidence: Mapping[str, Any] | None, x: np.ndarray) -> bool:
+        """Open the window at data time ``time`` with the state ``x`` before; False (and
+        nothing changes) if one is already open."""
+        if self._open is not None:
+            return False
+        self._open = (float(time), dict(evidence or {}), self.parameters(x))
+        return True
+
+    def inflate(self, Q: np.ndarray, dt: float) -> np.ndarray:
+        """``Q`` (n, n) with ``noise * dt`` added to the parameters' diagonal entries while the
+        window is open (in place; returned for chaining)."""
+        if self._open is not None:
+            Q[self.indices, self.indices] += self.noise * dt
+        return Q
+
+    def close_if_due(self, time: float, x: np.ndarray, P: np.ndarray) -> RecalibrationEvent | None:
+        """Close the window once ``duration`` has passed at data time ``time``; returns the
+        event (state ``x`` (n,) and covariance ``P`` (n, n) after), else None."""
+        if self._open is None or time - self._open[0] < self.duration:
+            return None
+        started, evidence, before = self._open
+        self._open = None
+        std = np.sqrt(np.clip(np.diag(P), 0.0, None))[self.indices]
+        return RecalibrationEvent(
+            started,
+            float(time),
+            evidence,
+            before,
+            self.parameters(x),
+            dict(zip(self.names, std.tolist(), strict=True)),
+        )
+
+
 class OnlineRecalibrator:
     """Runs an augmented-state EKF some of whose state entries (``parameters``) are parameters.
 
@@ -358,9 +441,9 @@ class OnlineRecalibrator:
     its augmented parameters after the FMU's), or gives their indices in the state. Normally the
     parameters' process noise is ``parameter_noise`` (per unit time, variances); when
     ``detector`` (default a ``NisDivergenceDetector()``) reports divergence, or an external
-    detector calls ``trigger`` (``detector="external"`` relies on that alone), it becomes
-    ``recalibration_noise`` for ``duration`` time units, and the event is recorded in ``events``
-    with the parameters before and after.
+    detector calls ``trigger`` (``detector="external"`` relies on that alone), a
+    :class:`RecalibrationWindow` adds ``recalibration_noise`` for ``duration`` time units, and
+    the event is recorded in ``events`` with the parameters before and after.
     """
 
     def __init__(
@@ -378,24 +461,17 @@ class OnlineRecalibrator:
         self.parameter_noise = np.broadcast_to(
             np.asarray(parameter_noise, float), self.indices.shape
         )
-        self.recalibration_noise = np.broadcast_to(
-            np.asarray(recalibration_noise, float), self.indices.shape
+        self.window = RecalibrationWindow(
+            self.indices, self.names, noise=recalibration_noise, duration=duration
         )
-        if not duration > 0:
-            raise ValueError(f"duration={duration!r} must be positive")
-        self.duration = float(duration)
         self.detector = None if detector == "external" else detector or NisDivergenceDetector()
         self.base_Q = self.ekf.Q
         self.events: list[RecalibrationEvent] = []
-        self._window: tuple[float, dict, dict[str, float]] | None = None  # start, evidence, before
 
     def trigger(self, time: float, evidence: Mapping[str, Any] | None = None) -> bool:
-        """Open a recalibration window at data time ``time`` (an external divergence detector,
-        e.g. the live synchronizer's, calls this); False if one is already open."""
-        if self._window is not None:
-            return False
-        self._window = (float(time), dict(evidence or {}), self.parameters())
-        return True
+        """Open a recalibration window at data time ``time`` (an external divergence detector
+        calls this); False if one is already open."""
+        return self.window.open(time, evidence, self.ekf.x)
 
     def divergence_sink(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Event sink ``(kind, fields)``: a ``"divergence"`` event with time ``fields["t"]``
@@ -405,42 +481,29 @@ class OnlineRecalibrator:
 
     @property
     def recalibrating(self) -> bool:
-        return self._window is not None
+        return self.window.is_open
 
     def parameters(self) -> dict[str, float]:
-        x = self.ekf.x
-        return {n: float(x[i]) for n, i in zip(self.names, self.indices, strict=True)}
+        return self.window.parameters(self.ekf.x)
 
     def step(self, time: float, dt: float, z: np.ndarray, u: np.ndarray | None = None) -> Any:
         """Predict over ``dt`` (with ``u``), update with ``z`` at data time ``time``; returns the
         filter's update result."""
         Q = self.base_Q.copy()
-        noise = self.recalibration_noise if self.recalibrating else self.parameter_noise
-        Q[self.indices, self.indices] += noise * dt
+        Q[self.indices, self.indices] += self.parameter_noise * dt
+        self.window.inflate(Q, dt)
         if u is None:
             self.ekf.predict(dt, Q=Q)
         else:
             self.ekf.predict(dt, u, Q=Q)
         result = self.ekf.update(np.asarray(z, dtype=float))
-        if self._window is None:
+        if not self.window.is_open:
             if self.detector is not None and self.detector.update(
                 result.nis, int(np.count_nonzero(result.used))
             ):
                 self.trigger(time, {"nis": float(result.nis)})
-        elif time - self._window[0] >= self.duration:
-            started, evidence, before = self._window
-            std = np.sqrt(np.diag(self.ekf.P))[self.indices]
-            self.events.append(
-                RecalibrationEvent(
-                    started,
-                    float(time),
-                    evidence,
-                    before,
-                    self.parameters(),
-                    dict(zip(self.names, std.tolist(), strict=True)),
-                )  # fmt: skip
-            )
-            self._window = None
+        elif event := self.window.close_if_due(time, self.ekf.x, self.ekf.P):
+            self.events.append(event)
             if self.detector is not None:
                 self.detector.reset()
         return result

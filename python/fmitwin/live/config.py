@@ -8,8 +8,10 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 
     [twin]     name
     [model]    fmu | process = "random_walk", parameters, states, inputs, step
-    [filter]   x0, P0, Q (variance growth per second), gate_probability, reorder_window,
-               nis_window, nis_alpha, cusum_k, cusum_h, policy
+    [filter]   parameters (FMU parameters estimated with the states), x0, P0, Q (variance
+               growth per second; keyed by state or estimated parameter), gate_probability,
+               reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
+               [filter.recalibration] parameters, noise, duration
     [opcua]    endpoint, publishing_interval, username, password, [opcua.security]
     [mqtt]     url, qos, username, password, client_id, [mqtt.tls]
     [csv]      path, speed
@@ -170,17 +172,18 @@ class _Section:
             known = ", ".join(sorted(self._used)) or "none"
             raise self.error(unknown[0], f"unknown key; this table accepts: {known}")
 
-    def numbers_by_name(self, key: str, names: list[str], default: Any = ...) -> dict[str, float]:
-        """A ``{state = number}`` inline table whose keys must be in ``names``."""
+    def numbers_by_name(
+        self, key: str, names: list[str], default: Any = ..., *, what: str = "a state of the model"
+    ) -> dict[str, float]:
+        """A ``{name = number}`` inline table whose keys must be in ``names`` (``what`` they are,
+        for the error)."""
         table = self.get(key, dict, default)
         if table is None:
             return {}
         out = {}
         for name, value in table.items():
             if name not in names:
-                raise self.error(
-                    key, f"not a state of the model; states are {', '.join(names)}", name
-                )
+                raise self.error(key, f"not {what}; expected one of {', '.join(names)}", name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(key, f"expected a number, got {value!r}", name)
             out[name] = float(value)
@@ -271,6 +274,22 @@ class FilterConfig:
     cusum_k: float = 0.5
     cusum_h: float = 12.0
     policy: str = "merge"
+    parameters: list[str] = field(default_factory=list)  # estimated FMU parameters
+    recalibration: RecalibrationConfig | None = None
+
+    def estimated(self, model: ModelConfig) -> list[str]:
+        """The filter's state names: the model's states, then the estimated parameters."""
+        return [*model.states, *self.parameters]
+
+
+@dataclass(frozen=True)
+class RecalibrationConfig:
+    """What a divergence does to the estimated parameters: their variance grows by ``noise``
+    per second for ``duration`` seconds of event time."""
+
+    parameters: list[str]
+    noise: dict[str, float]  # variance growth per second while recalibrating
+    duration: float
 
 
 @dataclass(frozen=True)
@@ -434,16 +453,27 @@ def _model(section: _Section) -> ModelConfig:
 
 
 def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
-    states = model.states
-    x0 = section.numbers_by_name("x0", states)
-    P0 = section.numbers_by_name("P0", states)
-    Q = section.numbers_by_name("Q", states, {})
+    parameters = _names(section, "parameters", [])
+    if parameters and model.process != "fmu":
+        raise section.error(
+            "parameters", 'estimating parameters needs an FMU model; set [model] fmu = "..."'
+        )
+    if clash := set(parameters) & set(model.states + model.inputs):
+        raise section.error("parameters", f"{sorted(clash)} are states or inputs, not parameters")
+    states = model.states + parameters
+    what = (
+        "a state of the model or an estimated parameter" if parameters else "a state of the model"
+    )
+    x0 = section.numbers_by_name("x0", states, what=what)
+    P0 = section.numbers_by_name("P0", states, what=what)
+    Q = section.numbers_by_name("Q", states, {}, what=what)
     for key, table in (("P0", P0), ("Q", Q)):
         for name, value in table.items():
             if value < 0:
                 raise section.error(key, f"a variance must be >= 0, got {value}", name)
-    for key, table in (("x0", x0), ("P0", P0)):
-        if missing := [s for s in states if s not in table]:
+    # an estimated parameter starts from [model.parameters] or the FMU's start value
+    for key, table, needed in (("x0", x0, model.states), ("P0", P0, states)):
+        if missing := [s for s in needed if s not in table]:
             raise section.error(key, f"missing value for state(s) {', '.join(missing)}")
     gate = section.get("gate_probability", float, 0.9999)
     if gate is not None and not 0.0 < gate < 1.0:
@@ -465,6 +495,49 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
         cusum_k=section.number("cusum_k", 0.5, nonneg=True),
         cusum_h=section.number("cusum_h", 12.0, positive=True),
         policy=section.choice("policy", POLICIES, "merge"),
+        parameters=parameters,
+        recalibration=_recalibration(section.table("recalibration"), parameters),
+    )
+    if result.recalibration is not None and result.policy == "virtual_wins":
+        raise section.error(
+            "policy",
+            "virtual_wins quarantines the diverging sensor, which starves the recalibration "
+            "window of data; use merge or physical_wins with [filter.recalibration]",
+        )
+    section.finish()
+    return result
+
+
+def _recalibration(section: _Section | None, estimated: list[str]) -> RecalibrationConfig | None:
+    if section is None:
+        return None
+    if not estimated:
+        raise section.error(
+            None,
+            "nothing to recalibrate; list the FMU parameters to estimate in [filter] parameters",
+        )
+    parameters = _names(section, "parameters", estimated)
+    if unknown := [p for p in parameters if p not in estimated]:
+        raise section.error(
+            "parameters",
+            f"{unknown} are not estimated; [filter] parameters = {estimated}",
+        )
+    if not parameters:
+        raise section.error("parameters", "at least one parameter is needed")
+    if section.has("noise") and isinstance(section.data["noise"], dict):
+        noise = section.numbers_by_name("noise", parameters, what="a recalibrated parameter")
+        if missing := [p for p in parameters if p not in noise]:
+            raise section.error("noise", f"missing value for parameter(s) {', '.join(missing)}")
+        for name, value in noise.items():
+            if value <= 0:
+                raise section.error(
+                    "noise", f"expected a positive variance rate, got {value}", name
+                )
+    else:
+        rate = section.number("noise", positive=True)
+        noise = dict.fromkeys(parameters, rate)
+    result = RecalibrationConfig(
+        parameters, noise, duration=section.number("duration", positive=True)
     )
     section.finish()
     return result

@@ -27,6 +27,15 @@ An alarm is a divergence event, recorded with its evidence, and the conflict pol
   no longer update the filter) until its windowed NIS passes again;
 * ``merge``: both are kept: process noise Q is inflated by ``merge_q_factor`` for the next
   ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
+
+Recalibration. With ``[filter.recalibration]`` (estimated FMU parameters appended to the state),
+a divergence also opens a recalibration window, in addition to the policy: ``physical_wins``
+(whose reset to P0 covers the parameters too) or ``merge``; the config refuses ``virtual_wins``,
+as a quarantine would starve the window. While it is open the parameters' process noise grows by
+``noise`` per second of event time, so the augmented-state EKF re-estimates them from the data
+that showed the mismatch; ``duration`` seconds later a ``recalibration`` event records the
+parameters before and after, with their standard deviations after. A divergence during an open
+window opens no second one.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2
 
+from fmitwin.calibration import RecalibrationWindow
 from fmitwin.live.config import CommandConfig, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
@@ -124,6 +134,7 @@ class SyncCounters:
     late: Counter = field(default_factory=Counter)
     quarantined: Counter = field(default_factory=Counter)
     divergences: int = 0
+    recalibrations: int = 0
 
 
 class Synchronizer:
@@ -131,7 +142,8 @@ class Synchronizer:
 
     ``ekf`` follows the fmitwin EKF contract (``predict(dt, u, Q=...)``, ``update(z, quality=q)``,
     properties ``x``, ``P``, ``Q``); its z entries are the measurement sensors in ``config`` order
-    and its states are ``config.model.states``.
+    and its states are ``config.model.states`` followed by the estimated parameters
+    (``config.filter.parameters``).
     """
 
     def __init__(
@@ -150,7 +162,7 @@ class Synchronizer:
         self.gateway = gateway
         self.clock = clock
         self._on_event = on_event
-        self.states = list(config.model.states)
+        self.states = config.filter.estimated(config.model)
         self.measurements = [s.name for s in config.measurement_sensors]
         self._z_index = {name: i for i, name in enumerate(self.measurements)}
         self._input_index = {
@@ -167,6 +179,15 @@ class Synchronizer:
         }
         self.merge_q_factor = merge_q_factor
         self._merge_left = 0  # updates left with inflated Q
+        recal = config.filter.recalibration
+        self.recalibration = None
+        if recal is not None:
+            self.recalibration = RecalibrationWindow(
+                [self.states.index(p) for p in recal.parameters],
+                recal.parameters,
+                noise=[recal.noise[p] for p in recal.parameters],
+                duration=recal.duration,
+            )
         self.t: float | None = None
         self.counters = SyncCounters()
         self._heap: list = []
@@ -239,6 +260,8 @@ class Synchronizer:
             evidence = monitor.observe(residual, S)
             if evidence is not None:
                 self._diverged(reading, evidence)
+        if self.recalibration is not None:
+            self._recalibrated(ts)
         self._publishable(reading)
         return 1
 
@@ -251,7 +274,10 @@ class Synchronizer:
         q_rate = self._q_rate * (self.merge_q_factor if self._merge_left else 1.0)
         while remaining > 0:
             dt = min(step, remaining)
-            self.ekf.predict(dt, self.u, Q=np.diag(q_rate * dt))
+            Q = np.diag(q_rate * dt)
+            if self.recalibration is not None:
+                self.recalibration.inflate(Q, dt)
+            self.ekf.predict(dt, self.u, Q=Q)
             remaining -= dt
         self.t = ts
 
@@ -281,6 +307,10 @@ class Synchronizer:
         else:
             self._merge_left = self.config.filter.nis_window
             action = f"process noise x{self.merge_q_factor:g} for {self._merge_left} updates"
+        if self.recalibration is not None and self.recalibration.open(
+            reading.source_ts, {"sensor": reading.sensor, **evidence}, self.ekf.x
+        ):
+            action += f"; recalibrating {', '.join(self.recalibration.names)}"
         self._event(
             "divergence",
             sensor=reading.sensor,
@@ -290,6 +320,22 @@ class Synchronizer:
             x=self.ekf.x.tolist(),
             **evidence,
         )
+
+    def _recalibrated(self, ts: float) -> None:
+        """Record the recalibration event when its window closes at event time ``ts``."""
+        event = self.recalibration.close_if_due(ts, self.ekf.x, self.ekf.P)
+        if event is not None:
+            self.counters.recalibrations += 1
+            self._event(
+                "recalibration",
+                t=event.finished,
+                started=event.started,
+                sensor=event.evidence["sensor"],
+                reasons=event.evidence["reasons"],
+                before=event.before,
+                after=event.after,
+                after_std=event.after_std,
+            )
 
     def _publishable(self, reading: Reading) -> None:
         self._estimate = None  # built on demand: most updates are superseded before publishing

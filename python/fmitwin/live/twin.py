@@ -45,24 +45,30 @@ def measurement_matrix(config: TwinConfig) -> np.ndarray:
 
 
 def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
-    """The EKF for a twin and the initial input vector u0."""
+    """The EKF for a twin and the initial input vector u0.
+
+    Its state is the model's states followed by the estimated parameters (augmented state); a
+    parameter without an ``x0`` starts from ``[model.parameters]`` or the FMU's start value.
+    """
     import fmitwin
 
-    states = config.model.states
     f = config.filter
+    states = f.estimated(config.model)
     sensors = config.measurement_sensors
     n = len(states)
     u0 = np.zeros(len(config.model.inputs))
+    x0 = dict(f.x0)
     if config.model.process == "random_walk":
         # x_next = x; inputs are accepted (B = 0) so input sensors still feed the record
         process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
         measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
     else:
-        process, measurement, u0 = _fmu_process_model(config)
+        process, measurement, u0, starts = _fmu_process_model(config)
+        x0 = {**starts, **x0}
     ekf = fmitwin.ExtendedKalmanFilter(
         n,
         len(sensors),
-        x0=np.array([f.x0[s] for s in states]),
+        x0=np.array([x0[s] for s in states]),
         P0=np.diag([f.P0[s] for s in states]),
         Q=np.diag([f.Q[s] for s in states]),
         R=np.diag([s.noise**2 for s in sensors]),
@@ -90,8 +96,9 @@ def resolve_fmu(config: TwinConfig) -> Path:
         ) from exc
 
 
-def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
-    """FMU-backed process and measurement models (model exchange, integrated natively)."""
+def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[str, float]]:
+    """FMU-backed process and measurement models (model exchange, integrated natively), u0 and
+    the start values of the estimated parameters."""
     from fmitwin.estimation import fmu_models
     from fmitwin.fmu import load_fmu
 
@@ -114,10 +121,24 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
             "model.inputs",
             f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
         )
+    tunable = [
+        v.name
+        for v in model.variables.values()
+        if v.causality == "parameter" and v.variability == "tunable"
+    ]
+    if unknown := [name for name in config.filter.parameters if name not in tunable]:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "filter.parameters",
+            f"{unknown} are not tunable parameters of {path.name}; only those can be "
+            f"estimated: {tunable}",
+        )
     models = fmu_models(
         model,
         measurements=[s.variable for s in config.measurement_sensors],
         inputs=config.model.inputs,
+        parameters=config.filter.parameters,
         start_values=config.model.parameters,
     )
     instance = models.process.instance
@@ -127,7 +148,9 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray]:
             for name in config.model.inputs
         ]
     )
-    return models.process, models.measurement, u0
+    # the estimated parameters' values after initialization (start values applied)
+    starts = dict(zip(models.state_names, models.x0.tolist(), strict=True))
+    return models.process, models.measurement, u0, starts
 
 
 class Twin:
@@ -162,7 +185,7 @@ class Twin:
                 meta={
                     "twin": config.name,
                     "config": str(config.file),
-                    "states": config.model.states,
+                    "states": config.filter.estimated(config.model),  # names of x's entries
                     "started": time.time(),
                 },
             )
