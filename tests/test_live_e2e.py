@@ -182,25 +182,29 @@ stale_after = 1.0
     async with Running(twin):
         await wait_until(lambda: twin.opcua.status.connected, 20, "OPC UA link")
         await wait_until(lambda: twin.mqtt.status.connected, 20, "MQTT link")
-        now = datetime.now(UTC).timestamp()
 
-        def dv(value, status=ua.StatusCodes.Good, ts=None, vtype=ua.VariantType.Double):
-            stamp = datetime.fromtimestamp(now if ts is None else ts, UTC)
+        # Timestamps are taken as each value is written or published, so that a loaded machine
+        # cannot age a fresh reading past stale_after (1 s) before it is sent.
+        def dv(value, status, age):
+            stamp = datetime.fromtimestamp(datetime.now(UTC).timestamp() - age, UTC)
             return ua.DataValue(
-                ua.Variant(value, vtype), ua.StatusCode(status), SourceTimestamp=stamp
+                ua.Variant(value, ua.VariantType.Double),
+                ua.StatusCode(status),
+                SourceTimestamp=stamp,
             )
 
-        opcua_values = [
-            dv(1e4),  # out of range
-            dv(math.nan),  # NaN
-            dv(300.5, ts=now - 10.0),  # stale
-            dv(300.6, ua.StatusCodes.BadSensorFailure),  # Bad: missing
-            dv(300.7, ua.StatusCodes.UncertainLastUsableValue),  # Uncertain: reduced quality
-            dv(300.8),  # good
+        opcua_values = [  # (value, status, age in seconds)
+            (1e4, ua.StatusCodes.Good, 0.0),  # out of range
+            (math.nan, ua.StatusCodes.Good, 0.0),  # NaN
+            (300.5, ua.StatusCodes.Good, 10.0),  # stale
+            (300.6, ua.StatusCodes.BadSensorFailure, 0.0),  # Bad: missing
+            (300.7, ua.StatusCodes.UncertainLastUsableValue, 0.0),  # Uncertain: reduced quality
+            (300.8, ua.StatusCodes.Good, 0.0),  # good
         ]
-        for value in opcua_values:
-            await server.write_attribute_value(probe.nodeid, value)
+        for value, status, age in opcua_values:
+            await server.write_attribute_value(probe.nodeid, dv(value, status, age))
             await asyncio.sleep(0.1)  # one notification each (publishing interval 20 ms)
+        now = datetime.now(UTC).timestamp()
         payloads = [
             b'{"value": 1e4, "ts": %f}' % now,
             b'{"value": null, "ts": %f}' % now,
