@@ -7,7 +7,7 @@ Unknown keys are errors too (a typo must not silently fall back to a default).
 Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 
     [twin]     name
-    [model]    fmu | process = "random_walk", parameters, states, inputs, step
+    [model]    fmu | process = "random_walk", parameters, states, inputs, outputs, step
     [filter]   parameters (FMU parameters estimated with the states), x0, P0, Q (variance
                growth per second; keyed by state or estimated parameter), gate_probability,
                reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
@@ -199,7 +199,7 @@ class SensorConfig:
     """One sensor: where it comes from and what makes a reading of it valid."""
 
     name: str
-    variable: str  # model variable it measures (a state or an input)
+    variable: str  # model variable it measures (a state, an input or a listed FMU output)
     source: str  # "opcua" | "mqtt" | "csv"
     address: str  # OPC UA node id "nsu=...;s=...", MQTT topic or CSV column
     unit: str
@@ -260,6 +260,7 @@ class ModelConfig:
     process: str = "fmu"
     parameters: dict[str, float] = field(default_factory=dict)
     step: float = 0.05  # the longest single predict step, seconds
+    outputs: list[str] = field(default_factory=list)  # FMU outputs that sensors measure
 
 
 @dataclass(frozen=True)
@@ -443,13 +444,20 @@ def _model(section: _Section) -> ModelConfig:
     inputs = _names(section, "inputs", [])
     if clash := set(states) & set(inputs):
         raise section.error("inputs", f"{sorted(clash)} listed as both state and input")
+    outputs = _names(section, "outputs", [])
+    if outputs and process != "fmu":
+        raise section.error(
+            "outputs", 'measuring model outputs needs an FMU model; set [model] fmu = "..."'
+        )
+    if clash := set(outputs) & set(states + inputs):
+        raise section.error("outputs", f"{sorted(clash)} are states or inputs, not outputs")
     params = section.get("parameters", dict, {})
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise section.error("parameters", f"expected a number or string, got {value!r}", key)
     step = section.number("step", 0.05, positive=True)
     section.finish()
-    return ModelConfig(states, inputs, fmu, process, dict(params), step)
+    return ModelConfig(states, inputs, fmu, process, dict(params), step, outputs)
 
 
 def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
@@ -633,11 +641,15 @@ def _range(section: _Section) -> tuple[float, float]:
 
 def _sensors(section: _Section, model: ModelConfig, sources: dict) -> dict[str, SensorConfig]:
     sensors = {}
-    variables = model.states + model.inputs
+    variables = model.states + model.inputs + model.outputs
     for name, s in section.tables():
         variable = s.get("variable", str)
         if variable not in variables:
-            raise s.error("variable", f"{variable!r} is not a state or input of the model")
+            raise s.error(
+                "variable",
+                f"{variable!r} is not a state, input or output of the model "
+                "(a measured FMU output must be listed in [model] outputs)",
+            )
         source = s.choice("source", SOURCES)
         if sources[source] is None:
             raise s.error("source", f"source {source!r} needs a [{source}] table in the file")
@@ -664,8 +676,8 @@ def _sensors(section: _Section, model: ModelConfig, sources: dict) -> dict[str, 
         )
         s.finish()
     section.finish()
-    if not any(s.variable in model.states for s in sensors.values()):
-        raise section.error(None, "at least one sensor must measure a state")
+    if not any(s.variable in model.states + model.outputs for s in sensors.values()):
+        raise section.error(None, "at least one sensor must measure a state or an output")
     return sensors
 
 

@@ -121,6 +121,14 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[s
             "model.inputs",
             f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
         )
+    fmu_outputs = [v.name for v in model.outputs]
+    if unknown := [name for name in config.model.outputs if name not in fmu_outputs]:
+        raise ConfigError(
+            str(config.file),
+            None,
+            "model.outputs",
+            f"{unknown} are not outputs of {path.name}; its outputs are {fmu_outputs}",
+        )
     tunable = [
         v.name
         for v in model.variables.values()
