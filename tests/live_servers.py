@@ -1,4 +1,7 @@
-"""Real peers for the live tests: a mosquitto broker on a free loopback port and helpers.
+"""Real peers for the live tests: an MQTT broker on a free loopback port and helpers.
+
+The broker is Debian's mosquitto when installed (CI installs it), else amqtt's broker run in its
+own process (`mqtt_broker` picks); both take the same users, TLS and outage controls.
 
 mosquitto is configured with ``max_queued_messages 100000``: its default per-client queue (1000)
 drops QoS 1 messages for a subscriber that falls briefly behind (the twin under a burst, or while
@@ -9,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -74,6 +79,7 @@ class Mosquitto:
             lines.append("allow_anonymous true")
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
+        self.command = [MOSQUITTO, "-c", str(self.conf)]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -82,7 +88,7 @@ class Mosquitto:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)],
+            self.command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -92,13 +98,51 @@ class Mosquitto:
             self.process.kill()
             err = self.process.communicate()[1].decode(errors="replace")
             self.process = None
-            raise RuntimeError(f"mosquitto did not start: {err}") from exc
+            raise RuntimeError(f"{self.command[0]} did not start: {err}") from exc
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class AmqttBroker(Mosquitto):
+    """amqtt's broker in a child process, configured like `Mosquitto` (users, TLS, outages)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        from pwdlib import PasswordHash
+        from pwdlib.hashers.argon2 import Argon2Hasher
+
+        self.port = free_port()
+        self.directory = directory
+        self.tls = tls is not None
+        listener: dict = {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}
+        if tls:
+            listener.update(ssl=True, certfile=str(tls[0]), keyfile=str(tls[1]))
+        plugins: dict = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": not users}
+        }
+        if users:
+            hasher = PasswordHash((Argon2Hasher(),))
+            pwfile = directory / "amqtt-passwords"
+            pwfile.write_text("".join(f"{u}:{hasher.hash(p)}\n" for u, p in users.items()))
+            plugins["amqtt.plugins.authentication.FileAuthPlugin"] = {"password_file": str(pwfile)}
+        self.conf = directory / "amqtt.yaml"  # JSON is YAML
+        self.conf.write_text(json.dumps({"listeners": {"default": listener}, "plugins": plugins}))
+        self.command = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(self.conf)]
+        self.process = None
+
+
+def mqtt_broker(directory: Path, **options) -> Mosquitto:
+    """mosquitto when installed, else amqtt's broker (never a mock)."""
+    return (Mosquitto if Path(MOSQUITTO).exists() else AmqttBroker)(directory, **options)
 
 
 async def wait_until(predicate, timeout: float, what, interval: float = 0.05) -> None:

@@ -22,7 +22,7 @@ from fmitwin.live.history import recorded_estimates, recorded_events, recorded_r
 from fmitwin.live.plant import Faults, Plant, Window
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from live_servers import Mosquitto, free_port, heated_tank_twin, wait_until
+from live_servers import free_port, heated_tank_twin, mqtt_broker, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,7 +33,7 @@ OPCUA_AUTH = 'username = "operator"\npassword = "opc-secret"'
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    mq = Mosquitto(tmp_path_factory.mktemp("mqtt"), users={"twin": "mq-secret"})
+    mq = mqtt_broker(tmp_path_factory.mktemp("mqtt"), users={"twin": "mq-secret"})
     mq.start()
     yield mq
     mq.stop()

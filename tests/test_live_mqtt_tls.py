@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
 from fmitwin.live.mqtt import client_args, sensor_link
-from live_servers import Mosquitto, wait_until
+from live_servers import mqtt_broker, wait_until
 
 
 def _name(common_name: str) -> x509.Name:
@@ -81,7 +81,7 @@ def _sensor() -> SensorConfig:
 
 async def test_sensor_readings_arrive_over_tls_with_password(tmp_path):
     ca, cert, key = _write_ca_and_broker_certificate(tmp_path)
-    broker = Mosquitto(tmp_path, users={"twin": "mqtt-secret"}, tls=(cert, key))
+    broker = mqtt_broker(tmp_path, users={"twin": "mqtt-secret"}, tls=(cert, key))
     broker.start()
     readings, events = [], []
     config = MqttConfig(
@@ -114,7 +114,7 @@ async def test_untrusted_broker_certificate_is_reported_as_an_outage(tmp_path):
     (tmp_path / "other").mkdir()
     other_ca, _, _ = _write_ca_and_broker_certificate(tmp_path / "other")
     _, cert, key = _write_ca_and_broker_certificate(tmp_path)
-    broker = Mosquitto(tmp_path, tls=(cert, key))
+    broker = mqtt_broker(tmp_path, tls=(cert, key))
     broker.start()
     events = []
     config = MqttConfig(
