@@ -65,7 +65,7 @@ class FmuSimulation:
             raise ValueError("FmuSimulation: times must be a strictly increasing 1-D array")
         self.fixed = dict(fixed or {})
         self.inputs = inputs
-        from fmitwin.simulation import _recorded_variables, simulate
+        from fmitwin.simulation import recorded_variables, simulate
 
         accepted = set(inspect.signature(simulate).parameters) - {"fmu", "stop_time", "step"}
         unknown = set(options) - accepted
@@ -77,7 +77,7 @@ class FmuSimulation:
         self.options = options
         # fmitwin.simulate's own checks, run now so that a bad name fails here, not in a worker
         model = self._load()
-        _recorded_variables(model, self.outputs)
+        recorded_variables(model, self.outputs)
         model.check_start_values(self.fixed)
 
     def _load(self) -> Any:

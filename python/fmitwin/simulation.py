@@ -130,7 +130,9 @@ def _is_continuous(variable: Variable) -> bool:
     return variable.kind == "real" and variable.variability not in ("discrete", "tunable")
 
 
-def _recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
+def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
+    """The variables a run records: ``outputs`` by name (unknown names get the closest-names
+    error), or by default the model's outputs, else its states."""
     if outputs is None:
         chosen = model.outputs or model.states
     else:
@@ -194,7 +196,7 @@ def simulate(
     step = float(step)
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"step: must be a positive number, got {step}")
-    recorded = _recorded_variables(model, outputs)
+    recorded = recorded_variables(model, outputs)
     start_values = model.check_start_values(start_values or {})
     if inputs is not None:
         times, in_vars, in_values, events = _input_table(model, inputs)

@@ -21,7 +21,7 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       inputs_(std::make_shared<const InputTable>(std::move(inputs))),
       outputs_(std::move(outputs)),
       time_(start_time),
-      co_simulation_(access_.interface_type() == InterfaceType::co_simulation),
+      model_exchange_(dynamic_cast<ModelExchange*>(sim_.get())),
       input_values_(inputs_->vrs.size()),
       set_input_values_(inputs_->vrs.size()),
       bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
@@ -73,8 +73,8 @@ void SimulationRun::record(double t) {
 }
 
 void SimulationRun::set_inputs(double t) {
-  if (!co_simulation_) {  // model exchange: the simulator handles events (and follows inputs)
-    sim_->apply_inputs(*inputs_, t, inputs_->is_event(t));
+  if (model_exchange_ != nullptr) {  // it handles input events itself (and follows inputs)
+    model_exchange_->apply_inputs(*inputs_, t, inputs_->is_event(t));
     return;
   }
   // Co-simulation: right-hand values at every point (as FMPy), set only when they changed.

@@ -59,13 +59,6 @@ class FmuSimulator : public Simulator {
   // points (model exchange needs u(t) inside its solver). Co-simulation FMUs ignore this: like
   // FMPy, a master sets their inputs at communication points. Null stops following.
   virtual void follow_inputs(std::shared_ptr<const InputTable> inputs) { (void)inputs; }
-  // Sets the inputs at communication point t; `at_event`: t is an input event (a step change).
-  // Co-simulation: every signal, right-hand values (as FMPy). Model exchange overrides it to set
-  // discrete inputs in event mode, as FMI requires.
-  virtual void apply_inputs(const InputTable& inputs, double t, bool at_event) {
-    (void)at_event;
-    inputs.apply(*this, t, true);
-  }
 
  protected:
   std::shared_ptr<FmuAccess> access_;

@@ -64,9 +64,10 @@ class ModelExchange : public FmuSimulator {
   void follow_inputs(std::shared_ptr<const InputTable> inputs) override {
     inputs_ = std::move(inputs);
   }
+  // Sets the inputs at communication point t (`at_event`: t is an input event, a step change).
   // At an input event: event mode, all inputs (right-hand values), event iteration; otherwise
   // only the continuous inputs (FMI allows no other changes in continuous-time mode).
-  void apply_inputs(const InputTable& inputs, double t, bool at_event) override;
+  void apply_inputs(const InputTable& inputs, double t, bool at_event);
 
   // Continuous-time access (used by the FMU-backed process model).
   double time() const { return time_; }

@@ -23,6 +23,7 @@
 
 #include "fmitwin/fmu/cosimulation.hpp"
 #include "fmitwin/fmu/input_table.hpp"
+#include "fmitwin/fmu/model_exchange.hpp"
 
 namespace fmitwin::fmu {
 
@@ -70,7 +71,7 @@ class SimulationRun {
   bool started_ = false;
   bool finished_ = false;
   bool terminated_by_fmu_ = false;
-  bool co_simulation_;
+  ModelExchange* model_exchange_;  // sim_ when it integrates natively (it handles input events)
   std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
   bool inputs_set_ = false;
   double set_inputs_time_ = 0.0;  // when the inputs were last computed (CS)
