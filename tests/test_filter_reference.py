@@ -7,6 +7,8 @@ import pytest
 from filter_reference import linear_filter, predict, random_system, relative_error, simulate, update
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import KalmanFilter as FilterPyKF
+from fmitwin import _core
+from scipy.stats import chi2
 
 STEPS = 200
 TOLERANCE = 1e-9
@@ -80,3 +82,39 @@ def test_log_likelihood_matches_filterpy() -> None:
         theirs.update(z[:, None])
         assert result.log_likelihood == pytest.approx(theirs.log_likelihood, rel=1e-10)
         assert result.nis == pytest.approx(theirs.mahalanobis**2, rel=1e-10)
+
+
+FIXED_SIZES = [(n, m) for n in range(1, 9) for m in range(1, n + 1) if _core.has_fixed_kernel(n, m)]
+
+
+def test_the_benchmarked_size_has_a_fixed_kernel() -> None:
+    assert (6, 3) in FIXED_SIZES
+    assert not _core.has_fixed_kernel(7, 3)  # the dynamic kernel is exercised by the other sizes
+
+
+@pytest.mark.parametrize("n, m", FIXED_SIZES)
+def test_fixed_size_kernels_match_numpy(n: int, m: int) -> None:
+    """Each compiled-in (n, m) kernel, batch and per step, with missing entries, outliers, R / q
+    scaling and chi-square gating, against the NumPy reference."""
+    rng = np.random.default_rng(3000 + 10 * n + m)
+    s = random_system(rng, n, m)
+    _, zs = simulate(rng, s, STEPS)
+    zs[rng.random(zs.shape) < 0.1] = np.nan
+    zs[rng.random(len(zs)) < 0.05] += 50.0
+    quality = rng.choice([1.0, 0.5, 0.0], size=STEPS, p=[0.8, 0.1, 0.1])
+    gate = chi2.ppf(0.99, np.arange(m + 1))
+    batch = linear_filter(s, gate_probability=0.99).batch_filter(zs, quality=quality)
+    stepped = linear_filter(s, gate_probability=0.99)
+    x, P = s.x0, s.P0
+    for t, (z, q) in enumerate(zip(zs, quality, strict=True)):
+        x, P = predict(x, P, s.F, s.Q)
+        x, P, info = update(x, P, z, s.H, s.R, quality=q, gate=gate)
+        stepped.predict()
+        result = stepped.update(z, quality=q)
+        assert result.accepted == info["accepted"] == batch.accepted[t]
+        for ours in (stepped.x, batch.states[t]):
+            assert relative_error(ours, x) < TOLERANCE
+        for ours in (stepped.P, batch.covariances[t]):
+            assert relative_error(ours, P) < TOLERANCE
+            np.testing.assert_array_equal(ours, ours.T)
+    assert not batch.accepted.all()  # skips and rejections were exercised

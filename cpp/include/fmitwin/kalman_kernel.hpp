@@ -4,8 +4,9 @@
 //
 // Ownership: a Kernel owns only scratch space sized for (n, m); it never owns the state, the
 // covariance or the model matrices it is handed, and keeps no pointer to them between calls.
-// make_kernel() picks a fixed-size instantiation (no heap use, unrolled small products) for the
-// few (n, m) pairs compiled in, and the dynamic-size one otherwise.
+// make_kernel() picks a fixed-size instantiation (no heap use, unrolled SIMD products, built for
+// the baseline ISA and for AVX2/FMA where the compiler can pick at load time) for the few (n, m)
+// pairs compiled in, and the dynamic-size (Eigen) one otherwise.
 //
 // Call order: any sequence of predict / propagate_covariance / update / run_linear; a kernel is
 // not thread-safe (its scratch is shared between calls): use one kernel per thread.
