@@ -14,6 +14,27 @@
 #endif
 const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
 
+/* The model's layout for the co-simulation integrator. The library build compiles this file in
+ * one unit with the model file and defines FMT_LAYOUT, with fmt_layout.h (written by fmt_mdgen from
+ * the same variable table) giving the states, their derivatives and the number of event indicators
+ * as constants: the integrator then inlines the equations and keeps the states in registers, off
+ * the memory round trips of the value array. A build from the FMU's sources/ (file by file, e.g.
+ * by FMPy) reads the same layout from the instance; both compute the same numbers. */
+#ifdef FMT_LAYOUT
+#include "fmt_layout.h"
+static const int layout_states[] = {FMT_LAYOUT_STATES};
+static const int layout_derivatives[] = {FMT_LAYOUT_DERIVATIVES};
+#define FMT_NX(inst) FMT_LAYOUT_N_STATES
+#define FMT_STATE_VR(inst, i) layout_states[i]
+#define FMT_DERIVATIVE_VR(inst, i) layout_derivatives[i]
+#define FMT_NZ(inst) FMT_LAYOUT_N_EVENT_INDICATORS
+#else
+#define FMT_NX(inst) ((inst)->n_states)
+#define FMT_STATE_VR(inst, i) ((inst)->states[i])
+#define FMT_DERIVATIVE_VR(inst, i) ((inst)->derivatives[i])
+#define FMT_NZ(inst) ((inst)->n_event_indicators)
+#endif
+
 /* Relative time resolution of event location in co-simulation. */
 #define FMT_EVENT_TIME_TOLERANCE 1e-12
 #define FMT_MAX_BISECTIONS 200
@@ -101,6 +122,15 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
             inst->derivatives[inst->n_states++] = i;
         }
         if (var->event_indicator) inst->event_indicators[inst->n_event_indicators++] = i;
+    }
+    bool layout_matches = FMT_NX(inst) == inst->n_states && FMT_NZ(inst) == inst->n_event_indicators;
+    for (int i = 0; layout_matches && i < inst->n_states; i++)
+        layout_matches = FMT_STATE_VR(inst, i) == inst->states[i] && FMT_DERIVATIVE_VR(inst, i) == inst->derivatives[i];
+    if (!layout_matches) { /* a stale fmt_layout.h: the build missed a change of the table */
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The binary's compiled state layout does not match its variable table: rebuild the FMU.");
+        fmt_free_instance(inst);
+        return NULL;
     }
     for (int i = 0; i < inst->n_states; i++) inst->knowns[inst->n_knowns++] = inst->states[i];
     for (int i = 0; i < m->n_variables; i++)
@@ -313,11 +343,10 @@ static inline void rk4_stage(fmt_instance *inst, double t, double c, const doubl
                              double *restrict sum) {
     double *restrict v = inst->v;
     const double *restrict x0 = inst->work;
-    const int *restrict states = inst->states;
-    for (int i = 0; i < inst->n_states; i++) {
-        double ki = k ? k[i] : v[inst->derivatives[i]];
+    for (int i = 0; i < FMT_NX(inst); i++) {
+        double ki = k ? k[i] : v[FMT_DERIVATIVE_VR(inst, i)];
         sum[i] = weight == 1.0 ? ki : sum[i] + weight * ki;
-        v[states[i]] = x0[i] + c * ki;
+        v[FMT_STATE_VR(inst, i)] = x0[i] + c * ki;
     }
     v[0] = t;
     FMT_MODEL.evaluate(v);
@@ -327,14 +356,15 @@ static inline void rk4_stage(fmt_instance *inst, double t, double c, const doubl
  * rounds to), with x0 and k1 = f(t, x0) in inst->work: leaves the instance at (t_new, x(t + h)),
  * evaluated. */
 static void rk4_step(fmt_instance *inst, double t, double h, double t_new) {
-    const int n = inst->n_states;
+    const int n = FMT_NX(inst);
     const double *restrict x0 = inst->work, *restrict k1 = x0 + n;
     double *restrict sum = inst->work + 2 * n; /* k1 + 2 k2 + 2 k3, summed in that order */
     rk4_stage(inst, t + 0.5 * h, 0.5 * h, k1, 1.0, sum);
     rk4_stage(inst, t + 0.5 * h, 0.5 * h, NULL, 2.0, sum);
     rk4_stage(inst, t + h, h, NULL, 2.0, sum);
     double *restrict v = inst->v;
-    for (int i = 0; i < n; i++) v[inst->states[i]] = x0[i] + h / 6.0 * (sum[i] + v[inst->derivatives[i]]);
+    for (int i = 0; i < n; i++)
+        v[FMT_STATE_VR(inst, i)] = x0[i] + h / 6.0 * (sum[i] + v[FMT_DERIVATIVE_VR(inst, i)]);
     v[0] = t_new;
     FMT_MODEL.evaluate(v);
     inst->dirty = false;
@@ -368,7 +398,7 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
                 FMT_MODEL.variables[FMT_MODEL.cosim_max_step].name, max_step);
         return FMT_ERROR;
     }
-    int n = inst->n_states;
+    const int n = FMT_NX(inst);
     double *x0 = inst->work, *k1 = inst->work + n;
     double *z0 = inst->work + 3 * FMT_MODEL.n_variables;
     double t_end = time + step;
@@ -386,12 +416,12 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
         /* The last sub-step lands exactly on the communication point. */
         double t_next = remaining - h <= end_tolerance ? t_end : t + h;
         for (int i = 0; i < n; i++) { /* the instance is evaluated at (t, x0) */
-            x0[i] = inst->v[inst->states[i]];
-            k1[i] = inst->v[inst->derivatives[i]];
+            x0[i] = inst->v[FMT_STATE_VR(inst, i)];
+            k1[i] = inst->v[FMT_DERIVATIVE_VR(inst, i)];
         }
-        for (int i = 0; i < inst->n_event_indicators; i++) z0[i] = inst->v[inst->event_indicators[i]];
+        for (int i = 0; i < FMT_NZ(inst); i++) z0[i] = inst->v[inst->event_indicators[i]];
         rk4_step(inst, t, h, t_next);
-        if (inst->n_event_indicators > 0 && crossed(inst, z0)) {
+        if (FMT_NZ(inst) > 0 && crossed(inst, z0)) {
             /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
              * the located state is an RK4 step from the sub-step start; continue just after it. */
             double lo = 0.0, hi = h;

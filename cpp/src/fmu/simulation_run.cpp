@@ -24,6 +24,7 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       model_exchange_(dynamic_cast<ModelExchange*>(sim_.get())),
       input_values_(inputs_->vrs.size()),
       set_input_values_(inputs_->vrs.size()),
+      follow_inputs_(!inputs_->empty()),
       bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
   if (!(step > 0.0) || !std::isfinite(step)) {
     throw std::invalid_argument("step must be a positive finite number, got " +
@@ -36,9 +37,12 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   sim_->follow_inputs(inputs_);
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
                           static_cast<double>(inputs_->event_times.size());
-  const auto rows = static_cast<std::size_t>(std::min(expected, 1e8));
-  times_.resize(rows);
-  reals_.resize(rows * outputs_.real.size());
+  reserve_rows(static_cast<std::size_t>(std::min(expected, 1e8)));
+}
+
+void SimulationRun::reserve_rows(std::size_t rows) {
+  capacity_ = rows;
+  table_.resize(rows * (1 + outputs_.real.size()));
   integers_.resize(rows * outputs_.integer.size());
   booleans_.resize(rows * outputs_.boolean.size());
 }
@@ -55,21 +59,23 @@ std::size_t SimulationRun::remaining_steps() const {
 void SimulationRun::record(double t) {
   const std::size_t nr = outputs_.real.size(), ni = outputs_.integer.size(),
                     nb = outputs_.boolean.size();
-  if (rows_ == times_.size()) {  // more rows than expected (input events): grow geometrically
-    const std::size_t rows = 2 * rows_ + 1;
-    times_.resize(rows);
-    reals_.resize(rows * nr);
-    integers_.resize(rows * ni);
-    booleans_.resize(rows * nb);
-  }
-  times_[rows_] = t;
-  if (nr > 0) access_.get_real(outputs_.real.data(), nr, reals_.data() + rows_ * nr);
+  if (rows_ == capacity_) reserve_rows(2 * rows_ + 1);  // more rows than expected (input events)
+  double* row = table_.data() + rows_ * (1 + nr);
+  row[0] = t;
+  if (nr > 0) access_.get_real(outputs_.real.data(), nr, row + 1);
   if (ni > 0) access_.get_integer(outputs_.integer.data(), ni, integers_.data() + rows_ * ni);
   if (nb > 0) {
     access_.get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
     for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
   ++rows_;
+}
+
+SimulationRun::Results SimulationRun::take_results() {
+  if (!finished_) throw std::logic_error("take_results: the run has not finished");
+  if (results_taken_) throw std::logic_error("take_results: the results were already taken");
+  results_taken_ = true;
+  return {rows_, std::move(table_), std::move(integers_), std::move(booleans_)};
 }
 
 void SimulationRun::set_inputs(double t) {
@@ -79,9 +85,8 @@ void SimulationRun::set_inputs(double t) {
   }
   // Co-simulation: right-hand values at every point (as FMPy), set only when they changed.
   // Past the table's last time every signal holds its last value: once set there, done.
-  if (inputs_set_ && set_inputs_time_ > inputs_->times.back()) return;
   inputs_->values_at(t, true, input_values_.data());
-  set_inputs_time_ = t;
+  if (t > inputs_->times.back()) follow_inputs_ = false;
   if (inputs_set_ && input_values_ == set_input_values_) return;
   inputs_->set(*sim_, input_values_.data());
   set_input_values_.swap(input_values_);
@@ -100,9 +105,12 @@ bool SimulationRun::advance(std::size_t max_steps) {
     }
     const double next_regular = start_ + static_cast<double>(regular_steps_ + 1) * step_;
     double next = next_regular;
-    const double next_input_event = inputs_->next_event(time_);
-    if (variable_step_ && next > next_input_event && !is_close(next, next_input_event)) {
-      next = next_input_event;
+    if (variable_step_) {
+      // The first input event after time_, looked up again only once time_ has reached it.
+      if (!(next_input_event_ > time_) || is_close(next_input_event_, time_)) {
+        next_input_event_ = inputs_->next_event(time_);
+      }
+      if (next > next_input_event_ && !is_close(next, next_input_event_)) next = next_input_event_;
     }
     if (next > stop_ && !is_close(next, stop_)) {
       if (!variable_step_) {
@@ -111,7 +119,7 @@ bool SimulationRun::advance(std::size_t max_steps) {
       }
       next = stop_;
     }
-    if (!inputs_->empty()) set_inputs(time_);
+    if (follow_inputs_) set_inputs(time_);
     if (!sim_->do_step(time_, next - time_)) {
       if (sim_->terminate_requested()) {
         terminated_by_fmu_ = true;
