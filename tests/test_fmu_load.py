@@ -80,6 +80,20 @@ def test_zip_without_model_description(tmp_path):
         fmitwin.load_fmu(bad)
 
 
+def test_directory_without_model_description(tmp_path):
+    (tmp_path / "binaries").mkdir()
+    with pytest.raises(FmuError, match="has no modelDescription.xml, so it is not an extracted"):
+        fmitwin.load_fmu(tmp_path)
+
+
+def test_unreadable_model_description_says_what_to_do(tmp_path):
+    bad = tmp_path / "broken.fmu"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("modelDescription.xml", "<fmiModelDescription fmiVersion=")
+    with pytest.raises(FmuError, match="broken.fmu: the modelDescription.xml could not be read"):
+        fmitwin.load_fmu(bad)
+
+
 def test_fmi1_is_rejected(tmp_path):
     old = tmp_path / "old.fmu"
     with zipfile.ZipFile(old, "w") as z:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import fmitwin
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fmitwin.cli import main
+from fmitwin.fmu import FmuInstance, FmuModel
 
 VERSIONS = pytest.mark.parametrize("version", [2, 3], ids=["fmi2", "fmi3"])
 
@@ -167,6 +169,21 @@ def test_result_to_dataframe_units_and_progress():
     assert list(frame.columns) == ["T", "Q_loss"]
     assert seen and seen[-1] == (3600.0, 3600.0)  # progress reported between C++ chunks
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_result_owns_its_data_and_keeps_no_fmu_alive():
+    """The recorded rows reach numpy without a copy, but as the result's own memory: keeping the
+    result keeps no FMU instance, library or extracted files alive."""
+
+    def alive():
+        gc.collect()
+        return sum(isinstance(o, FmuModel | FmuInstance) for o in gc.get_objects())
+
+    before = alive()
+    result = fmitwin.simulate(fmitwin.models.path("heated_tank", 2), 10.0, 1.0)
+    assert alive() == before
+    assert result.time.tolist() == [float(t) for t in range(11)]
+    result.data["T"][0] = 0.0  # writable, like any numpy result
 
 
 def test_inputs_as_dataframe_or_structured_array_agree():
