@@ -56,10 +56,8 @@ static const fmt_variable variables[N_VARIABLES] = {
 static void evaluate(double *v) {
     v[TAU_MOTOR] = v[K] * v[I];
     v[P_ELECTRIC] = v[V] * v[I];
-    /* Times the reciprocals of the parameters L, J and w_c: the divisions then run beside the
-     * states' dependency chain (through the integrator's stages) instead of on it. */
-    v[DER_I] = (v[V] - v[R] * v[I] - v[K] * v[W]) * (1.0 / v[L]);
-    v[DER_W] = (v[TAU_MOTOR] - v[B] * v[W] - v[TAU_C] * tanh(v[W] * (1.0 / v[W_C])) - v[TAU_LOAD]) * (1.0 / v[J]);
+    v[DER_I] = (v[V] - v[R] * v[I] - v[K] * v[W]) / v[L];
+    v[DER_W] = (v[TAU_MOTOR] - v[B] * v[W] - v[TAU_C] * tanh(v[W] / v[W_C]) - v[TAU_LOAD]) / v[J];
     v[DER_PHI] = v[W];
 }
 
