@@ -236,6 +236,25 @@ def test_simulate_command_writes_csv(tmp_path, capsys):
     assert "Did you mean: UA" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("stop", "step"), [(1000.0, 60.0), (0.3, 0.1), (7.0, 0.7), (3600.0, 1.0)])
+def test_cosimulation_communication_points_up_to_stop_match_fmpy(stop, step):
+    """Without inputs the run takes its regular steps without per-step checks until the stop time
+    is near: the points up to it (a last, shorter step when stop is not a multiple of the step;
+    a last point that rounds onto stop) must still be FMPy's, bit for bit."""
+    path = fmitwin.models.path("heated_tank", 2)
+    ours = fmitwin.simulate(path, stop, step, kind="cs", start_values={"T": 350.0})
+    reference = fmpy.simulate_fmu(
+        str(path),
+        fmi_type="CoSimulation",
+        stop_time=stop,
+        output_interval=step,
+        start_values={"T": 350.0},
+    )
+    np.testing.assert_array_equal(ours.time, reference["time"])
+    for column in ours.names:
+        np.testing.assert_array_equal(ours[column], reference[column])
+
+
 @VERSIONS
 def test_cosimulation_plateaus_and_steps_back_match_fmpy(version):
     """The run sets a CS input only when it changes: plateaus, a step up and back down, and the

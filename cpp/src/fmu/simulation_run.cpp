@@ -22,6 +22,7 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       outputs_(std::move(outputs)),
       time_(start_time),
       model_exchange_(dynamic_cast<ModelExchange*>(sim_.get())),
+      co_simulation_(dynamic_cast<CoSimulation*>(sim_.get())),
       input_values_(inputs_->vrs.size()),
       set_input_values_(inputs_->vrs.size()),
       follow_inputs_(!inputs_->empty()),
@@ -93,12 +94,64 @@ void SimulationRun::set_inputs(double t) {
   inputs_set_ = true;
 }
 
+void SimulationRun::look_up_input_event() {
+  // The first input event after time_, looked up again only once time_ has reached it.
+  if (!(next_input_event_ > time_) || is_close(next_input_event_, time_)) {
+    next_input_event_ = inputs_->next_event(time_);
+  }
+}
+
+void SimulationRun::find_plain_steps() {
+  plain_until_ = regular_steps_;
+  if (follow_inputs_) return;
+  double limit = stop_;
+  if (variable_step_) {
+    look_up_input_event();
+    limit = std::min(limit, next_input_event_);
+  }
+  // Regular step n ends at start + n step: plain while that is before `limit` and not within
+  // is_close of it (a monotonic condition, so the last such n is found from an estimate).
+  const auto plain = [&](double n) {
+    const double end = start_ + n * step_;
+    return end < limit && !is_close(end, limit);
+  };
+  double n = std::floor((limit - start_) / step_);
+  const auto first = static_cast<double>(regular_steps_ + 1);
+  if (!(n >= first)) return;
+  n = std::min(n, 1e15);
+  while (n >= first && !plain(n)) n -= 1.0;
+  if (n >= first) plain_until_ = static_cast<std::size_t>(n);
+}
+
+bool SimulationRun::step_to(double next) {
+  // A co-simulation FMU's step is a direct call (CoSimulation is final and steps inline).
+  const bool stepped = co_simulation_ != nullptr ? co_simulation_->do_step(time_, next - time_)
+                                                 : sim_->do_step(time_, next - time_);
+  if (!stepped) {
+    if (sim_->terminate_requested()) {
+      terminated_by_fmu_ = true;
+      finished_ = true;
+      record(sim_->last_successful_time());
+      return false;
+    }
+    throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
+                   std::to_string(next) + "; use a smaller step");
+  }
+  time_ = next;
+  record(time_);
+  return true;
+}
+
 bool SimulationRun::advance(std::size_t max_steps) {
   if (!started_) {
     record(time_);
     started_ = true;
   }
   for (std::size_t k = 0; k < max_steps && !finished_; ++k) {
+    if (regular_steps_ < plain_until_) {  // nothing else due: no checks (see find_plain_steps)
+      if (step_to(start_ + static_cast<double>(regular_steps_ + 1) * step_)) ++regular_steps_;
+      continue;
+    }
     if (time_ > stop_ || is_close(time_, stop_)) {
       finished_ = true;
       break;
@@ -106,10 +159,7 @@ bool SimulationRun::advance(std::size_t max_steps) {
     const double next_regular = start_ + static_cast<double>(regular_steps_ + 1) * step_;
     double next = next_regular;
     if (variable_step_) {
-      // The first input event after time_, looked up again only once time_ has reached it.
-      if (!(next_input_event_ > time_) || is_close(next_input_event_, time_)) {
-        next_input_event_ = inputs_->next_event(time_);
-      }
+      look_up_input_event();
       if (next > next_input_event_ && !is_close(next, next_input_event_)) next = next_input_event_;
     }
     if (next > stop_ && !is_close(next, stop_)) {
@@ -120,19 +170,9 @@ bool SimulationRun::advance(std::size_t max_steps) {
       next = stop_;
     }
     if (follow_inputs_) set_inputs(time_);
-    if (!sim_->do_step(time_, next - time_)) {
-      if (sim_->terminate_requested()) {
-        terminated_by_fmu_ = true;
-        finished_ = true;
-        record(sim_->last_successful_time());
-        break;
-      }
-      throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
-                     std::to_string(next) + "; use a smaller step");
-    }
-    time_ = next;
-    record(time_);
+    if (!step_to(next)) break;
     if (is_close(time_, next_regular)) ++regular_steps_;
+    find_plain_steps();
   }
   return !finished_;
 }

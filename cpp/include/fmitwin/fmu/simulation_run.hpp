@@ -65,6 +65,13 @@ class SimulationRun {
 
  private:
   void record(double t);
+  // Steps the simulator from time_ to next and records there; false (finished) when the FMU asked
+  // to terminate, FmuError when it discarded the step.
+  bool step_to(double next);
+  void look_up_input_event();  // next_input_event_ after time_
+  // Sets plain_until_: the regular steps up to it have nothing else due (no inputs to set, no
+  // input event and no end of the run before or near their end), so they skip advance's checks.
+  void find_plain_steps();
   void reserve_rows(std::size_t rows);  // sizes the result buffers for `rows` rows
   void set_inputs(double t);
 
@@ -80,12 +87,14 @@ class SimulationRun {
   bool finished_ = false;
   bool terminated_by_fmu_ = false;
   ModelExchange* model_exchange_;  // sim_ when it integrates natively (it handles input events)
+  CoSimulation* co_simulation_;    // sim_ when it is a co-simulation FMU
   std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
   bool inputs_set_ = false;
   // Whether steps still set inputs: false without inputs, and for co-simulation once the inputs
   // were set past the table's last time (they hold from then on).
   bool follow_inputs_;
   double next_input_event_ = -std::numeric_limits<double>::infinity();  // -inf: not looked up
+  std::size_t plain_until_ = 0;
   bool results_taken_ = false;
   std::size_t rows_ = 0, capacity_ = 0;  // capacity: the expected rows; grown when events add some
   std::vector<double> table_;
