@@ -269,7 +269,8 @@ def _advance(
 ) -> None:
     """Runs to the end in C++ chunks (GIL released), reporting progress between chunks."""
     total = max(run.remaining_steps, 1)
-    chunk = max(1000, total // 200)
+    # 200 progress updates; without progress, 20 chunks (Ctrl-C is handled between chunks).
+    chunk = max(1000, total // (200 if progress else 20))
     bar = None
     if progress is True:
         from tqdm import tqdm
