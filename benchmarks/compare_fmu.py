@@ -14,8 +14,8 @@ Whole calls are timed, loading and result collection included. Both ``simulate_f
 "FMU loaded once" row gives each its own reusable form (``fmitwin.load_fmu`` once;
 ``simulate_fmu`` on the extracted directory with the model description read once), and the
 "per step" row divides the extra time of a 1e5-step call over a 10-step call (the stepping loop
-alone, fixed costs cancelled). Times are CPU time of this process, best of the repeats (the
-machines this runs on are often shared).
+alone, fixed costs cancelled). Times are CPU time of this process, best of the repeats after one
+warm-up call each, the compared calls taking turns (the machines this runs on are often shared).
 
 usage: python benchmarks/compare_fmu.py [--quick]
 """
@@ -39,14 +39,21 @@ from fmpy.fmi2 import FMU2Model, FMU2Slave
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of `repeats` CPU-time timings (seconds) of fn()."""
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
+def best_of(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """name -> fastest of `repeats` CPU-time timings (seconds) of that function.
+
+    Each function first runs once untimed (imports and first loads are not what is compared);
+    then the functions take turns, so that a shared machine's changing load reaches them alike.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.process_time() - start)
-    return min(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.process_time()
+            fn()
+            times[name].append(time.process_time() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
 class Fmpy:
@@ -127,8 +134,12 @@ def fmpy_me_loop(steps: int, h: float) -> None:
     m.close()
 
 
-def ratio_row(label: str, ours: float, peers: dict[str, float]) -> str:
-    cells = "  ".join(f"{name} {peer / ours:7.1f}x" for name, peer in peers.items())
+def ratio_row(label: str, times: dict[str, float]) -> str:
+    """fmitwin's time and each peer's ratio to it, from name -> seconds (with "fmitwin")."""
+    ours = times["fmitwin"]
+    cells = "  ".join(
+        f"{name} {peer / ours:7.1f}x" for name, peer in times.items() if name != "fmitwin"
+    )
     return f"{label:<34} fmitwin {ours * 1e3:9.1f} ms  |  {cells}"
 
 
@@ -147,48 +158,51 @@ def stepping(steps: int, repeats: int) -> list[str]:
             fmu, fmi_type="CoSimulation", stop_time=stop, output_interval=h, **kwargs
         )
 
-    cs = best_of(ours(path, stop), repeats)
-    fmpy_cs = best_of(theirs(str(path), stop), repeats)
-    loop_cs = best_of(lambda: fmpy_cs_loop(steps, h), repeats)
-    lines.append(ratio_row("co-simulation", cs, {"simulate_fmu": fmpy_cs, "FMPy loop": loop_cs}))
+    t = best_of(
+        {
+            "fmitwin": ours(path, stop),
+            "simulate_fmu": theirs(str(path), stop),
+            "FMPy loop": lambda: fmpy_cs_loop(steps, h),
+        },
+        repeats,
+    )
+    lines.append(ratio_row("co-simulation", t))
     model = fmitwin.load_fmu(path)
     unzipped = extract(str(path))
     description = read_model_description(str(path))
     loaded = {"model_description": description}
-    cs_loaded = best_of(ours(model, stop), repeats)
-    fmpy_loaded = best_of(theirs(unzipped, stop, **loaded), repeats)
-    lines.append(
-        ratio_row("co-simulation, FMU loaded once", cs_loaded, {"simulate_fmu": fmpy_loaded})
+    t = best_of(
+        {"fmitwin": ours(model, stop), "simulate_fmu": theirs(unzipped, stop, **loaded)}, repeats
     )
+    lines.append(ratio_row("co-simulation, FMU loaded once", t))
     short = 10 * h
     # The stepping loop alone: the extra time of `steps` steps over 10 steps.
-    stepping = cs_loaded - best_of(ours(model, short), 3 * repeats)
-    fmpy_stepping = fmpy_loaded - best_of(theirs(unzipped, short, **loaded), 3 * repeats)
-    lines.append(
-        ratio_row("co-simulation, stepping only", stepping, {"simulate_fmu": fmpy_stepping})
+    fixed = best_of(
+        {"fmitwin": ours(model, short), "simulate_fmu": theirs(unzipped, short, **loaded)},
+        3 * repeats,
     )
+    stepping = {name: t[name] - fixed[name] for name in t}
+    lines.append(ratio_row("co-simulation, stepping only", stepping))
     model.close()
     shutil.rmtree(unzipped, ignore_errors=True)
-    me = best_of(
-        lambda: fmitwin.simulate(path, stop, h, kind="me", solver="rk4", inputs=inputs), repeats
-    )
-    fmpy_me = best_of(
-        lambda: simulate_fmu(
-            str(path),
-            fmi_type="ModelExchange",
-            solver="Euler",
-            step_size=h,
-            output_interval=h,
-            stop_time=stop,
-        ),
+    t = best_of(
+        {
+            "fmitwin": lambda: fmitwin.simulate(
+                path, stop, h, kind="me", solver="rk4", inputs=inputs
+            ),
+            "simulate_fmu(Euler)": lambda: simulate_fmu(
+                str(path),
+                fmi_type="ModelExchange",
+                solver="Euler",
+                step_size=h,
+                output_interval=h,
+                stop_time=stop,
+            ),
+            "FMPy RK4 loop": lambda: fmpy_me_loop(steps, h),
+        },
         repeats,
     )
-    loop_me = best_of(lambda: fmpy_me_loop(steps, h), repeats)
-    lines.append(
-        ratio_row(
-            "model exchange (RK4)", me, {"simulate_fmu(Euler)": fmpy_me, "FMPy RK4 loop": loop_me}
-        )
-    )
+    lines.append(ratio_row("model exchange (RK4)", t))
     return lines
 
 
@@ -238,11 +252,10 @@ def ekf_comparison(steps: int, repeats: int) -> list[str]:
             ekf.update(z[k : k + 1].reshape(1, 1), lambda x: H, lambda x: H @ x)
         m.close()
 
-    a = best_of(ours, repeats)
-    b = best_of(filterpy, repeats)
+    t = best_of({"fmitwin": ours, "FilterPy + FMPy": filterpy}, repeats)
     return [
         f"FMU-backed EKF, DC motor (3 states, RK4 over dt = {dt}), {steps} predict+update steps",
-        ratio_row("EKF per step", a, {"FilterPy + FMPy": b}),
+        ratio_row("EKF per step", t),
     ]
 
 

@@ -72,12 +72,26 @@ def test_missing_file(tmp_path):
         fmitwin.load_fmu(tmp_path / "nothere.fmu")
 
 
-def test_zip_without_model_description(tmp_path):
-    bad = tmp_path / "empty.fmu"
+@pytest.mark.parametrize(
+    ("member", "content", "problem"),
+    [
+        ("readme.txt", "no model here", "not an FMU .*no modelDescription.xml"),
+        ("modelDescription.xml", "<fmiModelDescription fmiVersion=", "the .* could not be read"),
+    ],
+    ids=["no model description", "malformed model description"],
+)
+def test_zip_without_a_readable_model_description(tmp_path, member, content, problem):
+    bad = tmp_path / "bad.fmu"
     with zipfile.ZipFile(bad, "w") as z:
-        z.writestr("readme.txt", "no model here")
-    with pytest.raises(FmuError, match="empty.fmu: not an FMU .*no modelDescription.xml"):
+        z.writestr(member, content)
+    with pytest.raises(FmuError, match=f"bad.fmu: {problem}"):
         fmitwin.load_fmu(bad)
+
+
+def test_directory_without_model_description(tmp_path):
+    (tmp_path / "binaries").mkdir()
+    with pytest.raises(FmuError, match="has no modelDescription.xml, so it is not an extracted"):
+        fmitwin.load_fmu(tmp_path)
 
 
 def test_fmi1_is_rejected(tmp_path):

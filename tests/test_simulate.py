@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import fmitwin
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fmitwin.cli import main
+from fmitwin.fmu import FmuInstance, FmuModel
 
 VERSIONS = pytest.mark.parametrize("version", [2, 3], ids=["fmi2", "fmi3"])
 
@@ -169,6 +171,21 @@ def test_result_to_dataframe_units_and_progress():
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
 
 
+def test_result_owns_its_data_and_keeps_no_fmu_alive():
+    """The recorded rows reach numpy without a copy, but as the result's own memory: keeping the
+    result keeps no FMU instance, library or extracted files alive."""
+
+    def alive():
+        gc.collect()
+        return sum(isinstance(o, FmuModel | FmuInstance) for o in gc.get_objects())
+
+    before = alive()
+    result = fmitwin.simulate(fmitwin.models.path("heated_tank", 2), 10.0, 1.0)
+    assert alive() == before
+    assert result.time.tolist() == [float(t) for t in range(11)]
+    result.data["T"][0] = 0.0  # writable, like any numpy result
+
+
 def test_inputs_as_dataframe_or_structured_array_agree():
     path = fmitwin.models.path("heated_tank", 2)
     frame = pd.DataFrame({"P_heater": [0.0, 1500.0, 300.0]}, index=[0.0, 600.0, 1200.0])
@@ -217,6 +234,25 @@ def test_simulate_command_writes_csv(tmp_path, capsys):
     np.testing.assert_array_equal(frame["T"].to_numpy(), expected["T"])
     assert main(["simulate", str(path), "--set", "UB=3"]) == 1
     assert "Did you mean: UA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("stop", "step"), [(1000.0, 60.0), (0.3, 0.1), (7.0, 0.7), (3600.0, 1.0)])
+def test_cosimulation_communication_points_up_to_stop_match_fmpy(stop, step):
+    """Without inputs the run takes its regular steps without per-step checks until the stop time
+    is near: the points up to it (a last, shorter step when stop is not a multiple of the step;
+    a last point that rounds onto stop) must still be FMPy's, bit for bit."""
+    path = fmitwin.models.path("heated_tank", 2)
+    ours = fmitwin.simulate(path, stop, step, kind="cs", start_values={"T": 350.0})
+    reference = fmpy.simulate_fmu(
+        str(path),
+        fmi_type="CoSimulation",
+        stop_time=stop,
+        output_interval=step,
+        start_values={"T": 350.0},
+    )
+    np.testing.assert_array_equal(ours.time, reference["time"])
+    for column in ours.names:
+        np.testing.assert_array_equal(ours[column], reference[column])
 
 
 @VERSIONS

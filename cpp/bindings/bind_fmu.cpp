@@ -35,13 +35,12 @@ py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape)
   return out;
 }
 
-// A run's recorded rows as an array of `shape`. A finished run's buffers never change again, so
-// the array views them (keeping the run alive) instead of copying; an unfinished run's are copied.
+// A numpy array of `shape` over v's first prod(shape) elements, owning v (no copy).
 template <typename T>
-py::array_t<T> run_results(const py::object& self, const std::vector<T>& buffer,
-                           std::vector<py::ssize_t> shape) {
-  if (!self.cast<const fmu::SimulationRun&>().finished()) return to_array(buffer, std::move(shape));
-  return py::array_t<T>(std::move(shape), buffer.data(), self);
+py::array_t<T> owning_array(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(std::move(shape), owned->data(), owner);
 }
 
 void check_same_size(const Vrs& vr, const py::array& values) {
@@ -239,28 +238,19 @@ void bind_run(py::module_& m) {
       .def_property_readonly("time", &fmu::SimulationRun::time)
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)
       .def_property_readonly("terminated_by_fmu", &fmu::SimulationRun::terminated_by_fmu)
-      .def("times",
-           [](py::object self) {
-             const auto& r = self.cast<const fmu::SimulationRun&>();
-             return run_results(self, r.times(), {py::ssize_t(r.rows())});
-           })
-      .def("reals",
-           [](py::object self) {
-             const auto& r = self.cast<const fmu::SimulationRun&>();
-             return run_results(self, r.reals(),
-                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().real.size())});
-           })
-      .def("integers",
-           [](py::object self) {
-             const auto& r = self.cast<const fmu::SimulationRun&>();
-             return run_results(self, r.integers(),
-                                {py::ssize_t(r.rows()), py::ssize_t(r.outputs().integer.size())});
-           })
-      .def("booleans", [](py::object self) {
-        const auto& r = self.cast<const fmu::SimulationRun&>();
-        return run_results(self, r.booleans(),
-                           {py::ssize_t(r.rows()), py::ssize_t(r.outputs().boolean.size())});
-      });
+      .def(
+          "take_results",
+          [](fmu::SimulationRun& r) {
+            fmu::SimulationRun::Results res = r.take_results();
+            const auto rows = py::ssize_t(res.rows);
+            const auto& out = r.outputs();
+            return py::make_tuple(
+                owning_array(std::move(res.table), {rows, py::ssize_t(1 + out.real.size())}),
+                owning_array(std::move(res.integers), {rows, py::ssize_t(out.integer.size())}),
+                owning_array(std::move(res.booleans), {rows, py::ssize_t(out.boolean.size())}));
+          },
+          "Once the run finished: (table, integers, booleans), moved out without copying. table "
+          "is rows x (1 + real outputs): each row's time, then its real outputs.");
 }
 
 void bind_estimation(py::module_& m) {

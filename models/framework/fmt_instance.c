@@ -14,6 +14,27 @@
 #endif
 const char fmt_token[] = FMT_STRINGIFY(FMT_GUID);
 
+/* The model's layout for the co-simulation integrator. The library build compiles this file in
+ * one unit with the model file and defines FMT_LAYOUT, with fmt_layout.h (written by fmt_mdgen from
+ * the same variable table) giving the states, their derivatives and the number of event indicators
+ * as constants: the integrator then inlines the equations and keeps the states in registers, off
+ * the memory round trips of the value array. A build from the FMU's sources/ (file by file, e.g.
+ * by FMPy) reads the same layout from the instance; both compute the same numbers. */
+#ifdef FMT_LAYOUT
+#include "fmt_layout.h"
+static const int layout_states[] = {FMT_LAYOUT_STATES};
+static const int layout_derivatives[] = {FMT_LAYOUT_DERIVATIVES};
+#define FMT_NX(inst) FMT_LAYOUT_N_STATES
+#define FMT_STATE_VR(inst, i) layout_states[i]
+#define FMT_DERIVATIVE_VR(inst, i) layout_derivatives[i]
+#define FMT_NZ(inst) FMT_LAYOUT_N_EVENT_INDICATORS
+#else
+#define FMT_NX(inst) ((inst)->n_states)
+#define FMT_STATE_VR(inst, i) ((inst)->states[i])
+#define FMT_DERIVATIVE_VR(inst, i) ((inst)->derivatives[i])
+#define FMT_NZ(inst) ((inst)->n_event_indicators)
+#endif
+
 /* Relative time resolution of event location in co-simulation. */
 #define FMT_EVENT_TIME_TOLERANCE 1e-12
 #define FMT_MAX_BISECTIONS 200
@@ -78,8 +99,8 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
     inst->derivatives = calloc((size_t)m->n_variables, sizeof *inst->derivatives);
     inst->event_indicators = calloc((size_t)m->n_variables, sizeof *inst->event_indicators);
     inst->knowns = calloc((size_t)m->n_variables, sizeof *inst->knowns);
-    /* RK4: x0, x, k1..k4 (n_states each); event location: z0, z (n_event_indicators each). */
-    inst->work = calloc(8 * (size_t)m->n_variables, sizeof *inst->work);
+    /* RK4: x0, k1, the stage sum (n_states each); event location: z0 (n_event_indicators). */
+    inst->work = calloc(4 * (size_t)m->n_variables, sizeof *inst->work);
     inst->column = calloc((size_t)m->n_variables, sizeof *inst->column);
     if (!inst->column || !inst->name || !inst->v || !inst->states || !inst->derivatives || !inst->event_indicators ||
         !inst->knowns || !inst->work) {
@@ -101,6 +122,15 @@ fmt_instance *fmt_instantiate(const char *name, const char *token, fmt_interface
             inst->derivatives[inst->n_states++] = i;
         }
         if (var->event_indicator) inst->event_indicators[inst->n_event_indicators++] = i;
+    }
+    bool layout_matches = FMT_NX(inst) == inst->n_states && FMT_NZ(inst) == inst->n_event_indicators;
+    for (int i = 0; layout_matches && i < inst->n_states; i++)
+        layout_matches = FMT_STATE_VR(inst, i) == inst->states[i] && FMT_DERIVATIVE_VR(inst, i) == inst->derivatives[i];
+    if (!layout_matches) { /* a stale fmt_layout.h: the build missed a change of the table */
+        fmt_log(inst, FMT_ERROR, "logStatusError",
+                "The binary's compiled state layout does not match its variable table: rebuild the FMU.");
+        fmt_free_instance(inst);
+        return NULL;
     }
     for (int i = 0; i < inst->n_states; i++) inst->knowns[inst->n_knowns++] = inst->states[i];
     for (int i = 0; i < m->n_variables; i++)
@@ -305,46 +335,50 @@ void fmt_update_discrete(fmt_instance *inst) {
 /* fmax(1, x) for the time tolerances, inline (fmax is a library call). */
 static inline double at_least_one(double x) { return x > 1.0 ? x : 1.0; }
 
-/* k = f(t, x0 + c k_prev) (k_prev NULL: f(t, x0)): evaluates the model there, leaving the instance
- * at that point, evaluated. The stage state goes straight into v (no copy on the critical path). */
-static void rk4_stage(fmt_instance *inst, double t, const double *restrict x0, double c,
-                      const double *restrict k_prev, double *restrict k) {
-    double *v = inst->v;
-    int n = inst->n_states;
+/* Moves the instance to time t and states x0 + c k, where k is the given vector (k1) or, for NULL,
+ * the derivatives the previous stage's evaluation left in v; adds weight * k to sum (weight 1
+ * starts the sum) and evaluates the model there. Reading k straight from v and fusing the sum keep
+ * the step's dependency chain short: each stage is one pass over the states and one evaluation. */
+static inline void rk4_stage(fmt_instance *inst, double t, double c, const double *restrict k, double weight,
+                             double *restrict sum) {
+    double *restrict v = inst->v;
+    const double *restrict x0 = inst->work;
+    for (int i = 0; i < FMT_NX(inst); i++) {
+        double ki = k ? k[i] : v[FMT_DERIVATIVE_VR(inst, i)];
+        sum[i] = weight == 1.0 ? ki : sum[i] + weight * ki;
+        v[FMT_STATE_VR(inst, i)] = x0[i] + c * ki;
+    }
     v[0] = t;
-    for (int i = 0; i < n; i++) v[inst->states[i]] = x0[i] + c * k_prev[i];
-    inst->model->evaluate(v);
+    FMT_MODEL.evaluate(v);
+}
+
+/* One RK4 step of size h from (t, x0) to the time t_new (t + h, or the communication point that it
+ * rounds to), with x0 and k1 = f(t, x0) in inst->work: leaves the instance at (t_new, x(t + h)),
+ * evaluated. */
+static void rk4_step(fmt_instance *inst, double t, double h, double t_new) {
+    const int n = FMT_NX(inst);
+    const double *restrict x0 = inst->work, *restrict k1 = x0 + n;
+    double *restrict sum = inst->work + 2 * n; /* k1 + 2 k2 + 2 k3, summed in that order */
+    rk4_stage(inst, t + 0.5 * h, 0.5 * h, k1, 1.0, sum);
+    rk4_stage(inst, t + 0.5 * h, 0.5 * h, NULL, 2.0, sum);
+    rk4_stage(inst, t + h, h, NULL, 2.0, sum);
+    double *restrict v = inst->v;
+    for (int i = 0; i < n; i++)
+        v[FMT_STATE_VR(inst, i)] = x0[i] + h / 6.0 * (sum[i] + v[FMT_DERIVATIVE_VR(inst, i)]);
+    v[0] = t_new;
+    FMT_MODEL.evaluate(v);
     inst->dirty = false;
-    for (int i = 0; i < n; i++) k[i] = v[inst->derivatives[i]];
 }
 
-/* x_out = one RK4 step of size h from (t, x0), given k1 = f(t, x0); leaves the instance at
- * (t + h, x_out), not yet evaluated. The vectors are distinct parts of inst->work (restrict). */
-static void rk4_step(fmt_instance *inst, double t, const double *restrict x0, const double *restrict k1, double h,
-                     double *restrict x_out) {
-    int n = inst->n_states;
-    double *restrict k2 = inst->work + 3 * n;
-    double *restrict k3 = k2 + n;
-    double *restrict k4 = k3 + n;
-    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k1, k2);
-    rk4_stage(inst, t + 0.5 * h, x0, 0.5 * h, k2, k3);
-    rk4_stage(inst, t + h, x0, h, k3, k4);
-    for (int i = 0; i < n; i++) x_out[i] = x0[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
-    fmt_set_time(inst, t + h);
-    fmt_set_states(inst, x_out);
-}
-
-/* True when an event indicator changed side of zero between z0 and the instance's current values. */
-static bool crossed(fmt_instance *inst, const double *z0) {
-    double *z = inst->work + 7 * inst->model->n_variables;
-    fmt_get_event_indicators(inst, z);
+/* True when an event indicator changed side of zero between z0 and the instance's (evaluated)
+ * current values. */
+static bool crossed(const fmt_instance *inst, const double *z0) {
     for (int i = 0; i < inst->n_event_indicators; i++)
-        if ((z0[i] > 0) != (z[i] > 0)) return true;
+        if ((z0[i] > 0) != (inst->v[inst->event_indicators[i]] > 0)) return true;
     return false;
 }
 
 fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
-    const fmt_model *m = inst->model;
     double t = inst->v[0];
     if (!(step > 0) || !isfinite(step)) {
         fmt_log(inst, FMT_ERROR, "logStatusError", "The communication step size %g must be positive and finite.",
@@ -358,49 +392,55 @@ fmt_status fmt_do_step(fmt_instance *inst, double time, double step) {
                 time, t);
         return FMT_ERROR;
     }
-    double max_step = inst->v[m->cosim_max_step];
+    double max_step = inst->v[FMT_MODEL.cosim_max_step];
     if (!(max_step > 0) || !isfinite(max_step)) {
         fmt_log(inst, FMT_ERROR, "logStatusError", "The parameter '%s' = %g must be positive and finite.",
-                m->variables[m->cosim_max_step].name, max_step);
+                FMT_MODEL.variables[FMT_MODEL.cosim_max_step].name, max_step);
         return FMT_ERROR;
     }
-    int n = inst->n_states;
-    double *x0 = inst->work, *x = inst->work + n, *k1 = inst->work + 2 * n;
-    double *z0 = inst->work + 6 * m->n_variables;
+    const int n = FMT_NX(inst);
+    double *x0 = inst->work, *k1 = inst->work + n;
+    double *z0 = inst->work + 3 * FMT_MODEL.n_variables;
     double t_end = time + step;
     double end_tolerance = FMT_EVENT_TIME_TOLERANCE * at_least_one(fabs(t_end));
     t = time;
     refresh(inst);
     while (t_end - t > end_tolerance) {
-        /* Equal sub-steps over what remains, none longer than max_step. */
-        double remaining = t_end - t;
-        double substeps = ceil(remaining / max_step - 1e-9);
-        double h = substeps > 1.0 ? remaining / substeps : remaining;
-        fmt_get_states(inst, x0);
-        fmt_get_derivatives(inst, k1); /* evaluated at (t, x0): outputs and event indicators too */
-        fmt_get_event_indicators(inst, z0);
-        rk4_step(inst, t, x0, k1, h, x);
-        if (inst->n_event_indicators > 0 && crossed(inst, z0)) {
+        /* Equal sub-steps over what remains, none longer than max_step (typically one: the
+         * division is skipped then). */
+        double remaining = t_end - t, h = remaining;
+        if (remaining > max_step) {
+            double substeps = ceil(remaining / max_step - 1e-9);
+            if (substeps > 1.0) h = remaining / substeps;
+        }
+        /* The last sub-step lands exactly on the communication point. */
+        double t_next = remaining - h <= end_tolerance ? t_end : t + h;
+        for (int i = 0; i < n; i++) { /* the instance is evaluated at (t, x0) */
+            x0[i] = inst->v[FMT_STATE_VR(inst, i)];
+            k1[i] = inst->v[FMT_DERIVATIVE_VR(inst, i)];
+        }
+        for (int i = 0; i < FMT_NZ(inst); i++) z0[i] = inst->v[inst->event_indicators[i]];
+        rk4_step(inst, t, h, t_next);
+        if (FMT_NZ(inst) > 0 && crossed(inst, z0)) {
             /* Bisect the sub-step length for the first crossing, re-integrating from x0 each time so
              * the located state is an RK4 step from the sub-step start; continue just after it. */
             double lo = 0.0, hi = h;
             for (int k = 0; k < FMT_MAX_BISECTIONS && hi - lo > FMT_EVENT_TIME_TOLERANCE * at_least_one(fabs(t));
                  k++) {
                 double mid = 0.5 * (lo + hi);
-                rk4_step(inst, t, x0, k1, mid, x);
+                rk4_step(inst, t, mid, t + mid);
                 if (crossed(inst, z0))
                     hi = mid;
                 else
                     lo = mid;
             }
-            rk4_step(inst, t, x0, k1, hi, x);
-            h = hi;
+            rk4_step(inst, t, hi, t + hi);
             fmt_update_discrete(inst);
+            t_next = remaining - hi <= end_tolerance ? t_end : t + hi;
+            if (inst->v[0] != t_next) fmt_set_time(inst, t_next);
             refresh(inst);
         }
-        t += h;
-        if (remaining - h <= end_tolerance) t = t_end;
-        if (inst->v[0] != t) fmt_set_time(inst, t);
+        t = t_next;
     }
     refresh(inst);
     return FMT_OK;

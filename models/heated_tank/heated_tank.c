@@ -38,7 +38,9 @@ static const fmt_variable variables[N_VARIABLES] = {
 static void evaluate(double *v) {
     v[HEAT_CAPACITY] = v[MASS] * v[C_P];
     v[Q_LOSS] = v[UA] * (v[T] - v[T_AMBIENT]);
-    v[DER_T] = (v[P_HEATER] - v[Q_LOSS]) / v[HEAT_CAPACITY];
+    /* Times the reciprocal: 1 / C depends on parameters only, so the division runs beside the
+     * state's dependency chain (through the integrator's stages) instead of on it. */
+    v[DER_T] = (v[P_HEATER] - v[Q_LOSS]) * (1.0 / v[HEAT_CAPACITY]);
 }
 
 static void tangent(const double *v, int known, double *dv) {

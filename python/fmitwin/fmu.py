@@ -141,8 +141,9 @@ def _compiler_available() -> bool:
 
 
 def _used_by_instances(name: str) -> bool:
-    """Whether an FMU archive member is needed to instantiate the FMU (not sources or docs)."""
-    return not name.startswith(("sources/", "documentation/"))
+    """Whether an FMU archive member is needed to instantiate the FMU: not its sources or docs,
+    nor modelDescription.xml (read from the archive)."""
+    return name != "modelDescription.xml" and not name.startswith(("sources/", "documentation/"))
 
 
 def _current_platforms() -> tuple[str, str]:
@@ -150,24 +151,19 @@ def _current_platforms() -> tuple[str, str]:
     return fmpy.platform, fmpy.platform_tuple
 
 
-def _open_description(path: Path) -> ModelDescription:
-    """Reads modelDescription.xml with FMPy; its failures become errors that say what to do."""
+def _unreadable(path: Path, exc: Exception) -> FmuError:
+    """Why FMPy could not read the model description of the FMU (zip file or directory)."""
     if path.is_dir():
         if not (path / "modelDescription.xml").is_file():
-            raise FmuError(
+            return FmuError(
                 f"{path}: the directory has no modelDescription.xml, so it is not an extracted FMU."
                 " "
                 "Pass the .fmu file or the directory it was extracted to."
             )
     else:
-        if not zipfile.is_zipfile(path):
-            raise FmuError(
-                f"{path}: not an FMU (the file is not a zip archive). An FMU is a zip file with "
-                "modelDescription.xml at its root; check the path or re-export the model as an FMU."
-            )
         with zipfile.ZipFile(path) as archive:
             if "modelDescription.xml" not in archive.namelist():
-                raise FmuError(
+                return FmuError(
                     f"{path}: not an FMU (the zip archive has no modelDescription.xml at its root)."
                     " "
                     "Re-export the model as an FMU, or check that the archive was not re-zipped "
@@ -176,16 +172,26 @@ def _open_description(path: Path) -> ModelDescription:
             with archive.open("modelDescription.xml") as xml:
                 head = xml.read(4096).decode("utf-8", errors="replace")
         if 'fmiVersion="1.0"' in head:
-            raise FmuError(
+            return FmuError(
                 f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."
             )
+    return FmuError(
+        f"{path}: the modelDescription.xml could not be read ({exc}). Check the FMU with "
+        "`fmpy validate` or re-export it."
+    )
+
+
+def _open_description(path: Path) -> ModelDescription:
+    """Reads modelDescription.xml with FMPy; its failures become errors that say what to do."""
+    if not path.is_dir() and not zipfile.is_zipfile(path):
+        raise FmuError(
+            f"{path}: not an FMU (the file is not a zip archive). An FMU is a zip file with "
+            "modelDescription.xml at its root; check the path or re-export the model as an FMU."
+        )
     try:
         description = fmpy.read_model_description(str(path), validate=False)
-    except Exception as exc:  # FMPy raises plain Exceptions for malformed XML
-        raise FmuError(
-            f"{path}: the modelDescription.xml could not be read ({exc}). Check the FMU with "
-            "`fmpy validate` or re-export it."
-        ) from exc
+    except Exception as exc:  # FMPy raises plain Exceptions (and zipfile's, lxml's) on bad input
+        raise _unreadable(path, exc) from exc
     if description.fmiVersion == "1.0":
         raise FmuError(
             f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."

@@ -236,19 +236,32 @@ def simulate(
         )
         _advance(run, instance, t1, progress)
         sim.terminate()
-        times = run.times()
-        columns = {"real": run.reals(), "integer": run.integers(), "boolean": run.booleans()}
     finally:
         instance.free()
-    dtype = [("time", np.float64)] + [(v.name, _DTYPES[v.kind]) for v in recorded]
-    data = np.empty(len(times), dtype=dtype)
-    data["time"] = times
+    units = {v.name: v.unit for v in recorded}
+    return SimulationResult(_result_data(run, recorded), units, run.terminated_by_fmu)
+
+
+def _result_data(run: Any, recorded: list[Variable]) -> np.ndarray:
+    """The finished run's rows as a structured array: fields ``time`` and the recorded names.
+
+    The run records each row's time and real outputs side by side (rows x (1 + reals) float64),
+    which is the memory of a structured array of float64 fields: when every recorded variable is
+    real (the usual case) the array is that memory, not a copy; otherwise it is assembled column
+    by column.
+    """
+    table, integers, booleans = run.take_results()
+    dtype = np.dtype([("time", np.float64)] + [(v.name, _DTYPES[v.kind]) for v in recorded])
+    if all(v.kind == "real" for v in recorded):
+        return table.view(dtype).reshape(len(table))
+    data = np.empty(len(table), dtype=dtype)
+    data["time"] = table[:, 0]
+    columns = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
     position = dict.fromkeys(_KIND_TO_CORE, 0)
     for variable in recorded:
         data[variable.name] = columns[variable.kind][:, position[variable.kind]]
         position[variable.kind] += 1
-    units = {v.name: v.unit for v in recorded}
-    return SimulationResult(data, units, run.terminated_by_fmu)
+    return data
 
 
 def _advance(
@@ -256,7 +269,8 @@ def _advance(
 ) -> None:
     """Runs to the end in C++ chunks (GIL released), reporting progress between chunks."""
     total = max(run.remaining_steps, 1)
-    chunk = max(1000, total // 200)
+    # 200 progress updates; without progress, 20 chunks (Ctrl-C is handled between chunks).
+    chunk = max(1000, total // (200 if progress else 20))
     bar = None
     if progress is True:
         from tqdm import tqdm

@@ -39,13 +39,6 @@ void CoSimulation::enter_initialization(double start_time, double stop_time) {
 
 void CoSimulation::exit_initialization() { access_->exit_initialization(); }
 
-bool CoSimulation::do_step(double t, double h) {
-  const StepOutcome outcome = access_->do_step(t, h);
-  terminate_requested_ = outcome.terminate;
-  last_successful_time_ = outcome.last_successful_time;
-  return !outcome.discarded && !outcome.terminate;
-}
-
 std::unique_ptr<SimulatorState> CoSimulation::save_state() {
   return std::make_unique<SavedFmuState>(access_, access_->get_state(nullptr));
 }

@@ -22,8 +22,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       outputs_(std::move(outputs)),
       time_(start_time),
       model_exchange_(dynamic_cast<ModelExchange*>(sim_.get())),
+      co_simulation_(dynamic_cast<CoSimulation*>(sim_.get())),
       input_values_(inputs_->vrs.size()),
       set_input_values_(inputs_->vrs.size()),
+      follow_inputs_(!inputs_->empty()),
       bool_buffer_(new bool[outputs_.boolean.size() + 1]) {
   if (!(step > 0.0) || !std::isfinite(step)) {
     throw std::invalid_argument("step must be a positive finite number, got " +
@@ -36,9 +38,12 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   sim_->follow_inputs(inputs_);
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
                           static_cast<double>(inputs_->event_times.size());
-  const auto rows = static_cast<std::size_t>(std::min(expected, 1e8));
-  times_.resize(rows);
-  reals_.resize(rows * outputs_.real.size());
+  reserve_rows(static_cast<std::size_t>(std::min(expected, 1e8)));
+}
+
+void SimulationRun::reserve_rows(std::size_t rows) {
+  capacity_ = rows;
+  table_.resize(rows * (1 + outputs_.real.size()));
   integers_.resize(rows * outputs_.integer.size());
   booleans_.resize(rows * outputs_.boolean.size());
 }
@@ -55,21 +60,23 @@ std::size_t SimulationRun::remaining_steps() const {
 void SimulationRun::record(double t) {
   const std::size_t nr = outputs_.real.size(), ni = outputs_.integer.size(),
                     nb = outputs_.boolean.size();
-  if (rows_ == times_.size()) {  // more rows than expected (input events): grow geometrically
-    const std::size_t rows = 2 * rows_ + 1;
-    times_.resize(rows);
-    reals_.resize(rows * nr);
-    integers_.resize(rows * ni);
-    booleans_.resize(rows * nb);
-  }
-  times_[rows_] = t;
-  if (nr > 0) access_.get_real(outputs_.real.data(), nr, reals_.data() + rows_ * nr);
+  if (rows_ == capacity_) reserve_rows(2 * rows_ + 1);  // more rows than expected (input events)
+  double* row = table_.data() + rows_ * (1 + nr);
+  row[0] = t;
+  if (nr > 0) access_.get_real(outputs_.real.data(), nr, row + 1);
   if (ni > 0) access_.get_integer(outputs_.integer.data(), ni, integers_.data() + rows_ * ni);
   if (nb > 0) {
     access_.get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
     for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
   ++rows_;
+}
+
+SimulationRun::Results SimulationRun::take_results() {
+  if (!finished_) throw std::logic_error("take_results: the run has not finished");
+  if (results_taken_) throw std::logic_error("take_results: the results were already taken");
+  results_taken_ = true;
+  return {rows_, std::move(table_), std::move(integers_), std::move(booleans_)};
 }
 
 void SimulationRun::set_inputs(double t) {
@@ -79,13 +86,60 @@ void SimulationRun::set_inputs(double t) {
   }
   // Co-simulation: right-hand values at every point (as FMPy), set only when they changed.
   // Past the table's last time every signal holds its last value: once set there, done.
-  if (inputs_set_ && set_inputs_time_ > inputs_->times.back()) return;
   inputs_->values_at(t, true, input_values_.data());
-  set_inputs_time_ = t;
+  if (t > inputs_->times.back()) follow_inputs_ = false;
   if (inputs_set_ && input_values_ == set_input_values_) return;
   inputs_->set(*sim_, input_values_.data());
   set_input_values_.swap(input_values_);
   inputs_set_ = true;
+}
+
+void SimulationRun::look_up_input_event() {
+  // The first input event after time_, looked up again only once time_ has reached it.
+  if (!(next_input_event_ > time_) || is_close(next_input_event_, time_)) {
+    next_input_event_ = inputs_->next_event(time_);
+  }
+}
+
+void SimulationRun::find_plain_steps() {
+  plain_until_ = regular_steps_;
+  if (follow_inputs_) return;
+  double limit = stop_;
+  if (variable_step_) {
+    look_up_input_event();
+    limit = std::min(limit, next_input_event_);
+  }
+  // Regular step n ends at start + n step: plain while that is before `limit` and not within
+  // is_close of it (a monotonic condition, so the last such n is found from an estimate).
+  const auto plain = [&](double n) {
+    const double end = start_ + n * step_;
+    return end < limit && !is_close(end, limit);
+  };
+  double n = std::floor((limit - start_) / step_);
+  const auto first = static_cast<double>(regular_steps_ + 1);
+  if (!(n >= first)) return;
+  n = std::min(n, 1e15);
+  while (n >= first && !plain(n)) n -= 1.0;
+  if (n >= first) plain_until_ = static_cast<std::size_t>(n);
+}
+
+bool SimulationRun::step_to(double next) {
+  // A co-simulation FMU's step is a direct call (CoSimulation is final and steps inline).
+  const bool stepped = co_simulation_ != nullptr ? co_simulation_->do_step(time_, next - time_)
+                                                 : sim_->do_step(time_, next - time_);
+  if (!stepped) {
+    if (sim_->terminate_requested()) {
+      terminated_by_fmu_ = true;
+      finished_ = true;
+      record(sim_->last_successful_time());
+      return false;
+    }
+    throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
+                   std::to_string(next) + "; use a smaller step");
+  }
+  time_ = next;
+  record(time_);
+  return true;
 }
 
 bool SimulationRun::advance(std::size_t max_steps) {
@@ -94,15 +148,19 @@ bool SimulationRun::advance(std::size_t max_steps) {
     started_ = true;
   }
   for (std::size_t k = 0; k < max_steps && !finished_; ++k) {
+    if (regular_steps_ < plain_until_) {  // nothing else due: no checks (see find_plain_steps)
+      if (step_to(start_ + static_cast<double>(regular_steps_ + 1) * step_)) ++regular_steps_;
+      continue;
+    }
     if (time_ > stop_ || is_close(time_, stop_)) {
       finished_ = true;
       break;
     }
     const double next_regular = start_ + static_cast<double>(regular_steps_ + 1) * step_;
     double next = next_regular;
-    const double next_input_event = inputs_->next_event(time_);
-    if (variable_step_ && next > next_input_event && !is_close(next, next_input_event)) {
-      next = next_input_event;
+    if (variable_step_) {
+      look_up_input_event();
+      if (next > next_input_event_ && !is_close(next, next_input_event_)) next = next_input_event_;
     }
     if (next > stop_ && !is_close(next, stop_)) {
       if (!variable_step_) {
@@ -111,20 +169,10 @@ bool SimulationRun::advance(std::size_t max_steps) {
       }
       next = stop_;
     }
-    if (!inputs_->empty()) set_inputs(time_);
-    if (!sim_->do_step(time_, next - time_)) {
-      if (sim_->terminate_requested()) {
-        terminated_by_fmu_ = true;
-        finished_ = true;
-        record(sim_->last_successful_time());
-        break;
-      }
-      throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
-                     std::to_string(next) + "; use a smaller step");
-    }
-    time_ = next;
-    record(time_);
+    if (follow_inputs_) set_inputs(time_);
+    if (!step_to(next)) break;
     if (is_close(time_, next_regular)) ++regular_steps_;
+    find_plain_steps();
   }
   return !finished_;
 }

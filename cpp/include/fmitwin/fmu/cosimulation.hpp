@@ -81,7 +81,7 @@ class SavedFmuState : public SimulatorState {
   void* handle_;
 };
 
-class CoSimulation : public FmuSimulator {
+class CoSimulation final : public FmuSimulator {
  public:
   // `tolerance` > 0 is passed to the FMU as its relative tolerance (fmi2SetupExperiment /
   // fmi3EnterInitializationMode); <= 0 leaves it undefined.
@@ -91,8 +91,13 @@ class CoSimulation : public FmuSimulator {
   void exit_initialization() override;
 
   // Returns false on fmi*Discard (terminate_requested() tells whether the FMU asked to end the
-  // simulation); throws FmuError on error or fatal.
-  bool do_step(double t, double h) override;
+  // simulation); throws FmuError on error or fatal. Inline: run loops call it every step.
+  bool do_step(double t, double h) override {
+    const StepOutcome outcome = access_->do_step(t, h);
+    terminate_requested_ = outcome.terminate;
+    last_successful_time_ = outcome.last_successful_time;
+    return !outcome.discarded && !outcome.terminate;
+  }
 
   std::unique_ptr<SimulatorState> save_state() override;
   void restore_state(const SimulatorState& state) override;

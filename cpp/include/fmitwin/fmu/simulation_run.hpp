@@ -13,11 +13,12 @@
 // Ownership: shares the simulator; owns its input table and result buffers.
 // Call order: construct (simulator in initialization mode or later) -> [apply_inputs(t0, false)
 //   inside initialization mode] -> setup finished -> advance(n)* until finished() (the first call
-//   records the initial point) -> read times() / reals() / integers() / booleans().
+//   records the initial point) -> take_results() once.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -47,17 +48,31 @@ class SimulationRun {
   // Communication steps still to go (an estimate when input events shorten steps).
   std::size_t remaining_steps() const;
 
-  std::size_t rows() const { return rows_; }
-  // The recorded rows, row-major (rows() x outputs of that kind); entries past rows() are unused.
-  const std::vector<double>& times() const { return times_; }
-  const std::vector<double>& reals() const { return reals_; }
-  const std::vector<std::int64_t>& integers() const { return integers_; }
-  const std::vector<std::uint8_t>& booleans() const { return booleans_; }
+  // The recorded rows, row-major (entries past `rows` are unused): `table` holds each row's time
+  // and then its real outputs, rows x (1 + real outputs), the memory layout of a numpy structured
+  // array of float64 fields; `integers` and `booleans` hold rows x outputs of that kind.
+  struct Results {
+    std::size_t rows = 0;
+    std::vector<double> table;
+    std::vector<std::int64_t> integers;
+    std::vector<std::uint8_t> booleans;
+  };
+  // Moves the results out of the finished run (so that they can be handed over without copying
+  // and outlive it); throws std::logic_error before the run finished or when already taken.
+  Results take_results();
   const OutputSelection& outputs() const { return outputs_; }
   bool terminated_by_fmu() const { return terminated_by_fmu_; }
 
  private:
   void record(double t);
+  // Steps the simulator from time_ to next and records there; false (finished) when the FMU asked
+  // to terminate, FmuError when it discarded the step.
+  bool step_to(double next);
+  void look_up_input_event();  // next_input_event_ after time_
+  // Sets plain_until_: the regular steps up to it have nothing else due (no inputs to set, no
+  // input event and no end of the run before or near their end), so they skip advance's checks.
+  void find_plain_steps();
+  void reserve_rows(std::size_t rows);  // sizes the result buffers for `rows` rows
   void set_inputs(double t);
 
   std::shared_ptr<FmuSimulator> sim_;
@@ -72,11 +87,17 @@ class SimulationRun {
   bool finished_ = false;
   bool terminated_by_fmu_ = false;
   ModelExchange* model_exchange_;  // sim_ when it integrates natively (it handles input events)
+  CoSimulation* co_simulation_;    // sim_ when it is a co-simulation FMU
   std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
   bool inputs_set_ = false;
-  double set_inputs_time_ = 0.0;  // when the inputs were last computed (CS)
-  std::size_t rows_ = 0;
-  std::vector<double> times_, reals_;  // sized for the expected rows; grown when events add some
+  // Whether steps still set inputs: false without inputs, and for co-simulation once the inputs
+  // were set past the table's last time (they hold from then on).
+  bool follow_inputs_;
+  double next_input_event_ = -std::numeric_limits<double>::infinity();  // -inf: not looked up
+  std::size_t plain_until_ = 0;
+  bool results_taken_ = false;
+  std::size_t rows_ = 0, capacity_ = 0;  // capacity: the expected rows; grown when events add some
+  std::vector<double> table_;
   std::vector<std::int64_t> integers_;
   std::vector<std::uint8_t> booleans_;
   std::unique_ptr<bool[]> bool_buffer_;
