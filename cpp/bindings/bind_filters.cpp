@@ -15,6 +15,7 @@
 #include "fmitwin/ekf.hpp"
 #include "fmitwin/fleet.hpp"
 #include "fmitwin/models.hpp"
+#include "fmitwin/ukf.hpp"
 
 namespace py = pybind11;
 
@@ -206,6 +207,7 @@ class Guarded : public Base {
   std::atomic<bool> busy_{false};
 };
 using BoundFilter = Guarded<ExtendedKalmanFilter>;
+using BoundUnscented = Guarded<UnscentedKalmanFilter>;
 using BoundFleet = Guarded<KalmanFleet>;
 
 class BusyGuard {
@@ -224,8 +226,8 @@ class BusyGuard {
 // Runs one filter step, releasing the GIL when it goes through a nonlinear model (an FMU step can
 // take milliseconds; a Python model takes the GIL back itself). Linear steps are shorter than the
 // GIL hand-off and keep it.
-template <class Step>
-auto step_without_gil_if(bool release, BoundFilter& f, Step&& step) {
+template <class Bound, class Step>
+auto step_without_gil_if(bool release, Bound& f, Step&& step) {
   if (!release) return step();
   BusyGuard guard(f.busy_);
   py::gil_scoped_release no_gil;
@@ -404,10 +406,197 @@ omega [rad/s], c [1/s]), input u = torque / inertia [rad/s^2]. Integrated by RK4
       .def_property_readonly("max_step", &DampedPendulumModel::max_step);
 }
 
+// What the extended and the unscented filter share: dimensions, x, u, P, Q, R, the gate table,
+// the models, the state snapshot and the batch run.
+template <class Bound>
+void bind_filter_common(py::class_<Bound>& filter) {
+  filter
+      .def_property_readonly("dim_x", &Bound::dim_x)
+      .def_property_readonly("dim_z", &Bound::dim_z)
+      .def_property_readonly("dim_u",
+                             [](const Bound& f) {
+            f.ensure_idle();
+            return f.u().size(); })
+      .def_property(
+          "x", [](const Bound& f) {
+            f.ensure_idle();
+            return vector_out(f.x()); },
+          [](Bound& f, py::object v) {
+            f.ensure_idle();
+            f.set_x(as_vector(vector_arg(v, "x", f.dim_x())));
+          })
+      .def_property(
+          "u", [](const Bound& f) {
+            f.ensure_idle();
+            return vector_out(f.u()); },
+          [](Bound& f, py::object v) {
+            f.ensure_idle();
+            f.set_u(as_vector(vector_arg(v, "u", f.u().size())));
+          })
+      .def_property(
+          "gate_thresholds", [](const Bound& f) {
+            f.ensure_idle();
+            return f.gate(); },
+          [](Bound& f, std::vector<double> gate) {
+            f.ensure_idle();
+            f.set_gate(std::move(gate));
+          })
+      .def_property(
+          "process_model", [](const Bound& f) {
+            f.ensure_idle();
+            return f.process_model(); },
+          [](Bound& f, std::shared_ptr<ProcessModel> model) {
+            f.ensure_idle();
+            f.set_process_model(std::move(model));
+          })
+      .def_property(
+          "measurement_model", [](const Bound& f) {
+            f.ensure_idle();
+            return f.measurement_model(); },
+          [](Bound& f, std::shared_ptr<MeasurementModel> model) {
+            f.ensure_idle();
+            f.set_measurement_model(std::move(model));
+          })
+      .def(
+          "_set_state",
+          [](Bound& f, py::object x, py::object P, py::object Q, py::object R,
+             py::object u) {
+            f.ensure_idle();
+            const Index n = f.dim_x(), mz = f.dim_z();
+            f.set_state(as_vector(vector_arg(x, "x", n)), matrix_arg(P, "P", n, n),
+                        matrix_arg(Q, "Q", n, n), matrix_arg(R, "R", mz, mz),
+                        as_vector(vector_arg(u, "u", f.u().size())));
+          },
+          py::arg("x"), py::arg("P"), py::arg("Q"), py::arg("R"), py::arg("u"))
+      .def(
+          "_batch",
+          [](Bound& f, py::object z, py::object dt, py::object u, py::object quality,
+             bool states, const std::string& covariances) {
+            const Array za = as_array(z, "z");
+            if (za.ndim() != 2 || za.shape(1) != f.dim_z()) {
+              throw py::value_error("z must have shape (T, " + std::to_string(f.dim_z()) +
+                                    "), got " + shape_of(za));
+            }
+            const Index T = za.shape(0);
+            const Array dta = as_array(dt, "dt");
+            if (!(dta.ndim() == 0 || (dta.ndim() == 1 && dta.shape(0) == T))) {
+              throw py::value_error("dt must be a scalar or have shape (" + std::to_string(T) +
+                                    ",), got " + shape_of(dta));
+            }
+            const std::vector<double> dtv(dta.data(), dta.data() + dta.size());
+            Array ua, qa;
+            Index dim_u = 0;
+            if (!u.is_none()) {
+              ua = as_array(u, "u");
+              if (ua.ndim() != 2 || ua.shape(0) != T) {
+                throw py::value_error("u must have shape (" + std::to_string(T) + ", dim_u), got " +
+                                      shape_of(ua));
+              }
+              dim_u = ua.shape(1);
+            }
+            if (!quality.is_none()) qa = shaped_arg(quality, "quality", {T});
+            const CovarianceOutput cov = covariance_output(covariances);
+            BusyGuard guard(f.busy_);
+            BatchResult r;
+            {
+              py::gil_scoped_release release;
+              r = f.run_batch(za.data(), T, dtv, u.is_none() ? nullptr : ua.data(), dim_u,
+                              quality.is_none() ? nullptr : qa.data(), states, cov);
+            }
+            return batch_out(std::move(r), cov);
+          },
+          py::arg("z"), py::arg("dt"), py::arg("u"), py::arg("quality"), py::arg("states"),
+          py::arg("covariances"));
+  const auto n = &KalmanFilterBase::dim_x;
+  const auto m_dim = &KalmanFilterBase::dim_z;
+  matrix_property(filter, "P", &KalmanFilterBase::P, &KalmanFilterBase::set_P, n, n);
+  matrix_property(filter, "Q", &KalmanFilterBase::Q, &KalmanFilterBase::set_Q, n, n);
+  matrix_property(filter, "R", &KalmanFilterBase::R, &KalmanFilterBase::set_R, m_dim, m_dim);
+}
+
+void bind_unscented(py::module_& m) {
+  auto filter = py::class_<BoundUnscented>(m, "UnscentedKalmanFilter")
+      .def(py::init([](int dim_x, int dim_z, double alpha, double beta, double kappa) {
+             return std::make_unique<BoundUnscented>(positive_dim(dim_x, "dim_x"),
+                                                     positive_dim(dim_z, "dim_z"), alpha, beta,
+                                                     kappa);
+           }),
+           py::arg("dim_x"), py::arg("dim_z"), py::arg("alpha"), py::arg("beta"),
+           py::arg("kappa"))
+      .def_property_readonly("alpha", &BoundUnscented::alpha)
+      .def_property_readonly("beta", &BoundUnscented::beta)
+      .def_property_readonly("kappa", &BoundUnscented::kappa)
+      .def_property_readonly(
+          "mean_weights",
+          [](const BoundUnscented& f) { return vector_out(f.mean_weights()); },
+          "Wm (2n + 1,): Wm_0 = lambda / (n + lambda), Wm_i = 1 / (2 (n + lambda)).")
+      .def_property_readonly(
+          "covariance_weights",
+          [](const BoundUnscented& f) { return vector_out(f.covariance_weights()); },
+          "Wc (2n + 1,): Wc_0 = Wm_0 + 1 - alpha^2 + beta, Wc_i = Wm_i.")
+      .def(
+          "sigma_points",
+          [](const BoundUnscented& f, py::object x, py::object P) {
+            f.ensure_idle();
+            const Index n = f.dim_x();
+            const Eigen::VectorXd xv =
+                x.is_none() ? f.x() : Eigen::VectorXd(as_vector(vector_arg(x, "x", n)));
+            const Eigen::MatrixXd Pm = P.is_none() ? f.P() : matrix_arg(P, "P", n, n);
+            return matrix_out(f.sigma_points(xv, Pm).transpose());
+          },
+          py::arg("x") = py::none(), py::arg("P") = py::none(),
+          R"doc(The 2n + 1 sigma points of (x, P) (default: the filter's) as rows, (2n + 1, n).
+
+Row 0 is x, rows 1..n are x + L[:, i], rows n+1..2n are x - L[:, i], with L the lower
+Cholesky factor of (n + lambda) P.)doc")
+      .def(
+          "predict",
+          [](BoundUnscented& f, double dt, py::object u, py::object Q) {
+            f.ensure_idle();
+            Eigen::VectorXd uv;
+            Eigen::MatrixXd Qm;
+            if (!u.is_none()) uv = as_vector(vector_arg(u, "u", f.u().size()));
+            if (!Q.is_none()) Qm = matrix_arg(Q, "Q", f.dim_x(), f.dim_x());
+            step_without_gil_if(f.nonlinear_process(), f, [&] {
+              f.predict(dt, u.is_none() ? nullptr : &uv, Q.is_none() ? nullptr : &Qm);
+            });
+          },
+          py::arg("dt") = 1.0, py::arg("u") = py::none(), py::kw_only(), py::arg("Q") = py::none(),
+          R"doc(Propagates the estimate over one step of dt >= 0 through the process model.
+
+chi_i (2n + 1 sigma points of x, P) <- f(chi_i, u, dt), x <- sum Wm_i chi_i,
+P <- sum Wc_i (chi_i - x)(chi_i - x)' + Q, symmetrized.
+u (dim_u,) defaults to zeros; Q (n, n) defaults to the filter's Q.
+A rejected call (ValueError, RuntimeError: e.g. P not positive definite) leaves the filter
+unchanged.)doc")
+      .def(
+          "update",
+          [](BoundUnscented& f, py::object z, py::object R, double quality) {
+            f.ensure_idle();
+            const Array za = vector_arg(z, "z", f.dim_z());
+            Eigen::MatrixXd Rm;
+            if (!R.is_none()) Rm = matrix_arg(R, "R", f.dim_z(), f.dim_z());
+            return step_without_gil_if(f.nonlinear_measurement(), f, [&] {
+              return f.update(as_vector(za), R.is_none() ? nullptr : &Rm, quality);
+            });
+          },
+          py::arg("z"), py::arg("R") = py::none(), py::kw_only(), py::arg("quality") = 1.0,
+          R"doc(Corrects the estimate with measurement z (m,); NaN entries are missing.
+
+The sigma points chi_i are drawn afresh from the current (x, P), so the update depends on
+the current estimate only. Z_i = h(chi_i), z^ = sum Wm_i Z_i,
+S = sum Wc_i (Z_i - z^)(Z_i - z^)' + R / q, Pxz = sum Wc_i (chi_i - x)(Z_i - z^)',
+K = Pxz S^-1, y = z - z^, NIS = y' S^-1 y, x <- x + K y, P <- P - K S K' (symmetrized).
+Only the non-NaN entries of z (and their rows of Z, R) are used; quality q = 0 skips the
+update. When the NIS exceeds the chi-square gate for the entries used, the update is rejected
+(accepted=False, gated=True) and the estimate is unchanged. Returns an UpdateResult.)doc");
+  bind_filter_common(filter);
+}
+
 void bind_filter(py::module_& m) {
   py::class_<UpdateResult>(
       m, "UpdateResult",
-      "What ExtendedKalmanFilter.update did: accepted (applied), gated (rejected by the chi-square "
+      "What a Kalman filter's update did: accepted (applied), gated (rejected by the chi-square "
       "gate), nis = y' S^-1 y, log_likelihood = log N(y; 0, S), innovation y (m,), S (m, m) and "
       "used (m,) bool; NaN / False for the entries of z not used.")
       .def_readonly("accepted", &UpdateResult::accepted)
@@ -438,63 +627,6 @@ void bind_filter(py::module_& m) {
                                                   positive_dim(dim_z, "dim_z"));
            }),
            py::arg("dim_x"), py::arg("dim_z"))
-      .def_property_readonly("dim_x", &BoundFilter::dim_x)
-      .def_property_readonly("dim_z", &BoundFilter::dim_z)
-      .def_property_readonly("dim_u",
-                             [](const BoundFilter& f) {
-            f.ensure_idle();
-            return f.u().size(); })
-      .def_property(
-          "x", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return vector_out(f.x()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_x(as_vector(vector_arg(v, "x", f.dim_x())));
-          })
-      .def_property(
-          "u", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return vector_out(f.u()); },
-          [](BoundFilter& f, py::object v) {
-            f.ensure_idle();
-            f.set_u(as_vector(vector_arg(v, "u", f.u().size())));
-          })
-      .def_property(
-          "gate_thresholds", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return f.gate(); },
-          [](BoundFilter& f, std::vector<double> gate) {
-            f.ensure_idle();
-            f.set_gate(std::move(gate));
-          })
-      .def_property(
-          "process_model", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return f.process_model(); },
-          [](BoundFilter& f, std::shared_ptr<ProcessModel> model) {
-            f.ensure_idle();
-            f.set_process_model(std::move(model));
-          })
-      .def_property(
-          "measurement_model", [](const BoundFilter& f) {
-            f.ensure_idle();
-            return f.measurement_model(); },
-          [](BoundFilter& f, std::shared_ptr<MeasurementModel> model) {
-            f.ensure_idle();
-            f.set_measurement_model(std::move(model));
-          })
-      .def(
-          "_set_state",
-          [](BoundFilter& f, py::object x, py::object P, py::object Q, py::object R,
-             py::object u) {
-            f.ensure_idle();
-            const Index n = f.dim_x(), mz = f.dim_z();
-            f.set_state(as_vector(vector_arg(x, "x", n)), matrix_arg(P, "P", n, n),
-                        matrix_arg(Q, "Q", n, n), matrix_arg(R, "R", mz, mz),
-                        as_vector(vector_arg(u, "u", f.u().size())));
-          },
-          py::arg("x"), py::arg("P"), py::arg("Q"), py::arg("R"), py::arg("u"))
       .def(
           "predict",
           [](BoundFilter& f, double dt, py::object u, py::object F, py::object Q) {
@@ -543,52 +675,9 @@ S = H P H' + R / q, NIS = y' S^-1 y, K = P H' S^-1,
 x <- x + K y, P <- (I - K H) P (I - K H)' + K (R / q) K' (Joseph form).
 Only the non-NaN entries of z (and their rows of H, R) are used; quality q = 0 skips the update.
 When the NIS exceeds the chi-square gate for the entries used, the update is rejected
-(accepted=False, gated=True) and the estimate is unchanged. Returns an UpdateResult.)doc")
-      .def(
-          "_batch",
-          [](BoundFilter& f, py::object z, py::object dt, py::object u, py::object quality,
-             bool states, const std::string& covariances) {
-            const Array za = as_array(z, "z");
-            if (za.ndim() != 2 || za.shape(1) != f.dim_z()) {
-              throw py::value_error("z must have shape (T, " + std::to_string(f.dim_z()) +
-                                    "), got " + shape_of(za));
-            }
-            const Index T = za.shape(0);
-            const Array dta = as_array(dt, "dt");
-            if (!(dta.ndim() == 0 || (dta.ndim() == 1 && dta.shape(0) == T))) {
-              throw py::value_error("dt must be a scalar or have shape (" + std::to_string(T) +
-                                    ",), got " + shape_of(dta));
-            }
-            const std::vector<double> dtv(dta.data(), dta.data() + dta.size());
-            Array ua, qa;
-            Index dim_u = 0;
-            if (!u.is_none()) {
-              ua = as_array(u, "u");
-              if (ua.ndim() != 2 || ua.shape(0) != T) {
-                throw py::value_error("u must have shape (" + std::to_string(T) + ", dim_u), got " +
-                                      shape_of(ua));
-              }
-              dim_u = ua.shape(1);
-            }
-            if (!quality.is_none()) qa = shaped_arg(quality, "quality", {T});
-            const CovarianceOutput cov = covariance_output(covariances);
-            BusyGuard guard(f.busy_);
-            BatchResult r;
-            {
-              py::gil_scoped_release release;
-              r = f.run_batch(za.data(), T, dtv, u.is_none() ? nullptr : ua.data(), dim_u,
-                              quality.is_none() ? nullptr : qa.data(), states, cov);
-            }
-            return batch_out(std::move(r), cov);
-          },
-          py::arg("z"), py::arg("dt"), py::arg("u"), py::arg("quality"), py::arg("states"),
-          py::arg("covariances"));
-  const auto n = &ExtendedKalmanFilter::dim_x;
-  const auto m_dim = &ExtendedKalmanFilter::dim_z;
-  matrix_property(filter, "P", &ExtendedKalmanFilter::P, &ExtendedKalmanFilter::set_P, n, n);
-  matrix_property(filter, "Q", &ExtendedKalmanFilter::Q, &ExtendedKalmanFilter::set_Q, n, n);
-  matrix_property(filter, "R", &ExtendedKalmanFilter::R, &ExtendedKalmanFilter::set_R, m_dim,
-                  m_dim);
+(accepted=False, gated=True) and the estimate is unchanged. Returns an UpdateResult.)doc");
+  bind_filter_common(filter);
+  bind_unscented(m);
 }
 
 void bind_fleet(py::module_& m) {

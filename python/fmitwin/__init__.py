@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "FmuProcessModel": "fmitwin.estimation",
     "FmuMeasurementModel": "fmitwin.estimation",
     "ExtendedKalmanFilter": "fmitwin.filters",
+    "UnscentedKalmanFilter": "fmitwin.filters",
     "BatchResult": "fmitwin.filters",
     "UpdateResult": "fmitwin.filters",
     "ProcessModel": "fmitwin.filters",

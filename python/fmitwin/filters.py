@@ -66,12 +66,12 @@ def _check_model(model: Any, base: type, argument: str) -> None:
         )
 
 
-def _kept_model(name: str) -> property:
+def _kept_model(compiled_class: type, name: str) -> property:
     """The compiled filter's model property ``name``, also keeping the model object alive.
 
     The compiled filter holds its models through C++ shared pointers only, which do not keep the
     Python side of a model alive (an FMU-backed model's FmuInstance owns the loaded FMU)."""
-    compiled = getattr(_core.ExtendedKalmanFilter, name)
+    compiled = getattr(compiled_class, name)
 
     def get(self: Any) -> Any:
         return compiled.__get__(self)
@@ -85,7 +85,7 @@ def _kept_model(name: str) -> property:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Results of :meth:`ExtendedKalmanFilter.batch_filter` over T steps.
+    """Results of a filter's ``batch_filter`` over T steps.
 
     states (T, n) posterior means, or None when not recorded; covariances (T, n, n), their
     diagonals (T, n), or None; innovations (T, m) with NaN for entries not used; nis (T,) and
@@ -101,53 +101,24 @@ class BatchResult:
     accepted: NDArray[np.bool_]
 
 
-class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
-    """Extended Kalman filter with state x (n,) and covariance P (n, n), in C++.
+class _KalmanFilterAPI:
+    """The Python side both Kalman filters share: set-up from keywords, named states and
+    measurements, the chi-square gate, snapshots and the batch run (on the compiled class's
+    ``x``, ``P``, ``Q``, ``R``, ``u``, ``gate_thresholds``, ``_set_state`` and ``_batch``)."""
 
-    Predict (``predict(dt, u)``): x <- f(x, u, dt), P <- F P F' + Q, with f and F = df/dx from
-    the process model, or x <- F x for an explicit F.
-
-    Update (``update(z)``): y = z - h(x), S = H P H' + R / q, K = P H' S^-1,
-    x <- x + K y, P <- (I - K H) P (I - K H)' + K (R / q) K' (Joseph form, kept symmetric),
-    with h and H = dh/dx from the measurement model, or h(x) = H x for an explicit H.
-    NaN entries of z are left out of the update; quality q in [0, 1] scales R to R / q (0 skips).
-    With ``gate_probability`` p, an update whose NIS y' S^-1 y exceeds the chi-square quantile
-    chi2.ppf(p, k) for the k entries used is rejected and the estimate stays as it was.
-
-    Args:
-        dim_x: n, the number of states.
-        dim_z: m, the number of measurement entries.
-        x0: initial state (n,), default zeros.
-        P0: initial covariance (n, n), symmetric positive definite, default identity.
-        Q: process noise covariance per step (n, n), symmetric positive semi-definite, default
-            identity.
-        R: measurement noise covariance (m, m), symmetric positive definite, default identity.
-        process_model: a :class:`ProcessModel` giving f and F (``LinearProcessModel``, a native
-            C++ model, ``PythonProcessModel`` (slow path) or an FMU-backed model).
-        measurement_model: a :class:`MeasurementModel` giving h and H.
-        gate_probability: p in (0, 1) for chi-square outlier gating, or None for no gate.
-        state_names, measurement_names: optional names of the n states / m measurements.
-
-    Bad arguments raise ValueError / TypeError naming the argument, the expected and the actual
-    shape; a rejected call leaves the filter exactly as it was.
-    """
-
-    def __init__(
+    def _configure(
         self,
-        dim_x: int,
-        dim_z: int,
         *,
-        x0: ArrayLike | None = None,
-        P0: ArrayLike | None = None,
-        Q: ArrayLike | None = None,
-        R: ArrayLike | None = None,
-        process_model: ProcessModel | None = None,
-        measurement_model: MeasurementModel | None = None,
-        gate_probability: float | None = None,
-        state_names: Sequence[str] | None = None,
-        measurement_names: Sequence[str] | None = None,
+        x0: ArrayLike | None,
+        P0: ArrayLike | None,
+        Q: ArrayLike | None,
+        R: ArrayLike | None,
+        process_model: ProcessModel | None,
+        measurement_model: MeasurementModel | None,
+        gate_probability: float | None,
+        state_names: Sequence[str] | None,
+        measurement_names: Sequence[str] | None,
     ) -> None:
-        super().__init__(int(dim_x), int(dim_z))
         _check_model(process_model, ProcessModel, "process_model")
         _check_model(measurement_model, MeasurementModel, "measurement_model")
         self.state_names = _names(state_names, self.dim_x, "state_names")
@@ -165,9 +136,6 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
         if R is not None:
             self.R = R
         self.gate_probability = gate_probability
-
-    process_model = _kept_model("process_model")
-    measurement_model = _kept_model("measurement_model")
 
     @property
     def gate_probability(self) -> float | None:
@@ -233,8 +201,9 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
     ) -> BatchResult:
         """Runs T steps of predict(dt_t, u_t) then update(z_t, quality=q_t) in C++.
 
-        Uses the filter's process and measurement models, Q and R; the GIL is released, and a
-        linear model with no input takes a compiled loop with no per-step overhead.
+        Uses the filter's process and measurement models, Q and R; the GIL is released, and the
+        extended filter with linear models and no input takes a compiled loop with no per-step
+        overhead.
 
         Args:
             z: measurements (T, m); NaN entries are missing.
@@ -251,9 +220,139 @@ class ExtendedKalmanFilter(_core.ExtendedKalmanFilter):
 
     def __repr__(self) -> str:
         return (
-            f"ExtendedKalmanFilter(dim_x={self.dim_x}, dim_z={self.dim_z}, "
+            f"{type(self).__name__}(dim_x={self.dim_x}, dim_z={self.dim_z}, "
             f"x={np.array2string(self.x, precision=4)})"
         )
+
+
+class ExtendedKalmanFilter(_KalmanFilterAPI, _core.ExtendedKalmanFilter):
+    """Extended Kalman filter with state x (n,) and covariance P (n, n), in C++.
+
+    Predict (``predict(dt, u)``): x <- f(x, u, dt), P <- F P F' + Q, with f and F = df/dx from
+    the process model, or x <- F x for an explicit F.
+
+    Update (``update(z)``): y = z - h(x), S = H P H' + R / q, K = P H' S^-1,
+    x <- x + K y, P <- (I - K H) P (I - K H)' + K (R / q) K' (Joseph form, kept symmetric),
+    with h and H = dh/dx from the measurement model, or h(x) = H x for an explicit H.
+    NaN entries of z are left out of the update; quality q in [0, 1] scales R to R / q (0 skips).
+    With ``gate_probability`` p, an update whose NIS y' S^-1 y exceeds the chi-square quantile
+    chi2.ppf(p, k) for the k entries used is rejected and the estimate stays as it was.
+
+    Args:
+        dim_x: n, the number of states.
+        dim_z: m, the number of measurement entries.
+        x0: initial state (n,), default zeros.
+        P0: initial covariance (n, n), symmetric positive definite, default identity.
+        Q: process noise covariance per step (n, n), symmetric positive semi-definite, default
+            identity.
+        R: measurement noise covariance (m, m), symmetric positive definite, default identity.
+        process_model: a :class:`ProcessModel` giving f and F (``LinearProcessModel``, a native
+            C++ model, ``PythonProcessModel`` (slow path) or an FMU-backed model).
+        measurement_model: a :class:`MeasurementModel` giving h and H.
+        gate_probability: p in (0, 1) for chi-square outlier gating, or None for no gate.
+        state_names, measurement_names: optional names of the n states / m measurements.
+
+    Bad arguments raise ValueError / TypeError naming the argument, the expected and the actual
+    shape; a rejected call leaves the filter exactly as it was.
+    """
+
+    def __init__(
+        self,
+        dim_x: int,
+        dim_z: int,
+        *,
+        x0: ArrayLike | None = None,
+        P0: ArrayLike | None = None,
+        Q: ArrayLike | None = None,
+        R: ArrayLike | None = None,
+        process_model: ProcessModel | None = None,
+        measurement_model: MeasurementModel | None = None,
+        gate_probability: float | None = None,
+        state_names: Sequence[str] | None = None,
+        measurement_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(int(dim_x), int(dim_z))
+        self._configure(
+            x0=x0,
+            P0=P0,
+            Q=Q,
+            R=R,
+            process_model=process_model,
+            measurement_model=measurement_model,
+            gate_probability=gate_probability,
+            state_names=state_names,
+            measurement_names=measurement_names,
+        )
+
+    process_model = _kept_model(_core.ExtendedKalmanFilter, "process_model")
+    measurement_model = _kept_model(_core.ExtendedKalmanFilter, "measurement_model")
+
+
+class UnscentedKalmanFilter(_KalmanFilterAPI, _core.UnscentedKalmanFilter):
+    """Unscented Kalman filter with state x (n,) and covariance P (n, n), in C++.
+
+    Carries the estimate through the models by 2n + 1 scaled sigma points (Van der Merwe) instead
+    of Jacobians: lambda = alpha^2 (n + kappa) - n, L the lower Cholesky factor of
+    (n + lambda) P, chi_0 = x, chi_{1+i} = x + L[:, i], chi_{1+n+i} = x - L[:, i], with weights
+    Wm_0 = lambda / (n + lambda), Wc_0 = Wm_0 + 1 - alpha^2 + beta, Wm_i = Wc_i =
+    1 / (2 (n + lambda)) (FilterPy's ``MerweScaledSigmaPoints``, same order).
+
+    Predict (``predict(dt, u)``): chi_i <- f(chi_i, u, dt), x <- sum Wm_i chi_i,
+    P <- sum Wc_i (chi_i - x)(chi_i - x)' + Q.
+
+    Update (``update(z)``): sigma points drawn afresh from the current (x, P) (so an update
+    depends on the current estimate alone), Z_i = h(chi_i), z^ = sum Wm_i Z_i,
+    S = sum Wc_i (Z_i - z^)(Z_i - z^)' + R / q, Pxz = sum Wc_i (chi_i - x)(Z_i - z^)',
+    K = Pxz S^-1, x <- x + K (z - z^), P <- P - K S K' (kept symmetric positive definite).
+    NaN entries of z, quality q and ``gate_probability`` work as in
+    :class:`ExtendedKalmanFilter`; models are asked for values only, never Jacobians.
+
+    Args:
+        dim_x, dim_z, x0, P0, Q, R, gate_probability, state_names, measurement_names: as for
+            :class:`ExtendedKalmanFilter`.
+        process_model: a :class:`ProcessModel` giving f (required for ``predict``).
+        measurement_model: a :class:`MeasurementModel` giving h (required for ``update``).
+        alpha: sigma point spread > 0 (small, e.g. 1e-3, keeps the points near x).
+        beta: prior knowledge of the distribution (2 is optimal for a Gaussian).
+        kappa: secondary scaling, with dim_x + kappa > 0 (0, or 3 - dim_x).
+
+    Bad arguments raise ValueError / TypeError naming the argument, the expected and the actual
+    shape; a rejected call leaves the filter exactly as it was.
+    """
+
+    def __init__(
+        self,
+        dim_x: int,
+        dim_z: int,
+        *,
+        x0: ArrayLike | None = None,
+        P0: ArrayLike | None = None,
+        Q: ArrayLike | None = None,
+        R: ArrayLike | None = None,
+        process_model: ProcessModel | None = None,
+        measurement_model: MeasurementModel | None = None,
+        alpha: float = 1.0,
+        beta: float = 2.0,
+        kappa: float = 0.0,
+        gate_probability: float | None = None,
+        state_names: Sequence[str] | None = None,
+        measurement_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(int(dim_x), int(dim_z), float(alpha), float(beta), float(kappa))
+        self._configure(
+            x0=x0,
+            P0=P0,
+            Q=Q,
+            R=R,
+            process_model=process_model,
+            measurement_model=measurement_model,
+            gate_probability=gate_probability,
+            state_names=state_names,
+            measurement_names=measurement_names,
+        )
+
+    process_model = _kept_model(_core.UnscentedKalmanFilter, "process_model")
+    measurement_model = _kept_model(_core.UnscentedKalmanFilter, "measurement_model")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
 // process and measurement models (std::shared_ptr), which must outlive no one but may be shared.
 //
 // Call order: set_* (any time), then any sequence of predict() / update() / run_batch().
+// The unscented filter (ukf.hpp) shares KalmanFilterBase and the same rules.
 // Every call either completes or throws leaving the filter exactly as it was (it computes on
 // copies and commits at the end). One thread at a time: the bindings reject concurrent use.
 //
@@ -53,6 +54,9 @@ struct BatchResult {
   std::vector<std::uint8_t> accepted;  // T
 };
 
+// v with 6 significant digits, for error messages.
+std::string number_text(double v);
+
 // Shape and content checks shared by the filter, the fleet and the bindings. Each throws
 // std::invalid_argument naming `name`.
 void check_finite(const std::string& name, const Eigen::Ref<const Eigen::MatrixXd>& a);
@@ -70,9 +74,12 @@ Eigen::MatrixXd checked_covariance(const std::string& name,
 // gate[k] for k = 0..m, non-negative (inf: no gating).
 void check_gate(const std::vector<double>& gate, Eigen::Index m);
 
-class ExtendedKalmanFilter {
+// What the Kalman filters share: the estimate (x, P), the noise covariances (Q, R), the last
+// input u, the gate table and the models, with validating setters, and the batch loop. A concrete
+// filter adds predict() / update() and runs each batch step through its model-driven ones.
+class KalmanFilterBase {
  public:
-  ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_z);
+  virtual ~KalmanFilterBase() = default;
 
   Eigen::Index dim_x() const { return n_; }
   Eigen::Index dim_z() const { return m_; }
@@ -84,7 +91,7 @@ class ExtendedKalmanFilter {
   const std::vector<double>& gate() const { return gate_; }
   const std::shared_ptr<ProcessModel>& process_model() const { return process_; }
   const std::shared_ptr<MeasurementModel>& measurement_model() const { return measurement_; }
-  // Whether predict() / update() without F / H go through a nonlinear (possibly slow) model.
+  // Whether the models are nonlinear (possibly slow: an FMU step, a Python call).
   bool nonlinear_process() const { return process_ && linear_process_ == nullptr; }
   bool nonlinear_measurement() const { return measurement_ && linear_measurement_ == nullptr; }
 
@@ -103,6 +110,48 @@ class ExtendedKalmanFilter {
                  const Eigen::Ref<const Eigen::MatrixXd>& R,
                  const Eigen::Ref<const Eigen::VectorXd>& u);
 
+  // T steps of predict(dt_t, u_t) then update(z_t, quality_t) with the filter's models, Q and R;
+  // z is T x m row-major (NaN = missing), dt has 1 or T entries, u is T x dim_u row-major or
+  // empty, quality has T entries or is empty. The filter ends at the last posterior; if a step
+  // fails, it is left as it was.
+  BatchResult run_batch(const double* z, Eigen::Index steps, const std::vector<double>& dt,
+                        const double* u, Eigen::Index dim_u, const double* quality,
+                        bool record_states, CovarianceOutput covariances);
+
+ protected:
+  KalmanFilterBase(Eigen::Index dim_x, Eigen::Index dim_z);
+  Eigen::Index input_dim() const;
+  // The argument checks every predict() / update() starts with (std::invalid_argument).
+  static void check_dt(double dt);
+  static void check_quality(double quality);
+  // One batch step through the models: predict over dt with u (nullptr: zeros), then update.
+  virtual void predict_with_model(double dt, const Eigen::VectorXd* u) = 0;
+  virtual UpdateResult update_with_model(const Eigen::Ref<const Eigen::VectorXd>& z,
+                                         double quality) = 0;
+  // A whole batch without inputs in one compiled loop, when the filter has one for its models
+  // (results into r, sized by run_batch); false to take the per-step loop.
+  virtual bool run_series(const double* z, const double* quality, CovarianceOutput covariances,
+                          BatchResult& r) {
+    (void)z, (void)quality, (void)covariances, (void)r;
+    return false;
+  }
+
+  Eigen::Index n_, m_;
+  Eigen::VectorXd x_, u_;
+  Eigen::MatrixXd P_, Q_, R_;
+  std::vector<double> gate_;
+  std::shared_ptr<ProcessModel> process_;
+  std::shared_ptr<MeasurementModel> measurement_;
+  // The models again when they are linear (nullptr otherwise): their matrices can be used
+  // directly, without the virtual propagate/measure calls and copies.
+  const LinearProcessModel* linear_process_ = nullptr;
+  const LinearMeasurementModel* linear_measurement_ = nullptr;
+};
+
+class ExtendedKalmanFilter : public KalmanFilterBase {
+ public:
+  ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_z);
+
   // With F: x <- F x, P <- F P F' + Q (u must be absent). Otherwise the process model gives
   // x <- f(x, u, dt) and F. Q defaults to the filter's Q. u defaults to zeros of the model's input.
   void predict(double dt, const Eigen::VectorXd* u, const Eigen::MatrixXd* F,
@@ -111,26 +160,19 @@ class ExtendedKalmanFilter {
   // filter's R; quality q in [0, 1] scales it to R / q (q = 0 skips the update).
   UpdateResult update(const Eigen::Ref<const Eigen::VectorXd>& z, const Eigen::MatrixXd* H,
                       const Eigen::MatrixXd* R, double quality);
-  // T steps of predict(dt_t, u_t) then update(z_t, quality_t) with the filter's models, Q and R;
-  // z is T x m row-major (NaN = missing), dt has 1 or T entries, u is T x dim_u row-major or
-  // empty, quality has T entries or is empty. The filter ends at the last posterior.
-  BatchResult run_batch(const double* z, Eigen::Index steps, const std::vector<double>& dt,
-                        const double* u, Eigen::Index dim_u, const double* quality,
-                        bool record_states, CovarianceOutput covariances);
 
  private:
-  Eigen::Index input_dim() const;
+  void predict_with_model(double dt, const Eigen::VectorXd* u) override {
+    predict(dt, u, nullptr, nullptr);
+  }
+  UpdateResult update_with_model(const Eigen::Ref<const Eigen::VectorXd>& z,
+                                 double quality) override {
+    return update(z, nullptr, nullptr, quality);
+  }
+  // Linear models: the kernel's loop (fixed-size where compiled in).
+  bool run_series(const double* z, const double* quality, CovarianceOutput covariances,
+                  BatchResult& r) override;
 
-  Eigen::Index n_, m_;
-  Eigen::VectorXd x_, u_;
-  Eigen::MatrixXd P_, Q_, R_;
-  std::vector<double> gate_;
-  std::shared_ptr<ProcessModel> process_;
-  std::shared_ptr<MeasurementModel> measurement_;
-  // The models again when they are linear (nullptr otherwise): their matrices go straight into
-  // the kernel, without the virtual propagate/measure calls and copies.
-  const LinearProcessModel* linear_process_ = nullptr;
-  const LinearMeasurementModel* linear_measurement_ = nullptr;
   std::unique_ptr<Kernel> kernel_;
   // Scratch: the candidate posterior and model outputs, swapped in on success.
   Eigen::VectorXd x_work_, hx_work_;

@@ -93,6 +93,11 @@ class Kernel {
                        double* innovation_out, double* S_out, std::uint8_t* used_out);
 };
 
+// The statistics every update reports for an innovation y (k) whose covariance S (k x k) has the
+// lower Cholesky factor L: used = k, nis = y' S^-1 y, log_likelihood = log N(y; 0, S).
+UpdateOutcome innovation_outcome(const Eigen::Ref<const Eigen::MatrixXd>& L,
+                                 const Eigen::Ref<const Eigen::VectorXd>& y);
+
 // A kernel for state dimension n and measurement dimension m (fixed-size where compiled in).
 std::unique_ptr<Kernel> make_kernel(Index n, Index m);
 

@@ -18,13 +18,6 @@ std::string shape_text(Eigen::Index rows, Eigen::Index cols) {
   return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
 }
 
-std::string number_text(double v) {
-  std::ostringstream s;
-  s.precision(6);
-  s << v;
-  return s.str();
-}
-
 bool all_finite(const Eigen::Ref<const Eigen::MatrixXd>& a) { return a.allFinite(); }
 
 // Restores a filter's estimate when a multi-step call fails part-way.
@@ -52,6 +45,13 @@ class Snapshot {
 };
 
 }  // namespace
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
 
 void check_finite(const std::string& name, const Eigen::Ref<const Eigen::MatrixXd>& a) {
   if (!all_finite(a)) {
@@ -133,7 +133,7 @@ void check_gate(const std::vector<double>& gate, Eigen::Index m) {
   }
 }
 
-ExtendedKalmanFilter::ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_z)
+KalmanFilterBase::KalmanFilterBase(Eigen::Index dim_x, Eigen::Index dim_z)
     : n_(dim_x), m_(dim_z) {
   if (dim_x < 1) {
     throw std::invalid_argument("dim_x must be >= 1, got " + std::to_string(dim_x));
@@ -146,39 +146,56 @@ ExtendedKalmanFilter::ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_
   Q_ = Eigen::MatrixXd::Identity(n_, n_);
   R_ = Eigen::MatrixXd::Identity(m_, m_);
   gate_.assign(static_cast<std::size_t>(m_ + 1), kInf);
+}
+
+void KalmanFilterBase::check_dt(double dt) {
+  if (!(dt >= 0.0) || !std::isfinite(dt)) {
+    throw std::invalid_argument("dt must be a finite time step >= 0, got " + number_text(dt));
+  }
+}
+
+void KalmanFilterBase::check_quality(double quality) {
+  if (!(quality >= 0.0 && quality <= 1.0)) {
+    throw std::invalid_argument("quality must be in [0, 1] (0 skips the update), got " +
+                                number_text(quality));
+  }
+}
+
+ExtendedKalmanFilter::ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_z)
+    : KalmanFilterBase(dim_x, dim_z) {
   kernel_ = make_kernel(n_, m_);
   x_work_.resize(n_);
   P_work_.resize(n_, n_);
 }
 
-void ExtendedKalmanFilter::set_x(const Eigen::Ref<const Eigen::VectorXd>& x) {
+void KalmanFilterBase::set_x(const Eigen::Ref<const Eigen::VectorXd>& x) {
   check_vector("x", x, n_);
   x_ = x;
 }
 
-void ExtendedKalmanFilter::set_P(const Eigen::Ref<const Eigen::MatrixXd>& P) {
+void KalmanFilterBase::set_P(const Eigen::Ref<const Eigen::MatrixXd>& P) {
   P_ = checked_covariance("P", P, n_, true);
 }
 
-void ExtendedKalmanFilter::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
+void KalmanFilterBase::set_Q(const Eigen::Ref<const Eigen::MatrixXd>& Q) {
   Q_ = checked_covariance("Q", Q, n_, false);
 }
 
-void ExtendedKalmanFilter::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
+void KalmanFilterBase::set_R(const Eigen::Ref<const Eigen::MatrixXd>& R) {
   R_ = checked_covariance("R", R, m_, true);
 }
 
-void ExtendedKalmanFilter::set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
+void KalmanFilterBase::set_u(const Eigen::Ref<const Eigen::VectorXd>& u) {
   check_vector("u", u, input_dim());
   u_ = u;
 }
 
-void ExtendedKalmanFilter::set_gate(std::vector<double> gate) {
+void KalmanFilterBase::set_gate(std::vector<double> gate) {
   check_gate(gate, m_);
   gate_ = std::move(gate);
 }
 
-void ExtendedKalmanFilter::set_process_model(std::shared_ptr<ProcessModel> model) {
+void KalmanFilterBase::set_process_model(std::shared_ptr<ProcessModel> model) {
   if (model && model->state_dim() != n_) {
     throw std::invalid_argument("process_model has state dimension " +
                                 std::to_string(model->state_dim()) + ", the filter has dim_x = " +
@@ -189,7 +206,7 @@ void ExtendedKalmanFilter::set_process_model(std::shared_ptr<ProcessModel> model
   u_ = Eigen::VectorXd::Zero(input_dim());
 }
 
-void ExtendedKalmanFilter::set_measurement_model(std::shared_ptr<MeasurementModel> model) {
+void KalmanFilterBase::set_measurement_model(std::shared_ptr<MeasurementModel> model) {
   if (model && (model->state_dim() != n_ || model->measurement_dim() != m_)) {
     throw std::invalid_argument(
         "measurement_model maps " + std::to_string(model->state_dim()) + " states to " +
@@ -200,11 +217,11 @@ void ExtendedKalmanFilter::set_measurement_model(std::shared_ptr<MeasurementMode
   linear_measurement_ = dynamic_cast<const LinearMeasurementModel*>(measurement_.get());
 }
 
-void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
-                                     const Eigen::Ref<const Eigen::MatrixXd>& P,
-                                     const Eigen::Ref<const Eigen::MatrixXd>& Q,
-                                     const Eigen::Ref<const Eigen::MatrixXd>& R,
-                                     const Eigen::Ref<const Eigen::VectorXd>& u) {
+void KalmanFilterBase::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& P,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& Q,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& R,
+                                 const Eigen::Ref<const Eigen::VectorXd>& u) {
   check_vector("x", x, n_);
   check_vector("u", u, input_dim());
   Eigen::MatrixXd P_new = checked_covariance("P", P, n_, true);
@@ -217,15 +234,13 @@ void ExtendedKalmanFilter::set_state(const Eigen::Ref<const Eigen::VectorXd>& x,
   u_ = u;
 }
 
-Eigen::Index ExtendedKalmanFilter::input_dim() const {
+Eigen::Index KalmanFilterBase::input_dim() const {
   return process_ ? process_->input_dim() : 0;
 }
 
 void ExtendedKalmanFilter::predict(double dt, const Eigen::VectorXd* u, const Eigen::MatrixXd* F,
                                    const Eigen::MatrixXd* Q) {
-  if (!(dt >= 0.0) || !std::isfinite(dt)) {
-    throw std::invalid_argument("dt must be a finite time step >= 0, got " + number_text(dt));
-  }
+  check_dt(dt);
   const Eigen::MatrixXd* Q_used = &Q_;
   if (Q != nullptr) {
     check_covariance("Q", *Q, n_, false);
@@ -275,10 +290,7 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
                                           const Eigen::MatrixXd* H, const Eigen::MatrixXd* R,
                                           double quality) {
   check_vector("z", z, m_, /*allow_nan=*/true);
-  if (!(quality >= 0.0 && quality <= 1.0)) {
-    throw std::invalid_argument("quality must be in [0, 1] (0 skips the update), got " +
-                                number_text(quality));
-  }
+  check_quality(quality);
   const Eigen::MatrixXd* R_used = &R_;
   if (R != nullptr) {
     check_covariance("R", *R, m_, true);
@@ -330,10 +342,10 @@ UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd
   return result;
 }
 
-BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
-                                            const std::vector<double>& dt, const double* u,
-                                            Eigen::Index dim_u, const double* quality,
-                                            bool record_states, CovarianceOutput covariances) {
+BatchResult KalmanFilterBase::run_batch(const double* z, Eigen::Index steps,
+                                        const std::vector<double>& dt, const double* u,
+                                        Eigen::Index dim_u, const double* quality,
+                                        bool record_states, CovarianceOutput covariances) {
   if (!process_) {
     throw std::invalid_argument("batch filtering needs the filter's process_model");
   }
@@ -386,41 +398,7 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
   r.log_likelihood.resize(T);
   r.accepted.resize(T);
 
-  if (linear_process_ != nullptr && linear_measurement_ != nullptr && u == nullptr) {
-    const Eigen::MatrixXd* F = &linear_process_->F();
-    const Eigen::MatrixXd* H = &linear_measurement_->H();
-    // The fast path: the whole series inside one (fixed-size where compiled in) kernel loop.
-    Series s;
-    s.steps = steps;
-    s.z = z;
-    s.z_stride = m_;
-    s.quality = quality;
-    s.quality_stride = 1;
-    if (record_states) {
-      s.state = r.states.data();
-      s.state_stride = n_;
-    }
-    if (covariances == CovarianceOutput::full) {
-      s.covariance = r.covariances.data();
-      s.covariance_stride = n_ * n_;
-    } else if (covariances == CovarianceOutput::diagonal) {
-      s.covariance_diagonal = r.covariances.data();
-      s.covariance_diagonal_stride = n_;
-    }
-    s.innovation = r.innovations.data();
-    s.innovation_stride = m_;
-    s.nis = r.nis.data();
-    s.log_likelihood = r.log_likelihood.data();
-    s.accepted = r.accepted.data();
-    s.scalar_stride = 1;
-    const LinearModel model{F->data(), Q_.data(), H->data(), R_.data(), gate_.data()};
-    x_work_ = x_;
-    P_work_ = P_;
-    kernel_->run_linear(x_work_.data(), P_work_.data(), model, s);
-    x_.swap(x_work_);
-    P_.swap(P_work_);
-    return r;
-  }
+  if (u == nullptr && run_series(z, quality, covariances, r)) return r;
 
   // The general path: the filter's own predict/update per step, restored if any step fails.
   Snapshot snapshot(x_, P_, u_);
@@ -429,12 +407,12 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
     const double dt_t = dt.size() == 1 ? dt[0] : dt[static_cast<std::size_t>(t)];
     if (u != nullptr) {
       u_t = Eigen::Map<const Eigen::VectorXd>(u + t * dim_u, dim_u);
-      predict(dt_t, &u_t, nullptr, nullptr);
+      predict_with_model(dt_t, &u_t);
     } else {
-      predict(dt_t, nullptr, nullptr, nullptr);
+      predict_with_model(dt_t, nullptr);
     }
-    const UpdateResult step = update(Eigen::Map<const Eigen::VectorXd>(z + t * m_, m_), nullptr,
-                                     nullptr, quality != nullptr ? quality[t] : 1.0);
+    const UpdateResult step = update_with_model(Eigen::Map<const Eigen::VectorXd>(z + t * m_, m_),
+                                                quality != nullptr ? quality[t] : 1.0);
     const auto ts = static_cast<std::size_t>(t);
     if (record_states) Eigen::Map<Eigen::VectorXd>(r.states.data() + ts * n, n_) = x_;
     if (covariances == CovarianceOutput::full) {
@@ -449,6 +427,44 @@ BatchResult ExtendedKalmanFilter::run_batch(const double* z, Eigen::Index steps,
   }
   snapshot.commit();
   return r;
+}
+
+bool ExtendedKalmanFilter::run_series(const double* z, const double* quality,
+                                      CovarianceOutput covariances, BatchResult& r) {
+  if (linear_process_ == nullptr || linear_measurement_ == nullptr) return false;
+  const Eigen::MatrixXd* F = &linear_process_->F();
+  const Eigen::MatrixXd* H = &linear_measurement_->H();
+  // The fast path: the whole series inside one (fixed-size where compiled in) kernel loop.
+  Series s;
+  s.steps = r.steps;
+  s.z = z;
+  s.z_stride = m_;
+  s.quality = quality;
+  s.quality_stride = 1;
+  if (!r.states.empty()) {
+    s.state = r.states.data();
+    s.state_stride = n_;
+  }
+  if (covariances == CovarianceOutput::full) {
+    s.covariance = r.covariances.data();
+    s.covariance_stride = n_ * n_;
+  } else if (covariances == CovarianceOutput::diagonal) {
+    s.covariance_diagonal = r.covariances.data();
+    s.covariance_diagonal_stride = n_;
+  }
+  s.innovation = r.innovations.data();
+  s.innovation_stride = m_;
+  s.nis = r.nis.data();
+  s.log_likelihood = r.log_likelihood.data();
+  s.accepted = r.accepted.data();
+  s.scalar_stride = 1;
+  const LinearModel model{F->data(), Q_.data(), H->data(), R_.data(), gate_.data()};
+  x_work_ = x_;
+  P_work_ = P_;
+  kernel_->run_linear(x_work_.data(), P_work_.data(), model, s);
+  x_.swap(x_work_);
+  P_.swap(P_work_);
+  return true;
 }
 
 }  // namespace fmitwin

@@ -597,6 +597,12 @@ std::unique_ptr<Kernel> make_kernel(Index n, Index m) {
   return std::make_unique<DynamicKernel>(n, m);
 }
 
+UpdateOutcome innovation_outcome(const Eigen::Ref<const Eigen::MatrixXd>& L,
+                                 const Eigen::Ref<const Eigen::VectorXd>& y) {
+  std::vector<double> w(static_cast<std::size_t>(y.size()));
+  return innovation_statistics(L, y, w.data(), y.size());
+}
+
 UpdateOutcome Kernel::update(double* x, double* P, const double* z, const double* hx,
                              const double* H, const double* R, double quality,
                              const double* gate_table, double* innovation_out, double* S_out,
