@@ -89,3 +89,52 @@ def linear_filter(
         kwargs["process_model"] = fmitwin.LinearProcessModel(s.F)
         kwargs["measurement_model"] = fmitwin.LinearMeasurementModel(s.H)
     return fmitwin.ExtendedKalmanFilter(n, m, x0=s.x0, P0=s.P0, Q=s.Q, R=s.R, **kwargs)
+
+
+# The unscented filter's reference: scaled sigma points (Van der Merwe), update on fresh points.
+
+
+def merwe_weights(n: int, alpha: float, beta: float, kappa: float):
+    """(Wm, Wc, n + lambda) of the 2n + 1 scaled sigma points."""
+    scale = alpha**2 * (n + kappa)
+    Wm = np.full(2 * n + 1, 0.5 / scale)
+    Wm[0] = (scale - n) / scale
+    Wc = Wm.copy()
+    Wc[0] += 1.0 - alpha**2 + beta
+    return Wm, Wc, scale
+
+
+def sigma_points(x, P, scale):
+    """Rows x, x + L[:, i], x - L[:, i] with L L' = scale P: (2n + 1, n)."""
+    L = np.linalg.cholesky(scale * P)
+    return np.vstack([x, x + L.T, x - L.T])
+
+
+def ukf_predict(x, P, f, Q, alpha=1.0, beta=2.0, kappa=0.0):
+    Wm, Wc, scale = merwe_weights(len(x), alpha, beta, kappa)
+    images = np.array([f(s) for s in sigma_points(x, P, scale)])
+    x = Wm @ images
+    d = images - x
+    return x, d.T @ np.diag(Wc) @ d + Q
+
+
+def ukf_update(x, P, z, h, R, quality=1.0, gate=None, alpha=1.0, beta=2.0, kappa=0.0):
+    """Returns (x, P, info) like update(), on the non-NaN entries of z."""
+    used = ~np.isnan(z) if quality > 0 else np.zeros(len(z), bool)
+    k = int(used.sum())
+    if k == 0:
+        return x, P, {"accepted": False, "gated": False, "nis": np.nan, "used": used}
+    Wm, Wc, scale = merwe_weights(len(x), alpha, beta, kappa)
+    sigmas = sigma_points(x, P, scale)
+    Z = np.array([h(s) for s in sigmas])[:, used]
+    z_hat = Wm @ Z
+    dZ = Z - z_hat
+    S = dZ.T @ np.diag(Wc) @ dZ + R[np.ix_(used, used)] / quality
+    y = z[used] - z_hat
+    nis = float(y @ np.linalg.solve(S, y))
+    info = {"accepted": False, "gated": True, "nis": nis, "used": used, "S": S, "y": y}
+    if gate is not None and nis > gate[k]:
+        return x, P, info
+    K = (sigmas - x).T @ np.diag(Wc) @ dZ @ np.linalg.inv(S)
+    info.update(accepted=True, gated=False)
+    return x + K @ y, P - K @ S @ K.T, info

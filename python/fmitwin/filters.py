@@ -102,23 +102,28 @@ class BatchResult:
 
 
 class _KalmanFilterAPI:
-    """The Python side both Kalman filters share: set-up from keywords, named states and
-    measurements, the chi-square gate, snapshots and the batch run (on the compiled class's
-    ``x``, ``P``, ``Q``, ``R``, ``u``, ``gate_thresholds``, ``_set_state`` and ``_batch``)."""
+    """The Python side both Kalman filters share: set-up from keywords (``_compiled_args`` go on
+    to the compiled class's constructor), named states and measurements, the chi-square gate,
+    snapshots and the batch run (on the compiled class's ``x``, ``P``, ``Q``, ``R``, ``u``,
+    ``gate_thresholds``, ``_set_state`` and ``_batch``)."""
 
-    def _configure(
+    def __init__(
         self,
+        dim_x: int,
+        dim_z: int,
         *,
-        x0: ArrayLike | None,
-        P0: ArrayLike | None,
-        Q: ArrayLike | None,
-        R: ArrayLike | None,
-        process_model: ProcessModel | None,
-        measurement_model: MeasurementModel | None,
-        gate_probability: float | None,
-        state_names: Sequence[str] | None,
-        measurement_names: Sequence[str] | None,
+        x0: ArrayLike | None = None,
+        P0: ArrayLike | None = None,
+        Q: ArrayLike | None = None,
+        R: ArrayLike | None = None,
+        process_model: ProcessModel | None = None,
+        measurement_model: MeasurementModel | None = None,
+        gate_probability: float | None = None,
+        state_names: Sequence[str] | None = None,
+        measurement_names: Sequence[str] | None = None,
+        _compiled_args: tuple[float, ...] = (),
     ) -> None:
+        super().__init__(int(dim_x), int(dim_z), *_compiled_args)
         _check_model(process_model, ProcessModel, "process_model")
         _check_model(measurement_model, MeasurementModel, "measurement_model")
         self.state_names = _names(state_names, self.dim_x, "state_names")
@@ -256,34 +261,6 @@ class ExtendedKalmanFilter(_KalmanFilterAPI, _core.ExtendedKalmanFilter):
     shape; a rejected call leaves the filter exactly as it was.
     """
 
-    def __init__(
-        self,
-        dim_x: int,
-        dim_z: int,
-        *,
-        x0: ArrayLike | None = None,
-        P0: ArrayLike | None = None,
-        Q: ArrayLike | None = None,
-        R: ArrayLike | None = None,
-        process_model: ProcessModel | None = None,
-        measurement_model: MeasurementModel | None = None,
-        gate_probability: float | None = None,
-        state_names: Sequence[str] | None = None,
-        measurement_names: Sequence[str] | None = None,
-    ) -> None:
-        super().__init__(int(dim_x), int(dim_z))
-        self._configure(
-            x0=x0,
-            P0=P0,
-            Q=Q,
-            R=R,
-            process_model=process_model,
-            measurement_model=measurement_model,
-            gate_probability=gate_probability,
-            state_names=state_names,
-            measurement_names=measurement_names,
-        )
-
     process_model = _kept_model(_core.ExtendedKalmanFilter, "process_model")
     measurement_model = _kept_model(_core.ExtendedKalmanFilter, "measurement_model")
 
@@ -325,30 +302,13 @@ class UnscentedKalmanFilter(_KalmanFilterAPI, _core.UnscentedKalmanFilter):
         dim_x: int,
         dim_z: int,
         *,
-        x0: ArrayLike | None = None,
-        P0: ArrayLike | None = None,
-        Q: ArrayLike | None = None,
-        R: ArrayLike | None = None,
-        process_model: ProcessModel | None = None,
-        measurement_model: MeasurementModel | None = None,
         alpha: float = 1.0,
         beta: float = 2.0,
         kappa: float = 0.0,
-        gate_probability: float | None = None,
-        state_names: Sequence[str] | None = None,
-        measurement_names: Sequence[str] | None = None,
+        **settings: Any,
     ) -> None:
-        super().__init__(int(dim_x), int(dim_z), float(alpha), float(beta), float(kappa))
-        self._configure(
-            x0=x0,
-            P0=P0,
-            Q=Q,
-            R=R,
-            process_model=process_model,
-            measurement_model=measurement_model,
-            gate_probability=gate_probability,
-            state_names=state_names,
-            measurement_names=measurement_names,
+        super().__init__(
+            dim_x, dim_z, _compiled_args=(float(alpha), float(beta), float(kappa)), **settings
         )
 
     process_model = _kept_model(_core.UnscentedKalmanFilter, "process_model")

@@ -121,9 +121,11 @@ class KalmanFilterBase {
  protected:
   KalmanFilterBase(Eigen::Index dim_x, Eigen::Index dim_z);
   Eigen::Index input_dim() const;
-  // The argument checks every predict() / update() starts with (std::invalid_argument).
-  static void check_dt(double dt);
-  static void check_quality(double quality);
+  // The argument checks every predict() / update() starts with (std::invalid_argument): they
+  // return the noise covariance to use, Q / R when given (and valid), else the filter's.
+  const Eigen::MatrixXd& predict_noise(double dt, const Eigen::MatrixXd* Q) const;
+  const Eigen::MatrixXd& update_noise(const Eigen::Ref<const Eigen::VectorXd>& z, double quality,
+                                      const Eigen::MatrixXd* R) const;
   // One batch step through the models: predict over dt with u (nullptr: zeros), then update.
   virtual void predict_with_model(double dt, const Eigen::VectorXd* u) = 0;
   virtual UpdateResult update_with_model(const Eigen::Ref<const Eigen::VectorXd>& z,

@@ -148,17 +148,26 @@ KalmanFilterBase::KalmanFilterBase(Eigen::Index dim_x, Eigen::Index dim_z)
   gate_.assign(static_cast<std::size_t>(m_ + 1), kInf);
 }
 
-void KalmanFilterBase::check_dt(double dt) {
+const Eigen::MatrixXd& KalmanFilterBase::predict_noise(double dt, const Eigen::MatrixXd* Q) const {
   if (!(dt >= 0.0) || !std::isfinite(dt)) {
     throw std::invalid_argument("dt must be a finite time step >= 0, got " + number_text(dt));
   }
+  if (Q == nullptr) return Q_;
+  check_covariance("Q", *Q, n_, false);
+  return *Q;
 }
 
-void KalmanFilterBase::check_quality(double quality) {
+const Eigen::MatrixXd& KalmanFilterBase::update_noise(const Eigen::Ref<const Eigen::VectorXd>& z,
+                                                      double quality,
+                                                      const Eigen::MatrixXd* R) const {
+  check_vector("z", z, m_, /*allow_nan=*/true);
   if (!(quality >= 0.0 && quality <= 1.0)) {
     throw std::invalid_argument("quality must be in [0, 1] (0 skips the update), got " +
                                 number_text(quality));
   }
+  if (R == nullptr) return R_;
+  check_covariance("R", *R, m_, true);
+  return *R;
 }
 
 ExtendedKalmanFilter::ExtendedKalmanFilter(Eigen::Index dim_x, Eigen::Index dim_z)
@@ -240,12 +249,7 @@ Eigen::Index KalmanFilterBase::input_dim() const {
 
 void ExtendedKalmanFilter::predict(double dt, const Eigen::VectorXd* u, const Eigen::MatrixXd* F,
                                    const Eigen::MatrixXd* Q) {
-  check_dt(dt);
-  const Eigen::MatrixXd* Q_used = &Q_;
-  if (Q != nullptr) {
-    check_covariance("Q", *Q, n_, false);
-    Q_used = Q;
-  }
+  const Eigen::MatrixXd* Q_used = &predict_noise(dt, Q);
   x_work_ = x_;
   P_work_ = P_;
   if (F != nullptr) {
@@ -289,13 +293,7 @@ void ExtendedKalmanFilter::predict(double dt, const Eigen::VectorXd* u, const Ei
 UpdateResult ExtendedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd>& z,
                                           const Eigen::MatrixXd* H, const Eigen::MatrixXd* R,
                                           double quality) {
-  check_vector("z", z, m_, /*allow_nan=*/true);
-  check_quality(quality);
-  const Eigen::MatrixXd* R_used = &R_;
-  if (R != nullptr) {
-    check_covariance("R", *R, m_, true);
-    R_used = R;
-  }
+  const Eigen::MatrixXd* R_used = &update_noise(z, quality, R);
   const double* hx = nullptr;
   const Eigen::MatrixXd* H_used = H;
   if (H != nullptr) {

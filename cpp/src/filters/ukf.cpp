@@ -65,12 +65,7 @@ Eigen::MatrixXd UnscentedKalmanFilter::sigma_points(const Eigen::Ref<const Eigen
 
 void UnscentedKalmanFilter::predict(double dt, const Eigen::VectorXd* u,
                                     const Eigen::MatrixXd* Q) {
-  check_dt(dt);
-  const Eigen::MatrixXd* Q_used = &Q_;
-  if (Q != nullptr) {
-    check_covariance("Q", *Q, n_, false);
-    Q_used = Q;
-  }
+  const Eigen::MatrixXd& Q_used = predict_noise(dt, Q);
   if (!process_) {
     throw std::invalid_argument(
         "predict() needs the filter's process_model: the unscented filter propagates its sigma "
@@ -90,7 +85,7 @@ void UnscentedKalmanFilter::predict(double dt, const Eigen::VectorXd* u,
   }
   Eigen::VectorXd x_new = images_ * Wm_;
   const Eigen::MatrixXd deviations = images_.colwise() - x_new;
-  Eigen::MatrixXd P_new = deviations * Wc_.asDiagonal() * deviations.transpose() + *Q_used;
+  Eigen::MatrixXd P_new = deviations * Wc_.asDiagonal() * deviations.transpose() + Q_used;
   P_new = 0.5 * (P_new + P_new.transpose()).eval();
   if (!positive_definite(P_new)) {
     throw std::runtime_error(
@@ -105,13 +100,7 @@ void UnscentedKalmanFilter::predict(double dt, const Eigen::VectorXd* u,
 
 UpdateResult UnscentedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorXd>& z,
                                            const Eigen::MatrixXd* R, double quality) {
-  check_vector("z", z, m_, /*allow_nan=*/true);
-  check_quality(quality);
-  const Eigen::MatrixXd* R_used = &R_;
-  if (R != nullptr) {
-    check_covariance("R", *R, m_, true);
-    R_used = R;
-  }
+  const Eigen::MatrixXd& R_used = update_noise(z, quality, R);
   if (!measurement_) {
     throw std::invalid_argument(
         "update() needs the filter's measurement_model: the unscented filter maps its sigma "
@@ -148,7 +137,7 @@ UpdateResult UnscentedKalmanFilter::update(const Eigen::Ref<const Eigen::VectorX
     Z.row(a) = images_.row(i);
     z_used(a) = z(i);
     for (Eigen::Index b = 0; b < k; ++b) {
-      R_q(a, b) = (*R_used)(i, used[static_cast<std::size_t>(b)]) / quality;
+      R_q(a, b) = R_used(i, used[static_cast<std::size_t>(b)]) / quality;
     }
   }
   const Eigen::VectorXd z_hat = Z * Wm_;
