@@ -5,9 +5,12 @@ timed as
   * fmitwin per step from Python (``ekf.predict(); ekf.update(z)``),
   * fmitwin batch (``ekf.batch_filter(z)``: T steps in one call),
   * fmitwin fleet (``FleetKalmanFilter.run``: N filters x T steps, 1 and 2 threads),
-against FilterPy's ExtendedKalmanFilter, a plain NumPy loop of the same equations, simdkalman's
-vectorised predict/update over a fleet, and the floor: the same step as a plain dynamic-size
-Eigen loop in C++ (benchmarks/floor/ekf_floor.cpp), compiled here with the package's flags.
+  * fmitwin's unscented filter per step and batch (on the same linear models, through its sigma
+    points),
+against FilterPy's ExtendedKalmanFilter and UnscentedKalmanFilter (Merwe sigma points), a plain
+NumPy loop of the same equations, simdkalman's vectorised predict/update over a fleet, and the
+floor: the same step as a plain dynamic-size Eigen loop in C++ (benchmarks/floor/ekf_floor.cpp),
+compiled here with the package's flags.
 A ratio is peer time / fmitwin time: above 1, fmitwin is faster.
 
 usage: python benchmarks/compare_filters.py [--quick] [--sizes 2 6 12]
@@ -29,6 +32,8 @@ import fmitwin
 import numpy as np
 import simdkalman.primitives as simd
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
+from filterpy.kalman import MerweScaledSigmaPoints
+from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor" / "ekf_floor.cpp"
@@ -95,9 +100,9 @@ def linear_system(n: int, m: int, rng: np.random.Generator):
     return F, 0.01 * np.eye(n), rng.normal(size=(m, n)), np.eye(m)
 
 
-def fmitwin_filter(F, Q, H, R) -> fmitwin.ExtendedKalmanFilter:
+def fmitwin_filter(F, Q, H, R, kind=fmitwin.ExtendedKalmanFilter):
     n, m = F.shape[0], H.shape[0]
-    return fmitwin.ExtendedKalmanFilter(
+    return kind(
         n,
         m,
         Q=Q,
@@ -152,6 +157,30 @@ def measure(n: int, quick: bool, rng: np.random.Generator) -> dict[str, float]:
             theirs.predict()
             theirs.update(z, lambda _x: H, lambda x: H @ x)
 
+    ukf = fmitwin_filter(F, Q, H, R, fmitwin.UnscentedKalmanFilter)
+
+    def ukf_per_step() -> None:
+        for z in zs[:per_step_count]:
+            ukf.predict()
+            ukf.update(z)
+
+    ukf_batch = zs[: max(20, batch_count // (2 * n + 1))]
+    their_ukf = FilterPyUKF(
+        n,
+        m,
+        1.0,
+        hx=lambda x: H @ x,
+        fx=lambda x, dt: F @ x,
+        points=MerweScaledSigmaPoints(n, 1.0, 2.0, 0.0),
+    )
+    their_ukf.Q, their_ukf.R = Q, R
+    ukf_count = max(10, per_step_count // (2 * n + 1))
+
+    def filterpy_ukf_steps() -> None:
+        for z in zs[:ukf_count]:
+            their_ukf.predict()
+            their_ukf.update(z)
+
     # Fleets: 100,000 filters where memory allows (N n^2 <= 3.6 M covariance entries).
     count = min(100_000, 3_600_000 // (n * n))
     if quick:
@@ -185,6 +214,13 @@ def measure(n: int, quick: bool, rng: np.random.Generator) -> dict[str, float]:
             per_step_count,
             time.process_time,
         ),
+        "fmitwin UKF per step": (ukf_per_step, per_step_count, time.process_time),
+        "fmitwin UKF batch": (
+            lambda: ukf.batch_filter(ukf_batch, covariances="none"),
+            len(ukf_batch),
+            time.process_time,
+        ),
+        "FilterPy UKF": (filterpy_ukf_steps, ukf_count, time.process_time),
         "fleet 1T": (lambda: fleets[1].run(fleet_z), fleet_size, time.perf_counter),
         "fleet 2T": (lambda: fleets[2].run(fleet_z), fleet_size, time.perf_counter),
         "simdkalman": (simdkalman_fleet, fleet_size, time.perf_counter),
@@ -205,6 +241,8 @@ COLUMNS = [
     ("batch/FilterPy", "FilterPy", "fmitwin batch"),
     ("batch/NumPy", "NumPy loop", "fmitwin batch"),
     ("batch/C++floor", "C++ floor", "fmitwin batch"),
+    ("ukf step/FP", "FilterPy UKF", "fmitwin UKF per step"),
+    ("ukf batch/FP", "FilterPy UKF", "fmitwin UKF batch"),
     ("fleet1T/simdk", "simdkalman", "fleet 1T"),
     ("fleet2T/simdk", "simdkalman", "fleet 2T"),
 ]
@@ -235,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "step: predict()+update(z) from Python; batch: batch_filter(z) over T steps; fleet: "
         "FleetKalmanFilter.run over N filters on 1 / 2 threads; simdk: simdkalman predict/update "
-        "vectorised over the same N filters."
+        "vectorised over the same N filters; ukf: UnscentedKalmanFilter on the same linear "
+        "models against FilterPy's UnscentedKalmanFilter (FP)."
     )
     return 0
 
