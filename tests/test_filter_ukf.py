@@ -400,6 +400,35 @@ def test_non_finite_model_output_changes_nothing(bad) -> None:
     assert_unchanged(ukf, before)
 
 
+def square_filter(R) -> fmitwin.UnscentedKalmanFilter:
+    """f(x) = h(x) = x^2 around x = 0 with beta = -1: Wc_0 = -99.01 outweighs the outer points."""
+    return fmitwin.UnscentedKalmanFilter(
+        1,
+        1,
+        Q=[[0.0]],
+        R=R,
+        process_model=fmitwin.PythonProcessModel(lambda x, u, dt: x**2, dim_x=1),
+        measurement_model=fmitwin.PythonMeasurementModel(lambda x: x**2, dim_x=1, dim_z=1),
+        alpha=0.1,
+        beta=-1.0,
+    )
+
+
+def test_covariances_that_lose_definiteness_are_refused() -> None:
+    ukf = square_filter(R=[[0.5]])
+    Wc = ukf.covariance_weights
+    assert Wc[0] == pytest.approx(-99.01)
+    before = ukf.get_state()
+    with pytest.raises(RuntimeError, match="predict.*not positive definite.*unchanged"):
+        ukf.predict()  # P = sum Wc (chi - x)^2 = -1
+    with pytest.raises(RuntimeError, match="innovation covariance S is not positive definite"):
+        ukf.update([1.0])  # S = -1 + 0.5
+    ukf.measurement_model = fmitwin.PythonMeasurementModel(lambda x: x + x**2, dim_x=1, dim_z=1)
+    with pytest.raises(RuntimeError, match="update.*not positive definite.*unchanged"):
+        ukf.update([1.0])  # S = 0 + 0.5, Pxz = 1: P - Pxz S^-1 Pxz' = -1
+    assert_unchanged(ukf, before)
+
+
 def test_failing_model_in_a_batch_changes_nothing() -> None:
     calls = []
 
