@@ -1,4 +1,4 @@
-// The extended Kalman filter (see ekf.hpp).
+// The Kalman filters' shared state and batch loop, and the extended Kalman filter (see ekf.hpp).
 #include "fmitwin/ekf.hpp"
 
 #include <cmath>
