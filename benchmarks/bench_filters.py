@@ -12,7 +12,7 @@ import fmitwin
 import numpy as np
 import pytest
 import simdkalman.primitives as simd
-from compare_filters import fmitwin_filter, linear_system, numpy_loop
+from compare_filters import filterpy_ukf, fmitwin_filter, linear_system, numpy_loop
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 
 N, M, STEPS, FLEET = 6, 3, 1000, 100_000
@@ -45,6 +45,28 @@ def test_filterpy_per_step(benchmark, system) -> None:
     def step() -> None:
         ekf.predict()
         ekf.update(z, lambda _x: H, lambda x: H @ x)
+
+    benchmark(step)
+
+
+def test_fmitwin_ukf_per_step(benchmark, system) -> None:
+    F, Q, H, R, zs = system
+    ukf = fmitwin_filter(F, Q, H, R, fmitwin.UnscentedKalmanFilter)
+
+    def step() -> None:
+        ukf.predict()
+        ukf.update(zs[0])
+
+    benchmark(step)
+
+
+def test_filterpy_ukf_per_step(benchmark, system) -> None:
+    F, Q, H, R, zs = system
+    ukf = filterpy_ukf(F, Q, H, R)
+
+    def step() -> None:
+        ukf.predict()
+        ukf.update(zs[0])
 
     benchmark(step)
 

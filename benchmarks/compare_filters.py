@@ -112,6 +112,15 @@ def fmitwin_filter(F, Q, H, R, kind=fmitwin.ExtendedKalmanFilter):
     )
 
 
+def filterpy_ukf(F, Q, H, R) -> FilterPyUKF:
+    """FilterPy's unscented filter on the linear model, with fmitwin's default sigma points."""
+    n, m = F.shape[0], H.shape[0]
+    points = MerweScaledSigmaPoints(n, alpha=1.0, beta=2.0, kappa=0.0)
+    ukf = FilterPyUKF(n, m, 1.0, hx=lambda x: H @ x, fx=lambda x, dt: F @ x, points=points)
+    ukf.Q, ukf.R = Q, R
+    return ukf
+
+
 def numpy_loop(F, Q, H, R, zs) -> None:
     """The same step in plain NumPy (Joseph form)."""
     n = F.shape[0]
@@ -165,15 +174,7 @@ def measure(n: int, quick: bool, rng: np.random.Generator) -> dict[str, float]:
             ukf.update(z)
 
     ukf_batch = zs[: max(20, batch_count // (2 * n + 1))]
-    their_ukf = FilterPyUKF(
-        n,
-        m,
-        1.0,
-        hx=lambda x: H @ x,
-        fx=lambda x, dt: F @ x,
-        points=MerweScaledSigmaPoints(n, 1.0, 2.0, 0.0),
-    )
-    their_ukf.Q, their_ukf.R = Q, R
+    their_ukf = filterpy_ukf(F, Q, H, R)
     ukf_count = max(10, per_step_count // (2 * n + 1))
 
     def filterpy_ukf_steps() -> None:
