@@ -49,26 +49,16 @@ def test_filterpy_per_step(benchmark, system) -> None:
     benchmark(step)
 
 
-def test_fmitwin_ukf_per_step(benchmark, system) -> None:
+@pytest.mark.parametrize(
+    "make",
+    [lambda *model: fmitwin_filter(*model, fmitwin.UnscentedKalmanFilter), filterpy_ukf],
+    ids=["fmitwin", "filterpy"],
+)
+def test_ukf_per_step(benchmark, system, make) -> None:
+    """One predict + update of the unscented filter, fmitwin's and FilterPy's."""
     F, Q, H, R, zs = system
-    ukf = fmitwin_filter(F, Q, H, R, fmitwin.UnscentedKalmanFilter)
-
-    def step() -> None:
-        ukf.predict()
-        ukf.update(zs[0])
-
-    benchmark(step)
-
-
-def test_filterpy_ukf_per_step(benchmark, system) -> None:
-    F, Q, H, R, zs = system
-    ukf = filterpy_ukf(F, Q, H, R)
-
-    def step() -> None:
-        ukf.predict()
-        ukf.update(zs[0])
-
-    benchmark(step)
+    ukf = make(F, Q, H, R)
+    benchmark(lambda: (ukf.predict(), ukf.update(zs[0])))
 
 
 def test_fmitwin_batch_1000_steps(benchmark, system) -> None:
