@@ -534,3 +534,17 @@ def test_fmu_backed_models(version) -> None:
     ).batch_filter(np.full((3, 1), 300.0), dt, power[:3])
     assert out.accepted.all()
     assert ukf.named_state()["UA"] == pytest.approx(55.0, abs=3 * math.sqrt(ukf.P[1, 1]))
+
+
+def test_fmu_clock_advances_once_per_step_whatever_the_sigma_points() -> None:
+    """The FMU-backed process model runs every sigma point from the step's start time."""
+    models = fmu_models(fmitwin.models.path("heated_tank", 2), measurements=["T"])
+    ukf = models.filter(unscented=True, P0=[[1.0]], Q=[[1e-4]], R=[[0.01]])
+    assert isinstance(ukf, fmitwin.UnscentedKalmanFilter)
+    simulator = models.process.instance.simulator
+    for step in range(1, 4):
+        ukf.predict(60.0, [1000.0])
+        assert simulator.time == pytest.approx(60.0 * step)
+        ukf.update([ukf.x[0]])
+    ekf = models.filter(P0=[[1.0]], Q=[[1e-4]], R=[[0.01]])
+    assert isinstance(ekf, fmitwin.ExtendedKalmanFilter)

@@ -57,12 +57,14 @@ class FmuModels:
     x0: NDArray[np.float64]  # states after initialization, then the parameters' values
     jacobian: str  # "directional" or "finite_difference"
 
-    def filter(self, **kwargs: Any) -> Any:
-        """An ``ExtendedKalmanFilter`` on these models (x0 and names filled in; pass P0, Q, R)."""
-        from fmitwin.filters import ExtendedKalmanFilter
+    def filter(self, *, unscented: bool = False, **kwargs: Any) -> Any:
+        """An ``ExtendedKalmanFilter`` (or, with ``unscented=True``, an ``UnscentedKalmanFilter``)
+        on these models, x0 and names filled in; pass P0, Q, R and the filter's other options."""
+        from fmitwin.filters import ExtendedKalmanFilter, UnscentedKalmanFilter
 
         kwargs.setdefault("x0", self.x0)
-        return ExtendedKalmanFilter(
+        kind = UnscentedKalmanFilter if unscented else ExtendedKalmanFilter
+        return kind(
             len(self.state_names),
             len(self.measurement_names),
             process_model=self.process,

@@ -4,7 +4,9 @@
 // filters of a fleet only if it is stateless (const) between calls, which every model in the
 // core is except the FMU-backed one (one FMU instance per filter).
 //
-// Call order: a filter calls propagate() once per predict and measure() once per update, from a
+// Call order: a filter calls propagate() once per predict and measure() once per update (the
+// extended filter), or, to carry several points through one step (the unscented filter's sigma
+// points), begin_points(), then propagate() once per point, then end_points(); always from a
 // single thread per filter and never while Python holds the GIL on that filter's behalf, so a
 // model must not call into Python (the Python-callable model is the documented exception: it
 // takes the GIL itself, and is the slow path).
@@ -26,6 +28,13 @@ class ProcessModel {
   virtual void propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
                          const Eigen::Ref<const Eigen::VectorXd>& u, double dt,
                          Eigen::Ref<Eigen::VectorXd> x_next, Eigen::MatrixXd* F) = 0;
+  // Bracket the propagate() calls of one step that starts every point from the same time. A model
+  // with a clock of its own (the FMU-backed one, whose instance advances with each propagate)
+  // rewinds to the step's start before each point after the first, so that it advances once per
+  // step; stateless models need nothing. end_points() must follow begin_points(), even when a
+  // propagate() in between threw.
+  virtual void begin_points() {}
+  virtual void end_points() {}
 };
 
 // z = h(x, u), with H = d z / d x.

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -75,8 +76,14 @@ void UnscentedKalmanFilter::predict(double dt, const Eigen::VectorXd* u,
   const Eigen::VectorXd u_used = u != nullptr ? *u : Eigen::VectorXd::Zero(input_dim());
   sigmas_ = sigma_points(x_, P_);
   images_.resize(n_, sigmas_.cols());
-  for (Eigen::Index i = 0; i < sigmas_.cols(); ++i) {
-    process_->propagate(sigmas_.col(i), u_used, dt, images_.col(i), nullptr);
+  {
+    // Every sigma point starts from this step's time (models with a clock rewind in between).
+    process_->begin_points();
+    const std::unique_ptr<ProcessModel, void (*)(ProcessModel*)> bracket(
+        process_.get(), [](ProcessModel* model) { model->end_points(); });
+    for (Eigen::Index i = 0; i < sigmas_.cols(); ++i) {
+      process_->propagate(sigmas_.col(i), u_used, dt, images_.col(i), nullptr);
+    }
   }
   if (!images_.allFinite()) {
     throw std::runtime_error(

@@ -198,8 +198,15 @@ void FmuProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
     throw std::invalid_argument("dt must be a finite number >= 0, got " + std::to_string(dt));
   }
   const std::size_t n = core_->n_states(), np = core_->n_parameters();
-  core_->load(x, u);
   ModelExchange& sim = core_->sim();
+  if (step_start_ != nullptr) {
+    if (point_ran_) {
+      sim.restore_state(*step_start_);
+      h_ = step_start_h_;
+    }
+    point_ran_ = true;
+  }
+  core_->load(x, u);
   const double t0 = sim.time();
   bool ok = true;
   if (dt == 0.0) {
@@ -224,6 +231,24 @@ void FmuProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
           Eigen::Map<const Eigen::MatrixXd>(y_.data() + n, static_cast<Eigen::Index>(n), N);
     }
   }
+}
+
+void FmuProcessModel::begin_points() {
+  ModelExchange& sim = core_->sim();
+  if (!sim.can_save_state()) {
+    throw FmuError(
+        "the FMU cannot save and restore its state (canGetAndSetFMUstate is false), which running "
+        "several points from one step's start needs (the unscented filter's sigma points); use "
+        "ExtendedKalmanFilter with this FMU");
+  }
+  step_start_ = sim.save_state();
+  step_start_h_ = h_;
+  point_ran_ = false;
+}
+
+void FmuProcessModel::end_points() {
+  step_start_.reset();
+  point_ran_ = false;
 }
 
 // ---- measurement model -------------------------------------------------------------------------

@@ -18,7 +18,8 @@
 // Ownership: both models share one ModelExchange simulator (one FMU instance per filter); the
 //   Python wrapper keeps the FMPy instance alive. Not thread-safe: one filter, one thread.
 // Call order: the simulator is initialised (setup) before the first propagate/measure; the
-//   process model's clock is the simulator's time() and advances by dt per propagate.
+//   process model's clock is the simulator's time() and advances by dt per propagate, or once per
+//   step between begin_points() and end_points() (the unscented filter's sigma points).
 #pragma once
 
 #include <memory>
@@ -82,6 +83,11 @@ class FmuProcessModel : public ProcessModel {
   void propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
                  const Eigen::Ref<const Eigen::VectorXd>& u, double dt,
                  Eigen::Ref<Eigen::VectorXd> x_next, Eigen::MatrixXd* F) override;
+  // Saves the FMU's state (and the solver's) at the step's start; each propagate() after the first
+  // restores it, so that every point runs from that time and the FMU advances once per step.
+  // Throws FmuError when the FMU cannot save its state (canGetAndSetFMUstate is false).
+  void begin_points() override;
+  void end_points() override;
   const std::shared_ptr<FmuEstimationCore>& core() const { return core_; }
 
  private:
@@ -92,6 +98,11 @@ class FmuProcessModel : public ProcessModel {
   RungeKuttaStepper stepper_;
   std::vector<double> y_, y1_, f0_, f1_, atol_, column_;
   double h_ = 0.0;  // Dormand-Prince step carried between predicts
+  // Between begin_points() and end_points(): the step's start (FMU and solver state, h_), and
+  // whether a point has run from it since.
+  std::unique_ptr<SimulatorState> step_start_;
+  double step_start_h_ = 0.0;
+  bool point_ran_ = false;
 };
 
 class FmuMeasurementModel : public MeasurementModel {
