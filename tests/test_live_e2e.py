@@ -22,7 +22,7 @@ from fmitwin.live.history import recorded_estimates, recorded_events, recorded_r
 from fmitwin.live.plant import Faults, Plant, Window
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from live_servers import free_port, heated_tank_twin, mqtt_broker, wait_until
+from live_servers import Running, free_port, heated_tank_twin, mqtt_broker, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -64,21 +64,6 @@ def tank_twin(plant, broker, tmp_path, **kw):
     kw.setdefault("opcua_auth", OPCUA_AUTH)
     text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=mqtt_url(broker), **kw)
     return parse_config(text, tmp_path / "twin.toml")
-
-
-class Running:
-    """``async with Running(twin):`` runs the twin in the background and stops it cleanly."""
-
-    def __init__(self, twin):
-        self.twin, self.stop = twin, asyncio.Event()
-
-    async def __aenter__(self):
-        self.task = asyncio.create_task(self.twin.run(self.stop))
-        return self.twin
-
-    async def __aexit__(self, *exc):
-        self.stop.set()
-        await asyncio.wait_for(self.task, 30)
 
 
 async def test_twin_tracks_plant_within_3_sigma_publishes_and_replays(plant, broker, tmp_path):
