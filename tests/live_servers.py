@@ -48,8 +48,10 @@ class Mosquitto:
         *,
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
+        persistence: bool = False,
     ) -> None:
-        """``tls``: (certificate, private key) PEM files; the listener then speaks TLS only."""
+        """``tls``: (certificate, private key) PEM files; the listener then speaks TLS only.
+        ``persistence``: sessions and their queued messages survive ``stop``/``start``."""
         if not Path(MOSQUITTO).exists():
             raise RuntimeError(
                 f"mosquitto not found at {MOSQUITTO}: install it (apt-get install mosquitto)"
@@ -60,7 +62,8 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1",
             "max_queued_messages 100000",
             "max_inflight_messages 0",
-            "persistence false",
+            f"persistence {str(persistence).lower()}",
+            f"persistence_location {directory}/",
             "log_type error",
             # run as ourselves: as root, mosquitto would switch to user "mosquitto", which cannot
             # read the password file in the test's private temporary directory

@@ -226,6 +226,41 @@ stale_after = 1.0
     assert twin.gateway.stats["probe_mqtt"].last_value == 300.9  # never a clamped 450
 
 
+async def test_an_unchanged_value_with_a_new_source_timestamp_is_a_reading(plant, tmp_path):
+    # the subscription triggers on status, value or timestamp: a steady sensor is alive, and a
+    # value-only trigger would leave it stale
+    server = plant.server
+    idx = await server.get_namespace_index(plant.namespace)
+    steady = await server.nodes.objects.add_variable(ua.NodeId("steady", idx), "steady", 300.0)
+    extra = f"""
+[sensors.steady]
+variable = "T"
+source = "opcua"
+node = "nsu={plant.namespace};s=steady"
+range = [250, 450]
+rate = 20
+noise = 0.2
+stale_after = 5.0
+"""
+    text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=None, opcua_auth=OPCUA_AUTH)
+    twin = Twin(parse_config(text + extra, tmp_path / "twin.toml"), history=None)
+    stats = twin.gateway.stats["steady"]
+    stamps = []
+    async with Running(twin):
+        await wait_until(lambda: stats.received >= 1, 20, "the value on subscribing")
+        for _ in range(3):
+            stamps.append(datetime.now(UTC))
+            await server.write_attribute_value(
+                steady.nodeid,
+                ua.DataValue(ua.Variant(300.0, ua.VariantType.Double), SourceTimestamp=stamps[-1]),
+            )
+            await wait_until(
+                lambda: stats.last_source_ts == stamps[-1].timestamp(), 10, "the repeated value"
+            )
+    assert stats.flags[Flag.OK] == stats.received == 4  # 300.0 each time, every one a reading
+    assert stats.last_value == 300.0
+
+
 async def test_commands_stay_within_limits(plant, broker, tmp_path):
     extra = f"""
 [commands]
