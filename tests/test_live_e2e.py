@@ -226,22 +226,32 @@ stale_after = 1.0
     assert twin.gateway.stats["probe_mqtt"].last_value == 300.9  # never a clamped 450
 
 
-async def test_an_unchanged_value_with_a_new_source_timestamp_is_a_reading(plant, tmp_path):
-    # the subscription triggers on status, value or timestamp: a steady sensor is alive, and a
-    # value-only trigger would leave it stale
-    server = plant.server
-    idx = await server.get_namespace_index(plant.namespace)
-    steady = await server.nodes.objects.add_variable(ua.NodeId("steady", idx), "steady", 300.0)
-    extra = f"""
-[sensors.steady]
+async def add_probe(plant, name, value):
+    """A variable next to the plant's, in its namespace, that the test writes directly."""
+    idx = await plant.server.get_namespace_index(plant.namespace)
+    return await plant.server.nodes.objects.add_variable(ua.NodeId(name, idx), name, value)
+
+
+def probe_sensor(name, source, address, stale_after=1.0):
+    """A temperature sensor reading ``address`` (an OPC UA node id or an MQTT topic)."""
+    key = "node" if source == "opcua" else "topic"
+    return f"""
+[sensors.{name}]
 variable = "T"
-source = "opcua"
-node = "nsu={plant.namespace};s=steady"
+source = "{source}"
+{key} = "{address}"
 range = [250, 450]
 rate = 20
 noise = 0.2
-stale_after = 5.0
+stale_after = {stale_after}
 """
+
+
+async def test_an_unchanged_value_with_a_new_source_timestamp_is_a_reading(plant, tmp_path):
+    # the subscription triggers on status, value or timestamp: a steady sensor is alive, and a
+    # value-only trigger would leave it stale
+    steady = await add_probe(plant, "steady", 300.0)
+    extra = probe_sensor("steady", "opcua", f"nsu={plant.namespace};s=steady", stale_after=5.0)
     text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=None, opcua_auth=OPCUA_AUTH)
     twin = Twin(parse_config(text + extra, tmp_path / "twin.toml"), history=None)
     stats = twin.gateway.stats["steady"]
@@ -250,7 +260,7 @@ stale_after = 5.0
         await wait_until(lambda: stats.received >= 1, 20, "the value on subscribing")
         for _ in range(3):
             stamps.append(datetime.now(UTC))
-            await server.write_attribute_value(
+            await plant.server.write_attribute_value(
                 steady.nodeid,
                 ua.DataValue(ua.Variant(300.0, ua.VariantType.Double), SourceTimestamp=stamps[-1]),
             )
