@@ -48,8 +48,10 @@ class Mosquitto:
         *,
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
+        persistence: bool = False,
     ) -> None:
-        """``tls``: (certificate, private key) PEM files; the listener then speaks TLS only."""
+        """``tls``: (certificate, private key) PEM files; the listener then speaks TLS only.
+        ``persistence``: sessions and their queued messages survive ``stop``/``start``."""
         if not Path(MOSQUITTO).exists():
             raise RuntimeError(
                 f"mosquitto not found at {MOSQUITTO}: install it (apt-get install mosquitto)"
@@ -60,7 +62,8 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1",
             "max_queued_messages 100000",
             "max_inflight_messages 0",
-            "persistence false",
+            f"persistence {str(persistence).lower()}",
+            f"persistence_location {directory}/",
             "log_type error",
             # run as ourselves: as root, mosquitto would switch to user "mosquitto", which cannot
             # read the password file in the test's private temporary directory
@@ -140,6 +143,79 @@ class AmqttBroker(Mosquitto):
         self.process = None
 
 
+class LinkCut:
+    """A TCP forwarder 127.0.0.1:<port> -> 127.0.0.1:<target> in the test's event loop.
+
+    ``cut()`` aborts every connection through it and refuses new ones until ``restore()``: a
+    network cut between one client and its server while the server stays up (and keeps serving
+    everyone else).
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = free_port()
+        self.is_cut = False
+        self._transports: set[asyncio.Transport] = set()
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> LinkCut:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.cut()
+        self._server.close()
+        await self._server.wait_closed()
+
+    def cut(self) -> None:
+        self.is_cut = True
+        for transport in list(self._transports):
+            transport.abort()  # no FIN handshake, in-flight data lost: like a pulled cable
+
+    def restore(self) -> None:
+        self.is_cut = False
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        pair = {writer.transport, up_writer.transport}
+        self._transports |= pair
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass  # either side aborted
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self._transports -= pair
+
+
+class Running:
+    """``async with Running(twin):`` runs the twin in the background and stops it cleanly."""
+
+    def __init__(self, twin):
+        self.twin, self.stop = twin, asyncio.Event()
+
+    async def __aenter__(self):
+        self.task = asyncio.create_task(self.twin.run(self.stop))
+        return self.twin
+
+    async def __aexit__(self, *exc):
+        self.stop.set()
+        await asyncio.wait_for(self.task, 30)
+
+
 def mqtt_broker(directory: Path, **options) -> Mosquitto:
     """mosquitto when installed, else amqtt's broker (never a mock)."""
     return (Mosquitto if Path(MOSQUITTO).exists() else AmqttBroker)(directory, **options)
@@ -165,6 +241,8 @@ def heated_tank_twin(
     extra: str = "",
     opcua_auth: str = "",
     reorder_window: float = 0.1,
+    mqtt_options: str = "",
+    stale_after: float = 1.0,
 ) -> str:
     """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
     model = (
@@ -195,7 +273,7 @@ nis_window = 50
         sensors.append(("T_opcua", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=T"'))
         sensors.append(("heater", "opcua", 'node = "nsu=urn:fmitwin:plant:HeatedTank;s=P_heater"'))
     if mqtt:
-        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n'
+        text += f'\n[mqtt]\nurl = "{mqtt}"\nqos = 1\n{mqtt_options}\n'
         sensors.append(("T_mqtt", "mqtt", 'topic = "fmitwin/plant/HeatedTank/T"'))
     for name, source, address in sensors:
         variable, unit, low, high = (
@@ -210,7 +288,7 @@ unit = "{unit}"
 range = [{low}, {high}]
 rate = 20
 noise = 0.2
-stale_after = 1.0
+stale_after = {stale_after}
 """
     if publish_opcua:
         text += f'\n[publish]\nopcua = "{publish_opcua}"\nnamespace = "urn:test:twin"\n'

@@ -70,6 +70,15 @@ def _error(text: str) -> ConfigError:
         ("P0 = { T = 1.0 }", "", 8, "filter.P0", "required key is missing"),
         ('url = "mqtt://127.0.0.1:1883"', 'url = "http://x"', 13, "mqtt.url", "mqtt"),
         ("[mqtt]", "[mqtt]\nqos = 3", 13, "mqtt.qos", "0, 1 or 2"),
+        ("[mqtt]", '[mqtt]\nsession = "durable"', 13, "mqtt.session", "clean, persistent"),
+        ("[mqtt]", '[mqtt]\nsession = "persistent"', 13, "mqtt.session", "client_id ="),
+        (
+            "[mqtt]",
+            '[mqtt]\nsession = "persistent"\nclient_id = "twin-1"\nqos = 0',
+            15,
+            "mqtt.qos",
+            "set qos = 1",
+        ),
         ('states = ["T"]', 'states = ["T"]\npolicy = "x"', 7, "model.policy", "unknown key"),
         ('name = "t"', "", 1, "twin.name", "required key is missing"),
         ("[filter]", '[filter]\npolicy = "magic"', 9, "filter.policy", "physical_wins"),
@@ -82,6 +91,13 @@ def test_errors_name_line_and_key(old, new, line, key, words):
     assert exc.key == key, str(exc)
     assert words in exc.message, str(exc)
     assert str(exc).startswith(f"twin.toml:{line}: [{key}]")
+
+
+def test_mqtt_session_defaults_to_clean():
+    assert parse_config(MINIMAL, "twin.toml").mqtt.session == "clean"
+    text = MINIMAL.replace("[mqtt]", '[mqtt]\nsession = "persistent"\nclient_id = "twin-1"')
+    mqtt = parse_config(text, "twin.toml").mqtt
+    assert (mqtt.session, mqtt.client_id, mqtt.qos) == ("persistent", "twin-1", 1)
 
 
 def test_opcua_node_needs_namespace_uri():

@@ -22,7 +22,7 @@ from fmitwin.live.history import recorded_estimates, recorded_events, recorded_r
 from fmitwin.live.plant import Faults, Plant, Window
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from live_servers import free_port, heated_tank_twin, mqtt_broker, wait_until
+from live_servers import Running, free_port, heated_tank_twin, mqtt_broker, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -64,21 +64,6 @@ def tank_twin(plant, broker, tmp_path, **kw):
     kw.setdefault("opcua_auth", OPCUA_AUTH)
     text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=mqtt_url(broker), **kw)
     return parse_config(text, tmp_path / "twin.toml")
-
-
-class Running:
-    """``async with Running(twin):`` runs the twin in the background and stops it cleanly."""
-
-    def __init__(self, twin):
-        self.twin, self.stop = twin, asyncio.Event()
-
-    async def __aenter__(self):
-        self.task = asyncio.create_task(self.twin.run(self.stop))
-        return self.twin
-
-    async def __aexit__(self, *exc):
-        self.stop.set()
-        await asyncio.wait_for(self.task, 30)
 
 
 async def test_twin_tracks_plant_within_3_sigma_publishes_and_replays(plant, broker, tmp_path):
@@ -239,6 +224,51 @@ stale_after = 1.0
     assert m[Flag.BAD_STATUS] == 1 and m[Flag.UNCERTAIN] == 1 and m[Flag.MALFORMED] == 2
     assert m[Flag.OK] == 1 and m["accepted"] == 2
     assert twin.gateway.stats["probe_mqtt"].last_value == 300.9  # never a clamped 450
+
+
+async def add_probe(plant, name, value):
+    """A variable next to the plant's, in its namespace, that the test writes directly."""
+    idx = await plant.server.get_namespace_index(plant.namespace)
+    return await plant.server.nodes.objects.add_variable(ua.NodeId(name, idx), name, value)
+
+
+def probe_sensor(name, source, address, stale_after=1.0):
+    """A temperature sensor reading ``address`` (an OPC UA node id or an MQTT topic)."""
+    key = "node" if source == "opcua" else "topic"
+    return f"""
+[sensors.{name}]
+variable = "T"
+source = "{source}"
+{key} = "{address}"
+range = [250, 450]
+rate = 20
+noise = 0.2
+stale_after = {stale_after}
+"""
+
+
+async def test_an_unchanged_value_with_a_new_source_timestamp_is_a_reading(plant, tmp_path):
+    # the subscription triggers on status, value or timestamp: a steady sensor is alive, and a
+    # value-only trigger would leave it stale
+    steady = await add_probe(plant, "steady", 300.0)
+    extra = probe_sensor("steady", "opcua", f"nsu={plant.namespace};s=steady", stale_after=5.0)
+    text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=None, opcua_auth=OPCUA_AUTH)
+    twin = Twin(parse_config(text + extra, tmp_path / "twin.toml"), history=None)
+    stats = twin.gateway.stats["steady"]
+    stamps = []
+    async with Running(twin):
+        await wait_until(lambda: stats.received >= 1, 20, "the value on subscribing")
+        for _ in range(3):
+            stamps.append(datetime.now(UTC))
+            await plant.server.write_attribute_value(
+                steady.nodeid,
+                ua.DataValue(ua.Variant(300.0, ua.VariantType.Double), SourceTimestamp=stamps[-1]),
+            )
+            await wait_until(
+                lambda: stats.last_source_ts == stamps[-1].timestamp(), 10, "the repeated value"
+            )
+    assert stats.flags[Flag.OK] == stats.received == 4  # 300.0 each time, every one a reading
+    assert stats.last_value == 300.0
 
 
 async def test_commands_stay_within_limits(plant, broker, tmp_path):

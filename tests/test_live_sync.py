@@ -146,6 +146,28 @@ def test_every_kind_of_bad_reading_is_rejected_counted_and_never_clamped():
     assert len(gateway.buffer) == 2
 
 
+def test_exact_repeats_are_duplicates_remembered_for_stale_after():
+    config, clock, gateway, sync, _ = make()
+    first = gateway.submit(reading("A", 301.0, T0))
+    repeat = gateway.submit(reading("A", 301.0, T0))  # a QoS 1 redelivery: same ts, same value
+    other_value = gateway.submit(reading("A", 302.0, T0))  # a second reading at that instant
+    other_sensor = gateway.submit(reading("B", 301.0, T0))
+    assert [r.flag for r in (first, repeat, other_value, other_sensor)] == [
+        Flag.OK,
+        Flag.DUPLICATE,
+        Flag.OK,
+        Flag.OK,
+    ]
+    assert repeat.quality == 0.0 and math.isnan(repeat.value)
+    assert gateway.counts()["A"] == {"received": 3, "accepted": 2, Flag.OK: 2, Flag.DUPLICATE: 1}
+    assert sync.step() == 3  # the repeat never reaches the filter
+    # a repeat older than stale_after is stale (and the memory of it is gone): memory is bounded
+    clock.now = T0 + 1.5
+    gateway.submit(reading("A", 303.0, T0 + 1.4))
+    assert gateway.submit(reading("A", 301.0, T0)).flag is Flag.STALE
+    assert gateway.stats["A"].accepted_keys == {(T0 + 1.4, 303.0)}
+
+
 def test_bounded_buffer_drops_oldest_and_reports():
     buf = BoundedBuffer(5)
     for i in range(8):

@@ -13,7 +13,8 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
                reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
                [filter.recalibration] parameters, noise, duration
     [opcua]    endpoint, publishing_interval, username, password, [opcua.security]
-    [mqtt]     url, qos, username, password, client_id, [mqtt.tls]
+    [mqtt]     url, qos, username, password, client_id, session ("clean" | "persistent"),
+               [mqtt.tls]
     [csv]      path, speed
     [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
                        stale_after
@@ -36,6 +37,7 @@ from typing import Any
 POLICIES = ("physical_wins", "virtual_wins", "merge")
 SOURCES = ("opcua", "mqtt", "csv")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
+MQTT_SESSIONS = ("clean", "persistent")
 _MQTT_URL = re.compile(r"^mqtts?://([^:@/]+(:[^@/]*)?@)?[^:/@]+(:\d+)?/?$")
 
 
@@ -244,6 +246,9 @@ class MqttConfig:
     password: str | None = None
     client_id: str | None = None
     tls: TlsConfig | None = None
+    # "persistent": the broker keeps the subscriptions under client_id and queues QoS >= 1
+    # readings while the twin is away (MQTT 3.1.1 clean_session = false)
+    session: str = "clean"
 
 
 @dataclass(frozen=True)
@@ -615,13 +620,28 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
     password = section.get("password", str, None)
     if password is not None and username is None:
         raise section.error("username", "a password needs a username")
+    client_id = section.get("client_id", str, None)
+    session = section.choice("session", MQTT_SESSIONS, "clean")
+    if session == "persistent" and not client_id:
+        raise section.error(
+            "session",
+            "a persistent session needs a stable client id (the broker keeps the session "
+            'under it); add client_id = "<unique name of this twin>"',
+        )
+    if session == "persistent" and qos == 0:
+        raise section.error(
+            "qos",
+            "a persistent session queues only QoS 1 and 2 messages, so QoS 0 readings sent "
+            'while the twin is away would still be lost; set qos = 1 or session = "clean"',
+        )
     result = MqttConfig(
         url=url,
         qos=qos,
         username=username,
         password=password,
-        client_id=section.get("client_id", str, None),
+        client_id=client_id,
         tls=tls,
+        session=session,
     )
     section.finish()
     return result

@@ -8,7 +8,17 @@ Every reading an adapter delivers passes :meth:`Gateway.submit`:
 * outside the sensor's configured ``range`` -> ``OUT_OF_RANGE`` (never clamped into range)
 * source timestamp older than ``stale_after`` -> ``STALE``; ahead of the clock by more than
   ``future_tolerance`` -> ``FUTURE``
+* same sensor, source timestamp and value as a reading already accepted -> ``DUPLICATE``
 * source said Bad -> ``BAD_STATUS``; source said Uncertain -> kept, quality reduced
+
+Duplicates. Redeliveries repeat a reading exactly: MQTT QoS 1 (a message whose PUBACK was lost
+in a cut is sent again when a persistent session resumes; a publisher resends what it did not see
+acknowledged) and OPC UA (a new subscription reports the current value, already received before
+the outage). The gateway remembers ``(source timestamp, value)`` of each sensor's accepted
+readings for ``stale_after`` seconds (a repeat older than that is ``STALE`` anyway), at most
+``capacity`` per sensor; a repeat among them is ``DUPLICATE``. Two different values with the same
+timestamp are two readings, both applied. Only accepted readings are remembered: a repeat of a
+rejected reading is rejected, and counted, again.
 
 A flagged reading gets quality 0 and value NaN, is counted per sensor and per flag, is recorded,
 and never reaches the filter. Usable readings go into a bounded FIFO for the synchronizer; when it
@@ -77,6 +87,8 @@ class SensorStats:
     rate: float = 0.0  # usable readings/s over the last full window of >= 1 s
     window_start: float = 0.0
     window_count: int = 0
+    accepted_keys: set = field(default_factory=set)  # (source_ts, value) kept to spot repeats
+    accepted_order: deque = field(default_factory=deque)  # the same keys, oldest first
 
     @property
     def rejected(self) -> int:
@@ -128,6 +140,8 @@ class Gateway:
             flag = Flag.STALE
         elif reading.source_ts - now > self.future_tolerance:
             flag = Flag.FUTURE
+        elif (reading.source_ts, raw) in self.stats[reading.sensor].accepted_keys:
+            flag = Flag.DUPLICATE
         reading.flag = flag
         if flag in (Flag.OK, Flag.UNCERTAIN):
             reading.value = float(raw)
@@ -150,6 +164,7 @@ class Gateway:
                 st.rate = st.window_count / (now - st.window_start)
                 st.window_start, st.window_count = now, 0
             st.last_received_ts = now
+            self._remember(st, reading, now - self.sensors[reading.sensor].stale_after)
             if st.last_source_ts is None or reading.source_ts >= st.last_source_ts:
                 st.last_value = reading.value
                 st.last_quality = reading.quality
@@ -163,6 +178,16 @@ class Gateway:
         if self._on_reading is not None:
             self._on_reading(reading)
         return reading
+
+    def _remember(self, st: SensorStats, reading: Reading, horizon: float) -> None:
+        """Remember an accepted reading; forget those with a source timestamp older than
+        ``horizon`` (in arrival order) and beyond the capacity."""
+        key = (reading.source_ts, reading.raw)
+        st.accepted_keys.add(key)
+        order = st.accepted_order
+        order.append(key)
+        while order and (order[0][0] < horizon or len(order) > self.buffer.capacity):
+            st.accepted_keys.discard(order.popleft())
 
     def last_known(self, sensor: str, now: float | None = None) -> tuple[float, float]:
         """``(value, quality)`` of the last usable reading, quality decayed with its age."""

@@ -16,6 +16,17 @@ A payload that is not a JSON object with these keys is flagged ``MALFORMED`` and
 Connections support username/password and TLS (``mqtts://`` or a ``[mqtt.tls]`` table); QoS is
 configurable (default 1). On a broker outage the adapter reports it once, reconnects with
 exponential backoff and subscribes again.
+
+Sessions (MQTT 3.1.1). By default every connection starts a clean session: readings published
+while the twin is disconnected are lost. ``session = "persistent"`` connects with a stable
+``client_id`` and ``clean_session = false``: the broker keeps the twin's subscriptions (at the
+configured QoS, which must be 1 or 2) and queues the readings published meanwhile, including
+while the twin is stopped, and delivers them, in publish order, as soon as the twin reconnects.
+They then pass the gateway like live ones: one older than its sensor's ``stale_after`` when it
+arrives is flagged ``STALE`` (set ``stale_after`` to the outages to be bridged), one older than
+the filter's time is late, and a QoS 1 redelivery of a reading already accepted is flagged
+``DUPLICATE``. How long the broker keeps a session and how many messages it queues are broker
+settings (mosquitto: ``persistent_client_expiration``, ``max_queued_messages``).
 """
 
 from __future__ import annotations
@@ -94,10 +105,14 @@ def client_args(
     password: str | None = None,
     tls: TlsConfig | None = None,
     client_id: str | None = None,
+    persistent: bool = False,
     role: str = "client",
 ) -> dict:
     """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
-    URL (explicit ``username``/``password`` take precedence over the URL's)."""
+    URL (explicit ``username``/``password`` take precedence over the URL's); ``persistent``
+    resumes the session kept under ``client_id`` (clean_session = false)."""
+    if persistent and not client_id:
+        raise ValueError("a persistent MQTT session needs a client_id")
     parsed = urlparse(url)
     username = username if username is not None else unquote(parsed.username or "") or None
     password = password if password is not None else unquote(parsed.password or "") or None
@@ -111,6 +126,8 @@ def client_args(
         "timeout": 5.0,
         "keepalive": 10,  # a dead broker is noticed within ~15 s even with no traffic
     }
+    if persistent:
+        args["clean_session"] = False
     if secure:
         args["tls_params"] = aiomqtt.TLSParameters(
             ca_certs=tls and tls.ca and str(tls.ca),
@@ -238,4 +255,5 @@ def sensor_link(
         password=cfg.password,
         tls=cfg.tls,
         client_id=cfg.client_id,
+        persistent=cfg.session == "persistent",
     )

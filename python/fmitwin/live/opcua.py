@@ -109,6 +109,33 @@ async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
     return client
 
 
+def monitored_item_requests(
+    nodes: Sequence[ua.NodeId], queue_size: int, sampling_interval_ms: float
+) -> list[ua.MonitoredItemCreateRequest]:
+    """One request per node: the Value attribute, reporting, a FIFO of ``queue_size`` that drops
+    the oldest, and a data-change filter that triggers on status, value *or source timestamp*
+    (a sensor repeating the same value is alive, not stale; the default trigger would drop it).
+
+    Client handles are 1..n: they only need to be unique within the subscription, and every
+    session creates its subscription afresh.
+    """
+    trigger = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
+    return [
+        ua.MonitoredItemCreateRequest(
+            ItemToMonitor=ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value),
+            MonitoringMode=ua.MonitoringMode.Reporting,
+            RequestedParameters=ua.MonitoringParameters(
+                ClientHandle=handle,
+                SamplingInterval=sampling_interval_ms,
+                Filter=trigger,
+                QueueSize=queue_size,
+                DiscardOldest=True,
+            ),
+        )
+        for handle, node in enumerate(nodes, start=1)
+    ]
+
+
 class _Handler:
     """Subscription callback: DataValue -> Reading -> gateway, synchronously (no task per value)."""
 
@@ -177,17 +204,10 @@ class OpcUaSource:
             handler = _Handler(by_node, self.submit)
             period_ms = self.cfg.publishing_interval * 1000.0
             sub = await client.create_subscription(period_ms, handler, queue_maxsize=100_000)
-            # Trigger on the timestamp too: a sensor repeating the same value is alive, not stale.
-            # (subscribe_data_change has no filter argument; _subscribe is its filtered form.)
-            trigger = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
-            results = await sub._subscribe(
-                [client.get_node(n) for n in by_node],
-                mfilter=trigger,
-                queuesize=self.queue_size,
-                sampling_interval=self.cfg.sampling_interval * 1000.0,
+            requests = monitored_item_requests(
+                list(by_node), self.queue_size, self.cfg.sampling_interval * 1000.0
             )
-            if not isinstance(results, list):
-                results = [results]
+            results = await sub.create_monitored_items(requests)
             for nodeid, result in zip(by_node, results, strict=True):
                 if isinstance(result, ua.StatusCode) and not result.is_good():
                     # e.g. BadNodeIdUnknown: the other sensors keep working; this one goes stale

@@ -30,6 +30,7 @@ class Flag(enum.StrEnum):
     WRONG_TYPE = "wrong_type"
     STALE = "stale"  # source timestamp older than the sensor's stale_after
     FUTURE = "future"  # source timestamp ahead of the twin's clock by more than the tolerance
+    DUPLICATE = "duplicate"  # a repeat (sensor, source timestamp, value) of an accepted reading
     MALFORMED = "malformed"  # payload could not be decoded at all (MQTT)
 
 
