@@ -126,9 +126,9 @@ void InputTable::apply(FmuAccess& fmu, double t, bool after_event) const {
   set(fmu, values.data());
 }
 
-void InputTable::apply_continuous(FmuAccess& fmu, double t) const {
+void InputTable::apply_continuous(FmuAccess& fmu, double t, bool after_event) const {
   for (std::size_t i = 0; i < vrs.size(); ++i) {
-    if (continuous[i]) set_signal(fmu, i, value(i, t, false));
+    if (continuous[i]) set_signal(fmu, i, value(i, t, after_event));
   }
 }
 

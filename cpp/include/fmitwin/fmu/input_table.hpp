@@ -45,7 +45,7 @@ struct InputTable {
   // Sets every signal on the FMU: values_at then set.
   void apply(FmuAccess& fmu, double t, bool after_event) const;
   // Sets the continuous (interpolated) signals only: what changes between events.
-  void apply_continuous(FmuAccess& fmu, double t) const;
+  void apply_continuous(FmuAccess& fmu, double t, bool after_event) const;
   // Whether t is one of the event times (within is_close).
   bool is_event(double t) const;
   // First event time strictly after t (+inf when none).
