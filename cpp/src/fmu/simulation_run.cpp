@@ -53,6 +53,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   if (!(stop_time > start_time)) {
     throw std::invalid_argument("stop_time must be greater than start_time");
   }
+  if (outputs_.integer.empty() && outputs_.real.size() == 1 &&
+      outputs_.real[0].type == ScalarType::float64 && n_real_ > 0) {
+    float64_vrs_ = outputs_.real[0].vrs.data();
+  }
   inputs_->validate();
   sim_->follow_inputs(inputs_);
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
@@ -79,27 +83,34 @@ std::size_t SimulationRun::remaining_steps() const {
 void SimulationRun::record(double t) {
   const std::size_t nb = outputs_.boolean.size();
   if (rows_ == capacity_) reserve_rows(2 * rows_ + 1);  // more rows than expected (input events)
-  double* column = table_.data() + rows_ * (1 + n_real_);
-  *column++ = t;
-  for (const OutputRead& read : outputs_.real) {
-    // Float64 (the usual case) straight through; Float32 widened by get_float.
-    if (read.type == ScalarType::float64) {
-      access_.get_real(read.vrs.data(), read.vrs.size(), column);
-    } else {
-      access_.get_float(read.type, read.vrs.data(), read.vrs.size(), column);
-    }
-    column += read.vrs.size();
-  }
-  std::int64_t* integer = integers_.data() + rows_ * n_integer_;
-  for (const OutputRead& read : outputs_.integer) {
-    access_.get_int(read.type, read.vrs.data(), read.vrs.size(), integer);
-    integer += read.vrs.size();
+  double* row = table_.data() + rows_ * (1 + n_real_);
+  row[0] = t;
+  if (float64_vrs_ != nullptr) {  // the usual case: one Float64 read and no other
+    access_.get_real(float64_vrs_, n_real_, row + 1);
+  } else {
+    record_typed(row + 1);
   }
   if (nb > 0) {
     access_.get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
     for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
   ++rows_;
+}
+
+void SimulationRun::record_typed(double* reals) {
+  for (const OutputRead& read : outputs_.real) {
+    if (read.type == ScalarType::float64) {
+      access_.get_real(read.vrs.data(), read.vrs.size(), reals);
+    } else {
+      access_.get_float(read.type, read.vrs.data(), read.vrs.size(), reals);  // Float32 widened
+    }
+    reals += read.vrs.size();
+  }
+  std::int64_t* integers = integers_.data() + rows_ * n_integer_;
+  for (const OutputRead& read : outputs_.integer) {
+    access_.get_int(read.type, read.vrs.data(), read.vrs.size(), integers);
+    integers += read.vrs.size();
+  }
 }
 
 SimulationRun::Results SimulationRun::take_results() {

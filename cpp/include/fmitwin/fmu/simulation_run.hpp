@@ -78,6 +78,7 @@ class SimulationRun {
 
  private:
   void record(double t);
+  void record_typed(double* reals);  // the reads of record() but for the one-Float64-read case
   // Steps the simulator from time_ to next and records there; false (finished) when the FMU asked
   // to terminate, FmuError when it discarded the step.
   bool step_to(double next);
@@ -95,6 +96,9 @@ class SimulationRun {
   std::shared_ptr<const InputTable> inputs_;
   OutputSelection outputs_;
   std::size_t n_real_, n_integer_;  // recorded columns of each kind
+  // The value references when the selection is one Float64 read and no integer read (the usual
+  // case: record() then costs one get_real, as before typed reads existed); else null.
+  const ValueReference* float64_vrs_ = nullptr;
   double time_;
   std::size_t regular_steps_ = 0;
   bool started_ = false;
