@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fmitwin import _core
 from fmpy import simulate_fmu
+from fmpy.validation import validate_fmu
 from fmus.build import build_fmu
 
 TYPES = {  # input name -> numpy dtype of its column (FMPy's input format)
@@ -58,6 +59,10 @@ def _signals() -> np.ndarray:
 
 def _outputs() -> list[str]:
     return [name.replace("_in", "_out") for name in TYPES] + ["f32_affine"]
+
+
+def test_the_test_fmu_passes_fmpy_validation(all_types):
+    assert validate_fmu(str(all_types)) == []
 
 
 @pytest.mark.parametrize("kind", ["cs", "me"])
@@ -170,3 +175,10 @@ def test_the_compiled_run_checks_the_whole_table_before_setting_anything(all_typ
         assert sim.get_real([1, 21]).tolist() == [0.0, 0.0]
     finally:
         instance.free()
+
+
+def test_string_variables_are_refused_naming_them(all_types):
+    with pytest.raises(TypeError, match=r"outputs: label is String; numeric and Boolean"):
+        fmitwin.simulate(all_types, STOP, STEP, outputs=["x", "label"])
+    with pytest.raises(TypeError, match=r"inputs: label is String; tables drive numeric"):
+        fmitwin.simulate(all_types, STOP, STEP, inputs={"time": [0.0], "label": ["on"]})

@@ -5,7 +5,8 @@
  * UInt32, Int64, UInt64, Boolean, Enumeration) is passed through to the output of the same type
  * (value reference + 20). f32_affine (33) = 3 * f32_in + 0.1, computed in float32 arithmetic.
  * One continuous state x (40), der(x) (41) = f64_in; the co-simulation step integrates it
- * exactly (explicit Euler is exact for a constant rate over one step). */
+ * exactly (explicit Euler is exact for a constant rate over one step). A String parameter
+ * (50) is declared only: fmitwin refuses to simulate it. */
 #include <stdbool.h>
 #include <stdlib.h>
 
