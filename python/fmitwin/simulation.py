@@ -38,8 +38,9 @@ def _column_dtype(scalar_type: str) -> type:
     return {"real": np.float64, "integer": np.int64, "boolean": np.bool_}[_buffer(scalar_type)]
 
 
-def _core_type(variable: Variable) -> Any:
-    return getattr(_core.ScalarType, variable.scalar_type)
+def _core_type(scalar_type: str) -> Any:
+    """The compiled core's ScalarType of that name."""
+    return getattr(_core.ScalarType, scalar_type)
 
 
 class SimulationResult:
@@ -146,9 +147,10 @@ def _input_table(
 def _signal_values(variable: Variable, column: np.ndarray, times: np.ndarray) -> np.ndarray:
     """One input column as the float64 values the table carries, each exactly what the variable
     will be set to: integer types take whole numbers within their range, represented exactly
-    (|value| <= 2**53 unless a float64 holds it exactly); Float32 columns are rounded to float32
-    here (as FMPy does: interpolation then works on the values the variable can hold). Raises
-    ValueError naming the variable, its type and range, and the first bad value with its time."""
+    (any up to 2**53 in magnitude, larger ones when a float64 holds them); Float32 columns are
+    rounded to float32 here (as FMPy does: interpolation then works on the values the variable
+    can hold). Raises ValueError naming the variable, its type and range, and the first bad value
+    with its time."""
     name, stype = variable.name, variable.scalar_type
     if column.dtype.kind in "iu":  # exact integers: check them before any float conversion
         exact = column.tolist()
@@ -174,8 +176,8 @@ def _signal_values(variable: Variable, column: np.ndarray, times: np.ndarray) ->
 
 
 def _extremes(values: np.ndarray, scalar_type: str) -> list[int]:
-    """Indices of the values a range check must see: every fractional or non-finite value of an
-    integer type, and the smallest and largest value."""
+    """Indices of the values a range check must see: for an integer type the first fractional
+    or non-finite value, then the smallest and the largest value."""
     if values.size == 0 or scalar_type in ("float64", "boolean"):
         return []
     odd = []
@@ -286,7 +288,7 @@ def simulate(
         reads = _output_reads(recorded)
         typed = {
             buffer: [
-                (getattr(_core.ScalarType, stype), [v.value_reference for v in variables])
+                (_core_type(stype), [v.value_reference for v in variables])
                 for stype, variables in by_type.items()
             ]
             for buffer, by_type in reads.items()
@@ -299,7 +301,7 @@ def simulate(
             model.capabilities[kind].can_handle_variable_step,
             times.tolist(),
             [v.value_reference for v in in_vars],
-            [_core_type(v) for v in in_vars],
+            [_core_type(v.scalar_type) for v in in_vars],
             [_is_continuous(v) for v in in_vars],
             in_values.ravel().tolist(),
             events.tolist(),

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace fmitwin::fmu {
 
@@ -25,6 +26,11 @@ std::pair<std::int64_t, std::int64_t> limits_of() {
   throw FmuError("value " + value + " for the " + type_name(type) + " variable with value " +
                  "reference " + std::to_string(vr) + " is outside its range " + range +
                  "; nothing was set");
+}
+
+[[noreturn]] void unsupported(ScalarType type) {
+  throw FmuError(std::string("FMI 2.0 has no ") + type_name(type) +
+                 " variables (only Real, Integer and Boolean)");
 }
 }  // namespace
 
@@ -59,13 +65,6 @@ void check_float_range(ScalarType type, const ValueReference* vr, std::size_t n,
     }
   }
 }
-
-namespace {
-[[noreturn]] void unsupported(ScalarType type) {
-  throw FmuError(std::string("FMI 2.0 has no ") + type_name(type) +
-                 " variables (only Real, Integer and Boolean)");
-}
-}  // namespace
 
 // The FMI 2.0 defaults: Float64 is Real, Int32 is Integer; FMI 3.0 overrides all four.
 void FmuAccess::get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) {
