@@ -8,6 +8,7 @@
  * exactly (explicit Euler is exact for a constant rate over one step). A String parameter
  * (50) is declared only: fmitwin refuses to simulate it. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "fmi3Functions.h"
@@ -15,7 +16,7 @@
 typedef struct {
   double t, x;
   double f64;
-  float f32;
+  float f32, f32_affine;
   int8_t i8;
   uint8_t u8;
   int16_t i16;
@@ -31,6 +32,7 @@ static fmi3Instance instantiate(void) {
   Model *m = calloc(1, sizeof(Model));
   m->u64 = UINT64_MAX; /* the start values of modelDescription.xml */
   m->e = 1;
+  m->f32_affine = 0.1f;
   return m;
 }
 fmi3Instance fmi3InstantiateModelExchange(fmi3String name, fmi3String token, fmi3String res,
@@ -61,97 +63,73 @@ fmi3Status fmi3ExitInitializationMode(fmi3Instance c) { return fmi3OK; }
 fmi3Status fmi3Terminate(fmi3Instance c) { return fmi3OK; }
 fmi3Status fmi3Reset(fmi3Instance c) { return fmi3Error; }
 
-fmi3Status fmi3GetFloat64(fmi3Instance c, const fmi3ValueReference vr[], size_t n, fmi3Float64 v[],
-                          size_t nv) {
-  Model *m = c;
-  for (size_t i = 0; i < n; i++) {
-    switch (vr[i]) {
-      case 0: v[i] = m->t; break;
-      case 1: case 21: v[i] = m->f64; break;
-      case 40: v[i] = m->x; break;
-      case 41: v[i] = m->f64; break;
-      default: return fmi3Error;
+/* The variable behind a value reference when it has type `kind` (and, when setting, is an input
+ * or the state); NULL otherwise. */
+typedef enum { F64, F32, I8, U8, I16, U16, I32, U32, I64, U64, BOOL } Kind;
+static void *variable(Model *m, fmi3ValueReference vr, Kind kind, bool setting) {
+  static const struct {
+    fmi3ValueReference vr;
+    Kind kind;
+    bool settable;
+    size_t offset;
+  } table[] = {
+      {0, F64, false, offsetof(Model, t)},     {1, F64, true, offsetof(Model, f64)},
+      {21, F64, false, offsetof(Model, f64)},  {40, F64, true, offsetof(Model, x)},
+      {41, F64, false, offsetof(Model, f64)},  {2, F32, true, offsetof(Model, f32)},
+      {22, F32, false, offsetof(Model, f32)},  {33, F32, false, offsetof(Model, f32_affine)},
+      {3, I8, true, offsetof(Model, i8)},      {23, I8, false, offsetof(Model, i8)},
+      {4, U8, true, offsetof(Model, u8)},      {24, U8, false, offsetof(Model, u8)},
+      {5, I16, true, offsetof(Model, i16)},    {25, I16, false, offsetof(Model, i16)},
+      {6, U16, true, offsetof(Model, u16)},    {26, U16, false, offsetof(Model, u16)},
+      {7, I32, true, offsetof(Model, i32)},    {27, I32, false, offsetof(Model, i32)},
+      {8, U32, true, offsetof(Model, u32)},    {28, U32, false, offsetof(Model, u32)},
+      {9, I64, true, offsetof(Model, i64)},    {29, I64, false, offsetof(Model, i64)},
+      {10, U64, true, offsetof(Model, u64)},   {30, U64, false, offsetof(Model, u64)},
+      {11, BOOL, true, offsetof(Model, b)},    {31, BOOL, false, offsetof(Model, b)},
+      {12, I64, true, offsetof(Model, e)},     {32, I64, false, offsetof(Model, e)},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    if (table[i].vr == vr && table[i].kind == kind && (table[i].settable || !setting)) {
+      return (char *)m + table[i].offset;
     }
   }
-  return fmi3OK;
-}
-fmi3Status fmi3SetFloat64(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
-                          const fmi3Float64 v[], size_t nv) {
-  Model *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 1) m->f64 = v[i];
-    else if (vr[i] == 40) m->x = v[i];
-    else return fmi3Error;
-  }
-  return fmi3OK;
-}
-fmi3Status fmi3GetFloat32(fmi3Instance c, const fmi3ValueReference vr[], size_t n, fmi3Float32 v[],
-                          size_t nv) {
-  Model *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 2 || vr[i] == 22) v[i] = m->f32;
-    else if (vr[i] == 33) v[i] = 3.0f * m->f32 + 0.1f;
-    else return fmi3Error;
-  }
-  return fmi3OK;
-}
-fmi3Status fmi3GetInt64(fmi3Instance c, const fmi3ValueReference vr[], size_t n, fmi3Int64 v[],
-                        size_t nv) {
-  Model *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 9 || vr[i] == 29) v[i] = m->i64;
-    else if (vr[i] == 12 || vr[i] == 32) v[i] = m->e;
-    else return fmi3Error;
-  }
-  return fmi3OK;
-}
-fmi3Status fmi3SetInt64(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
-                        const fmi3Int64 v[], size_t nv) {
-  Model *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 9) m->i64 = v[i];
-    else if (vr[i] == 12) m->e = v[i];
-    else return fmi3Error;
-  }
-  return fmi3OK;
+  return NULL;
 }
 
-/* Get and set of a pass-through pair: input `in`, output in + 20. */
-#define PASS_THROUGH(Type, Name, field, in)                                                   \
-  fmi3Status fmi3Get##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n, Type v[], \
-                           size_t nv) {                                                       \
-    for (size_t i = 0; i < n; i++) {                                                          \
-      if (vr[i] != in && vr[i] != in + 20) return fmi3Error;                                  \
-      v[i] = ((Model *)c)->field;                                                             \
-    }                                                                                         \
-    return fmi3OK;                                                                            \
-  }                                                                                           \
-  fmi3Status fmi3Set##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n,           \
-                           const Type v[], size_t nv) {                                       \
-    for (size_t i = 0; i < n; i++) {                                                          \
-      if (vr[i] != in) return fmi3Error;                                                      \
-      ((Model *)c)->field = v[i];                                                             \
-    }                                                                                         \
-    return fmi3OK;                                                                            \
+/* fmi3Get<Name> and fmi3Set<Name>: each value reference must name a variable of that type. */
+#define ACCESSORS(Type, Name, kind)                                                            \
+  fmi3Status fmi3Get##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n, Type v[],  \
+                           size_t nv) {                                                        \
+    for (size_t i = 0; i < n; i++) {                                                           \
+      const Type *p = variable(c, vr[i], kind, false);                                         \
+      if (p == NULL) return fmi3Error;                                                         \
+      v[i] = *p;                                                                               \
+    }                                                                                          \
+    return fmi3OK;                                                                             \
+  }                                                                                            \
+  fmi3Status fmi3Set##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n,            \
+                           const Type v[], size_t nv) {                                        \
+    Model *m = c;                                                                              \
+    for (size_t i = 0; i < n; i++) {                                                           \
+      Type *p = variable(m, vr[i], kind, true);                                                \
+      if (p == NULL) return fmi3Error;                                                         \
+      *p = v[i];                                                                               \
+    }                                                                                          \
+    m->f32_affine = 3.0f * m->f32 + 0.1f; /* in float32 arithmetic */                        \
+    return fmi3OK;                                                                             \
   }
 
-PASS_THROUGH(fmi3Int8, Int8, i8, 3)
-PASS_THROUGH(fmi3UInt8, UInt8, u8, 4)
-PASS_THROUGH(fmi3Int16, Int16, i16, 5)
-PASS_THROUGH(fmi3UInt16, UInt16, u16, 6)
-PASS_THROUGH(fmi3Int32, Int32, i32, 7)
-PASS_THROUGH(fmi3UInt32, UInt32, u32, 8)
-PASS_THROUGH(fmi3UInt64, UInt64, u64, 10)
-PASS_THROUGH(fmi3Boolean, Boolean, b, 11)
-
-fmi3Status fmi3SetFloat32(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
-                          const fmi3Float32 v[], size_t nv) {
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] != 2) return fmi3Error;
-    ((Model *)c)->f32 = v[i];
-  }
-  return fmi3OK;
-}
+ACCESSORS(fmi3Float64, Float64, F64)
+ACCESSORS(fmi3Float32, Float32, F32)
+ACCESSORS(fmi3Int8, Int8, I8)
+ACCESSORS(fmi3UInt8, UInt8, U8)
+ACCESSORS(fmi3Int16, Int16, I16)
+ACCESSORS(fmi3UInt16, UInt16, U16)
+ACCESSORS(fmi3Int32, Int32, I32)
+ACCESSORS(fmi3UInt32, UInt32, U32)
+ACCESSORS(fmi3Int64, Int64, I64)
+ACCESSORS(fmi3UInt64, UInt64, U64)
+ACCESSORS(fmi3Boolean, Boolean, BOOL)
 
 fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3Boolean no_set,
                       fmi3Boolean *event, fmi3Boolean *terminate, fmi3Boolean *early,
