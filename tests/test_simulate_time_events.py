@@ -7,46 +7,17 @@ flips sign at every multiple of `period`, and an Integer output counts the flips
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
-import zipfile
 from pathlib import Path
 
 import fmitwin
-import fmpy
 import numpy as np
 import pytest
-
-SOURCES = Path(__file__).parent / "fmus"
+from fmus.build import build_fmu
 
 
 @pytest.fixture(scope="module")
 def toggler(tmp_path_factory) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if compiler is None:
-        pytest.fail("a C compiler (cc) is needed to build the test FMU")
-    build = tmp_path_factory.mktemp("toggler")
-    library = build / f"toggler{fmpy.sharedLibraryExtension}"
-    headers = Path(fmpy.__file__).parent / "c-code"
-    subprocess.run(
-        [
-            compiler,
-            "-shared",
-            "-fPIC",
-            "-O2",
-            f"-I{headers}",
-            str(SOURCES / "toggler.c"),
-            "-o",
-            str(library),
-            "-lm",
-        ],
-        check=True,
-    )
-    fmu = build / "toggler.fmu"
-    with zipfile.ZipFile(fmu, "w") as archive:
-        archive.write(SOURCES / "toggler.xml", "modelDescription.xml")
-        archive.write(library, f"binaries/{fmpy.platform}/{library.name}")
-    return fmu
+    return build_fmu("toggler", 2, tmp_path_factory.mktemp("toggler"))
 
 
 def _triangle(t: np.ndarray, period: float) -> np.ndarray:

@@ -198,35 +198,53 @@ void bind_simulator(py::module_& m) {
       });
 }
 
+// (type, value references) pairs from Python: one read per FMI type.
+using TypedReads = std::vector<std::pair<fmu::ScalarType, std::vector<ValueReference>>>;
+
+std::vector<fmu::OutputRead> to_reads(const TypedReads& reads) {
+  std::vector<fmu::OutputRead> out;
+  for (const auto& [type, vrs] : reads) out.push_back({type, vrs});
+  return out;
+}
+
 void bind_run(py::module_& m) {
-  py::enum_<fmu::VariableKind>(m, "VariableKind")
-      .value("real", fmu::VariableKind::real)
-      .value("integer", fmu::VariableKind::integer)
-      .value("boolean", fmu::VariableKind::boolean);
+  py::enum_<fmu::ScalarType>(m, "ScalarType", "The FMI type a variable is read and written as.")
+      .value("float64", fmu::ScalarType::float64)
+      .value("float32", fmu::ScalarType::float32)
+      .value("int8", fmu::ScalarType::int8)
+      .value("uint8", fmu::ScalarType::uint8)
+      .value("int16", fmu::ScalarType::int16)
+      .value("uint16", fmu::ScalarType::uint16)
+      .value("int32", fmu::ScalarType::int32)
+      .value("uint32", fmu::ScalarType::uint32)
+      .value("int64", fmu::ScalarType::int64)
+      .value("uint64", fmu::ScalarType::uint64)
+      .value("boolean", fmu::ScalarType::boolean);
 
   py::class_<fmu::SimulationRun>(
       m, "SimulationRun",
       "Fixed-communication-step run of an initialised FmuSimulator, recorded in C++ "
-      "(communication points as FMPy's simulate_fmu).")
+      "(communication points as FMPy's simulate_fmu). Inputs: one ScalarType per signal; "
+      "real_outputs / integer_outputs: [(ScalarType, [value reference, ...]), ...], one read "
+      "per type (floating and integer types respectively).")
       .def(py::init([](std::shared_ptr<fmu::FmuSimulator> sim, double start, double stop,
                        double step, bool variable_step, std::vector<double> input_times,
                        std::vector<ValueReference> input_vrs,
-                       std::vector<fmu::VariableKind> input_kinds,
+                       std::vector<fmu::ScalarType> input_types,
                        std::vector<bool> input_continuous, std::vector<double> input_values,
-                       std::vector<double> input_events, std::vector<ValueReference> real_out,
-                       std::vector<ValueReference> integer_out,
-                       std::vector<ValueReference> boolean_out) {
+                       std::vector<double> input_events, const TypedReads& real_out,
+                       const TypedReads& integer_out, std::vector<ValueReference> boolean_out) {
              fmu::InputTable in{std::move(input_times), std::move(input_vrs),
-                                std::move(input_kinds), std::move(input_continuous),
+                                std::move(input_types), std::move(input_continuous),
                                 std::move(input_values), std::move(input_events)};
-             fmu::OutputSelection out{std::move(real_out), std::move(integer_out),
+             fmu::OutputSelection out{to_reads(real_out), to_reads(integer_out),
                                       std::move(boolean_out)};
              return new fmu::SimulationRun(std::move(sim), start, stop, step, variable_step,
                                            std::move(in), std::move(out));
            }),
            py::arg("simulator"), py::arg("start_time"), py::arg("stop_time"), py::arg("step"),
            py::arg("variable_step"), py::arg("input_times"), py::arg("input_vrs"),
-           py::arg("input_kinds"), py::arg("input_continuous"), py::arg("input_values"),
+           py::arg("input_types"), py::arg("input_continuous"), py::arg("input_values"),
            py::arg("input_events"), py::arg("real_outputs"), py::arg("integer_outputs"),
            py::arg("boolean_outputs"), py::keep_alive<1, 2>())
       .def("apply_inputs", &fmu::SimulationRun::apply_inputs, py::arg("t"),
@@ -245,12 +263,13 @@ void bind_run(py::module_& m) {
             const auto rows = py::ssize_t(res.rows);
             const auto& out = r.outputs();
             return py::make_tuple(
-                owning_array(std::move(res.table), {rows, py::ssize_t(1 + out.real.size())}),
-                owning_array(std::move(res.integers), {rows, py::ssize_t(out.integer.size())}),
+                owning_array(std::move(res.table), {rows, py::ssize_t(1 + r.real_columns())}),
+                owning_array(std::move(res.integers), {rows, py::ssize_t(r.integer_columns())}),
                 owning_array(std::move(res.booleans), {rows, py::ssize_t(out.boolean.size())}));
           },
           "Once the run finished: (table, integers, booleans), moved out without copying. table "
-          "is rows x (1 + real outputs): each row's time, then its real outputs.");
+          "is rows x (1 + real outputs): each row's time, then its real outputs; integers holds "
+          "UInt64 outputs as their bit pattern (view those columns as uint64).");
 }
 
 void bind_estimation(py::module_& m) {

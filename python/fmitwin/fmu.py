@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import difflib
+import math
 import os
 import shutil
 import weakref
@@ -55,6 +56,10 @@ class Variable:
     # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
     # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
     kind: str
+    # The FMI type its value is read and written as ('float64', 'float32', 'int8' ... 'uint64',
+    # 'boolean'; FMI 2 Integer/Enumeration and FMI 3 Enumeration are 'int32' and 'int64'), or
+    # None for String, Binary and Clock variables (see scalar_type()).
+    scalar_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,46 @@ def _access_kind(type_name: str, fmi_major: int) -> str:
     else:
         kinds = {"Float64": "real", "Int32": "integer"}
     return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
+
+
+_FMI2_SCALAR_TYPES = {"Real": "float64", "Integer": "int32", "Enumeration": "int32"}
+_FMI3_SCALAR_TYPES = {
+    "Float64": "float64",
+    "Float32": "float32",
+    **{t: t.lower() for t in ("Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32")},
+    **{t: t.lower() for t in ("Int64", "UInt64")},
+    "Enumeration": "int64",
+}
+
+
+def scalar_type(type_name: str, fmi_major: int) -> str | None:
+    """The FMI type a variable of ``type_name`` is read and written as (numpy-style name, or
+    'boolean'); None for String, Binary and Clock variables."""
+    if type_name == "Boolean":
+        return "boolean"
+    return (_FMI2_SCALAR_TYPES if fmi_major == 2 else _FMI3_SCALAR_TYPES).get(type_name)
+
+
+def value_range_error(variable: Variable, value: Any) -> str | None:
+    """Why ``value`` cannot be set exactly on ``variable`` (a whole number within an integer
+    type's range; a Float32 value within its finite range), or None when it can."""
+    stype = variable.scalar_type
+    if stype == "float32":
+        limit = float(np.finfo(np.float32).max)
+        if abs(value) > limit and not (isinstance(value, float) and math.isinf(value)):
+            return f"{variable.name} is Float32 (finite values up to +-{limit:.9g}); got {value!r}"
+        return None
+    if stype is None or stype in ("float64", "boolean"):
+        return None
+    info = np.iinfo(stype)
+    kind = f"{variable.name} is {variable.type} ({stype}, range {info.min}..{info.max})"
+    if isinstance(value, float):
+        if not value.is_integer():
+            return f"{kind} and takes whole numbers only; got {value!r}"
+        value = int(value)  # compared exactly: float(2**64 - 1) would pass for a UInt64
+    if not info.min <= value <= info.max:
+        return f"{kind}; {value!r} is outside that range"
+    return None
 
 
 def _parse_start(variable: Any) -> Any:
@@ -307,6 +352,7 @@ class FmuModel:
                 start=_parse_start(v),
                 description=v.description,
                 kind=_access_kind(v.type, description.fmiMajorVersion),
+                scalar_type=scalar_type(v.type, description.fmiMajorVersion),
             )
             for v in description.modelVariables
         }
@@ -361,7 +407,8 @@ class FmuModel:
         """Validates ``values`` (name -> value) against the variables' types and variability.
 
         Raises KeyError for an unknown name (with the closest names), TypeError for a value of the
-        wrong type and ValueError for a constant; returns the values as plain Python scalars.
+        wrong type, ValueError for a value outside its type's range (e.g. 300 for a UInt8, which
+        FMPy would wrap) and for a constant; returns the values as plain Python scalars.
         """
         checked = {}
         for name, value in values.items():
@@ -374,6 +421,9 @@ class FmuModel:
                     f"start_values[{name!r}]: {name} is {variable.type} and needs "
                     f"{_TYPE_CHECKS[kind][1]}, got {type(value).__name__} {value!r}"
                 )
+            problem = value_range_error(variable, value)
+            if problem is not None:
+                raise ValueError(f"start_values[{name!r}]: {problem}")
             if variable.variability == "constant":
                 raise ValueError(f"start_values[{name!r}]: {name} is a constant and cannot be set")
             checked[name] = value

@@ -15,14 +15,32 @@ from typing import Any
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuModel, Variable, load_fmu
+from fmitwin.fmu import FmuModel, Variable, load_fmu, value_range_error
 
-_KIND_TO_CORE = {
-    "real": _core.VariableKind.real,
-    "integer": _core.VariableKind.integer,
-    "boolean": _core.VariableKind.boolean,
-}
-_DTYPES = {"real": np.float64, "integer": np.int64, "boolean": np.bool_}
+_FLOATING = ("float64", "float32")
+# Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
+_EXACT_INTEGER_LIMIT = 2**53
+
+
+def _buffer(scalar_type: str) -> str:
+    """Where a run records a variable of that type: 'real' (float64 table), 'integer' (int64
+    columns; UInt64 as its bit pattern) or 'boolean'."""
+    if scalar_type in _FLOATING:
+        return "real"
+    return "boolean" if scalar_type == "boolean" else "integer"
+
+
+def _column_dtype(scalar_type: str) -> type:
+    """The result column's dtype: Float32 widened to float64 (exact), integers as int64, UInt64
+    as uint64 (every value exactly, none wraps), Booleans as bool."""
+    if scalar_type == "uint64":
+        return np.uint64
+    return {"real": np.float64, "integer": np.int64, "boolean": np.bool_}[_buffer(scalar_type)]
+
+
+def _core_type(scalar_type: str) -> Any:
+    """The compiled core's ScalarType of that name."""
+    return getattr(_core.ScalarType, scalar_type)
 
 
 class SimulationResult:
@@ -107,27 +125,73 @@ def _input_table(
                 f"inputs: {name} is a {variable.causality} variable; only inputs (and tunable "
                 "parameters) can be driven"
             )
-        if variable.kind not in _KIND_TO_CORE:
+        if variable.scalar_type is None:
             raise TypeError(
-                f"inputs: {name} is {variable.type}; tables drive Real/Integer/Boolean (FMI 2) "
-                "and Float64/Int32/Boolean (FMI 3) variables"
+                f"inputs: {name} is {variable.type}; tables drive numeric and Boolean variables "
+                "(String, Binary and Clock variables are not supported)"
             )
-        values = np.asarray(column, dtype=float)
-        if values.shape != times.shape:
-            raise ValueError(f"inputs[{name!r}]: {values.size} values for {times.size} time points")
+        column = np.asarray(column)
+        if column.shape != times.shape:
+            raise ValueError(f"inputs[{name!r}]: {column.size} values for {times.size} time points")
         variables.append(variable)
-        rows.append(values)
+        rows.append(_signal_values(variable, column, times))
     values = np.array(rows, dtype=float).reshape(len(rows), times.size)
     # Events: repeated times (step changes), and changes of discrete-time signals.
     events = set(times[1:][np.diff(times) == 0].tolist())
     for variable, row in zip(variables, values, strict=True):
-        if variable.variability in ("discrete", "tunable") or variable.kind != "real":
+        if not _is_continuous(variable):
             events.update(times[1:][np.diff(row) != 0].tolist())
     return times, variables, values, np.array(sorted(events), dtype=float)
 
 
+def _signal_values(variable: Variable, column: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """One input column as the float64 values the table carries, each exactly what the variable
+    will be set to: integer types take whole numbers within their range, represented exactly
+    (any up to 2**53 in magnitude, larger ones when a float64 holds them); Float32 columns are
+    rounded to float32 here (as FMPy does: interpolation then works on the values the variable
+    can hold). Raises ValueError naming the variable, its type and range, and the first bad value
+    with its time."""
+    name, stype = variable.name, variable.scalar_type
+    if column.dtype.kind in "iu":  # exact integers: check them before any float conversion
+        exact = column.tolist()
+        values = np.asarray(column, dtype=float)
+        bad = [
+            i
+            for i in np.flatnonzero(np.abs(values) >= _EXACT_INTEGER_LIMIT).tolist()
+            if float(exact[i]) != exact[i]
+        ]
+        if bad:
+            raise ValueError(
+                f"inputs[{name!r}]: {exact[bad[0]]} at t = {times[bad[0]]:g} is not exact in an "
+                "input table (float64 values: whole numbers up to 2**53 in magnitude)"
+            )
+    else:
+        values = np.asarray(column, dtype=float)
+        exact = values.tolist()
+    for i in _extremes(values, stype):
+        problem = value_range_error(variable, exact[i])
+        if problem is not None:
+            raise ValueError(f"inputs[{name!r}]: {problem} at t = {times[i]:g}")
+    return values.astype(np.float32).astype(float) if stype == "float32" else values
+
+
+def _extremes(values: np.ndarray, scalar_type: str) -> list[int]:
+    """Indices of the values a range check must see: for an integer type the first fractional
+    or non-finite value, then the smallest and the largest value."""
+    if values.size == 0 or scalar_type in ("float64", "boolean"):
+        return []
+    odd = []
+    if scalar_type != "float32":
+        odd = np.flatnonzero(~np.isfinite(values) | (values != np.trunc(values)))[:1].tolist()
+    finite = np.where(np.isnan(values), 0.0, values)
+    return odd + [int(np.argmin(finite)), int(np.argmax(finite))]
+
+
 def _is_continuous(variable: Variable) -> bool:
-    return variable.kind == "real" and variable.variability not in ("discrete", "tunable")
+    return variable.scalar_type in _FLOATING and variable.variability not in (
+        "discrete",
+        "tunable",
+    )
 
 
 def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
@@ -140,12 +204,22 @@ def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[V
             raise TypeError("outputs: give a list of variable names, not a single string")
         chosen = [model.variable(name, argument="outputs") for name in outputs]
     for variable in chosen:
-        if variable.kind not in _KIND_TO_CORE:
+        if variable.scalar_type is None:
             raise TypeError(
-                f"outputs: {variable.name} is {variable.type}; Real/Integer/Boolean (FMI 2) and "
-                "Float64/Int32/Boolean (FMI 3) variables can be recorded"
+                f"outputs: {variable.name} is {variable.type}; numeric and Boolean variables can "
+                "be recorded (String, Binary and Clock variables cannot)"
             )
     return chosen
+
+
+def _output_reads(recorded: list[Variable]) -> dict[str, dict[str, list[Variable]]]:
+    """buffer ('real' / 'integer' / 'boolean') -> scalar type -> its recorded variables: one
+    FMI call per type and row; the buffer's columns follow this order."""
+    reads: dict[str, dict[str, list[Variable]]] = {"real": {}, "integer": {}, "boolean": {}}
+    for variable in recorded:
+        stype = variable.scalar_type
+        reads[_buffer(stype)].setdefault(stype, []).append(variable)
+    return reads
 
 
 def simulate(
@@ -211,7 +285,14 @@ def simulate(
             sim.configure_solver(solver, tolerance, atol, solver_step or step)
         elif rtol is not None:
             raise ValueError("rtol: applies to model exchange only (kind='me')")
-        by_kind = {k: [v.value_reference for v in recorded if v.kind == k] for k in _KIND_TO_CORE}
+        reads = _output_reads(recorded)
+        typed = {
+            buffer: [
+                (_core_type(stype), [v.value_reference for v in variables])
+                for stype, variables in by_type.items()
+            ]
+            for buffer, by_type in reads.items()
+        }
         run = _core.SimulationRun(
             sim,
             t0,
@@ -220,13 +301,13 @@ def simulate(
             model.capabilities[kind].can_handle_variable_step,
             times.tolist(),
             [v.value_reference for v in in_vars],
-            [_KIND_TO_CORE[v.kind] for v in in_vars],
+            [_core_type(v.scalar_type) for v in in_vars],
             [_is_continuous(v) for v in in_vars],
             in_values.ravel().tolist(),
             events.tolist(),
-            by_kind["real"],
-            by_kind["integer"],
-            by_kind["boolean"],
+            typed["real"],
+            typed["integer"],
+            [v.value_reference for v in reads["boolean"].get("boolean", [])],
         )
         instance.initialize(
             t0,
@@ -239,28 +320,37 @@ def simulate(
     finally:
         instance.free()
     units = {v.name: v.unit for v in recorded}
-    return SimulationResult(_result_data(run, recorded), units, run.terminated_by_fmu)
+    return SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
 
 
-def _result_data(run: Any, recorded: list[Variable]) -> np.ndarray:
+def _result_data(
+    run: Any, recorded: list[Variable], reads: dict[str, dict[str, list[Variable]]]
+) -> np.ndarray:
     """The finished run's rows as a structured array: fields ``time`` and the recorded names.
 
     The run records each row's time and real outputs side by side (rows x (1 + reals) float64),
-    which is the memory of a structured array of float64 fields: when every recorded variable is
-    real (the usual case) the array is that memory, not a copy; otherwise it is assembled column
-    by column.
+    which is the memory of a structured array of float64 fields: when the recorded variables are
+    exactly those columns in that order (the usual case: all Float64) the array is that memory,
+    not a copy; otherwise it is assembled column by column. UInt64 columns hold the bit pattern
+    and are read back as uint64.
     """
     table, integers, booleans = run.take_results()
-    dtype = np.dtype([("time", np.float64)] + [(v.name, _DTYPES[v.kind]) for v in recorded])
-    if all(v.kind == "real" for v in recorded):
+    dtype = np.dtype(
+        [("time", np.float64)] + [(v.name, _column_dtype(v.scalar_type)) for v in recorded]
+    )
+    order = [v for by_type in reads.values() for variables in by_type.values() for v in variables]
+    if order == recorded and not reads["integer"] and not reads["boolean"]:
         return table.view(dtype).reshape(len(table))
     data = np.empty(len(table), dtype=dtype)
     data["time"] = table[:, 0]
     columns = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
-    position = dict.fromkeys(_KIND_TO_CORE, 0)
-    for variable in recorded:
-        data[variable.name] = columns[variable.kind][:, position[variable.kind]]
-        position[variable.kind] += 1
+    for buffer, by_type in reads.items():
+        position = 0
+        for stype, variables in by_type.items():
+            for variable in variables:
+                column = columns[buffer][:, position]
+                data[variable.name] = column.view(np.uint64) if stype == "uint64" else column
+                position += 1
     return data
 
 

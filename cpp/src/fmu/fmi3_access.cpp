@@ -1,5 +1,10 @@
 // FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalar variables).
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "fmi3FunctionTypes.h"
@@ -33,6 +38,23 @@ class Fmi3Access final : public FmuAccess {
     bind_symbol(lib, "fmi3GetInt32", get_integer_, true);
     bind_symbol(lib, "fmi3SetBoolean", set_boolean_, true);
     bind_symbol(lib, "fmi3GetBoolean", get_boolean_, true);
+    // The other numeric types: looked up now, required when used (get_float / get_int ...).
+    bind_symbol(lib, "fmi3GetFloat32", get_float32_, false);
+    bind_symbol(lib, "fmi3SetFloat32", set_float32_, false);
+    bind_symbol(lib, "fmi3GetInt8", get_int8_, false);
+    bind_symbol(lib, "fmi3SetInt8", set_int8_, false);
+    bind_symbol(lib, "fmi3GetUInt8", get_uint8_, false);
+    bind_symbol(lib, "fmi3SetUInt8", set_uint8_, false);
+    bind_symbol(lib, "fmi3GetInt16", get_int16_, false);
+    bind_symbol(lib, "fmi3SetInt16", set_int16_, false);
+    bind_symbol(lib, "fmi3GetUInt16", get_uint16_, false);
+    bind_symbol(lib, "fmi3SetUInt16", set_uint16_, false);
+    bind_symbol(lib, "fmi3GetUInt32", get_uint32_, false);
+    bind_symbol(lib, "fmi3SetUInt32", set_uint32_, false);
+    bind_symbol(lib, "fmi3GetInt64", get_int64_, false);
+    bind_symbol(lib, "fmi3SetInt64", set_int64_, false);
+    bind_symbol(lib, "fmi3GetUInt64", get_uint64_, false);
+    bind_symbol(lib, "fmi3SetUInt64", set_uint64_, false);
     bind_symbol(lib, "fmi3GetFMUState", get_state_, can_save);
     bind_symbol(lib, "fmi3SetFMUState", set_state_, can_save);
     bind_symbol(lib, "fmi3FreeFMUState", free_state_, can_save);
@@ -68,19 +90,63 @@ class Fmi3Access final : public FmuAccess {
     check(get_real_(inst(), vr, n, v, n), "fmi3GetFloat64");
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
-    ints_.assign(v, v + n);
-    check(set_integer_(inst(), vr, n, ints_.data(), n), "fmi3SetInt32");
+    set_as(set_integer_, "fmi3SetInt32", vr, n, v);
   }
   void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) override {
-    ints_.resize(n);
-    check(get_integer_(inst(), vr, n, ints_.data(), n), "fmi3GetInt32");
-    for (std::size_t i = 0; i < n; ++i) v[i] = ints_[i];
+    get_as(get_integer_, "fmi3GetInt32", vr, n, v);
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
     check(set_boolean_(inst(), vr, n, v, n), "fmi3SetBoolean");
   }
   void get_boolean(const ValueReference* vr, std::size_t n, bool* v) override {
     check(get_boolean_(inst(), vr, n, v, n), "fmi3GetBoolean");
+  }
+
+  void get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) override {
+    switch (type) {
+      case ScalarType::float64: return get_real(vr, n, v);
+      case ScalarType::float32: return get_as(get_float32_, "fmi3GetFloat32", vr, n, v);
+      default: not_of_kind(type, "a floating-point");
+    }
+  }
+  void set_float(ScalarType type, const ValueReference* vr, std::size_t n,
+                 const double* v) override {
+    switch (type) {
+      case ScalarType::float64: return set_real(vr, n, v);
+      case ScalarType::float32:
+        check_float_range(type, vr, n, v);
+        return set_as(set_float32_, "fmi3SetFloat32", vr, n, v);
+      default: not_of_kind(type, "a floating-point");
+    }
+  }
+  void get_int(ScalarType type, const ValueReference* vr, std::size_t n,
+               std::int64_t* v) override {
+    switch (type) {
+      case ScalarType::int8: return get_as(get_int8_, "fmi3GetInt8", vr, n, v);
+      case ScalarType::uint8: return get_as(get_uint8_, "fmi3GetUInt8", vr, n, v);
+      case ScalarType::int16: return get_as(get_int16_, "fmi3GetInt16", vr, n, v);
+      case ScalarType::uint16: return get_as(get_uint16_, "fmi3GetUInt16", vr, n, v);
+      case ScalarType::int32: return get_as(get_integer_, "fmi3GetInt32", vr, n, v);
+      case ScalarType::uint32: return get_as(get_uint32_, "fmi3GetUInt32", vr, n, v);
+      case ScalarType::int64: return get_as(get_int64_, "fmi3GetInt64", vr, n, v);
+      case ScalarType::uint64: return get_as(get_uint64_, "fmi3GetUInt64", vr, n, v);
+      default: not_of_kind(type, "an integer");
+    }
+  }
+  void set_int(ScalarType type, const ValueReference* vr, std::size_t n,
+               const std::int64_t* v) override {
+    check_int_range(type, vr, n, v);
+    switch (type) {
+      case ScalarType::int8: return set_as(set_int8_, "fmi3SetInt8", vr, n, v);
+      case ScalarType::uint8: return set_as(set_uint8_, "fmi3SetUInt8", vr, n, v);
+      case ScalarType::int16: return set_as(set_int16_, "fmi3SetInt16", vr, n, v);
+      case ScalarType::uint16: return set_as(set_uint16_, "fmi3SetUInt16", vr, n, v);
+      case ScalarType::int32: return set_as(set_integer_, "fmi3SetInt32", vr, n, v);
+      case ScalarType::uint32: return set_as(set_uint32_, "fmi3SetUInt32", vr, n, v);
+      case ScalarType::int64: return set_as(set_int64_, "fmi3SetInt64", vr, n, v);
+      case ScalarType::uint64: return set_as(set_uint64_, "fmi3SetUInt64", vr, n, v);
+      default: not_of_kind(type, "an integer");
+    }
   }
 
   bool can_save_state() const override { return can_save_; }
@@ -170,12 +236,61 @@ class Fmi3Access final : public FmuAccess {
   static void check(fmi3Status status, const char* function) {
     if (status > fmi3Warning) throw FmuError(detail::status_message(function, status));
   }
+  [[noreturn]] static void not_of_kind(ScalarType type, const char* kind) {
+    throw std::invalid_argument(std::string(type_name(type)) + " is not " + kind + " type");
+  }
+
+  // Carrier <-> native value: UInt64 travels as its bit pattern in an int64, every other value
+  // converts (integers were range-checked; Float32 rounds to nearest and widens exactly).
+  template <typename To, typename From>
+  static To convert(From value) {
+    if constexpr (sizeof(To) == sizeof(From) && std::is_integral_v<To> && std::is_integral_v<From>) {
+      To out;
+      std::memcpy(&out, &value, sizeof out);
+      return out;
+    } else {
+      return static_cast<To>(value);
+    }
+  }
+  template <typename Native>
+  std::vector<Native>& buffer() {
+    return std::get<std::vector<Native>>(buffers_);
+  }
+  // fmi3Get<Type> into a native buffer, converted into the carrier.
+  template <typename Native, typename Carrier>
+  void get_as(fmi3Status (*get)(fmi3Instance, const fmi3ValueReference[], size_t, Native[], size_t),
+              const char* function, const ValueReference* vr, std::size_t n, Carrier* v) {
+    if (get == nullptr) missing(function);
+    std::vector<Native>& native = buffer<Native>();
+    native.resize(n);
+    check(get(inst(), vr, n, native.data(), n), function);
+    for (std::size_t i = 0; i < n; ++i) v[i] = convert<Carrier>(native[i]);
+  }
+  // The carrier values converted into a native buffer, then fmi3Set<Type>.
+  template <typename Native, typename Carrier>
+  void set_as(fmi3Status (*set)(fmi3Instance, const fmi3ValueReference[], size_t, const Native[],
+                                size_t),
+              const char* function, const ValueReference* vr, std::size_t n, const Carrier* v) {
+    if (set == nullptr) missing(function);
+    std::vector<Native>& native = buffer<Native>();
+    native.resize(n);
+    for (std::size_t i = 0; i < n; ++i) native[i] = convert<Native>(v[i]);
+    check(set(inst(), vr, n, native.data(), n), function);
+  }
+  [[noreturn]] static void missing(const char* function) {
+    throw FmuError(std::string("the FMU's shared library does not export ") + function +
+                   ", which its variables of that type need");
+  }
 
   InterfaceType type_;
   fmi3Instance c_;
   std::size_t nx_, nz_;
   bool can_save_, provides_dd_;
-  std::vector<fmi3Int32> ints_;  // conversion buffer for Int32
+  // Conversion buffers, one per native type (carrier <-> FMI type).
+  std::tuple<std::vector<fmi3Float32>, std::vector<fmi3Int8>, std::vector<fmi3UInt8>,
+             std::vector<fmi3Int16>, std::vector<fmi3UInt16>, std::vector<fmi3Int32>,
+             std::vector<fmi3UInt32>, std::vector<fmi3Int64>, std::vector<fmi3UInt64>>
+      buffers_;
 
   fmi3EnterInitializationModeTYPE* enter_init_ = nullptr;
   fmi3ExitInitializationModeTYPE* exit_init_ = nullptr;
@@ -186,6 +301,22 @@ class Fmi3Access final : public FmuAccess {
   fmi3GetInt32TYPE* get_integer_ = nullptr;
   fmi3SetBooleanTYPE* set_boolean_ = nullptr;
   fmi3GetBooleanTYPE* get_boolean_ = nullptr;
+  fmi3GetFloat32TYPE* get_float32_ = nullptr;
+  fmi3SetFloat32TYPE* set_float32_ = nullptr;
+  fmi3GetInt8TYPE* get_int8_ = nullptr;
+  fmi3SetInt8TYPE* set_int8_ = nullptr;
+  fmi3GetUInt8TYPE* get_uint8_ = nullptr;
+  fmi3SetUInt8TYPE* set_uint8_ = nullptr;
+  fmi3GetInt16TYPE* get_int16_ = nullptr;
+  fmi3SetInt16TYPE* set_int16_ = nullptr;
+  fmi3GetUInt16TYPE* get_uint16_ = nullptr;
+  fmi3SetUInt16TYPE* set_uint16_ = nullptr;
+  fmi3GetUInt32TYPE* get_uint32_ = nullptr;
+  fmi3SetUInt32TYPE* set_uint32_ = nullptr;
+  fmi3GetInt64TYPE* get_int64_ = nullptr;
+  fmi3SetInt64TYPE* set_int64_ = nullptr;
+  fmi3GetUInt64TYPE* get_uint64_ = nullptr;
+  fmi3SetUInt64TYPE* set_uint64_ = nullptr;
   fmi3GetFMUStateTYPE* get_state_ = nullptr;
   fmi3SetFMUStateTYPE* set_state_ = nullptr;
   fmi3FreeFMUStateTYPE* free_state_ = nullptr;

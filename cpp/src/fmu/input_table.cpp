@@ -3,16 +3,38 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace fmitwin::fmu {
+namespace {
+
+// The int64 carrier of an integer-typed input value (UInt64: its bit pattern, as FmuAccess
+// takes it); std::invalid_argument unless v is a whole number within 64 bits of that signedness.
+std::int64_t integer_carrier(ScalarType type, ValueReference vr, double v) {
+  constexpr double two_63 = 9223372036854775808.0;
+  const bool unsigned64 = type == ScalarType::uint64;
+  if (!(std::trunc(v) == v) || v < (unsigned64 ? 0.0 : -two_63) ||
+      v >= (unsigned64 ? 2.0 * two_63 : two_63)) {
+    throw std::invalid_argument("inputs: value " + std::to_string(v) + " for the " +
+                                type_name(type) + " variable with value reference " +
+                                std::to_string(vr) + " is not a whole number in its range");
+  }
+  if (!unsigned64) return static_cast<std::int64_t>(v);
+  const auto u = static_cast<std::uint64_t>(v);
+  std::int64_t carrier;
+  std::memcpy(&carrier, &u, sizeof carrier);
+  return carrier;
+}
+
+}  // namespace
 
 void InputTable::validate() const {
   const std::size_t n = vrs.size();
-  if (kinds.size() != n || continuous.size() != n) {
-    throw std::invalid_argument("inputs: one kind and one continuity flag per signal are needed");
+  if (types.size() != n || continuous.size() != n) {
+    throw std::invalid_argument("inputs: one type and one continuity flag per signal are needed");
   }
   if (n == 0) return;
   if (times.empty()) throw std::invalid_argument("inputs: the time column is empty");
@@ -25,6 +47,20 @@ void InputTable::validate() const {
     if (j > 0 && times[j] < times[j - 1]) {
       throw std::invalid_argument("inputs: time values must be non-decreasing (row " +
                                   std::to_string(j) + ")");
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (continuous[i] && !is_floating(types[i])) {
+      throw std::invalid_argument("inputs: only Float64/Float32 signals can be interpolated");
+    }
+    const double* row = values.data() + i * times.size();
+    for (std::size_t j = 0; j < times.size(); ++j) {
+      if (is_integer(types[i])) {
+        const std::int64_t carrier = integer_carrier(types[i], vrs[i], row[j]);
+        check_int_range(types[i], &vrs[i], 1, &carrier);
+      } else {
+        check_float_range(types[i], &vrs[i], 1, &row[j]);
+      }
     }
   }
 }
@@ -60,41 +96,39 @@ void InputTable::values_at(double t, bool after_event, double* values) const {
   for (std::size_t i = 0; i < vrs.size(); ++i) values[i] = value(i, t, after_event);
 }
 
-void InputTable::set(Simulator& sim, const double* values) const {
-  if (std::all_of(kinds.begin(), kinds.end(), [](VariableKind k) { return k == VariableKind::real; })) {
-    sim.set_real(vrs.data(), vrs.size(), values);
+void InputTable::set_signal(FmuAccess& fmu, std::size_t i, double value) const {
+  const ScalarType type = types[i];
+  if (type == ScalarType::float64) {
+    fmu.set_real(&vrs[i], 1, &value);
+  } else if (type == ScalarType::boolean) {
+    const bool b = value != 0.0;
+    fmu.set_boolean(&vrs[i], 1, &b);
+  } else if (is_floating(type)) {
+    fmu.set_float(type, &vrs[i], 1, &value);
+  } else {
+    const std::int64_t carrier = integer_carrier(type, vrs[i], value);
+    fmu.set_int(type, &vrs[i], 1, &carrier);
+  }
+}
+
+void InputTable::set(FmuAccess& fmu, const double* values) const {
+  if (std::all_of(types.begin(), types.end(),
+                  [](ScalarType type) { return type == ScalarType::float64; })) {
+    fmu.set_real(vrs.data(), vrs.size(), values);
     return;
   }
-  for (std::size_t i = 0; i < vrs.size(); ++i) {
-    switch (kinds[i]) {
-      case VariableKind::real:
-        sim.set_real(&vrs[i], 1, &values[i]);
-        break;
-      case VariableKind::integer: {
-        const std::int64_t k = std::llround(values[i]);
-        sim.set_integer(&vrs[i], 1, &k);
-        break;
-      }
-      case VariableKind::boolean: {
-        const bool b = values[i] != 0.0;
-        sim.set_boolean(&vrs[i], 1, &b);
-        break;
-      }
-    }
-  }
+  for (std::size_t i = 0; i < vrs.size(); ++i) set_signal(fmu, i, values[i]);
 }
 
-void InputTable::apply(Simulator& sim, double t, bool after_event) const {
+void InputTable::apply(FmuAccess& fmu, double t, bool after_event) const {
   std::vector<double> values(vrs.size());
   values_at(t, after_event, values.data());
-  set(sim, values.data());
+  set(fmu, values.data());
 }
 
-void InputTable::apply_continuous(Simulator& sim, double t) const {
+void InputTable::apply_continuous(FmuAccess& fmu, double t, bool after_event) const {
   for (std::size_t i = 0; i < vrs.size(); ++i) {
-    if (!continuous[i]) continue;
-    const double x = value(i, t, false);
-    sim.set_real(&vrs[i], 1, &x);
+    if (continuous[i]) set_signal(fmu, i, value(i, t, after_event));
   }
 }
 

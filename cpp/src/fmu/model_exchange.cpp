@@ -116,7 +116,9 @@ void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
 
 void ModelExchange::move_to(double t, const double* x) {
   access_->set_time(t);
-  if (inputs_ && !inputs_->empty()) inputs_->apply_continuous(*this, t);
+  if (inputs_ && !inputs_->empty()) {
+    inputs_->apply_continuous(*access_, t, is_close(t, inputs_switched_at_));
+  }
   if (!x_.empty()) access_->set_states(x);
 }
 
@@ -155,13 +157,14 @@ void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t
 void ModelExchange::apply_inputs(const InputTable& inputs, double t, bool at_event) {
   if (!initialized_ || !at_event) {
     if (initialized_) {
-      inputs.apply_continuous(*this, t);
+      inputs.apply_continuous(*access_, t, is_close(t, inputs_switched_at_));
     } else {
-      inputs.apply(*this, t, false);
+      inputs.apply(*access_, t, false);
     }
     return;
   }
-  handle_event([&] { inputs.apply(*this, t, true); });
+  inputs_switched_at_ = t;
+  handle_event([&] { inputs.apply(*access_, t, true); });
 }
 
 bool ModelExchange::accept_step(double t1, const double* x1) {

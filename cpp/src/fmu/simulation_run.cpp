@@ -7,6 +7,23 @@
 #include <string>
 
 namespace fmitwin::fmu {
+namespace {
+
+// The columns `reads` fill; std::invalid_argument when one reads a type of another kind.
+std::size_t columns_of(const std::vector<OutputRead>& reads, bool (*of_kind)(ScalarType),
+                       const char* kind) {
+  std::size_t n = 0;
+  for (const OutputRead& read : reads) {
+    if (!of_kind(read.type)) {
+      throw std::invalid_argument(std::string("SimulationRun: ") + type_name(read.type) +
+                                  " outputs cannot be recorded as " + kind + " columns");
+    }
+    n += read.vrs.size();
+  }
+  return n;
+}
+
+}  // namespace
 
 SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time,
                              double stop_time, double step, bool variable_step, InputTable inputs,
@@ -20,6 +37,8 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
       variable_step_(variable_step),
       inputs_(std::make_shared<const InputTable>(std::move(inputs))),
       outputs_(std::move(outputs)),
+      n_real_(columns_of(outputs_.real, is_floating, "real")),
+      n_integer_(columns_of(outputs_.integer, is_integer, "integer")),
       time_(start_time),
       model_exchange_(dynamic_cast<ModelExchange*>(sim_.get())),
       co_simulation_(dynamic_cast<CoSimulation*>(sim_.get())),
@@ -34,6 +53,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   if (!(stop_time > start_time)) {
     throw std::invalid_argument("stop_time must be greater than start_time");
   }
+  if (outputs_.integer.empty() && outputs_.real.size() == 1 &&
+      outputs_.real[0].type == ScalarType::float64 && n_real_ > 0) {
+    float64_vrs_ = outputs_.real[0].vrs.data();
+  }
   inputs_->validate();
   sim_->follow_inputs(inputs_);
   const double expected = std::ceil((stop_time - start_time) / step) + 2.0 +
@@ -43,13 +66,13 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
 
 void SimulationRun::reserve_rows(std::size_t rows) {
   capacity_ = rows;
-  table_.resize(rows * (1 + outputs_.real.size()));
-  integers_.resize(rows * outputs_.integer.size());
+  table_.resize(rows * (1 + n_real_));
+  integers_.resize(rows * n_integer_);
   booleans_.resize(rows * outputs_.boolean.size());
 }
 
 void SimulationRun::apply_inputs(double t, bool after_event) {
-  if (!inputs_->empty()) inputs_->apply(*sim_, t, after_event);
+  if (!inputs_->empty()) inputs_->apply(access_, t, after_event);
 }
 
 std::size_t SimulationRun::remaining_steps() const {
@@ -58,18 +81,36 @@ std::size_t SimulationRun::remaining_steps() const {
 }
 
 void SimulationRun::record(double t) {
-  const std::size_t nr = outputs_.real.size(), ni = outputs_.integer.size(),
-                    nb = outputs_.boolean.size();
+  const std::size_t nb = outputs_.boolean.size();
   if (rows_ == capacity_) reserve_rows(2 * rows_ + 1);  // more rows than expected (input events)
-  double* row = table_.data() + rows_ * (1 + nr);
+  double* row = table_.data() + rows_ * (1 + n_real_);
   row[0] = t;
-  if (nr > 0) access_.get_real(outputs_.real.data(), nr, row + 1);
-  if (ni > 0) access_.get_integer(outputs_.integer.data(), ni, integers_.data() + rows_ * ni);
+  if (float64_vrs_ != nullptr) {  // the usual case: one Float64 read and no other
+    access_.get_real(float64_vrs_, n_real_, row + 1);
+  } else {
+    record_typed(row + 1);
+  }
   if (nb > 0) {
     access_.get_boolean(outputs_.boolean.data(), nb, bool_buffer_.get());
     for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
   ++rows_;
+}
+
+void SimulationRun::record_typed(double* reals) {
+  for (const OutputRead& read : outputs_.real) {
+    if (read.type == ScalarType::float64) {
+      access_.get_real(read.vrs.data(), read.vrs.size(), reals);
+    } else {
+      access_.get_float(read.type, read.vrs.data(), read.vrs.size(), reals);  // Float32 widened
+    }
+    reals += read.vrs.size();
+  }
+  std::int64_t* integers = integers_.data() + rows_ * n_integer_;
+  for (const OutputRead& read : outputs_.integer) {
+    access_.get_int(read.type, read.vrs.data(), read.vrs.size(), integers);
+    integers += read.vrs.size();
+  }
 }
 
 SimulationRun::Results SimulationRun::take_results() {
@@ -89,7 +130,7 @@ void SimulationRun::set_inputs(double t) {
   inputs_->values_at(t, true, input_values_.data());
   if (t > inputs_->times.back()) follow_inputs_ = false;
   if (inputs_set_ && input_values_ == set_input_values_) return;
-  inputs_->set(*sim_, input_values_.data());
+  inputs_->set(access_, input_values_.data());
   set_input_values_.swap(input_values_);
   inputs_set_ = true;
 }

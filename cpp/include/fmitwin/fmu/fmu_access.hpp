@@ -32,6 +32,23 @@ namespace fmitwin::fmu {
 enum class FmiVersion { fmi2 = 2, fmi3 = 3 };
 enum class InterfaceType { co_simulation, model_exchange };
 
+// The FMI type a scalar variable is read and written as. FMI 2.0 knows float64 (Real), int32
+// (Integer, Enumeration) and boolean; FMI 3.0 all of them (its Enumeration is int64).
+enum class ScalarType : std::uint8_t {
+  float64, float32, int8, uint8, int16, uint16, int32, uint32, int64, uint64, boolean
+};
+// The FMI 3.0 name of the type, e.g. "UInt16" (for error messages).
+const char* type_name(ScalarType type);
+inline bool is_floating(ScalarType type) {
+  return type == ScalarType::float64 || type == ScalarType::float32;
+}
+inline bool is_integer(ScalarType type) { return !is_floating(type) && type != ScalarType::boolean; }
+// Throws FmuError naming the value reference, the type and its range unless every value fits:
+// integer types take int64 carriers (UInt64: any bit pattern), Float32 finite values up to FLT_MAX.
+void check_int_range(ScalarType type, const ValueReference* vr, std::size_t n,
+                     const std::int64_t* v);
+void check_float_range(ScalarType type, const ValueReference* vr, std::size_t n, const double* v);
+
 // Outcome of fmi2NewDiscreteStates / fmi3UpdateDiscreteStates.
 struct DiscreteStatesUpdate {
   bool needs_update = false;
@@ -79,6 +96,18 @@ class FmuAccess {
   virtual void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) = 0;
   virtual void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) = 0;
   virtual void get_boolean(const ValueReference* vr, std::size_t n, bool* v) = 0;
+
+  // Any numeric type through a common carrier (the calls above are the Float64/Int32 cases):
+  //   floating types as double: Float32 widened exactly on get, rounded to nearest on set;
+  //   integer types as int64: UInt64 as its bit pattern (values above 2^63 - 1 read negative;
+  //   the caller reinterprets them). Setting checks every value against the type's range first
+  //   and throws FmuError without setting any (a finite Float32 value must not exceed FLT_MAX).
+  // The FMI 2.0 implementation knows float64 and int32 only and throws FmuError for the others.
+  virtual void get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v);
+  virtual void set_float(ScalarType type, const ValueReference* vr, std::size_t n, const double* v);
+  virtual void get_int(ScalarType type, const ValueReference* vr, std::size_t n, std::int64_t* v);
+  virtual void set_int(ScalarType type, const ValueReference* vr, std::size_t n,
+                       const std::int64_t* v);
 
   // FMU state (capability canGetAndSetFMUstate). The handle is opaque and freed by free_state.
   virtual bool can_save_state() const = 0;

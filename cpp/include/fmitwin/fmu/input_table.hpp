@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "fmitwin/simulator.hpp"
+#include "fmitwin/fmu/fmu_access.hpp"
 
 namespace fmitwin::fmu {
 
@@ -21,14 +21,15 @@ inline bool is_close(double a, double b) {
   return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
 }
 
-enum class VariableKind { real, integer, boolean };
-
 // Tabulated input signals: values(i, j) of signal i at times[j] (times non-decreasing; a repeated
 // time is a step change). Continuous signals are interpolated linearly, others hold the last value.
+// Each signal is set as its variable's FMI type: an integer type takes whole numbers within its
+// range (checked for the whole table by validate(), so a run never stops half-set), a Float32
+// the nearest float32 of the value.
 struct InputTable {
   std::vector<double> times;
   std::vector<ValueReference> vrs;
-  std::vector<VariableKind> kinds;
+  std::vector<ScalarType> types;
   std::vector<bool> continuous;
   std::vector<double> values;       // signals x times, row-major
   std::vector<double> event_times;  // sorted: repeated times and changes of discrete signals
@@ -38,19 +39,23 @@ struct InputTable {
   double value(std::size_t i, double t, bool after_event) const;
   // values[i] = value(i, t, after_event) for every signal i (values holds vrs.size() entries).
   void values_at(double t, bool after_event, double* values) const;
-  // Sets every signal to values[i] (as from values_at): Real signals in one set_real call when
-  // all signals are Real, else one call per signal.
-  void set(Simulator& sim, const double* values) const;
-  // Sets every signal on the simulator: values_at then set.
-  void apply(Simulator& sim, double t, bool after_event) const;
+  // Sets every signal to values[i] (as from values_at): in one set_real call when all signals
+  // are Float64, else one call per signal.
+  void set(FmuAccess& fmu, const double* values) const;
+  // Sets every signal on the FMU: values_at then set.
+  void apply(FmuAccess& fmu, double t, bool after_event) const;
   // Sets the continuous (interpolated) signals only: what changes between events.
-  void apply_continuous(Simulator& sim, double t) const;
+  void apply_continuous(FmuAccess& fmu, double t, bool after_event) const;
   // Whether t is one of the event times (within is_close).
   bool is_event(double t) const;
   // First event time strictly after t (+inf when none).
   double next_event(double t) const;
-  // Checks sizes and ordering; throws std::invalid_argument naming the problem.
+  // Checks sizes, ordering and that every value fits its signal's type; throws
+  // std::invalid_argument (or FmuError for a value outside its type's range) naming the problem.
   void validate() const;
+
+ private:
+  void set_signal(FmuAccess& fmu, std::size_t i, double value) const;
 };
 
 }  // namespace fmitwin::fmu

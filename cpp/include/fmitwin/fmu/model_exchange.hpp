@@ -109,6 +109,9 @@ class ModelExchange : public FmuSimulator {
   RungeKuttaStepper stepper_;
   double time_ = 0.0;
   double next_time_event_ = std::numeric_limits<double>::infinity();
+  // The input event handled last: from then on, evaluations at that instant (the first stage of
+  // the next step) take the continuous inputs' right-hand values, not the ones before the step.
+  double inputs_switched_at_ = -std::numeric_limits<double>::infinity();
   double h_ = 0.0;  // Dormand-Prince step carried over between calls (0: choose afresh)
   bool initialized_ = false;
   std::size_t event_count_ = 0;

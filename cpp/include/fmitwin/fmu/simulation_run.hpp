@@ -28,8 +28,18 @@
 
 namespace fmitwin::fmu {
 
+// The variables of one FMI type, read with one call per recorded row.
+struct OutputRead {
+  ScalarType type = ScalarType::float64;
+  std::vector<ValueReference> vrs;
+};
+
+// What a run records, read by type: `real` reads (Float64, Float32 widened exactly) fill the
+// table's float64 columns after the time, in order; `integer` reads (any integer type) the int64
+// columns, UInt64 as its bit pattern (the reader reinterprets those columns as uint64).
 struct OutputSelection {
-  std::vector<ValueReference> real, integer, boolean;
+  std::vector<OutputRead> real, integer;
+  std::vector<ValueReference> boolean;
 };
 
 class SimulationRun {
@@ -50,7 +60,8 @@ class SimulationRun {
 
   // The recorded rows, row-major (entries past `rows` are unused): `table` holds each row's time
   // and then its real outputs, rows x (1 + real outputs), the memory layout of a numpy structured
-  // array of float64 fields; `integers` and `booleans` hold rows x outputs of that kind.
+  // array of float64 fields; `integers` and `booleans` hold rows x outputs of that kind (in the
+  // order of the selection's reads).
   struct Results {
     std::size_t rows = 0;
     std::vector<double> table;
@@ -61,10 +72,13 @@ class SimulationRun {
   // and outlive it); throws std::logic_error before the run finished or when already taken.
   Results take_results();
   const OutputSelection& outputs() const { return outputs_; }
+  std::size_t real_columns() const { return n_real_; }
+  std::size_t integer_columns() const { return n_integer_; }
   bool terminated_by_fmu() const { return terminated_by_fmu_; }
 
  private:
   void record(double t);
+  void record_typed(double* reals);  // the reads of record() but for the one-Float64-read case
   // Steps the simulator from time_ to next and records there; false (finished) when the FMU asked
   // to terminate, FmuError when it discarded the step.
   bool step_to(double next);
@@ -81,6 +95,10 @@ class SimulationRun {
   bool variable_step_;
   std::shared_ptr<const InputTable> inputs_;
   OutputSelection outputs_;
+  std::size_t n_real_, n_integer_;  // recorded columns of each kind
+  // The value references when the selection is one Float64 read and no integer read (the usual
+  // case: record() then costs one get_real, as before typed reads existed); else null.
+  const ValueReference* float64_vrs_ = nullptr;
   double time_;
   std::size_t regular_steps_ = 0;
   bool started_ = false;
