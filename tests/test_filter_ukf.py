@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import zipfile
 
 import fmitwin
 import fmitwin.models
@@ -548,3 +549,27 @@ def test_fmu_clock_advances_once_per_step_whatever_the_sigma_points() -> None:
         ukf.update([ukf.x[0]])
     ekf = models.filter(P0=[[1.0]], Q=[[1e-4]], R=[[0.01]])
     assert isinstance(ekf, fmitwin.ExtendedKalmanFilter)
+
+
+def test_fmu_that_cannot_save_its_state_is_refused_clearly(tmp_path) -> None:
+    """An FMU whose model description says it cannot get and set its state cannot rewind between
+    sigma points: the UKF's predict says so and leaves the filter as it was; the EKF still runs."""
+    directory = tmp_path / "heated_tank"
+    with zipfile.ZipFile(fmitwin.models.path("heated_tank", 2)) as archive:
+        archive.extractall(directory)
+    description = directory / "modelDescription.xml"
+    description.write_text(
+        description.read_text().replace(
+            'canGetAndSetFMUstate="true"', 'canGetAndSetFMUstate="false"'
+        )
+    )
+    models = fmu_models(directory, measurements=["T"])
+    ukf = models.filter(unscented=True, P0=[[1.0]], Q=[[1e-4]], R=[[0.01]])
+    before = ukf.get_state()
+    with pytest.raises(fmitwin.FmuError, match="canGetAndSetFMUstate.*ExtendedKalmanFilter"):
+        ukf.predict(60.0, [1000.0])
+    assert_unchanged(ukf, before)
+    assert models.process.instance.simulator.time == 0.0
+    ekf = models.filter(P0=[[1.0]], Q=[[1e-4]], R=[[0.01]])
+    ekf.predict(60.0, [1000.0])
+    assert ekf.x[0] > before["x"][0]

@@ -317,7 +317,8 @@ void bind_estimation(py::module_& m) {
 }  // namespace
 
 void bind_fmu(py::module_& m) {
-  py::register_exception<FmuError>(m, "FmuError", PyExc_RuntimeError);
+  py::register_exception<FmuError>(m, "FmuError", PyExc_RuntimeError).attr("__doc__") =
+      "An FMU cannot be loaded, instantiated, initialised or stepped; the message says the fix.";
   bind_simulator(m);
   bind_run(m);
   bind_estimation(m);

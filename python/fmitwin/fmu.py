@@ -36,8 +36,9 @@ _KIND_NAMES = {"cs": "co-simulation", "me": "model exchange"}
 _FMI2_LOG_STATUS = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")
 
 
-class FmuError(RuntimeError):
-    """An FMU cannot be loaded, instantiated, initialised or stepped; the message says the fix."""
+# One exception for every FMU failure, whether Python (loading, checking) or the compiled core
+# (stepping, estimation) finds it: catching fmitwin.FmuError catches both.
+FmuError = _core.FmuError
 
 
 @dataclass(frozen=True)
