@@ -664,7 +664,7 @@ class FmuInstance:
             if during_initialization is not None:
                 during_initialization()
             self.simulator.exit_initialization()
-        except (FMICallException, _core.FmuError) as exc:
+        except (FMICallException, FmuError) as exc:
             raise self.error(f"initializing the FMU failed ({exc})") from exc
 
     def free(self) -> None:

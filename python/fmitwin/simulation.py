@@ -371,7 +371,7 @@ def _advance(
             before = run.remaining_steps
             try:
                 more = run.advance(chunk)
-            except (_core.FmuError, ValueError, RuntimeError) as exc:
+            except (ValueError, RuntimeError) as exc:  # FmuError is a RuntimeError
                 raise instance.error(f"the simulation failed at t = {run.time:g} ({exc})") from exc
             if bar is not None:
                 bar.update(before - run.remaining_steps)
