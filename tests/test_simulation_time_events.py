@@ -12,12 +12,11 @@ from pathlib import Path
 import fmitwin
 import numpy as np
 import pytest
-from fmus.build import build_fmu
 
 
 @pytest.fixture(scope="module")
-def toggler(tmp_path_factory) -> Path:
-    return build_fmu("toggler", 2, tmp_path_factory.mktemp("toggler"))
+def toggler(test_fmu) -> Path:
+    return test_fmu("toggler", 2)
 
 
 def _triangle(t: np.ndarray, period: float) -> np.ndarray:

@@ -14,8 +14,8 @@ from fmitwin.live.history import recorded_events, recorded_readings
 from fmitwin.live.readings import Flag
 from fmitwin.live.status import render
 from fmitwin.live.twin import Twin
-from live_servers import free_port, heated_tank_twin, wait_for_port
 from rich.console import Console
+from support.live_servers import free_port, heated_tank_twin, wait_for_port
 
 
 def _rows(path) -> int:

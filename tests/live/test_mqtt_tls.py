@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
 from fmitwin.live.mqtt import client_args, sensor_link
-from live_servers import mqtt_broker, wait_until
+from support.live_servers import mqtt_broker, wait_until
 
 
 def _name(common_name: str) -> x509.Name:

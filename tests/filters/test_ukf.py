@@ -10,7 +10,11 @@ import fmitwin
 import fmitwin.models
 import numpy as np
 import pytest
-from filter_reference import (
+from filterpy.kalman import MerweScaledSigmaPoints
+from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
+from fmitwin.estimation import fmu_models
+from scipy.stats import chi2
+from support.filter_reference import (
     linear_filter,
     random_spd,
     random_system,
@@ -19,10 +23,6 @@ from filter_reference import (
     ukf_predict,
     ukf_update,
 )
-from filterpy.kalman import MerweScaledSigmaPoints
-from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
-from fmitwin.estimation import fmu_models
-from scipy.stats import chi2
 
 # The damped pendulum of fmitwin.DampedPendulumModel, x = (theta, omega, c), integrated by RK4
 # with the same substeps, and observed through the bob's position (a nonlinear measurement).

@@ -12,7 +12,6 @@ import pytest
 from fmitwin import _core
 from fmpy import simulate_fmu
 from fmpy.validation import validate_fmu
-from fmus.build import build_fmu
 
 TYPES = {  # input name -> numpy dtype of its column (FMPy's input format)
     "f64_in": np.float64,
@@ -47,8 +46,8 @@ STOP, STEP = 1.0, 0.25
 
 
 @pytest.fixture(scope="module")
-def all_types(tmp_path_factory) -> Path:
-    return build_fmu("all_types", 3, tmp_path_factory.mktemp("all_types"))
+def all_types(test_fmu) -> Path:
+    return test_fmu("all_types", 3)
 
 
 def _signals() -> np.ndarray:

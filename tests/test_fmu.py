@@ -12,11 +12,6 @@ from fmitwin.cli import main
 from fmitwin.fmu import FmuError
 
 
-@pytest.fixture(params=[2, 3], ids=["fmi2", "fmi3"])
-def tank(request):
-    return fmitwin.load_fmu(fmitwin.models.path("heated_tank", request.param))
-
-
 def test_model_lists_variables_states_and_capabilities(tank):
     assert tank.fmi_version in ("2.0", "3.0")
     assert tank.kinds == ("cs", "me")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fmitwin
 import numpy as np
 import pytest
-from filter_reference import linear_filter, random_system, simulate
 from scipy.integrate import solve_ivp
 from scipy.stats import chi2
+from support.filter_reference import linear_filter, random_system, simulate
 
 
 def pendulum_rhs(length, gravity, u):

@@ -6,7 +6,7 @@ import pytest
 from fmitwin.live.config import ConfigError, load_config, parse_config
 from fmitwin.live.twin import build_filter
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "heated_tank_twin.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "heated_tank_twin.toml"
 
 MINIMAL = """\
 [twin]

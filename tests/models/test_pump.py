@@ -6,10 +6,10 @@ from __future__ import annotations
 import fmitwin.models
 import numpy as np
 import pytest
-from _models_support import VERSIONS, Instance, instance, instantiate, unpacked
 from fmpy import simulate_fmu
 from fmpy.fmi1 import FMICallException
 from scipy.integrate import solve_ivp
+from support.bundled_models import VERSIONS, Instance, instance, instantiate, unpacked
 
 G = 9.80665
 W_RATED = 2950 * np.pi / 30

@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from fmitwin.live.config import parse_config
 from fmitwin.live.plant import Faults, Plant
 from fmitwin.live.twin import Twin
-from live_servers import free_port, heated_tank_twin, wait_until
+from support.live_servers import free_port, heated_tank_twin, wait_until
 
 
 async def _certificate(directory, name, uri, usage):

@@ -28,11 +28,6 @@ def held_step(T, power, h):
     return T_inf + (T - T_inf) * math.exp(-UA * h / C)
 
 
-@pytest.fixture(scope="module", params=[2, 3], ids=["fmi2", "fmi3"])
-def tank(request):
-    return load_fmu(fmitwin.models.path("heated_tank", request.param))
-
-
 @pytest.fixture(scope="module")
 def motor():
     return load_fmu(fmitwin.models.path("dc_motor"))

@@ -22,7 +22,7 @@ from fmitwin.live.history import recorded_estimates, recorded_events, recorded_r
 from fmitwin.live.plant import Faults, Plant, Window
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from live_servers import Running, free_port, heated_tank_twin, mqtt_broker, wait_until
+from support.live_servers import Running, free_port, heated_tank_twin, mqtt_broker, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

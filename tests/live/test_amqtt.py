@@ -9,7 +9,7 @@ import time
 import aiomqtt
 from fmitwin.live.config import MqttConfig, SensorConfig
 from fmitwin.live.mqtt import client_args, sensor_link
-from live_servers import AmqttBroker, wait_until
+from support.live_servers import AmqttBroker, wait_until
 
 SENSOR = SensorConfig(
     name="T1",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fmitwin.models
 import numpy as np
 import pytest
-from _models_support import VERSIONS, instance
 from fmpy import simulate_fmu
 from fmpy.fmi1 import FMICallException
+from support.bundled_models import VERSIONS, instance
 
 MASS, C_P, UA, T_AMBIENT = 100.0, 4186.0, 40.0, 293.15
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from filter_reference import linear_filter, predict, random_system, relative_error, simulate, update
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import KalmanFilter as FilterPyKF
 from fmitwin import _core
 from scipy.stats import chi2
+from support.filter_reference import (
+    linear_filter,
+    predict,
+    random_system,
+    relative_error,
+    simulate,
+    update,
+)
 
 STEPS = 200
 TOLERANCE = 1e-9

@@ -11,11 +11,18 @@ from pathlib import Path
 import fmitwin.models
 import numpy as np
 import pytest
-from _models_support import MODELS, OPERATING_POINTS, VERSIONS, instance, instantiate, unpacked
 from fmpy import extract, simulate_fmu
 from fmpy.build import build_platform_binary
 from fmpy.fmi1 import FMICallException
 from fmpy.validation import validate_fmu
+from support.bundled_models import (
+    MODELS,
+    OPERATING_POINTS,
+    VERSIONS,
+    instance,
+    instantiate,
+    unpacked,
+)
 
 CASES = [(name, version) for name in MODELS for version in VERSIONS]
 

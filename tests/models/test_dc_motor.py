@@ -5,10 +5,10 @@ from __future__ import annotations
 import fmitwin.models
 import numpy as np
 import pytest
-from _models_support import VERSIONS
 from fmpy import simulate_fmu
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
+from support.bundled_models import VERSIONS
 
 R, L, K, J, B, TAU_C, W_C = 1.2, 0.01, 0.7, 0.02, 1e-3, 0.05, 0.1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fmitwin
 import numpy as np
 import pytest
-from filter_reference import linear_filter, random_system, relative_error, simulate
+from support.filter_reference import linear_filter, random_system, relative_error, simulate
 
 
 def with_gaps(rng, zs):

@@ -17,7 +17,7 @@ from fmitwin.live.config import parse_config
 from fmitwin.live.history import recorded_readings
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from live_servers import LinkCut, Mosquitto, Running, heated_tank_twin, wait_until
+from support.live_servers import LinkCut, Mosquitto, Running, heated_tank_twin, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import fmitwin
 import numpy as np
-from filter_reference import linear_filter, predict, random_system, relative_error, update
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2
+from support.filter_reference import linear_filter, predict, random_system, relative_error, update
 
 SETTINGS = settings(max_examples=100, deadline=None)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
