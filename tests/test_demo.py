@@ -1,4 +1,5 @@
-"""`fmitwin demo`: it runs, prints a table, writes a PNG, and its estimates stay in their bands."""
+"""`fmitwin demo`: the tank twin's numbers against the plant it simulated, the CLI's table and PNG,
+clean errors for a bad output path, and the pendulum option."""
 
 from __future__ import annotations
 
@@ -7,10 +8,112 @@ import pytest
 from fmitwin import demo
 from fmitwin.cli import main
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+C_TANK = 100.0 * 4186.0  # J/K, the FMU's m c_p
+
+
+@pytest.fixture(scope="module")
+def default_run() -> demo.TankDemo:
+    return demo.run(seed=0)
+
+
+def test_the_plant_is_the_tank_energy_balance(default_run) -> None:
+    """The simulated truth against the closed-form step of m c_p dT/dt = P - UA (T - T_amb),
+    with the power and UA held over each sample."""
+    r = default_run
+    assert r.fmu.name == "heated_tank.fmu"
+    decay = np.exp(-r.true_ua * demo.SAMPLE_PERIOD / C_TANK)
+    settle = demo.T_AMBIENT + r.heater_power / r.true_ua
+    expected = np.empty_like(r.true_temperature)
+    previous = demo.T_AMBIENT + r.heater_power[0] / r.true_ua[0]
+    for i in range(expected.size):
+        previous = expected[i] = settle[i] + (previous - settle[i]) * decay[i]
+    np.testing.assert_allclose(r.true_temperature, expected, rtol=0, atol=1e-5)
+    # the insulation wears: UA rises steadily over the run
+    assert 5.0 < r.true_ua[-1] - r.true_ua[0] < 30.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_twin_tracks_the_unmeasured_ua_and_brackets_the_remaining_life(seed, default_run) -> None:
+    r = default_run if seed == 0 else demo.run(seed=seed)
+    # A consistent filter keeps the truth inside 3 sigma nearly all the time once settled.
+    assert r.ua_coverage >= 0.95, r.ua_coverage
+    assert r.ua_rms_error < 1.0
+    assert r.std[-1, 1] < 1.0  # learned, not just bracketed
+    # The twin's temperature is better than the probe it reads.
+    assert r.temperature_rms_error < 0.5 * demo.PROBE_SIGMA
+    # Every spike is gated, dropouts are skipped, and few clean samples are rejected.
+    assert r.spikes.sum() > 50 and (r.gated & r.spikes).sum() == r.spikes.sum()
+    assert not r.accepted[r.missing].any()
+    assert (r.gated & ~r.spikes).sum() < 0.005 * r.times.size
+    # The remaining life: its interval holds the plant's true remaining life, and the median
+    # is close to it.
+    low, high = r.rul_interval
+    assert low <= r.true_rul <= high, (low, r.true_rul, high)
+    assert abs(r.rul.median - r.true_rul) < 0.2 * r.true_rul
+    assert 0 < high - low < r.true_rul
+
+
+def test_the_filter_beats_its_first_guess(default_run) -> None:
+    r = default_run
+    start_error = abs(demo.UA_DATASHEET - r.true_ua[0])
+    assert start_error > 3.0
+    assert abs(r.estimates[-1, 1] - r.true_ua[-1]) < 0.2 * start_error
+
+
+def test_run_rejects_too_short_a_run() -> None:
+    with pytest.raises(ValueError, match="at least 2 days"):
+        demo.run(days=1.0)
+
+
+def test_command_prints_the_table_names_the_fmu_and_writes_the_plot(tmp_path, capsys) -> None:
+    output = tmp_path / "tank.png"
+    assert main(["demo", "--days", "3", "-o", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "heated_tank.fmu" in printed
+    for row in ("UA at day 3", "3σ band", "remaining life [days]", "gated"):
+        assert row in printed, row
+    assert str(output) in printed
+    assert output.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_command_without_plot_writes_nothing(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--days", "2", "--no-plot"]) == 0
+    assert "remaining life" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing/plot.png", "does not exist; create it"),
+        ("plot.svg", "ending in .png"),
+        (".", "is a folder"),
+    ],
+)
+def test_command_rejects_a_bad_output_path_before_running(tmp_path, name, message) -> None:
+    with pytest.raises(SystemExit, match=message):
+        main(["demo", "-o", str(tmp_path / name)])
+
+
+def test_command_rejects_an_unwritable_path(tmp_path) -> None:
+    # /proc takes no new files, even from root (for whom a read-only folder is writable).
+    with pytest.raises(SystemExit, match="cannot be written"):
+        main(["demo", "-o", "/proc/fmitwin-demo.png"])
+
+
+def test_checking_the_path_leaves_no_file_behind(tmp_path) -> None:
+    assert demo.check_plot_path(tmp_path / "plot.png") == tmp_path / "plot.png"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the pendulum option ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_estimates_stay_within_their_bands(seed: int) -> None:
-    result = demo.run(duration=10.0, seed=seed)
+def test_pendulum_estimates_stay_within_their_bands(seed: int) -> None:
+    result = demo.pendulum_run(duration=10.0, seed=seed)
     settled = result.times > 1.0
     inside = np.abs(result.estimates - result.truth) <= 2 * result.std
     # About 95% of a consistent filter's errors lie within 2 sigma.
@@ -22,15 +125,15 @@ def test_estimates_stay_within_their_bands(seed: int) -> None:
     assert 0 < (~result.accepted).sum() < 0.05 * len(result.accepted)
 
 
-def test_command_prints_the_table_and_writes_the_plot(tmp_path, capsys) -> None:
+def test_pendulum_command_prints_the_table_and_writes_the_plot(tmp_path, capsys) -> None:
     output = tmp_path / "plot.png"
-    assert main(["demo", "--output", str(output), "--duration", "4"]) == 0
+    assert main(["demo", "--model", "pendulum", "-o", str(output), "--duration", "4"]) == 0
     printed = capsys.readouterr().out
     assert "estimate +- 2 sigma" in printed and "damping [1/s]" in printed
     assert str(output) in printed
-    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert output.read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_command_rejects_a_bad_duration() -> None:
+def test_pendulum_command_rejects_a_bad_duration() -> None:
     with pytest.raises(SystemExit, match="duration"):
-        main(["demo", "--duration", "-1"])
+        main(["demo", "--model", "pendulum", "--duration", "-1", "--no-plot"])
