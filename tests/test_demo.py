@@ -33,7 +33,7 @@ def test_the_plant_is_the_tank_energy_balance(default_run) -> None:
     assert 5.0 < r.true_ua[-1] - r.true_ua[0] < 30.0
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_twin_tracks_the_unmeasured_ua_and_brackets_the_remaining_life(seed, default_run) -> None:
     r = default_run if seed == 0 else demo.run(seed=seed)
     # A consistent filter keeps the truth inside 3 sigma nearly all the time once settled.
@@ -54,6 +54,16 @@ def test_twin_tracks_the_unmeasured_ua_and_brackets_the_remaining_life(seed, def
     assert 0 < high - low < r.true_rul
 
 
+def test_a_spike_in_the_first_reading_does_not_derail_the_twin() -> None:
+    """Seed 2's first reading is a spike: a filter started on it gated every reading after."""
+    r = demo.run(seed=2, days=2.0)
+    assert r.spikes[0]
+    assert r.ua_coverage >= 0.95
+    assert (r.gated & ~r.spikes).sum() < 0.005 * r.times.size
+    low, high = r.rul_interval
+    assert low <= r.true_rul <= high
+
+
 def test_the_filter_beats_its_first_guess(default_run) -> None:
     r = default_run
     start_error = abs(demo.UA_DATASHEET - r.true_ua[0])
@@ -61,9 +71,16 @@ def test_the_filter_beats_its_first_guess(default_run) -> None:
     assert abs(r.estimates[-1, 1] - r.true_ua[-1]) < 0.2 * start_error
 
 
-def test_run_rejects_too_short_a_run() -> None:
-    with pytest.raises(ValueError, match="at least 2 days"):
-        demo.run(days=1.0)
+@pytest.mark.parametrize("days", [1.0, 16.5, float("nan")])
+def test_run_rejects_a_run_too_short_or_past_the_end_of_life(days) -> None:
+    with pytest.raises(ValueError, match="give 2 to 16 days"):
+        demo.run(days=days)
+
+
+def test_command_runs_the_fmi3_tank(capsys) -> None:
+    assert main(["demo", "--fmi", "3", "--days", "2", "--no-plot"]) == 0
+    printed = capsys.readouterr().out
+    assert "heated_tank_fmi3.fmu (FMI 3)" in printed
 
 
 def test_command_prints_the_table_names_the_fmu_and_writes_the_plot(tmp_path, capsys) -> None:

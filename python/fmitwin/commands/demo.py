@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--days", type=float, default=14.0, help="tank: days of plant time (default: 14)"
     )
     parser.add_argument(
+        "--fmi", type=int, choices=[2, 3], default=2, help="tank: FMI version (default: 2)"
+    )
+    parser.add_argument(
         "--duration", type=float, default=20.0, help="pendulum: seconds (default: 20)"
     )
     parser.add_argument(
@@ -48,11 +51,11 @@ def _tank(args: argparse.Namespace) -> None:
     from fmitwin import demo
 
     started = time.perf_counter()
-    result = demo.run(seed=args.seed, days=args.days)
+    result = demo.run(seed=args.seed, days=args.days, fmi_version=args.fmi)
     elapsed = time.perf_counter() - started
     days = result.days[-1]
     table = Table(
-        title=f"fmitwin demo: {result.fmu.name} (FMI 2.0), {days:g} days of a wearing tank",
+        title=f"fmitwin demo: {result.fmu.name} (FMI {args.fmi}), {days:g} days of a wearing tank",
         title_justify="left",
         caption=f"UA: heat-loss coefficient, not measured; end of life at UA = "
         f"{demo.UA_LIMIT:.0f} W/K, where the {demo.HEATER_RATING / 1000:g} kW heater can no "
