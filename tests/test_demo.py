@@ -3,6 +3,9 @@ clean errors for a bad output path, and the pendulum option."""
 
 from __future__ import annotations
 
+import fmitwin
+import fmitwin.models
+import matplotlib.image
 import numpy as np
 import pytest
 from fmitwin import demo
@@ -92,6 +95,15 @@ def test_command_prints_the_table_names_the_fmu_and_writes_the_plot(tmp_path, ca
         assert row in printed, row
     assert str(output) in printed
     assert output.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = matplotlib.image.imread(output).shape  # decodes as a whole image
+    assert height >= 1000 and width >= 1000
+
+
+def test_the_demo_constants_are_the_fmus_start_values() -> None:
+    model = fmitwin.load_fmu(fmitwin.models.path(demo.MODEL))
+    assert model.variable("T_ambient").start == demo.T_AMBIENT
+    assert model.variable("UA").start == demo.UA_DATASHEET
+    assert demo.UA_LIMIT == pytest.approx(80.0)
 
 
 def test_command_without_plot_writes_nothing(tmp_path, capsys, monkeypatch) -> None:

@@ -32,7 +32,7 @@ import fmitwin.models
 from fmitwin.estimation import fmu_models
 from fmitwin.filters import DampedPendulumModel, ExtendedKalmanFilter, LinearMeasurementModel
 from fmitwin.fmu import load_fmu
-from fmitwin.maintenance import CrossingTimeRUL, LinearDegradationModel
+from fmitwin.maintenance import LinearDegradationModel, RULDistribution
 from fmitwin.simulation import simulate
 
 # --- the heated-tank demo -------------------------------------------------------------------
@@ -94,7 +94,7 @@ class TankDemo:
     health: NDArray[np.float64]
     health_std: NDArray[np.float64]
     degradation: LinearDegradationModel
-    rul: CrossingTimeRUL
+    rul: RULDistribution
     true_rul: float
 
     @property
@@ -386,8 +386,6 @@ def plot(result: TankDemo, path: str | os.PathLike[str]) -> Path:
     failure = now + result.true_rul
     horizon = np.linspace(0, max(failure, now + min(high, 3 * result.rul.median)) * 1.08, 400)
     mean_path = result.degradation.predict(horizon)
-    design = np.column_stack([np.ones_like(horizon), horizon])
-    path_std = np.sqrt(np.einsum("ij,jk,ik->i", design, result.degradation.posterior_cov, design))
     health.errorbar(
         result.health_times,
         result.health,
@@ -400,9 +398,6 @@ def plot(result: TankDemo, path: str | os.PathLike[str]) -> Path:
     )
     health.plot(days, result.true_ua, "k--", lw=1, label="truth")
     health.plot(horizon, mean_path, color="tab:purple", lw=1, label="fitted degradation path")
-    health.fill_between(
-        horizon, mean_path - 3 * path_std, mean_path + 3 * path_std, color="tab:purple", alpha=0.2
-    )
     health.axhline(
         UA_LIMIT,
         color="tab:red",
