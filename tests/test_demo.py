@@ -83,7 +83,7 @@ def test_run_rejects_a_run_too_short_or_past_the_end_of_life(days) -> None:
 def test_command_runs_the_fmi3_tank(capsys) -> None:
     assert main(["demo", "--fmi", "3", "--days", "2", "--no-plot"]) == 0
     printed = capsys.readouterr().out
-    assert "heated_tank_fmi3.fmu (FMI 3)" in printed
+    assert "heated_tank_fmi3.fmu (FMI 3.0)" in printed
 
 
 def test_command_prints_the_table_names_the_fmu_and_writes_the_plot(tmp_path, capsys) -> None:

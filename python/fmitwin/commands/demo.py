@@ -55,7 +55,8 @@ def _tank(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - started
     days = result.days[-1]
     table = Table(
-        title=f"fmitwin demo: {result.fmu.name} (FMI {args.fmi}), {days:g} days of a wearing tank",
+        title=f"fmitwin demo: {result.fmu.name} (FMI {args.fmi}.0), "
+        f"{days:g} days of a wearing tank",
         title_justify="left",
         caption=f"UA: heat-loss coefficient, not measured; end of life at UA = "
         f"{demo.UA_LIMIT:.0f} W/K, where the {demo.HEATER_RATING / 1000:g} kW heater can no "
