@@ -126,6 +126,12 @@ def test_command_rejects_a_bad_output_path_before_running(tmp_path, name, messag
         main(["demo", "-o", str(tmp_path / name)])
 
 
+def test_command_rejects_a_negative_seed(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--seed", "-1"])
+    assert "give a non-negative integer" in capsys.readouterr().err
+
+
 def test_command_rejects_an_unwritable_path(tmp_path) -> None:
     # /proc takes no new files, even from root (for whom a read-only folder is writable).
     with pytest.raises(SystemExit, match="cannot be written"):

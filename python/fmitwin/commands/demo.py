@@ -13,6 +13,12 @@ HELP = (
 )
 
 
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a non-negative integer, e.g. 0")
+    return int(text)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -21,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="tank: the heated-tank FMU twin (default); pendulum: the EKF on a native C++ "
         "pendulum model, no FMU",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--days", type=float, default=14.0, help="tank: days of plant time (default: 14)"
     )
