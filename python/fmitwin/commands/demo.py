@@ -104,10 +104,9 @@ def _tank(args: argparse.Namespace) -> None:
         f"{result.true_rul:.1f}",
         f"{result.rul.median:.1f}, {100 * demo.RUL_LEVEL:.0f} % in [{low:.1f}, {high:.1f}]",
     )
-    console = Console()
-    console.print(table)
-    console.print(f"FMU: {result.fmu}", soft_wrap=True)
-    console.print(f"simulated, filtered and forecast in {elapsed:.1f} s")
+    Console().print(table)
+    print(f"FMU: {result.fmu}")
+    print(f"simulated, filtered and forecast in {elapsed:.1f} s")
     if not args.no_plot:
         print(f"plot written to {demo.plot(result, args.output)}")
 
