@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "rul": "rul",
     "report": "report",
     "fleet": "fleet",
+    "serve": "serve",
 }
 
 
