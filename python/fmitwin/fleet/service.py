@@ -2,9 +2,9 @@
 metrics, as one ASGI app (FastAPI; its OpenAPI page at ``/docs``).
 
 Every endpoint runs on the event loop of the twins (``async``), so the registry and the live
-twins are read and changed from one thread. Reads are open; every write (``POST``) needs ``Authorization: Bearer <token>``. Without a
-configured token, writes are refused: the service is read-only until one is set. The token is
-compared in constant time and never logged.
+twins are read and changed from one thread. Reads are open; every write (``POST``) needs
+``Authorization: Bearer <token>``. Without a configured token, writes are refused: the service
+is read-only until one is set. The token is compared in constant time and never logged.
 """
 
 from __future__ import annotations
