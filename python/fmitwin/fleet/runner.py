@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from fmitwin.fleet.registry import Lifecycle, Registry
 __all__ = ["FleetRunner", "TwinSnapshot"]
 
 log = logging.getLogger("fmitwin.fleet")
+
+TRACE_LENGTH = 600  # snapshots kept per twin for the dashboard (10 min at the default 1 s)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class TwinSnapshot:
     sensors: dict[str, dict[str, float]]  # name -> residual, nis, sigma
     counts: dict[str, dict[str, int]]  # name -> received, accepted, rejections by kind
     latency: float | None  # s from the source timestamp to the applied estimate
+    measured: dict[str, float]  # sensor -> its last usable reading
+    measures: dict[str, str]  # sensor -> the model variable it measures
+    events: list[tuple[float, str, dict]]  # the twin's recent events (time, kind, details)
 
 
 def snapshot(twin: Any) -> TwinSnapshot:
@@ -48,18 +54,25 @@ def snapshot(twin: Any) -> TwinSnapshot:
         name: {"residual": m.last_residual, "nis": m.last_nis, "sigma": m.last_sigma}
         for name, m in sync.monitors.items()
     }
+    stats = twin.gateway.stats
+    common = {
+        "sensors": sensors,
+        "counts": twin.gateway.counts(),
+        "measured": {name: float(stats[name].last_value) for name in sync.monitors},
+        "measures": {name: twin.config.sensors[name].variable for name in sync.monitors},
+        "events": list(twin.events)[-20:],
+    }
     if estimate is None:
-        return TwinSnapshot(sync.health(), None, {}, {}, sensors, twin.gateway.counts(), None)
+        return TwinSnapshot(sync.health(), None, {}, {}, latency=None, **common)
     return TwinSnapshot(
         health=sync.health(),
         t=float(estimate.t),
         states=dict(zip(states, map(float, estimate.x), strict=True)),
         sigma=dict(zip(states, map(float, estimate.sigma), strict=True)),
-        sensors=sensors,
-        counts=twin.gateway.counts(),
         latency=float(estimate.applied_at - estimate.source_ts)
         if math.isfinite(estimate.source_ts)
         else None,
+        **common,
     )
 
 
@@ -70,6 +83,7 @@ class _Supervised:
     twin: Any = None
     failures: int = 0
     last_error: str | None = None
+    trace: deque = field(default_factory=lambda: deque(maxlen=TRACE_LENGTH))
 
 
 class FleetRunner:
@@ -152,6 +166,11 @@ class FleetRunner:
             return None
         return snapshot(supervised.twin)
 
+    def trace(self, twin_id: str) -> list[TwinSnapshot]:
+        """The twin's snapshots, one per status interval, oldest first (bounded)."""
+        supervised = self._twins.get(twin_id)
+        return [] if supervised is None else list(supervised.trace)
+
     def failures(self, twin_id: str) -> tuple[int, str | None]:
         """How often the twin failed since it was started, and its last error."""
         supervised = self._twins.get(twin_id)
@@ -171,7 +190,7 @@ class FleetRunner:
                 run = asyncio.create_task(supervised.twin.run(supervised.stop))
                 while True:
                     done, _ = await asyncio.wait({run}, timeout=self.status_interval)
-                    self._report(twin_id, supervised.twin)
+                    self._report(twin_id, supervised)
                     if done:
                         break
                 run.result()
@@ -202,9 +221,13 @@ class FleetRunner:
                     twin_id, Lifecycle.COMMISSIONING, f"restart after failure {supervised.failures}"
                 )
 
-    def _report(self, twin_id: str, twin: Any) -> None:
-        """Registry status from the twin's snapshot; the first estimate makes it ``running``."""
-        health = twin.sync.health()
+    def _report(self, twin_id: str, supervised: _Supervised) -> None:
+        """Registry status from the twin's snapshot (kept in its trace); the first estimate
+        makes it ``running``."""
+        current = snapshot(supervised.twin)
+        if current.t is not None:
+            supervised.trace.append(current)
+        health = current.health
         if health != "starting":
             if self.registry.get(twin_id).lifecycle is Lifecycle.COMMISSIONING:
                 self._enter(twin_id, Lifecycle.RUNNING, "first estimate")

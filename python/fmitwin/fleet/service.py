@@ -27,9 +27,9 @@ from fmitwin.fleet.registry import (
     TwinRecord,
     rank_by_urgency,
 )
-from fmitwin.fleet.runner import FleetRunner
+from fmitwin.fleet.runner import FleetRunner, TwinSnapshot
 
-__all__ = ["check_bind_address", "create_app"]
+__all__ = ["check_bind_address", "create_app", "snapshot_json", "twin_summary"]
 
 log = logging.getLogger("fmitwin.fleet")
 
@@ -82,24 +82,6 @@ def create_app(
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    def summary(r: TwinRecord, at: float) -> dict[str, Any]:
-        s = r.status
-        return {
-            "id": r.id,
-            "asset_id": r.entry.asset_id,
-            "asset_type": r.entry.asset_type,
-            "site": r.entry.site,
-            "tags": list(r.entry.tags),
-            "lifecycle": r.lifecycle.value,
-            "health": s.health,
-            "rul": _finite(s.rul),
-            "rul_low": _finite(s.rul_low),
-            "rul_high": _finite(s.rul_high),
-            "failure_probability": s.probability_of_failure(at),
-            "horizon": at,
-            "updated_at": s.updated_at,
-        }
-
     @app.get("/api/v1/twins")
     async def list_twins(
         site: str | None = None,
@@ -120,24 +102,16 @@ def create_app(
             failure_within=None if failure_above is None else (horizon, failure_above),
         )
         ranked = rank_by_urgency(chosen, horizon)
-        return [summary(r, horizon) for r in ranked]
+        return [twin_summary(r, horizon) for r in ranked]
 
     @app.get("/api/v1/twins/{twin_id}")
     async def get_twin(twin_id: str) -> dict[str, Any]:
         """The twin's entry and condition; with its live estimate when it runs."""
-        out = summary(record(twin_id), horizon)
+        out = twin_summary(record(twin_id), horizon)
         snap = runner.snapshot(twin_id) if runner is not None else None
         out["running"] = snap is not None
         if snap is not None:
-            out.update(
-                t=snap.t,
-                states=_finite_map(snap.states),
-                sigma=_finite_map(snap.sigma),
-                sensors={k: _finite_map(v) for k, v in snap.sensors.items()},
-                counts=snap.counts,
-                latency=snap.latency,
-                health=snap.health,
-            )
+            out.update(snapshot_json(snap))
         if runner is not None:
             failures, error = runner.failures(twin_id)
             out.update(failures=failures, last_error=error)
@@ -163,7 +137,7 @@ def create_app(
             registry.transition(twin_id, target, reason)
         except RegistryError as exc:
             raise HTTPException(409, str(exc)) from None
-        return summary(registry.get(twin_id), horizon)
+        return twin_summary(registry.get(twin_id), horizon)
 
     @app.post("/api/v1/twins/{twin_id}/start", dependencies=[Depends(authorised)])
     async def start(twin_id: str) -> dict[str, Any]:
@@ -174,14 +148,14 @@ def create_app(
             runner.start(twin_id, reason="started through the API")
         except (KeyError, RegistryError) as exc:
             raise HTTPException(409, str(exc)) from None
-        return summary(registry.get(twin_id), horizon)
+        return twin_summary(registry.get(twin_id), horizon)
 
     @app.post("/api/v1/twins/{twin_id}/stop", dependencies=[Depends(authorised)])
     async def stop(twin_id: str) -> dict[str, Any]:
         record(twin_id)
         if runner is not None and runner.snapshot(twin_id) is not None:
             await runner.stop(twin_id, reason="stopped through the API")
-            return summary(registry.get(twin_id), horizon)
+            return twin_summary(registry.get(twin_id), horizon)
         return move(twin_id, Lifecycle.STOPPED, "stopped through the API")
 
     @app.post("/api/v1/twins/{twin_id}/retire", dependencies=[Depends(authorised)])
@@ -195,7 +169,46 @@ def create_app(
             generate_latest(_collect(registry, runner, horizon)), media_type=CONTENT_TYPE_LATEST
         )
 
+    from fmitwin.fleet.dashboard import mount_dashboard
+
+    mount_dashboard(app, registry, runner, horizon)
     return app
+
+
+def twin_summary(r: TwinRecord, horizon: float) -> dict[str, Any]:
+    """A twin's registry entry and condition, as the API serves it."""
+    s = r.status
+    return {
+        "id": r.id,
+        "asset_id": r.entry.asset_id,
+        "asset_type": r.entry.asset_type,
+        "site": r.entry.site,
+        "tags": list(r.entry.tags),
+        "lifecycle": r.lifecycle.value,
+        "health": s.health,
+        "rul": _finite(s.rul),
+        "rul_low": _finite(s.rul_low),
+        "rul_high": _finite(s.rul_high),
+        "rul_quantiles": [list(q) for q in s.rul_quantiles],
+        "failure_probability": s.probability_of_failure(horizon),
+        "horizon": horizon,
+        "updated_at": s.updated_at,
+    }
+
+
+def snapshot_json(snap: TwinSnapshot) -> dict[str, Any]:
+    """A running twin's snapshot, as the API serves it (non-finite numbers as null)."""
+    return {
+        "t": snap.t,
+        "health": snap.health,
+        "states": _finite_map(snap.states),
+        "sigma": _finite_map(snap.sigma),
+        "sensors": {k: _finite_map(v) for k, v in snap.sensors.items()},
+        "measured": _finite_map(snap.measured),
+        "measures": snap.measures,
+        "counts": {k: {str(f): n for f, n in v.items()} for k, v in snap.counts.items()},
+        "latency": snap.latency,
+    }
 
 
 def _finite(value: float | None) -> float | None:
