@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "report": "report",
     "fleet": "fleet",
     "serve": "serve",
+    "aas": "aas",
 }
 
 

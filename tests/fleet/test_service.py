@@ -3,10 +3,12 @@ protected writes and Prometheus metrics; real HTTP over loopback against the rea
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
 
+from basyx.aas.adapter.json import read_aas_json_file
 from fmitwin.fleet import Lifecycle, SqliteRegistry
 from support.fleet_service import TOKEN, wait_for
 
@@ -76,6 +78,14 @@ def test_fleet_runs_supervised_behind_the_api(service):
     )
     assert 'fmitwin_sensor_readings{asset_type="tank",sensor="T",site="north",twin="TK-2"}' in text
     assert "fmitwin_twin_latency_seconds" in text
+
+    # the twin as an Asset Administration Shell
+    aas = client.get("/api/v1/twins/TK-2/aas")
+    assert aas.status_code == 200
+    store = read_aas_json_file(io.StringIO(aas.text), failsafe=False)
+    assert "urn:fmitwin:aas:TK-2:operational-data" in {o.id for o in store}
+    package = client.get("/api/v1/twins/TK-2/aas", params={"format": "aasx"})
+    assert package.status_code == 200 and package.content[:2] == b"PK"
 
     # the token never appears in what the service says; SIGTERM stops every twin cleanly
     process.send_signal(signal.SIGTERM)

@@ -110,7 +110,7 @@ class FleetRunner:
             twin_factory = Twin
         self._factory = twin_factory
         self._twins: dict[str, _Supervised] = {}
-        self._configs = {a.entry.id: a.twin for a in fleet.assets}
+        self.configs = {a.entry.id: a.twin for a in fleet.assets}
 
     # --- control ------------------------------------------------------------------------
 
@@ -120,7 +120,7 @@ class FleetRunner:
         "none" nothing (start them with :meth:`start`)."""
         if start not in ("active", "all", "none"):
             raise ValueError(f"start={start!r}: expected 'active', 'all' or 'none'")
-        for twin_id in self._configs:
+        for twin_id in self.configs:
             state = self.registry.get(twin_id).lifecycle
             active = state in (Lifecycle.COMMISSIONING, Lifecycle.RUNNING, Lifecycle.DEGRADED)
             if (start == "active" and active) or (start == "all" and state != Lifecycle.RETIRED):
@@ -133,7 +133,7 @@ class FleetRunner:
 
     def start(self, twin_id: str, reason: str = "started") -> None:
         """Start (or restart) a twin's supervised task; a running one is left as it is."""
-        if twin_id not in self._configs:
+        if twin_id not in self.configs:
             raise KeyError(f"{twin_id!r} is not a twin of {self.fleet.file}")
         current = self._twins.get(twin_id)
         if current is not None and current.task is not None and not current.task.done():
@@ -186,7 +186,7 @@ class FleetRunner:
         while not supervised.stop.is_set():
             started = time.monotonic()
             try:
-                supervised.twin = self._factory(self._configs[twin_id])
+                supervised.twin = self._factory(self.configs[twin_id])
                 run = asyncio.create_task(supervised.twin.run(supervised.stop))
                 while True:
                     done, _ = await asyncio.wait({run}, timeout=self.status_interval)

@@ -13,10 +13,12 @@ import hmac
 import ipaddress
 import logging
 import math
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -130,6 +132,38 @@ def create_app(
             }
             for m in registry.transitions(twin_id)
         ]
+
+    @app.get("/api/v1/twins/{twin_id}/aas")
+    async def aas(twin_id: str, format: str = "json") -> Response:
+        """The twin as an Asset Administration Shell: AAS JSON, or ``format=aasx`` for the
+        AASX package with the FMU inside."""
+        from fmitwin.fleet.aas import build_aas
+        from fmitwin.live.twin import resolve_fmu
+
+        current = record(twin_id)
+        if runner is None or twin_id not in runner.configs:
+            raise HTTPException(409, f"this service has no twin definition for {twin_id!r}")
+        if format not in ("json", "aasx"):
+            raise HTTPException(422, f"format={format!r}: expected json or aasx")
+        twin = runner.configs[twin_id]
+        export = build_aas(
+            twin,
+            resolve_fmu(twin) if twin.model.process == "fmu" else None,
+            entry=current.entry,
+            status=current.status,
+            lifecycle=current.lifecycle.value,
+            snapshot=runner.snapshot(twin_id),
+            horizon=horizon,
+        )
+        if format == "json":
+            return Response(export.json(), media_type="application/json")
+        with tempfile.TemporaryDirectory() as folder:
+            content = export.write_aasx(Path(folder) / f"{twin_id}.aasx").read_bytes()
+        return Response(
+            content,
+            media_type="application/asset-administration-shell-package",
+            headers={"Content-Disposition": f'attachment; filename="{twin_id}.aasx"'},
+        )
 
     def move(twin_id: str, target: Lifecycle, reason: str) -> dict[str, Any]:
         record(twin_id)
