@@ -186,6 +186,21 @@ def test_a_template_mistake_names_the_twin_file(folder):
     assert error.value.key == "sensors.T.rate"
 
 
+def test_a_prognosis_must_use_an_estimated_quantity(folder):
+    text = FLEET.replace(
+        'tags = ["thermal"]\n',
+        'tags = ["thermal"]\n[templates.tank.maintenance]\n'
+        'indicator = "UA"\nfailure_threshold = 80\n',
+    )
+    path = write(folder, "fleet.toml", text)
+    with pytest.raises(ConfigError) as error:
+        load_fleet(path)
+    assert error.value.key == "templates.tank.maintenance.indicator"
+    assert "'UA' is not estimated by twin TK-01; it estimates: T" in error.value.message
+    fleet = load_fleet(write(folder, "fleet.toml", text.replace('"UA"', '"T"')))
+    assert fleet.asset("TK-03").prognosis.failure_threshold == 80.0
+
+
 def test_a_missing_template_file_is_named(folder):
     path = write(folder, "fleet.toml", FLEET.replace("tank_twin.toml", "pump_twin.toml"))
     with pytest.raises(ConfigError, match=r"fleet.toml:5: \[templates.tank.twin\] twin file not"):

@@ -62,6 +62,16 @@ def test_fleet_runs_supervised_behind_the_api(service):
     assert client.post("/api/v1/twins/TK-1/start", headers=auth).status_code == 409
     assert client.get("/api/v1/twins/NOPE").status_code == 404
 
+    # remaining life from the estimated trend: TK-3 heads for its 340 K limit at 0.5 K/s
+    tk3 = wait_for(
+        lambda: (d := client.get("/api/v1/twins/TK-3").json())["rul"] is not None and d,
+        20,
+        "a remaining-life estimate of TK-3",
+    )
+    truth = (340.0 - tk3["states"]["temp"]) / 0.5
+    assert tk3["rul_low"] < truth + 3.0 and tk3["rul_high"] > truth - 3.0
+    assert client.get("/api/v1/twins").json()[0]["id"] == "TK-3"  # the most urgent
+
     # filters
     south = client.get("/api/v1/twins", params={"site": "south"}).json()
     assert [t["id"] for t in south] == ["TK-BROKEN"]

@@ -27,7 +27,7 @@ states = ["temp"]
 [filter]
 x0 = { temp = 290.0 }
 P0 = { temp = 100.0 }
-Q = { temp = 0.001 }
+Q = { temp = 1.0 }
 
 [csv]
 path = "{id}.csv"
@@ -49,6 +49,12 @@ name = "replay-fleet"
 twin = "twin.toml"
 asset_type = "tank"
 
+[templates.tank.maintenance]
+indicator = "temp"
+failure_threshold = 340.0
+time_unit = 1.0
+noise = 0.3
+
 [[assets]]
 template = "tank"
 id = "TK-{n}"
@@ -63,11 +69,12 @@ set = { "csv.path" = "no-such-file.csv" }
 """
 
 
-def readings(path: Path, truth: float, seconds: float = 60.0) -> None:
+def readings(path: Path, truth: float, seconds: float = 60.0, slope: float = 0.0) -> None:
+    """10 readings/s of ``truth + slope t`` with noise 0.2."""
     t0 = 1_800_000_000.0
     rng = np.random.default_rng(1)
     rows = ["ts,sensor,value,quality"] + [
-        f"{t0 + 0.1 * i:.3f},T,{truth + 0.2 * rng.standard_normal():.4f},good"
+        f"{t0 + 0.1 * i:.3f},T,{truth + slope * 0.1 * i + 0.2 * rng.standard_normal():.4f},good"
         for i in range(int(seconds * 10))
     ]
     path.write_text("\n".join(rows) + "\n")
@@ -89,8 +96,9 @@ def served_fleet(tmp_path: Path):
     """(HTTP client, folder, process) of a served replay fleet; SIGINT at the end."""
     (tmp_path / "twin.toml").write_text(REPLAY_TWIN)
     (tmp_path / "fleet.toml").write_text(FLEET)
-    for n, truth in ((1, 300.0), (2, 310.0), (3, 320.0)):
+    for n, truth in ((1, 300.0), (2, 310.0)):
         readings(tmp_path / f"TK-{n}.csv", truth)
+    readings(tmp_path / "TK-3.csv", 320.0, slope=0.5)  # heading for 340 K: 40 s of life
     port = free_port()
     process = subprocess.Popen(
         [

@@ -7,6 +7,7 @@ Layout::
 
     [fleet]              name, registry (SQLite file, default "<fleet file stem>.registry.sqlite")
     [templates.<name>]   twin (a twin file), asset_type, tags
+    [templates.<name>.maintenance]  indicator, failure_threshold, time_unit, noise
     [[assets]]           template, id, site, asset_id, tags, count, vars, set
 
 An ``[[assets]]`` entry with ``count = N`` declares N assets; ``{n}`` (1..N, with an optional
@@ -23,6 +24,7 @@ folder.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ from fmitwin.live.config import _Section as Section
 
 __all__ = [
     "FleetAsset",
+    "Prognosis",
     "FleetConfig",
     "RegistrationReport",
     "load_fleet",
@@ -51,11 +54,27 @@ _BUILT_IN = ("id", "asset_id", "site", "n")
 
 
 @dataclass(frozen=True)
+class Prognosis:
+    """How a template's twins turn an estimate into remaining life: the estimated state or
+    parameter ``indicator`` follows a linear trend (``fmitwin.maintenance``
+    LinearDegradationModel) and the asset fails when it reaches ``failure_threshold``; RUL is
+    in ``time_unit`` seconds (3600: hours). ``noise``: scatter of the indicator about its
+    trend, in its unit."""
+
+    indicator: str
+    failure_threshold: float
+    time_unit: float = 3600.0
+    noise: float = 1.0
+
+
+@dataclass(frozen=True)
 class FleetAsset:
-    """One asset of the fleet: its registry entry and its validated twin definition."""
+    """One asset of the fleet: its registry entry, its validated twin definition and, when
+    its template has ``[templates.<name>.maintenance]``, how to estimate its remaining life."""
 
     entry: TwinEntry
     twin: TwinConfig
+    prognosis: Prognosis | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,8 @@ class _Template:
     lines: dict[tuple[str, ...], int]
     asset_type: str
     tags: tuple[str, ...]
+    prognosis: Prognosis | None
+    prognosis_section: Section | None
 
 
 def load_fleet(path: str | Path) -> FleetConfig:
@@ -147,7 +168,21 @@ def _template(name: str, section: Section, base: Path) -> _Template:
         lines=locate_keys(text),
         asset_type=section.get("asset_type", str),
         tags=_tags(section),
+        prognosis=None,
+        prognosis_section=section.table("maintenance"),
     )
+    if template.prognosis_section is not None:
+        m = template.prognosis_section
+        template = dataclasses.replace(
+            template,
+            prognosis=Prognosis(
+                indicator=m.get("indicator", str, hint="the estimated state or parameter"),
+                failure_threshold=m.number("failure_threshold"),
+                time_unit=m.number("time_unit", 3600.0, positive=True),
+                noise=m.number("noise", 1.0, positive=True),
+            ),
+        )
+        m.finish()
     section.finish()
     return template
 
@@ -213,7 +248,15 @@ def _assets(group: Section, templates: dict[str, _Template], fleet_file: Path) -
             definition=f"{fleet_file}#{values['id']}",
             tags=tags,
         )
-        assets.append(FleetAsset(entry=entry, twin=twin))
+        prognosis = template.prognosis
+        if prognosis is not None and prognosis.indicator not in twin.filter.estimated(twin.model):
+            estimated = ", ".join(twin.filter.estimated(twin.model))
+            raise template.prognosis_section.error(
+                "indicator",
+                f"{prognosis.indicator!r} is not estimated by twin {twin.name}; it estimates: "
+                f"{estimated}",
+            )
+        assets.append(FleetAsset(entry=entry, twin=twin, prognosis=prognosis))
     return assets
 
 

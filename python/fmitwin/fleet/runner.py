@@ -19,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fmitwin.fleet.config import FleetConfig
+import numpy as np
+
+from fmitwin.fleet.config import FleetConfig, Prognosis
 from fmitwin.fleet.registry import Lifecycle, Registry
 
-__all__ = ["FleetRunner", "TwinSnapshot"]
+__all__ = ["FleetRunner", "RemainingLife", "TwinSnapshot"]
 
 log = logging.getLogger("fmitwin.fleet")
 
@@ -76,6 +78,40 @@ def snapshot(twin: Any) -> TwinSnapshot:
     )
 
 
+class RemainingLife:
+    """A twin's remaining life from its estimates of the prognosis indicator: a linear
+    degradation trend conditioned on each estimate with its sigma, crossing the failure
+    threshold. Times are counted from the first estimate, in the prognosis' time unit."""
+
+    def __init__(self, prognosis: Prognosis) -> None:
+        from fmitwin.maintenance.degradation import LinearDegradationModel
+
+        self.prognosis = prognosis
+        scale = max(abs(prognosis.failure_threshold), 1.0)
+        self.model = LinearDegradationModel(
+            prognosis.failure_threshold,
+            prior_mean=[0.0, 0.0],
+            prior_cov=np.diag([1e3 * scale, 1e3 * scale]) ** 2,  # nearly uninformative
+            noise_std=prognosis.noise,
+        )
+        self.t0: float | None = None
+        self.last: float | None = None
+
+    def update(self, snap: TwinSnapshot) -> object | None:
+        """Condition on the snapshot's estimate; the RUL distribution once a trend shows."""
+        name = self.prognosis.indicator
+        if snap.t is None or name not in snap.states or not math.isfinite(snap.states[name]):
+            return None
+        if self.t0 is None:
+            self.t0 = snap.t
+        t = (snap.t - self.t0) / self.prognosis.time_unit
+        if self.last is not None and t <= self.last:
+            return None
+        self.last = t
+        self.model.update(t, snap.states[name], snap.sigma[name])
+        return self.model.rul(now=t)
+
+
 @dataclass
 class _Supervised:
     task: asyncio.Task | None = None
@@ -84,6 +120,7 @@ class _Supervised:
     failures: int = 0
     last_error: str | None = None
     trace: deque = field(default_factory=lambda: deque(maxlen=TRACE_LENGTH))
+    remaining_life: RemainingLife | None = None
 
 
 class FleetRunner:
@@ -111,6 +148,7 @@ class FleetRunner:
         self._factory = twin_factory
         self._twins: dict[str, _Supervised] = {}
         self.configs = {a.entry.id: a.twin for a in fleet.assets}
+        self._prognoses = {a.entry.id: a.prognosis for a in fleet.assets}
 
     # --- control ------------------------------------------------------------------------
 
@@ -138,7 +176,10 @@ class FleetRunner:
         current = self._twins.get(twin_id)
         if current is not None and current.task is not None and not current.task.done():
             return
-        supervised = _Supervised()
+        prognosis = self._prognoses[twin_id]
+        supervised = _Supervised(
+            remaining_life=None if prognosis is None else RemainingLife(prognosis)
+        )
         self._twins[twin_id] = supervised
         self._enter(twin_id, Lifecycle.COMMISSIONING, reason)
         supervised.task = asyncio.get_running_loop().create_task(
@@ -231,7 +272,10 @@ class FleetRunner:
         if health != "starting":
             if self.registry.get(twin_id).lifecycle is Lifecycle.COMMISSIONING:
                 self._enter(twin_id, Lifecycle.RUNNING, "first estimate")
-            self.registry.update_status(twin_id, health=health)
+            rul = None
+            if supervised.remaining_life is not None:
+                rul = supervised.remaining_life.update(current)
+            self.registry.update_status(twin_id, health=health, rul=rul)
 
     def _enter(self, twin_id: str, target: Lifecycle, reason: str) -> None:
         """Move to ``target`` unless already there (stop after a failure, say)."""
