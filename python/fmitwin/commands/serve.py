@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 HELP = (
@@ -17,7 +18,16 @@ HELP = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("fleet", help="fleet TOML file")
+    parser.add_argument("fleet", nargs="?", help="fleet TOML file")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve a simulated demo fleet instead: 20 wearing heated tanks on three sites, "
+        "each a real-time plant with its OPC UA server on loopback, some with sensor faults",
+    )
+    parser.add_argument(
+        "--demo-assets", type=int, default=20, metavar="N", help="tanks in the demo (default 20)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(
@@ -50,10 +60,20 @@ def run(args: argparse.Namespace) -> int:
     from fmitwin.fleet import RegistryError, SqliteRegistry, load_fleet, register_fleet
     from fmitwin.live.config import ConfigError
 
+    if (args.fleet is None) == (not args.demo):
+        print("fmitwin serve: give a fleet file, or --demo (not both)", file=sys.stderr)
+        return 2
+    demo_folder = tempfile.TemporaryDirectory(prefix="fmitwin-demo-") if args.demo else None
+    plants: list = []
     try:
         check_bind_address(args.host, allow_remote=args.allow_remote)
         token = _token(args)
-        fleet = load_fleet(args.fleet)
+        path = args.fleet
+        if demo_folder is not None:
+            from fmitwin.fleet.demo import write_demo_fleet
+
+            path, plants = write_demo_fleet(Path(demo_folder.name), count=args.demo_assets)
+        fleet = load_fleet(path)
         registry = SqliteRegistry(args.registry or fleet.registry)
         report = register_fleet(registry, fleet)
     except (ConfigError, RegistryError, ValueError, OSError) as exc:
@@ -61,21 +81,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(
         f"{fleet.name}: {len(fleet.assets)} twins ({len(report.added)} newly registered); "
-        f"API on http://{args.host}:{args.port}/api/v1 (docs at /docs)"
+        f"dashboard on http://{args.host}:{args.port}/, API at /api/v1 (docs at /docs)"
         + ("" if token else "; read-only: no token given (--token-env/--token-file)"),
         flush=True,
     )
     try:
-        asyncio.run(serve(fleet, registry, args.host, args.port, token, args.start))
+        asyncio.run(serve(fleet, registry, args.host, args.port, token, args.start, plants))
     except KeyboardInterrupt:
         pass
     finally:
         registry.close()
+        if demo_folder is not None:
+            demo_folder.cleanup()
     return 0
 
 
-async def serve(fleet, registry, host: str, port: int, token: str | None, start: str) -> None:
-    """Run the twins and the API on this event loop until interrupted."""
+async def serve(
+    fleet, registry, host: str, port: int, token: str | None, start: str, plants: list
+) -> None:
+    """Run the plants (demo), the twins and the API on this event loop until interrupted."""
     import uvicorn
 
     from fmitwin.fleet.runner import FleetRunner
@@ -98,12 +122,18 @@ async def serve(fleet, registry, host: str, port: int, token: str | None, start:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    simulated = []
+    if plants:
+        from fmitwin.fleet.demo import start_plants
+
+        simulated = start_plants(plants, stop)
     twins = asyncio.create_task(runner.run(stop, start=start))
     try:
         await server.serve()
     finally:
         stop.set()
         await twins
+        await asyncio.gather(*simulated, return_exceptions=True)
 
 
 def _token(args: argparse.Namespace) -> str | None:

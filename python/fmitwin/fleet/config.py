@@ -7,7 +7,7 @@ Layout::
 
     [fleet]              name, registry (SQLite file, default "<fleet file stem>.registry.sqlite")
     [templates.<name>]   twin (a twin file), asset_type, tags
-    [templates.<name>.maintenance]  indicator, failure_threshold, time_unit, noise
+    [templates.<name>.maintenance]  indicator, failure_threshold, time_unit, noise, max_sigma
     [[assets]]           template, id, site, asset_id, tags, count, vars, set
 
 An ``[[assets]]`` entry with ``count = N`` declares N assets; ``{n}`` (1..N, with an optional
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +60,14 @@ class Prognosis:
     parameter ``indicator`` follows a linear trend (``fmitwin.maintenance``
     LinearDegradationModel) and the asset fails when it reaches ``failure_threshold``; RUL is
     in ``time_unit`` seconds (3600: hours). ``noise``: scatter of the indicator about its
-    trend, in its unit."""
+    trend, in its unit. ``max_sigma``: estimates less certain than this are not used (the
+    filter is still converging from its initial guess)."""
 
     indicator: str
     failure_threshold: float
     time_unit: float = 3600.0
     noise: float = 1.0
+    max_sigma: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def _template(name: str, section: Section, base: Path) -> _Template:
                 failure_threshold=m.number("failure_threshold"),
                 time_unit=m.number("time_unit", 3600.0, positive=True),
                 noise=m.number("noise", 1.0, positive=True),
+                max_sigma=m.number("max_sigma", None, positive=True) or math.inf,
             ),
         )
         m.finish()

@@ -102,6 +102,8 @@ class RemainingLife:
         name = self.prognosis.indicator
         if snap.t is None or name not in snap.states or not math.isfinite(snap.states[name]):
             return None
+        if not snap.sigma[name] <= self.prognosis.max_sigma:
+            return None
         if self.t0 is None:
             self.t0 = snap.t
         t = (snap.t - self.t0) / self.prognosis.time_unit
