@@ -21,6 +21,9 @@ _COMMANDS: dict[str, str] = {
     "run": "run",
     "rul": "rul",
     "report": "report",
+    "fleet": "fleet",
+    "serve": "serve",
+    "aas": "aas",
 }
 
 

@@ -108,18 +108,25 @@ class _Section:
         self.file, self._lines, self.path, self.data = file, lines, path, data
         self._used: set[str] = set()
 
-    def line(self, *keys: str) -> int | None:
+    def where(self, *keys: str) -> tuple[str, int | None]:
+        """(file, line) of the key; a line map entry may name its own file as ``(file, line)``
+        (a fleet file's per-asset override of a template's key)."""
         path = (*self.path, *keys)
         while path:
             if path in self._lines:
-                return self._lines[path]
+                found = self._lines[path]
+                return found if isinstance(found, tuple) else (self.file, found)
             path = path[:-1]
-        return None
+        return self.file, None
+
+    def line(self, *keys: str) -> int | None:
+        return self.where(*keys)[1]
 
     def error(self, key: str | None, message: str, *subkeys: str) -> ConfigError:
         """The error for ``key`` (and nested ``subkeys``, e.g. an inline table's entry)."""
         keys = ((key,) if key else ()) + subkeys
-        return ConfigError(self.file, self.line(*keys), ".".join((*self.path, *keys)), message)
+        file, line = self.where(*keys)
+        return ConfigError(file, line, ".".join((*self.path, *keys)), message)
 
     def has(self, key: str) -> bool:
         return key in self.data
@@ -364,14 +371,28 @@ def load_config(path: str | Path) -> TwinConfig:
 
 
 def parse_config(text: str, path: str | Path = "<twin>") -> TwinConfig:
-    path = Path(path)
-    file = str(path)
+    """Validate a twin file's text; ``path`` names it in errors and anchors relative paths."""
+    data = parse_toml(text, path)
+    return parse_config_data(data, locate_keys(text), path)
+
+
+def parse_toml(text: str, path: str | Path) -> dict[str, Any]:
+    """``tomllib.loads``, its syntax errors as ConfigError with the file and line."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-        raise ConfigError(file, line, "", f"not valid TOML: {exc}") from exc
-    root = _Section(file, locate_keys(text), (), data)
+        raise ConfigError(str(path), line, "", f"not valid TOML: {exc}") from exc
+
+
+def parse_config_data(
+    data: dict[str, Any], lines: dict[tuple[str, ...], Any], path: str | Path
+) -> TwinConfig:
+    """Validate parsed twin-file data. ``lines`` maps key paths to their line in ``path``, or to
+    ``(file, line)`` for keys that came from another file (a fleet file's overrides)."""
+    path = Path(path)
+    file = str(path)
+    root = _Section(file, lines, (), data)
     base = path.parent
 
     twin = root.table("twin", required=True)

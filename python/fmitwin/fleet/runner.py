@@ -1,0 +1,292 @@
+"""Many twins in one process: each a supervised task of one event loop, its lifecycle and
+condition kept in the registry.
+
+Call order: ``FleetRunner(fleet, registry)``, then ``await runner.run(stop)`` (returns when
+``stop`` is set, every twin stopped); while it runs, ``start(id)`` / ``stop(id, reason)`` from
+the same loop. A twin that raises is stopped, recorded with the error, and restarted after a
+backoff that doubles up to ``max_backoff``; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fmitwin.fleet.config import FleetConfig, Prognosis
+from fmitwin.fleet.registry import Lifecycle, Registry
+
+__all__ = ["FleetRunner", "RemainingLife", "TwinSnapshot"]
+
+log = logging.getLogger("fmitwin.fleet")
+
+TRACE_LENGTH = 600  # snapshots kept per twin for the dashboard (10 min at the default 1 s)
+
+
+@dataclass(frozen=True)
+class TwinSnapshot:
+    """What a running twin knows now: its estimate and the filter's view of each sensor."""
+
+    health: str
+    t: float | None
+    states: dict[str, float]
+    sigma: dict[str, float]
+    sensors: dict[str, dict[str, float]]  # name -> residual, nis, sigma
+    counts: dict[str, dict[str, int]]  # name -> received, accepted, rejections by kind
+    latency: float | None  # s from the source timestamp to the applied estimate
+    measured: dict[str, float]  # sensor -> its last usable reading
+    measures: dict[str, str]  # sensor -> the model variable it measures
+    events: list[tuple[float, str, dict]]  # the twin's recent events (time, kind, details)
+
+
+def snapshot(twin: Any) -> TwinSnapshot:
+    """The snapshot of a live ``fmitwin.live.twin.Twin``."""
+    sync = twin.sync
+    estimate = sync.estimate
+    states = list(sync.states)
+    sensors = {
+        name: {"residual": m.last_residual, "nis": m.last_nis, "sigma": m.last_sigma}
+        for name, m in sync.monitors.items()
+    }
+    stats = twin.gateway.stats
+    common = {
+        "sensors": sensors,
+        "counts": twin.gateway.counts(),
+        "measured": {name: float(stats[name].last_value) for name in sync.monitors},
+        "measures": {name: twin.config.sensors[name].variable for name in sync.monitors},
+        "events": list(twin.events)[-20:],
+    }
+    if estimate is None:
+        return TwinSnapshot(sync.health(), None, {}, {}, latency=None, **common)
+    return TwinSnapshot(
+        health=sync.health(),
+        t=float(estimate.t),
+        states=dict(zip(states, map(float, estimate.x), strict=True)),
+        sigma=dict(zip(states, map(float, estimate.sigma), strict=True)),
+        latency=float(estimate.applied_at - estimate.source_ts)
+        if math.isfinite(estimate.source_ts)
+        else None,
+        **common,
+    )
+
+
+class RemainingLife:
+    """A twin's remaining life from its estimates of the prognosis indicator: a linear
+    degradation trend conditioned on each estimate with its sigma, crossing the failure
+    threshold. Times are counted from the first estimate, in the prognosis' time unit."""
+
+    def __init__(self, prognosis: Prognosis) -> None:
+        from fmitwin.maintenance.degradation import LinearDegradationModel
+
+        self.prognosis = prognosis
+        scale = max(abs(prognosis.failure_threshold), 1.0)
+        self.model = LinearDegradationModel(
+            prognosis.failure_threshold,
+            prior_mean=[0.0, 0.0],
+            prior_cov=np.diag([1e3 * scale, 1e3 * scale]) ** 2,  # nearly uninformative
+            noise_std=prognosis.noise,
+        )
+        self.t0: float | None = None
+        self.last: float | None = None
+
+    def update(self, snap: TwinSnapshot) -> object | None:
+        """Condition on the snapshot's estimate; the RUL distribution once a trend shows."""
+        name = self.prognosis.indicator
+        if snap.t is None or name not in snap.states or not math.isfinite(snap.states[name]):
+            return None
+        if not snap.sigma[name] <= self.prognosis.max_sigma:
+            return None
+        if self.t0 is None:
+            self.t0 = snap.t
+        t = (snap.t - self.t0) / self.prognosis.time_unit
+        if self.last is not None and t <= self.last:
+            return None
+        self.last = t
+        self.model.update(t, snap.states[name], snap.sigma[name])
+        return self.model.rul(now=t)
+
+
+@dataclass
+class _Supervised:
+    task: asyncio.Task | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    twin: Any = None
+    failures: int = 0
+    last_error: str | None = None
+    trace: deque = field(default_factory=lambda: deque(maxlen=TRACE_LENGTH))
+    remaining_life: RemainingLife | None = None
+
+
+class FleetRunner:
+    """Runs a fleet file's twins, supervised, on the current event loop."""
+
+    def __init__(
+        self,
+        fleet: FleetConfig,
+        registry: Registry,
+        *,
+        status_interval: float = 1.0,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        twin_factory: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``twin_factory(config)`` builds a twin (default ``fmitwin.live.twin.Twin``)."""
+        self.fleet = fleet
+        self.registry = registry
+        self.status_interval = status_interval
+        self.backoff, self.max_backoff = backoff, max_backoff
+        if twin_factory is None:
+            from fmitwin.live.twin import Twin
+
+            twin_factory = Twin
+        self._factory = twin_factory
+        self._twins: dict[str, _Supervised] = {}
+        self.configs = {a.entry.id: a.twin for a in fleet.assets}
+        self._prognoses = {a.entry.id: a.prognosis for a in fleet.assets}
+
+    # --- control ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, start: str = "active") -> None:
+        """Run until ``stop`` is set. ``start``: "active" starts the twins whose lifecycle
+        says they should run (commissioning, running, degraded), "all" every twin not retired,
+        "none" nothing (start them with :meth:`start`)."""
+        if start not in ("active", "all", "none"):
+            raise ValueError(f"start={start!r}: expected 'active', 'all' or 'none'")
+        for twin_id in self.configs:
+            state = self.registry.get(twin_id).lifecycle
+            active = state in (Lifecycle.COMMISSIONING, Lifecycle.RUNNING, Lifecycle.DEGRADED)
+            if (start == "active" and active) or (start == "all" and state != Lifecycle.RETIRED):
+                self.start(twin_id, reason="fleet started")
+        await stop.wait()
+        await asyncio.gather(
+            *(self.stop(twin_id, "fleet stopped") for twin_id in list(self._twins)),
+            return_exceptions=True,
+        )
+
+    def start(self, twin_id: str, reason: str = "started") -> None:
+        """Start (or restart) a twin's supervised task; a running one is left as it is."""
+        if twin_id not in self.configs:
+            raise KeyError(f"{twin_id!r} is not a twin of {self.fleet.file}")
+        current = self._twins.get(twin_id)
+        if current is not None and current.task is not None and not current.task.done():
+            return
+        prognosis = self._prognoses[twin_id]
+        supervised = _Supervised(
+            remaining_life=None if prognosis is None else RemainingLife(prognosis)
+        )
+        self._twins[twin_id] = supervised
+        self._enter(twin_id, Lifecycle.COMMISSIONING, reason)
+        supervised.task = asyncio.get_running_loop().create_task(
+            self._supervise(twin_id, supervised), name=f"twin {twin_id}"
+        )
+
+    async def stop(self, twin_id: str, reason: str = "stopped") -> None:
+        """Stop a twin and wait for it; its lifecycle becomes ``stopped`` with ``reason``."""
+        supervised = self._twins.get(twin_id)
+        if supervised is None or supervised.task is None:
+            return
+        supervised.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervised.task
+        self._enter(twin_id, Lifecycle.STOPPED, reason)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def snapshot(self, twin_id: str) -> TwinSnapshot | None:
+        """The running twin's snapshot; None when it is not running."""
+        supervised = self._twins.get(twin_id)
+        if supervised is None or supervised.twin is None or supervised.task is None:
+            return None
+        if supervised.task.done():
+            return None
+        return snapshot(supervised.twin)
+
+    def trace(self, twin_id: str) -> list[TwinSnapshot]:
+        """The twin's snapshots, one per status interval, oldest first (bounded)."""
+        supervised = self._twins.get(twin_id)
+        return [] if supervised is None else list(supervised.trace)
+
+    def failures(self, twin_id: str) -> tuple[int, str | None]:
+        """How often the twin failed since it was started, and its last error."""
+        supervised = self._twins.get(twin_id)
+        return (0, None) if supervised is None else (supervised.failures, supervised.last_error)
+
+    def running(self) -> list[str]:
+        return [i for i in self._twins if self.snapshot(i) is not None]
+
+    # --- supervision --------------------------------------------------------------------
+
+    async def _supervise(self, twin_id: str, supervised: _Supervised) -> None:
+        delay = self.backoff
+        while not supervised.stop.is_set():
+            started = time.monotonic()
+            try:
+                supervised.twin = self._factory(self.configs[twin_id])
+                run = asyncio.create_task(supervised.twin.run(supervised.stop))
+                while True:
+                    done, _ = await asyncio.wait({run}, timeout=self.status_interval)
+                    self._report(twin_id, supervised)
+                    if done:
+                        break
+                run.result()
+                if not supervised.stop.is_set():  # the twin ended by itself (replay over)
+                    self._enter(twin_id, Lifecycle.STOPPED, "the twin's source ended")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any twin fault is isolated and reported
+                supervised.failures += 1
+                supervised.last_error = f"{type(exc).__name__}: {exc}"
+                if time.monotonic() - started > 10 * self.max_backoff:
+                    delay = self.backoff  # it had run well for a while: start the backoff again
+                log.warning(
+                    "twin %s failed (%s); restart in %.1f s", twin_id, supervised.last_error, delay
+                )
+                self._enter(
+                    twin_id,
+                    Lifecycle.STOPPED,
+                    f"failed: {supervised.last_error}; restart in {delay:g} s",
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(supervised.stop.wait(), timeout=delay)
+                if supervised.stop.is_set():
+                    return
+                delay = min(2 * delay, self.max_backoff)
+                self._enter(
+                    twin_id, Lifecycle.COMMISSIONING, f"restart after failure {supervised.failures}"
+                )
+
+    def _report(self, twin_id: str, supervised: _Supervised) -> None:
+        """Registry status from the twin's snapshot (kept in its trace); the first estimate
+        makes it ``running``."""
+        current = snapshot(supervised.twin)
+        if current.t is not None:
+            supervised.trace.append(current)
+        health = current.health
+        if health != "starting":
+            if self.registry.get(twin_id).lifecycle is Lifecycle.COMMISSIONING:
+                self._enter(twin_id, Lifecycle.RUNNING, "first estimate")
+            rul = None
+            if supervised.remaining_life is not None:
+                rul = supervised.remaining_life.update(current)
+            self.registry.update_status(twin_id, health=health, rul=rul)
+
+    def _enter(self, twin_id: str, target: Lifecycle, reason: str) -> None:
+        """Move to ``target`` unless already there (stop after a failure, say)."""
+        current = self.registry.get(twin_id).lifecycle
+        if current is target:
+            return
+        if target is Lifecycle.COMMISSIONING and current in (Lifecycle.RUNNING, Lifecycle.DEGRADED):
+            # it was running when its process ended (killed, say): record the stop first
+            self.registry.transition(twin_id, Lifecycle.STOPPED, "found running at start-up")
+        elif current is Lifecycle.REGISTERED and target is Lifecycle.STOPPED:
+            return
+        self.registry.transition(twin_id, target, reason)
