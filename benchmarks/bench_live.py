@@ -29,7 +29,7 @@ from fmitwin.live.config import parse_config  # noqa: E402
 from fmitwin.live.mqtt import encode_payload  # noqa: E402
 from fmitwin.live.opcua import data_value  # noqa: E402
 from fmitwin.live.twin import Twin  # noqa: E402
-from live_servers import Mosquitto, free_port  # noqa: E402
+from support.live_servers import Mosquitto, free_port  # noqa: E402
 
 NS = "urn:fmitwin:bench"
 N_SENSORS = 20
