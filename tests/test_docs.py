@@ -158,8 +158,12 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     # the compiled core is in the reference (inspected from the installed extension module)
     filters = (site / "reference" / "filters.html").read_text(encoding="utf-8")
     assert 'id="fmitwin.filters.ExtendedKalmanFilter.predict"' in filters
-    # Sphinx roles in docstrings render as code, not as ":class:" text
-    assert ":class:" not in filters
+    # reStructuredText markup in docstrings renders as Markdown would (no ":class:" text, no
+    # "~" before a shortened name, no "::" before a literal block)
+    for page in (site / "reference").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for markup in (":class:", ":func:", "<code>~", "::</p>"):
+            assert markup not in html, f"{page.name} shows {markup!r}"
 
 
 def test_reference_lists_public_api() -> None:
