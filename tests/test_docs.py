@@ -201,3 +201,13 @@ def test_fence_parser(tmp_path: Path) -> None:
     ]
     assert found[1].text == "k = 1\n"
     assert commands(found[2]) == [(10, "echo a \\\n  b"), (13, "true")]
+
+
+def test_readme_links_resolve() -> None:
+    """The README's relative links (into docs/) point at files that exist."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    relative = [t for t in targets if "://" not in t]
+    assert relative, "README.md links into docs/"
+    missing = [t for t in relative if not (ROOT / t).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
