@@ -211,3 +211,14 @@ def test_readme_links_resolve() -> None:
     assert relative, "README.md links into docs/"
     missing = [t for t in relative if not (ROOT / t).exists()]
     assert not missing, f"README.md links to missing files: {missing}"
+
+
+def test_failing_snippets_name_page_and_line(tmp_path: Path) -> None:
+    page = tmp_path / "broken.md"
+    page.write_text("# t\n\n```python\nx = 1\nraise RuntimeError('stale')\n```\n")
+    with pytest.raises(pytest.fail.Exception, match=r"broken\.md:4: python snippet failed") as err:
+        run_page(page, tmp_path)
+    assert f'File "{page}", line 5' in str(err.value)  # the traceback has the page's line
+    page.write_text("```console\n$ true\n$ exit 3\n```\n")
+    with pytest.raises(pytest.fail.Exception, match=r"broken\.md:3: `exit 3` exited 3"):
+        run_page(page, tmp_path)
