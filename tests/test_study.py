@@ -16,7 +16,7 @@ import scipy.stats
 from distributed import Client, LocalCluster
 from fmitwin.cli import main
 from fmitwin.fmu import load_fmu
-from fmitwin.study import run_study, sample
+from fmitwin.study import StudyRunError, run_study, sample
 from fmitwin.system import System
 
 C = 100 * 4186.0
@@ -225,3 +225,103 @@ workers = 0
     config.write_text(config.read_text().replace("[design]", "[desgn]"))
     assert main(["study", str(config)]) == 2
     assert math.isfinite(table["T.final"].iloc[0])
+
+
+def test_a_failed_run_is_recorded_with_its_sample_and_the_study_goes_on(tank_path):
+    # m = 0 lies inside the declared bounds (min = 0) but the tank refuses it at initialization
+    study = dict(stop_time=600.0, step=60.0, outputs=["T"], progress=False)
+    for workers in (0, 2):
+        result = run_study(tank_path, {"m": [0.0, 100.0]}, workers=workers, **study)
+        table = result.table
+        assert list(table.columns) == ["run", "m", "T.final", "error"]
+        assert math.isnan(table["T.final"].iloc[0]) and "'m' must be > 0" in table["error"].iloc[0]
+        assert pd.isna(table["error"].iloc[1]) and math.isfinite(table["T.final"].iloc[1])
+        assert list(result.failed["run"]) == [0]
+    with pytest.raises(
+        StudyRunError, match=r"(?s)run 0 with \{'m': 0\.0\} failed: .*'m' must be > 0"
+    ):
+        run_study(tank_path, {"m": [0.0, 100.0]}, workers=0, on_error="raise", **study)
+
+
+def test_a_failed_monte_carlo_run_is_left_out_of_the_statistics(tank_path):
+    result = run_study(
+        tank_path,
+        {"m": [0.0, 50.0, 100.0]},
+        stop_time=600.0,
+        step=300.0,
+        outputs=["T"],
+        keep_trajectories=True,
+        workers=0,
+        progress=False,
+    )
+    _, values = result.trajectories("T")
+    assert values.shape == (2, 3)
+    assert result.statistics()[("T", "mean")].iloc[-1] == pytest.approx(values[:, -1].mean())
+
+
+def test_ranges_outside_the_declared_bounds_are_refused_up_front(tank_path, cascade):
+    with pytest.raises(ValueError, match=r"'UA' ranges over \[-20, 50\].*UA declares \(min=0"):
+        run_study(tank_path, {"UA": (-20.0, 50.0)}, design="lhs", samples=20, stop_time=60.0)
+    with pytest.raises(ValueError, match=r"draws of 'UA' reach .*truncnorm"):
+        run_study(
+            tank_path,
+            {"UA": scipy.stats.norm(1.0, 5.0)},
+            design="monte_carlo",
+            samples=50,
+            stop_time=60.0,
+        )
+    with pytest.raises(ValueError, match=r"a\.UA declares \(min=0"):
+        run_study(cascade, {"a.UA": [-1.0, 2.0]}, stop_time=60.0, step=60.0)
+    with pytest.raises(KeyError, match="Did you mean: UA"):
+        run_study(tank_path, {"UAA": [1.0]}, stop_time=60.0)
+
+
+@pytest.fixture(scope="module")
+def heated(tank_path):
+    """One tank heated through the system input P."""
+    system = System("heated")
+    system.add("a", load_fmu(tank_path))
+    system.add_input("P", "a.P_heater")
+    system.add_output("Ta", "a.T")
+    return system
+
+
+def heated_final(power, t=3600.0, ua=40.0):
+    """Analytic T(t) of the tank from ambient under constant heater power."""
+    return T_AMB + power / ua * (1 - np.exp(-ua * t / C))
+
+
+def test_a_system_input_is_sampled_as_a_constant_or_a_scaled_signal(heated):
+    study = dict(stop_time=3600.0, step=60.0, workers=0, progress=False)
+    constant = run_study(heated, {"P": [500.0, 2000.0]}, **study)
+    np.testing.assert_allclose(constant.table["Ta.final"], heated_final(constant.table["P"]))
+    base = pd.DataFrame({"time": [0.0, 3600.0], "P": [1000.0, 1000.0]})
+    scaled = run_study(heated, {"P:scale": [0.5, 2.0]}, inputs=base, **study)
+    np.testing.assert_allclose(scaled.table["Ta.final"], heated_final(np.array([500.0, 2000.0])))
+
+
+def test_samples_without_effect_are_refused(heated, cascade, tank_path):
+    base = pd.DataFrame({"time": [0.0, 3600.0], "P": [1000.0, 1000.0]})
+    common = dict(stop_time=60.0, step=60.0)
+    with pytest.raises(ValueError, match="driven by system input 'P'.*sample 'P' instead"):
+        run_study(heated, {"a.P_heater": [250.0, 320.0]}, **common)
+    with pytest.raises(ValueError, match=r"b\.P_heater is driven by a\.Q_loss"):
+        run_study(cascade, {"b.P_heater": [250.0, 320.0]}, **common)
+    with pytest.raises(ValueError, match="also given as a signal.*'P:scale'"):
+        run_study(heated, {"P": [1.0, 2.0]}, inputs=base, **common)
+    with pytest.raises(ValueError, match="the inputs give no signal for it"):
+        run_study(heated, {"P:scale": [1.0, 2.0]}, **common)
+    with pytest.raises(ValueError, match="Q_loss is computed by the model"):
+        run_study(tank_path, {"Q_loss": [1.0, 2.0]}, **common)
+    fmu_base = pd.DataFrame({"time": [0.0, 3600.0], "P_heater": [1000.0, 1000.0]})
+    with pytest.raises(ValueError, match="input P_heater is given as a signal"):
+        run_study(tank_path, {"P_heater": [1.0, 2.0]}, inputs=fmu_base, **common)
+
+
+def test_an_fmu_input_is_sampled_as_a_constant_or_a_scaled_signal(tank_path):
+    study = dict(stop_time=3600.0, step=60.0, outputs=["T"], workers=0, progress=False)
+    constant = run_study(tank_path, {"P_heater": [500.0, 2000.0]}, **study)
+    np.testing.assert_allclose(constant.table["T.final"], heated_final(constant.table["P_heater"]))
+    base = pd.DataFrame({"time": [0.0, 3600.0], "P_heater": [1000.0, 1000.0]})
+    scaled = run_study(tank_path, {"P_heater:scale": [0.5, 2.0]}, inputs=base, **study)
+    np.testing.assert_allclose(scaled.table["T.final"], heated_final(np.array([500.0, 2000.0])))
