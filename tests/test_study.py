@@ -3,7 +3,9 @@
 import json
 import math
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -325,3 +327,87 @@ def test_an_fmu_input_is_sampled_as_a_constant_or_a_scaled_signal(tank_path):
     base = pd.DataFrame({"time": [0.0, 3600.0], "P_heater": [1000.0, 1000.0]})
     scaled = run_study(tank_path, {"P_heater:scale": [0.5, 2.0]}, inputs=base, **study)
     np.testing.assert_allclose(scaled.table["T.final"], heated_final(np.array([500.0, 2000.0])))
+
+
+STUDY_FILE = """\
+[target]
+fmu = "heated_tank"
+[simulation]
+stop_time = 600.0
+step = 60.0
+outputs = ["T"]
+[design]
+kind = "lhs"
+samples = 3
+[parameters]
+UA = [20.0, 40.0]
+[metrics]
+stats = ["final"]
+[output]
+table = "table.csv"
+results = "runs.jsonl"
+[execution]
+workers = 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("step = 60.0", "stpe = 60.0", r"study.toml:5: \[simulation.stpe\] unknown key; "),
+        ("UA = [20.0, 40.0]", "UAA = [20.0, 40.0]", r":11: \[parameters.UAA\] .*Did you mean: UA"),
+        (
+            'fmu = "heated_tank"',
+            'ssp = "missing.ssp"',
+            r":2: \[target.ssp\] .*missing.ssp does not",
+        ),
+        ('fmu = "heated_tank"', 'fmu = "heated_tnak"', r":2: \[target.fmu\] .*bundled model"),
+        ("samples = 3", "sample = 3", r":9: \[design.sample\] unknown key"),
+        ('kind = "lhs"', 'kind = "sobol"', r":8: \[design.kind\] expected one of grid"),
+        ('stats = ["final"]', 'stat = ["final"]', r":13: \[metrics.stat\] unknown key"),
+        ('stats = ["final"]', 'stats = ["last"]', r":13: \[metrics.stats\] unknown \['last'\]"),
+        ("workers = 0", "worker = 0", r":18: \[execution.worker\] unknown key"),
+        ('table = "table.csv"', 'tabel = "table.csv"', r":15: \[output.tabel\] unknown key"),
+        ("UA = [20.0, 40.0]", "UA = [-20.0, 40.0]", r":11: \[parameters.UA\] .*declares \(min=0"),
+        ("UA = [20.0, 40.0]", 'UA = {distribution = "nrom"}', r":11: \[parameters.UA\] distri"),
+        ("[design]", "[desgn]", r":7: \[desgn\] unknown section"),
+    ],
+)
+def test_study_file_mistakes_name_file_line_and_key(tmp_path, capsys, old, new, where):
+    config = tmp_path / "study.toml"
+    assert old in STUDY_FILE
+    config.write_text(STUDY_FILE.replace(old, new))
+    assert main(["study", str(config), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert re.search(where, error), error
+    assert "Traceback" not in error
+
+
+def test_study_file_runs_a_bundled_model_and_refuses_results_of_another_study(tmp_path, capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(STUDY_FILE)
+    assert main(["study", str(config), "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "table.csv")
+    np.testing.assert_allclose(table["T.final"], T_AMB)  # from ambient, unheated
+    config.write_text(STUDY_FILE.replace("samples = 3", "samples = 4"))
+    assert main(["study", str(config), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert re.search(r"study.toml:16: \[output.results\] .*holds the results of another", error)
+
+
+def test_an_unreachable_scheduler_is_reported_after_a_bounded_wait(tmp_path, capsys):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "study.toml"
+    config.write_text(STUDY_FILE + "scheduler_timeout = 1.0\n")
+    code = main(["study", str(config), "--no-progress", "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1 s" in error
+    assert "Traceback" not in error
+    config.write_text(STUDY_FILE + f'scheduler = "tcp://127.0.0.1:{port}"\nscheduler_timeout = 1\n')
+    assert main(["study", str(config), "--no-progress"]) == 2
+    assert re.search(
+        r"study.toml:19: \[execution.scheduler\] cannot reach", capsys.readouterr().err
+    )

@@ -6,7 +6,8 @@ table with one row per run (``run``, the sampled inputs, the metrics of the chos
 for Monte Carlo, statistics over time (mean, standard deviation, quantiles).
 
 Designs (``parameters`` maps a name to its specification; names are "instance.variable" for a
-System and the variable name for an FMU):
+System and the variable name for an FMU; a system input's name (or an FMU input's) holds that
+input at the sampled value, and ``"<input>:scale"`` multiplies its base signal from ``inputs``):
 
 * ``"grid"``: each value is a list of values; the runs are the Cartesian product.
 * ``"lhs"``: each value is ``(low, high)``; ``samples`` points of a Latin hypercube
@@ -18,16 +19,24 @@ Metrics: names from ``final``, ``mean``, ``min``, ``max``, ``std`` applied to ev
 output (columns ``"<output>.<metric>"``), or a mapping name -> picklable function
 ``f(result) -> float`` of the :class:`~fmitwin.simulation.SimulationResult`.
 
-Execution: each worker loads the model once (a per-process cache keyed by the model file's hash)
-and instantiates it per run. A System travels to the workers as an SSP file written next to the
-results (so a Dask cluster needs the folder on a shared file system). With ``results_file``
-every finished run is appended to a JSON-lines file keyed by run id; a killed study called again
-with the same file and the same study resumes, running only the missing runs.
+Before any run, every sampled name is checked: unknown names, values outside the bounds the
+FMU declares (min/max) and samples that cannot change a run (an FMU input driven by a
+connection or a system input, a calculated variable) are refused. A run that fails anyway is
+recorded with its sample and error (``on_error="record"``) or stops the study
+(``on_error="raise"``).
 
-TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the TOML file)::
+Execution: the model travels to the workers as bytes (an SSP archive for a System; no shared
+folder needed) and each worker loads it once into a temporary folder (a per-process cache keyed
+by the archive's hash), removed when the worker ends; pool workers end with the process that
+started them, even when it is killed. With ``results_file`` every finished run is appended to a
+JSON-lines file keyed by run id; a killed study called again with the same file and the same
+study resumes, running only the missing runs.
+
+TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the TOML file; every
+mistake, an unknown key included, is reported as ``file:line: [key] message``)::
 
     [target]
-    ssp = "system.ssp"          # or: fmu = "model.fmu"
+    ssp = "system.ssp"          # or: fmu = "model.fmu" (or a bundled model: fmu = "heated_tank")
     [simulation]
     stop_time = 100.0
     step = 0.1
@@ -45,10 +54,14 @@ TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the 
     [output]
     table = "study.csv"          # the tidy table
     results = "study.jsonl"      # per-run results, for resuming
-    statistics = "statistics.csv"  # Monte Carlo statistics over time
+    statistics = "statistics.csv"  # statistics over time (keeps trajectories)
+    save = "study"               # folder: table and trajectories as Parquet (StudyResult.load)
+    plot = "quantiles.png"       # quantiles over time of every output
     [execution]
     workers = 2                  # local process pool size
     scheduler = "tcp://127.0.0.1:8786"   # optional: run on this Dask scheduler instead
+    scheduler_timeout = 10.0     # seconds to wait for the scheduler to answer
+    batch = 10                   # runs per Dask task (default: about 4 tasks per worker thread)
 """
 
 from __future__ import annotations
@@ -1104,6 +1117,7 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     if workers is not None and workers < 0:
         raise execution.error("workers", "expected 0 (this process) or a positive pool size")
     scheduler = execution.get("scheduler", str, None)
+    scheduler_timeout = execution.number("scheduler_timeout", 10.0, positive=True)
     batch = execution.get("batch", int, None)
     if batch is not None and batch < 1:
         raise execution.error("batch", "expected a positive number of runs per Dask task")
@@ -1119,6 +1133,7 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         "metrics": stats,
         "workers": workers,
         "scheduler": scheduler,
+        "scheduler_timeout": scheduler_timeout,
         **options,
     }
     if batch is not None:
