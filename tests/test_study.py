@@ -411,3 +411,82 @@ def test_an_unreachable_scheduler_is_reported_after_a_bounded_wait(tmp_path, cap
     assert re.search(
         r"study.toml:19: \[execution.scheduler\] cannot reach", capsys.readouterr().err
     )
+
+
+POOLED = """
+import sys
+import fmitwin.models
+from fmitwin.fmu import load_fmu
+from fmitwin.study import run_study
+from fmitwin.system import System
+
+tank = load_fmu(fmitwin.models.path("heated_tank"))
+system = System("pooled")
+system.add("a", tank)
+system.add("b", tank)
+system.connect("a.Q_loss", "b.P_heater")
+system.add_output("Tb", "b.T")
+result = run_study(system, {"a.T": [300.0 + i for i in range(int(sys.argv[2]))]}, stop_time=1.0,
+                   step=0.1, workers=2, results_file=sys.argv[1], progress=False,
+                   real_time_factor=float(sys.argv[3]))
+print(len(result.table), result.table["Tb.final"].notna().all())
+"""
+
+
+def children(pid):
+    """Ids of the child processes of ``pid`` (Linux)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(c) for c in f.read().split()]
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_pool_study_of_a_system_leaves_no_temporary_folders(tmp_path):
+    script, temp = tmp_path / "study.py", tmp_path / "tmp"
+    script.write_text(POOLED)
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs.jsonl"), "4", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["4", "True"]
+    assert sorted(os.listdir(temp)) == []
+    assert sorted(os.listdir(tmp_path)) == ["runs.jsonl", "study.py", "tmp"]
+
+
+def test_pool_workers_die_with_a_killed_study_and_clean_up(tmp_path):
+    script, temp = tmp_path / "study.py", tmp_path / "tmp"
+    script.write_text(POOLED)
+    temp.mkdir()
+    results = tmp_path / "runs.jsonl"
+    env = {**os.environ, "TMPDIR": str(temp)}
+    # 40 runs paced at 2x real time (0.5 s each): kill the study once a run is saved
+    process = subprocess.Popen([sys.executable, str(script), str(results), "40", "2"], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if results.exists() and len(results.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    workers = children(process.pid)
+    assert len(workers) >= 2
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers)
+    assert [p for p in os.listdir(temp) if p.startswith("fmitwin-")] == []
+    assert sorted(os.listdir(tmp_path)) == ["runs.jsonl", "study.py", "tmp"]

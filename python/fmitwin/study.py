@@ -74,6 +74,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -365,15 +366,15 @@ def _release() -> None:
         _forget(key)
 
 
-def _watch_parent() -> None:
-    """Ends this pool worker, cleaned up, when the process that started it is gone (a killed
-    study must not leave workers behind)."""
+def _watch_parent(root: str) -> None:
+    """Ends this pool worker, its temporary folder ``root`` removed, when the process that
+    started it is gone (a killed study must leave neither workers nor files behind)."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.2)
-        _release()
+        shutil.rmtree(root, ignore_errors=True)
         os._exit(1)
 
     threading.Thread(target=watch, name="fmitwin-study-parent-watch", daemon=True).start()
@@ -466,10 +467,17 @@ _POOL_TASK: _Task | None = None  # the study of this pool worker, sent once by _
 
 
 def _prime(task: _Task) -> None:
-    """Process-pool initializer: keep the task, load the model once, die with the parent."""
+    """Process-pool initializer: keep the task, put every temporary file of this worker (its
+    model copy, FMPy's and the SSP reader's extractions) under one folder removed when the
+    worker ends, die with the parent, and load the model once."""
+    import multiprocessing.util
+
     global _POOL_TASK
     _POOL_TASK = task
-    _watch_parent()
+    root = tempfile.mkdtemp(prefix="fmitwin-study-worker-")
+    tempfile.tempdir = root
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(root, True), exitpriority=0)
+    _watch_parent(root)
     _target(task)
 
 
