@@ -18,7 +18,7 @@ import scipy.stats
 from distributed import Client, LocalCluster
 from fmitwin.cli import main
 from fmitwin.fmu import load_fmu
-from fmitwin.study import StudyRunError, run_study, sample
+from fmitwin.study import StudyResult, StudyRunError, run_study, sample
 from fmitwin.system import System
 
 C = 100 * 4186.0
@@ -490,3 +490,62 @@ def test_pool_workers_die_with_a_killed_study_and_clean_up(tmp_path):
     assert not any(alive(w) for w in workers)
     assert [p for p in os.listdir(temp) if p.startswith("fmitwin-")] == []
     assert sorted(os.listdir(tmp_path)) == ["runs.jsonl", "study.py", "tmp"]
+
+
+def test_a_study_is_saved_and_loaded_as_parquet(cascade, tmp_path):
+    result = run_study(
+        cascade,
+        {"a.T": scipy.stats.norm(350.0, 5.0), "b.UA": (30.0, 50.0)},
+        design="monte_carlo",
+        samples=6,
+        seed=2,
+        stop_time=1200.0,
+        step=60.0,
+        output_interval=600.0,
+        workers=0,
+        progress=False,
+    )
+    folder = result.save(tmp_path / "saved")
+    loaded = StudyResult.load(folder)
+    pd.testing.assert_frame_equal(loaded.table, result.table)
+    pd.testing.assert_frame_equal(loaded.statistics(), result.statistics())
+    assert loaded.design == result.design
+    assert loaded.design["parameters"]["a.T"] == {
+        "distribution": "norm",
+        "args": [350.0, 5.0],
+        "kwds": {},
+    }
+    assert loaded.settings == result.settings
+    assert loaded.settings["options"] == {"output_interval": 600.0}
+    # standard files: any Parquet reader gets the table and the trajectories
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "table.parquet"), result.table)
+    long = pd.read_parquet(folder / "trajectories.parquet")
+    assert list(long.columns) == ["run", "time", "Ta", "Tb"] and len(long) == 6 * 3
+    with pytest.raises(FileNotFoundError, match="no table.parquet"):
+        StudyResult.load(tmp_path)
+
+
+def test_failed_runs_survive_saving(tank_path, tmp_path):
+    result = run_study(
+        tank_path, {"m": [0.0, 100.0]}, stop_time=60.0, step=60.0, workers=0, progress=False
+    )
+    loaded = StudyResult.load(result.save(tmp_path / "saved"))
+    pd.testing.assert_frame_equal(loaded.table, result.table)
+    assert list(loaded.failed["run"]) == [0]
+
+
+def test_study_command_plots_monte_carlo_quantiles_and_saves(tmp_path, capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(
+        STUDY_FILE.replace('kind = "lhs"', 'kind = "monte_carlo"')
+        .replace("samples = 3", "samples = 8")
+        .replace("UA = [20.0, 40.0]", 'T = {distribution = "norm", loc = 330.0, scale = 5.0}')
+        .replace('table = "table.csv"', 'table = "table.csv"\nsave = "saved"')
+    )
+    assert main(["study", str(config), "--no-progress", "--plot", str(tmp_path / "q.png")]) == 0
+    png = (tmp_path / "q.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    loaded = StudyResult.load(tmp_path / "saved")
+    stats = loaded.statistics()
+    assert np.all(stats[("T", "q0.05")] <= stats[("T", "q0.95")])
+    assert "wrote" in capsys.readouterr().out
