@@ -521,6 +521,10 @@ def test_a_study_is_saved_and_loaded_as_parquet(cascade, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "table.parquet"), result.table)
     long = pd.read_parquet(folder / "trajectories.parquet")
     assert list(long.columns) == ["run", "time", "Ta", "Tb"] and len(long) == 6 * 3
+    stats = pd.read_parquet(folder / "statistics.parquet")
+    assert list(stats.columns) == ["time", "output", "mean", "std", "q0.05", "q0.5", "q0.95"]
+    final_tb = stats[(stats.time == 1200.0) & (stats.output == "Tb")]
+    assert final_tb["mean"].item() == pytest.approx(result.table["Tb.final"].mean())
     with pytest.raises(FileNotFoundError, match="no table.parquet"):
         StudyResult.load(tmp_path)
 

@@ -533,7 +533,9 @@ class StudyResult:
         pyarrow, polars, DuckDB, Spark...): ``table.parquet`` (one row per run; the design and
         the settings as JSON in the file's key-value metadata under ``fmitwin``) and, when
         trajectories were kept, ``trajectories.parquet`` (long format: run, time, one column
-        per output). Needs pyarrow (``pip install fmitwin[study]``). Returns the folder."""
+        per output) and ``statistics.parquet`` (time, output, mean, std, q0.05, q0.5, q0.95
+        across the runs that succeeded). Needs pyarrow (``pip install fmitwin[study]``).
+        Returns the folder."""
         pa, pq = _pyarrow()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -556,8 +558,15 @@ class StudyResult:
             pq.write_table(
                 pa.Table.from_pandas(pd.concat(frames), preserve_index=False), trajectories
             )
-        elif trajectories.exists():
-            trajectories.unlink()
+            stats = self.statistics().stack(level=0, future_stack=True)
+            stats.index.names = ["time", "output"]
+            pq.write_table(
+                pa.Table.from_pandas(stats.reset_index(), preserve_index=False),
+                folder / "statistics.parquet",
+            )
+        else:
+            for stale in (trajectories, folder / "statistics.parquet"):
+                stale.unlink(missing_ok=True)
         return folder
 
     @classmethod
