@@ -126,7 +126,9 @@ def test_dask_local_cluster_gives_the_process_pool_result(cascade):
         with Client(cluster) as client:
             on_dask = run_study(cascade, scheduler=client, **study)
             by_address = run_study(cascade, scheduler=cluster.scheduler_address, **study)
+            batched = run_study(cascade, scheduler=client, batch=4, **study)  # tasks of 4, 2
     pd.testing.assert_frame_equal(on_dask.table, pooled.table)
+    pd.testing.assert_frame_equal(batched.table, pooled.table)
     pd.testing.assert_frame_equal(by_address.table, pooled.table)
 
 
