@@ -555,3 +555,11 @@ def test_study_command_plots_monte_carlo_quantiles_and_saves(tmp_path, capsys):
     stats = loaded.statistics()
     assert np.all(stats[("T", "q0.05")] <= stats[("T", "q0.95")])
     assert "wrote" in capsys.readouterr().out
+
+
+def test_a_bad_input_signal_is_refused_before_any_run(heated, tank_path):
+    stepped = pd.DataFrame({"time": [0.0, 60.0, 60.0], "P": [1.0, 1.0, 0.0]})
+    with pytest.raises(ValueError, match="times of 'P' must be strictly increasing"):
+        run_study(heated, {"P:scale": [1.0]}, inputs=stepped, stop_time=60.0, step=60.0)
+    with pytest.raises(KeyError, match="no variable 'P'"):
+        run_study(tank_path, {"UA": [1.0]}, inputs=stepped, stop_time=60.0, step=60.0)

@@ -181,6 +181,19 @@ def _input_frame(inputs: Any) -> Any:
     )
 
 
+def _check_inputs(target: Any, frame: Any) -> None:
+    """The simulators' own checks of the base input signals, run once before any run (a bad
+    signal would otherwise fail every run alike)."""
+    from fmitwin.system import System
+
+    if isinstance(target, System):
+        target._checked_inputs(frame)
+    else:
+        from fmitwin.simulation import _input_table
+
+        _input_table(target, frame)
+
+
 def _roles(target: Any, names: Sequence[str], signals: set[str]) -> dict[str, str]:
     """What each sampled name sets: "start" (a parameter or start value), "input" (a system
     input held constant) or "scale" (a factor on a base input signal). Names that would have
@@ -784,6 +797,8 @@ def run_study(
         from fmitwin.fmu import load_fmu
 
         model = load_fmu(target)
+    if base_inputs is not None:
+        _check_inputs(model, base_inputs)
     roles = _roles(model, list(table_of_inputs.columns), signals)
     _check_ranges(model, parameters, table_of_inputs, roles)
     _check_types(model, table_of_inputs, roles)
