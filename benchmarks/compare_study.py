@@ -30,6 +30,7 @@ import fmitwin.models
 import pandas as pd
 from distributed import Client, LocalCluster
 from fmitwin.fmu import load_fmu
+from fmitwin.ssp import write_ssp
 from fmitwin.study import run_study
 from fmitwin.system import System
 
@@ -88,7 +89,7 @@ def main() -> None:
     times["cluster start"] = time.perf_counter() - started
     try:
         with tempfile.TemporaryDirectory() as folder:
-            task_bytes = len(system.to_ssp(Path(folder) / "s.ssp").read_bytes())
+            task_bytes = len(write_ssp(system, Path(folder) / "s.ssp").read_bytes())
         started = time.perf_counter()
         client.scatter(b"\0" * task_bytes, broadcast=True)
         times["scatter (model archive to every worker)"] = time.perf_counter() - started

@@ -806,8 +806,10 @@ def run_study(
     if keep_trajectories is None:
         keep_trajectories = design == "monte_carlo"
     if isinstance(model, System):
+        from fmitwin.ssp import write_ssp
+
         with tempfile.TemporaryDirectory(prefix="fmitwin-study-") as folder:
-            archive = model.to_ssp(Path(folder) / f"{model.name}.ssp").read_bytes()
+            archive = write_ssp(model, Path(folder) / f"{model.name}.ssp").read_bytes()
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
             described = zf.read("SystemStructure.ssd")
     else:
