@@ -1190,16 +1190,14 @@ def _study_target(section: Any, base: Path) -> Any:
             raise section.error("ssp", f"{path} does not exist; give the path of the SSP file")
         return ("ssp", path)
     name = section.get("fmu", str)
-    path = base / name
-    if path.exists():
-        return path
-    if name in fmitwin.models.available():
-        return fmitwin.models.path(name)
-    raise section.error(
-        "fmu",
-        f"{path} does not exist; give the path of an FMU or a bundled model "
-        f"({', '.join(fmitwin.models.available())})",
-    )
+    try:
+        return fmitwin.models.resolve(base / name if (base / name).exists() else name)
+    except FileNotFoundError:
+        raise section.error(
+            "fmu",
+            f"{base / name} does not exist; give the path of an FMU or a bundled model "
+            f"({', '.join(fmitwin.models.available())})",
+        ) from None
 
 
 def _load_target(model: Any) -> Any:
