@@ -11,6 +11,14 @@ HELP = "Run a parameter sweep or Monte Carlo study described in a TOML file."
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="study.toml (schema in `pydoc fmitwin.study`)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="write the table here (overrides [output] table; default: print it)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="override [execution] workers")
     parser.add_argument(
         "--scheduler",
@@ -47,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         call["scheduler"] = args.scheduler
     if args.plot is not None:
         outputs["plot"] = args.plot
+    if args.output is not None:
+        outputs["table"] = args.output
     if "plot" in outputs or "save" in outputs or "statistics" in outputs:
         call.setdefault("keep_trajectories", True)
     call["progress"] = not args.no_progress
