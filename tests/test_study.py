@@ -373,9 +373,13 @@ workers = 0
         ("UA = [20.0, 40.0]", "UA = [-20.0, 40.0]", r":11: \[parameters.UA\] .*declares \(min=0"),
         ("UA = [20.0, 40.0]", 'UA = {distribution = "nrom"}', r":11: \[parameters.UA\] distri"),
         ("[design]", "[desgn]", r":7: \[desgn\] unknown section"),
+        ('fmu = "heated_tank"', 'ssp = "broken.ssp"', r":2: \[target.ssp\] .*not an SSP archive"),
+        ('fmu = "heated_tank"', 'fmu = "broken.fmu"', r":2: \[target.fmu\] .*not an FMU"),
     ],
 )
 def test_study_file_mistakes_name_file_line_and_key(tmp_path, capsys, old, new, where):
+    (tmp_path / "broken.ssp").write_text("not a zip archive")
+    (tmp_path / "broken.fmu").write_text("not a zip archive")
     config = tmp_path / "study.toml"
     assert old in STUDY_FILE
     config.write_text(STUDY_FILE.replace(old, new))

@@ -1051,6 +1051,7 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
 
     import scipy.stats
 
+    from fmitwin.fmu import FmuError
     from fmitwin.live.config import ConfigError, _Section, locate_keys
 
     path = Path(path)
@@ -1121,7 +1122,11 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         what, _, message = str(exc).partition(": ")
         key = "samples" if what == "samples" else None
         raise (design.error(key, message) if key else section.error(None, message)) from None
-    loaded = _load_target(model)
+    try:
+        loaded = _load_target(model)
+    except (FmuError, OSError, KeyError, TypeError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise target_section.error("ssp" if is_system else "fmu", message) from None
     for name, spec in parameters.items():
         try:
             roles = _roles(loaded, [name], set())
