@@ -278,6 +278,8 @@ def test_ranges_outside_the_declared_bounds_are_refused_up_front(tank_path, casc
         run_study(cascade, {"a.UA": [-1.0, 2.0]}, stop_time=60.0, step=60.0)
     with pytest.raises(KeyError, match="Did you mean: UA"):
         run_study(tank_path, {"UAA": [1.0]}, stop_time=60.0)
+    with pytest.raises(KeyError, match="outputs: .*no variable 'Tx'"):
+        run_study(cascade, {"a.UA": [1.0]}, stop_time=60.0, step=60.0, outputs=["Ta", "a.Tx"])
 
 
 @pytest.fixture(scope="module")
@@ -373,6 +375,11 @@ workers = 0
         ("UA = [20.0, 40.0]", "UA = [-20.0, 40.0]", r":11: \[parameters.UA\] .*declares \(min=0"),
         ("UA = [20.0, 40.0]", 'UA = {distribution = "nrom"}', r":11: \[parameters.UA\] distri"),
         ("[design]", "[desgn]", r":7: \[desgn\] unknown section"),
+        (
+            'outputs = ["T"]',
+            'outputs = ["Temp"]',
+            r":6: \[simulation.outputs\] .*no variable 'Temp'",
+        ),
         ('fmu = "heated_tank"', 'ssp = "broken.ssp"', r":2: \[target.ssp\] .*not an SSP archive"),
         ('fmu = "heated_tank"', 'fmu = "broken.fmu"', r":2: \[target.fmu\] .*not an FMU"),
     ],
@@ -567,3 +574,20 @@ def test_a_bad_input_signal_is_refused_before_any_run(heated, tank_path):
         run_study(heated, {"P:scale": [1.0]}, inputs=stepped, stop_time=60.0, step=60.0)
     with pytest.raises(KeyError, match="no variable 'P'"):
         run_study(tank_path, {"UA": [1.0]}, inputs=stepped, stop_time=60.0, step=60.0)
+
+
+def test_study_command_marks_failed_runs_and_fails_when_all_do(tmp_path, capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(
+        STUDY_FILE.replace('kind = "lhs"', 'kind = "grid"')
+        .replace("samples = 3\n", "")
+        .replace("UA = [20.0, 40.0]", "m = [0.0, 100.0]")
+    )
+    assert main(["study", str(config), "--no-progress"]) == 0
+    assert "1 of 2 runs failed" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert table["error"].isna().tolist() == [False, True]
+    (tmp_path / "runs.jsonl").unlink()
+    config.write_text(config.read_text().replace("m = [0.0, 100.0]", "m = [0.0]"))
+    assert main(["study", str(config), "--no-progress"]) == 1
+    assert "1 of 1 runs failed" in capsys.readouterr().err

@@ -194,6 +194,24 @@ def _check_inputs(target: Any, frame: Any) -> None:
         _input_table(target, frame)
 
 
+def _check_outputs(target: Any, outputs: Sequence[str] | None) -> None:
+    """Unknown output names fail here, once, rather than in every run."""
+    from fmitwin.system import System
+
+    if outputs is None:
+        return
+    if isinstance(outputs, str):
+        raise TypeError("outputs: give a list of names, not a single string")
+    if isinstance(target, System):
+        for name in outputs:
+            if name not in target.outputs:
+                target.variable(name, argument="outputs")
+    else:
+        from fmitwin.simulation import recorded_variables
+
+        recorded_variables(target, list(outputs))
+
+
 def _roles(target: Any, names: Sequence[str], signals: set[str]) -> dict[str, str]:
     """What each sampled name sets: "start" (a parameter or start value), "input" (a system
     input held constant) or "scale" (a factor on a base input signal). Names that would have
@@ -799,6 +817,7 @@ def run_study(
         model = load_fmu(target)
     if base_inputs is not None:
         _check_inputs(model, base_inputs)
+    _check_outputs(model, outputs)
     roles = _roles(model, list(table_of_inputs.columns), signals)
     _check_ranges(model, parameters, table_of_inputs, roles)
     _check_types(model, table_of_inputs, roles)
@@ -1127,6 +1146,11 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     except (FmuError, OSError, KeyError, TypeError, ValueError) as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         raise target_section.error("ssp" if is_system else "fmu", message) from None
+    try:
+        _check_outputs(loaded, options.get("outputs"))
+    except (KeyError, TypeError, ValueError) as exc:
+        message = str(exc.args[0]).removeprefix("outputs: ")
+        raise simulation.error("outputs", message) from None
     for name, spec in parameters.items():
         try:
             roles = _roles(loaded, [name], set())

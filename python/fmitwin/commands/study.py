@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
             f"run {result.failed['run'].iloc[0]}: {result.failed['error'].iloc[0]}",
             file=sys.stderr,
         )
+        if failed == len(result.table):
+            return 1
     try:
         if "statistics" in outputs:
             result.statistics().to_csv(outputs["statistics"], float_format="%.17g")
