@@ -306,6 +306,11 @@ def test_a_system_input_is_sampled_as_a_constant_or_a_scaled_signal(heated):
     np.testing.assert_allclose(scaled.table["Ta.final"], heated_final(np.array([500.0, 2000.0])))
 
 
+def test_a_system_input_is_held_inside_the_bounds_of_what_it_drives(heated):
+    with pytest.raises(ValueError, match=r"'P' ranges over \[-100, 10\].*a\.P_heater declares"):
+        run_study(heated, {"P": [-100.0, 10.0]}, stop_time=60.0, step=60.0)
+
+
 def test_samples_without_effect_are_refused(heated, cascade, tank_path):
     base = pd.DataFrame({"time": [0.0, 3600.0], "P": [1000.0, 1000.0]})
     common = dict(stop_time=60.0, step=60.0)
