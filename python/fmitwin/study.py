@@ -447,9 +447,8 @@ def _simulate_run(task: _Task, run_id: int, values: dict[str, float]) -> dict[st
     outputs = list(task.outputs) if task.outputs is not None else None
     start_values, inputs = _run_inputs(task, values)
     if isinstance(target, System):
-        step = task.step or target.experiment.get("step")
-        if step is None:
-            raise ValueError("step: the study needs a communication step for a System")
+        # run_study made sure that one of them is given
+        step = task.step if task.step is not None else target.experiment["step"]
         options.setdefault("method", target.experiment.get("method", "jacobi"))
         result = target.simulate(
             task.stop_time,
@@ -818,6 +817,8 @@ def run_study(
     if base_inputs is not None:
         _check_inputs(model, base_inputs)
     _check_outputs(model, outputs)
+    if isinstance(model, System) and step is None and model.experiment.get("step") is None:
+        raise ValueError("step: give the communication step (the System's SSP gives none)")
     roles = _roles(model, list(table_of_inputs.columns), signals)
     _check_ranges(model, parameters, table_of_inputs, roles)
     _check_types(model, table_of_inputs, roles)
@@ -1146,6 +1147,10 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     except (FmuError, OSError, KeyError, TypeError, ValueError) as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         raise target_section.error("ssp" if is_system else "fmu", message) from None
+    if is_system and "step" not in options and loaded.experiment.get("step") is None:
+        raise simulation.error(
+            "step", "required key is missing (the SSP gives no step); give it, s"
+        )
     try:
         _check_outputs(loaded, options.get("outputs"))
     except (KeyError, TypeError, ValueError) as exc:
