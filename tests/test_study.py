@@ -278,6 +278,8 @@ def test_ranges_outside_the_declared_bounds_are_refused_up_front(tank_path, casc
         run_study(cascade, {"a.UA": [-1.0, 2.0]}, stop_time=60.0, step=60.0)
     with pytest.raises(KeyError, match="Did you mean: UA"):
         run_study(tank_path, {"UAA": [1.0]}, stop_time=60.0)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['solver_tol'\].*solver_rtol"):
+        run_study(cascade, {"a.UA": [1.0]}, stop_time=60.0, step=60.0, solver_tol=1e-3)
     with pytest.raises(ValueError, match="step: give the communication step"):
         run_study(cascade, {"a.UA": [1.0]}, stop_time=60.0)
     with pytest.raises(KeyError, match="outputs: .*no variable 'Tx'"):

@@ -817,6 +817,12 @@ def run_study(
     if base_inputs is not None:
         _check_inputs(model, base_inputs)
     _check_outputs(model, outputs)
+    accepted = _simulation_options(isinstance(model, System)) - {"stop_time", "step", "outputs"}
+    if set(options) - accepted:
+        raise TypeError(
+            f"run_study: unknown option(s) {sorted(set(options) - accepted)}; the simulation "
+            f"takes {', '.join(sorted(accepted))}"
+        )
     if isinstance(model, System) and step is None and model.experiment.get("step") is None:
         raise ValueError("step: give the communication step (the System's SSP gives none)")
     roles = _roles(model, list(table_of_inputs.columns), signals)
