@@ -4,7 +4,10 @@ Offline (``calibrate``): nonlinear least squares (``scipy.optimize.least_squares
 simulations. With p parameters, m residuals r = (y_sim - y_data) / scale and Jacobian J at the
 optimum, the covariance of the estimates is s^2 (J^T J)^-1 with s^2 = |r|^2 / (m - p), and the
 standard errors are its root diagonal. The Jacobian is built from forward differences, one
-simulation per parameter, run in ``workers`` processes at once.
+simulation per parameter, run in ``workers`` processes at once. The fit stays inside the bounds
+the FMU declares; measured data in a DataFrame is matched to the outputs by column name;
+parameters the data cannot separate (a near-singular J^T J) are named in the result; robust
+losses (``loss="soft_l1"`` ...) bound the weight of outliers.
 
 Online (``OnlineRecalibrator``): an augmented-state EKF (parameters appended to the state, held
 constant by a tiny process noise), typically the FMU-backed one from
