@@ -600,3 +600,13 @@ def test_study_command_marks_failed_runs_and_fails_when_all_do(tmp_path, capsys)
     config.write_text(config.read_text().replace("m = [0.0, 100.0]", "m = [0.0]"))
     assert main(["study", str(config), "--no-progress"]) == 1
     assert "1 of 1 runs failed" in capsys.readouterr().err
+
+
+def test_a_resumed_study_runs_its_failed_runs_again(tank_path, tmp_path):
+    common = dict(stop_time=60.0, step=60.0, workers=0, progress=False)
+    results = tmp_path / "runs.jsonl"
+    first = run_study(tank_path, {"m": [0.0, 100.0]}, results_file=results, **common)
+    assert first.resumed == 0 and list(first.failed["run"]) == [0]
+    again = run_study(tank_path, {"m": [0.0, 100.0]}, results_file=results, **common)
+    assert again.resumed == 1 and list(again.failed["run"]) == [0]
+    pd.testing.assert_frame_equal(again.table, first.table)

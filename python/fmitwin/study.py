@@ -30,7 +30,7 @@ folder needed) and each worker loads it once into a temporary folder (a per-proc
 by the archive's hash), removed when the worker ends; pool workers end with the process that
 started them, even when it is killed. With ``results_file`` every finished run is appended to a
 JSON-lines file keyed by run id; a killed study called again with the same file and the same
-study resumes, running only the missing runs.
+study resumes, running only the missing runs (and those that failed).
 
 TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the TOML file; every
 mistake, an unknown key included, is reported as ``file:line: [key] message``)::
@@ -885,6 +885,8 @@ def run_study(
         if fresh:
             sink.write(json.dumps({"study": study_id}) + "\n")
             sink.flush()
+    # a run that failed before is run again (its failure may have been the machine's)
+    records = {i: r for i, r in records.items() if "error" not in r}
     resumed = len(records)
     pending = [
         (run_id, dict(row))
