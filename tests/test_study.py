@@ -368,6 +368,7 @@ workers = 0
     ("old", "new", "where"),
     [
         ("step = 60.0", "stpe = 60.0", r"study.toml:5: \[simulation.stpe\] unknown key; "),
+        ("step = 60.0", 'step = "1 min"', r":5: \[simulation.step\] expected float, got str"),
         ("UA = [20.0, 40.0]", "UAA = [20.0, 40.0]", r":11: \[parameters.UAA\] .*Did you mean: UA"),
         (
             'fmu = "heated_tank"',

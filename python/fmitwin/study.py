@@ -1052,6 +1052,11 @@ def _dask_records(task, pending, scheduler, batch, timeout):
 
 _SECTIONS = ("target", "simulation", "design", "parameters", "metrics", "output", "execution")
 _OUTPUTS = ("table", "results", "statistics", "save", "plot")
+# [simulation] keys that take a number
+_NUMBERS = {
+    "start_time", "stop_time", "step", "output_interval", "rtol", "atol", "min_step", "max_step",
+    "loop_tolerance", "solver_rtol", "solver_atol", "solver_step", "real_time_factor",
+}  # fmt: skip
 
 
 def _simulation_options(system: bool) -> set[str]:
@@ -1113,6 +1118,8 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         options[key] = value
     if "stop_time" not in options:
         raise simulation.error("stop_time", "required key is missing; give the end time, s")
+    for key in options.keys() & _NUMBERS:
+        options[key] = simulation.number(key)
     if "outputs" in options and not (
         isinstance(options["outputs"], list) and all(isinstance(o, str) for o in options["outputs"])
     ):
