@@ -6,6 +6,7 @@ communication step, so the FMU itself is cheap). Every engine makes the same FMI
 per instance one fmi2GetReal, one fmi2SetReal and one fmi2DoStep. The plain C loop dlopens the
 same FMU binary and is the floor. Only the stepping loop is timed (not loading/initialization).
 
+    pip install "fmitwin[bench]"    # libcosimpy, the peer engine
     python benchmarks/compare_cosim.py [--quick]
 
 Prints steps per second of each engine and the ratios measured in this run.
@@ -192,6 +193,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     args = parser.parse_args()
     fast_steps, slow_steps = (20_000, 1_000) if args.quick else (200_000, 5_000)
+    try:
+        import libcosimpy  # noqa: F401
+    except ImportError:
+        print(
+            'this benchmark compares against libcosim: pip install "fmitwin[bench]"',
+            file=sys.stderr,
+        )
+        return 1
     fmu_path = fmitwin.models.path("heated_tank")
     if sys.platform != "linux" or ctypes.sizeof(ctypes.c_void_p) != 8:
         print("the plain C loop is built for linux64 only", file=sys.stderr)

@@ -5,6 +5,7 @@ NIS divergence, against the analytic tank as the plant."""
 import fmitwin
 import fmitwin.models
 import numpy as np
+import pandas as pd
 import pytest
 from fmitwin.calibration import (
     FmuSimulation,
@@ -183,3 +184,67 @@ def test_external_divergence_event_triggers_recalibration():
     assert (event.started, event.finished) == (60.0, 180.0)
     assert event.evidence["sensor"] == "T" and event.before == {"UA": UA}
     assert set(event.after_std) == {"UA"}
+
+
+def noisy(tank, seed=0, sigma=0.2):
+    clean = tank({"UA": UA, "m": MASS})
+    return clean + sigma * np.random.default_rng(seed).standard_normal(clean.shape)
+
+
+def test_the_fit_stays_inside_the_bounds_the_fmu_declares(tank):
+    # unbounded, the first step from this start sets UA < 0, which the FMU refuses (min = 0)
+    result = calibrate(tank, noisy(tank), {"UA": 5.0, "m": 1000.0})
+    assert result.estimates == pytest.approx([UA, MASS], rel=0.01)
+    assert tank.parameter_bounds("UA") == (0.0, np.inf)
+    with pytest.raises(ValueError, match=r"m = -1 lies outside .*the FMU declares \[0, inf\]"):
+        calibrate(tank, noisy(tank), {"m": -1.0})
+
+
+def test_data_frame_columns_are_matched_by_name():
+    both = FmuSimulation(
+        fmitwin.models.path("heated_tank"), ["T", "Q_loss"], TIMES, fixed={"P_heater": POWER}
+    )
+    data = noisy(both)
+    frame = pd.DataFrame({"time": TIMES, "Q_loss": data[:, 1], "T": data[:, 0]})  # swapped
+    by_name = calibrate(both, frame, {"UA": 30.0, "m": 150.0})
+    by_position = calibrate(both, data, {"UA": 30.0, "m": 150.0})
+    np.testing.assert_allclose(by_name.estimates, by_position.estimates, rtol=1e-9)
+    with pytest.raises(ValueError, match="unknown Temp; missing T"):
+        calibrate(both, frame.rename(columns={"T": "Temp"}), {"UA": 30.0})
+    with pytest.raises(ValueError, match="missing Q_loss"):
+        calibrate(both, frame.drop(columns="Q_loss"), {"UA": 30.0})
+    with pytest.raises(ValueError, match="time column differs from simulate.times"):
+        calibrate(both, frame.assign(time=TIMES + 1.0), {"UA": 30.0})
+
+
+def test_infinite_data_is_an_error_not_a_missing_sample(tank):
+    data = noisy(tank)
+    data[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"infinite value \(row 7, column 0\).*NaN"):
+        calibrate(tank, data, {"UA": 30.0})
+
+
+def test_parameters_the_data_cannot_separate_are_reported_by_name(tank):
+    # m and c_p act only through the heat capacity m c_p
+    result = calibrate(tank, noisy(tank), {"UA": 30.0, "m": 150.0, "c_p": 4000.0})
+    assert result.unidentifiable == ("m", "c_p")
+    assert result.condition_number > 1e6
+    errors = dict(zip(result.names, result.standard_errors, strict=True))
+    assert np.isinf(errors["m"]) and np.isinf(errors["c_p"])
+    assert abs(result.as_dict()["UA"][0] - UA) < 4 * errors["UA"]
+    assert "not identifiable from these data: m, c_p" in result.summary()
+    assert calibrate(tank, noisy(tank), {"UA": 30.0, "m": 150.0}).unidentifiable == ()
+
+
+def test_a_robust_loss_ignores_outliers(tank):
+    data = noisy(tank, seed=2)
+    data[::10] += 8.0  # one sample in ten is a spike of 40 noise standard deviations
+    plain = calibrate(tank, data, {"UA": 30.0, "m": 150.0})
+    robust = calibrate(tank, data, {"UA": 30.0, "m": 150.0}, loss="soft_l1")
+    assert robust.loss == "soft_l1"
+    robust_error = np.abs(robust.estimates - [UA, MASS]) / [UA, MASS]
+    plain_error = np.abs(plain.estimates - [UA, MASS]) / [UA, MASS]
+    assert np.all(robust_error < 0.01) and np.all(plain_error > 3 * robust_error)
+    assert np.all(np.abs(robust.estimates - [UA, MASS]) < 4 * robust.standard_errors)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        calibrate(tank, data, {"UA": 30.0}, loss="l1")

@@ -4,7 +4,10 @@ Offline (``calibrate``): nonlinear least squares (``scipy.optimize.least_squares
 simulations. With p parameters, m residuals r = (y_sim - y_data) / scale and Jacobian J at the
 optimum, the covariance of the estimates is s^2 (J^T J)^-1 with s^2 = |r|^2 / (m - p), and the
 standard errors are its root diagonal. The Jacobian is built from forward differences, one
-simulation per parameter, run in ``workers`` processes at once.
+simulation per parameter, run in ``workers`` processes at once. The fit stays inside the bounds
+the FMU declares; measured data in a DataFrame is matched to the outputs by column name;
+parameters the data cannot separate (a near-singular J^T J) are named in the result; robust
+losses (``loss="soft_l1"`` ...) bound the weight of outliers.
 
 Online (``OnlineRecalibrator``): an augmented-state EKF (parameters appended to the state, held
 constant by a tiny process noise), typically the FMU-backed one from
@@ -80,6 +83,14 @@ class FmuSimulation:
         recorded_variables(model, self.outputs)
         model.check_start_values(self.fixed)
 
+    def parameter_bounds(self, name: str) -> tuple[float, float]:
+        """(min, max) the FMU declares for ``name`` (-inf / inf where it declares none);
+        :func:`calibrate` keeps the fit inside them."""
+        from fmitwin.study import declared_range
+
+        self._load().variable(name, argument="initial")
+        return declared_range(self._load(), name)
+
     def _load(self) -> Any:
         if getattr(self, "_model", None) is None:
             from fmitwin.fmu import load_fmu
@@ -123,6 +134,12 @@ class CalibrationResult:
     success: bool
     message: str
     simulations: int
+    # parameters the data cannot tell apart (a direction of J^T J with a singular value below
+    # identifiability_tolerance of the largest, in relative units): their standard errors are
+    # inf, and the other parameters' are conditional on them
+    unidentifiable: tuple[str, ...] = ()
+    condition_number: float = 1.0  # of J^T J in relative parameter units
+    loss: str = "linear"
 
     def as_dict(self) -> dict[str, tuple[float, float]]:
         """{name: (estimate, standard error)}."""
@@ -136,6 +153,12 @@ class CalibrationResult:
         for name, (value, error) in self.as_dict().items():
             lines.append(f"{name:<20}{value:>14.6g}{error:>14.3g}")
         lines.append(f"residual std {self.residual_std:.4g} from {self.simulations} simulations")
+        if self.unidentifiable:
+            lines.append(
+                f"not identifiable from these data: {', '.join(self.unidentifiable)} (J^T J "
+                f"condition number {self.condition_number:.3g}); fix all but one of them, or "
+                "add data that separates them"
+            )
         return "\n".join(lines)
 
 
@@ -153,14 +176,29 @@ def calibrate(
     workers: int = 1,
     relative_step: float = 1e-4,
     max_simulations: int = 200,
+    loss: str = "linear",
+    f_scale: float | None = None,
+    identifiability_tolerance: float = 1e-3,
 ) -> CalibrationResult:
     """Fit ``initial``'s parameters so that ``simulate(parameters)`` matches ``data``.
 
     ``simulate`` returns a (T, k) array (e.g. an ``FmuSimulation``); ``data`` is the measured
-    (T, k) array on the same times, NaN where a sample is missing. ``scale`` (k,) divides each
-    output's residual (default: each measured output's standard deviation) so outputs in
-    different units weigh alike. ``workers`` > 1 runs the Jacobian's simulations in that many
-    processes (``simulate`` must then be picklable).
+    (T, k) array on the same times, NaN where a sample is missing (an infinite value is an
+    error), or a DataFrame whose columns are matched by name to ``simulate.outputs`` (any
+    order; a ``time`` column or index must equal ``simulate.times``). ``scale`` (k,) divides
+    each output's residual (default: each measured output's standard deviation) so outputs in
+    different units weigh alike. ``bounds`` (name -> (low, high)) narrow the fit; the bounds
+    the FMU declares (``simulate.parameter_bounds``) always apply. ``workers`` > 1 runs the
+    Jacobian's simulations in that many processes (``simulate`` must then be picklable).
+
+    ``loss``: "linear" (least squares), or a robust loss of ``scipy.optimize.least_squares``
+    ("soft_l1", "huber", "cauchy", "arctan") for data with outliers; ``f_scale`` is the scaled
+    residual beyond which it grows sub-quadratically (default: 1.4826 times the median absolute
+    residual of a least-squares fit run first). The covariance is then s^2 (J^T W J)^-1 with
+    W = rho'(z), z = (r / f_scale)^2, and s^2 = sum(W r^2) / (m - p).
+
+    Parameters the data cannot tell apart (e.g. ``m`` and ``c_p`` of the tank, which only act
+    through m c_p) are named in ``unidentifiable`` instead of failing the fit.
     """
     if not (isinstance(workers, int) and workers >= 1):
         raise ValueError(f"calibrate: workers={workers!r} must be a positive integer")
@@ -170,9 +208,19 @@ def calibrate(
     x0 = np.array([float(initial[n]) for n in names])
     if not np.isfinite(x0).all():
         raise ValueError(f"calibrate: initial values must be finite, got {dict(initial)}")
-    data = np.asarray(data, dtype=float)
+    if loss not in _LOSSES:
+        raise ValueError(f"calibrate: loss must be one of {', '.join(_LOSSES)}, got {loss!r}")
+    if f_scale is not None and not (math.isfinite(f_scale) and f_scale > 0):
+        raise ValueError(f"calibrate: f_scale={f_scale!r} must be a positive number")
+    data = _data_array(simulate, data)
     if data.ndim == 1:
         data = data[:, None]
+    if np.isinf(data).any():
+        row, column = np.argwhere(np.isinf(data))[0]
+        raise ValueError(
+            f"calibrate: data has an infinite value (row {row}, column {column}); mark a "
+            "missing sample with NaN, and check the logger for overflow"
+        )
     observed = np.isfinite(data)
     if observed.sum() <= len(names):
         raise ValueError(
@@ -187,10 +235,19 @@ def calibrate(
     unknown = set(bounds) - set(names)
     if unknown:
         raise ValueError(f"calibrate: bounds given for parameters not fitted: {sorted(unknown)}")
-    lower = np.array([bounds.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
-    upper = np.array([bounds.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
-    if np.any((x0 < lower) | (x0 > upper)):
-        raise ValueError("calibrate: an initial value lies outside its bounds")
+    declared = getattr(simulate, "parameter_bounds", None)
+    lower, upper = np.empty(len(names)), np.empty(len(names))
+    for i, name in enumerate(names):
+        low, high = bounds.get(name, (-np.inf, np.inf))
+        fmu_low, fmu_high = declared(name) if declared is not None else (-np.inf, np.inf)
+        lower[i], upper[i] = max(float(low), fmu_low), min(float(high), fmu_high)
+        if not lower[i] <= x0[i] <= upper[i]:
+            given = f"bounds ({low:g}, {high:g})" if name in bounds else "no bounds"
+            raise ValueError(
+                f"calibrate: the initial value {name} = {x0[i]:g} lies outside its bounds "
+                f"[{lower[i]:g}, {upper[i]:g}] ({given}; the FMU declares "
+                f"[{fmu_low:g}, {fmu_high:g}]); start inside them"
+            )
     # optimise x / typical so that parameters of very different magnitude are steered alike
     typical = np.where(x0 != 0, np.abs(x0), 1.0)
     count = 0
@@ -230,26 +287,38 @@ def calibrate(
     executor = None
     if workers > 1:
         executor = ProcessPoolExecutor(workers, initializer=_install_worker, initargs=(simulate,))
-    try:
-        fit = optimize.least_squares(
+
+    def fit_from(start: np.ndarray, loss: str, f_scale: float) -> Any:
+        return optimize.least_squares(
             residuals,
-            x0 / typical,
+            start,
             jac=jacobian,
             bounds=(lower / typical, upper / typical),
             max_nfev=max_simulations,
             x_scale="jac",
+            loss=loss,
+            f_scale=f_scale,
         )
+
+    try:
+        start = x0 / typical
+        if loss != "linear" and f_scale is None:
+            # the robust loss needs the noise level: from a least-squares fit's residuals
+            first = fit_from(start, "linear", 1.0)
+            start = first.x
+            f_scale = 1.4826 * float(np.median(np.abs(first.fun))) or 1.0
+        fit = fit_from(start, loss, 1.0 if f_scale is None else f_scale)
         final = residuals(fit.x)
         jac = jacobian(fit.x) / typical  # d residual / d parameter, in parameter units
     finally:
         if executor is not None:
             executor.shutdown()
+    weights = _loss_weights(loss, final, 1.0 if f_scale is None else f_scale)
     dof = final.size - len(names)
-    variance = float(final @ final) / max(dof, 1)
-    try:
-        covariance = variance * np.linalg.inv(jac.T @ jac)
-    except np.linalg.LinAlgError:
-        covariance = np.full((len(names), len(names)), np.inf)
+    variance = float(weights @ final**2) / max(dof, 1)
+    covariance, unidentifiable, condition = _covariance(
+        jac * np.sqrt(weights)[:, None], typical, names, variance, identifiability_tolerance
+    )
     full = np.full(data.shape, np.nan)
     full[observed] = final
     return CalibrationResult(
@@ -262,7 +331,94 @@ def calibrate(
         success=bool(fit.success),
         message=str(fit.message),
         simulations=count,
+        unidentifiable=unidentifiable,
+        condition_number=condition,
+        loss=loss,
     )
+
+
+_LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
+
+
+def _loss_weights(loss: str, residuals: np.ndarray, f_scale: float) -> np.ndarray:
+    """rho'(z) at z = (r / f_scale)^2 for scipy's losses (1 for least squares)."""
+    z = (residuals / f_scale) ** 2
+    if loss == "soft_l1":
+        return 1 / np.sqrt(1 + z)
+    if loss == "huber":
+        return np.where(z <= 1, 1.0, 1 / np.sqrt(np.maximum(z, 1)))
+    if loss == "cauchy":
+        return 1 / (1 + z)
+    if loss == "arctan":
+        return 1 / (1 + z**2)
+    return np.ones_like(z)
+
+
+def _covariance(
+    jac: np.ndarray, typical: np.ndarray, names: tuple[str, ...], variance: float, tol: float
+) -> tuple[np.ndarray, tuple[str, ...], float]:
+    """(covariance (p, p), unidentifiable names, condition number of J^T J).
+
+    ``jac`` (m, p) is d residual / d parameter; in relative units J_rel = J diag(typical) a
+    right singular vector whose singular value is below ``tol`` times the largest is a
+    direction the data cannot see: the parameters with a large share in it (|v_i| > 0.3) are
+    unidentifiable and get infinite variance; the others' covariance is s^2 (J^T J)^-1 over
+    their own columns."""
+    relative = jac * typical
+    singular, vectors = np.linalg.svd(relative, full_matrices=False)[1:]
+    if singular.size == 0 or not np.all(np.isfinite(singular)) or singular[0] == 0:
+        return np.full((len(names),) * 2, np.inf), names, math.inf
+    condition = float((singular[0] / singular[-1]) ** 2) if singular[-1] > 0 else math.inf
+    weak = vectors[singular < tol * singular[0]]
+    blind = np.any(np.abs(weak) > 0.3, axis=0) if weak.size else np.zeros(len(names), bool)
+    covariance = np.full((len(names),) * 2, np.inf)
+    keep = np.flatnonzero(~blind)
+    if keep.size:
+        block = jac[:, keep]
+        covariance[np.ix_(keep, keep)] = variance * np.linalg.pinv(block.T @ block)
+    return covariance, tuple(n for n, b in zip(names, blind, strict=True) if b), condition
+
+
+def _data_array(simulate: Any, data: Any) -> np.ndarray:
+    """The measured data as a (T, k) array in the order of ``simulate.outputs``: a DataFrame's
+    columns are matched by name (a ``time`` column or index must equal ``simulate.times``)."""
+    if not hasattr(data, "columns"):
+        return np.asarray(data, dtype=float)
+    outputs = getattr(simulate, "outputs", None)
+    if outputs is None:
+        raise ValueError(
+            "calibrate: data is a DataFrame but simulate names no outputs to match its columns; "
+            "use an FmuSimulation, or give data as an array in simulate's column order"
+        )
+    frame = data
+    times = None
+    if "time" in frame.columns:
+        times, frame = frame["time"].to_numpy(dtype=float), frame.drop(columns="time")
+    elif frame.index.name == "time":
+        times = frame.index.to_numpy(dtype=float)
+    unknown = [c for c in frame.columns if c not in outputs]
+    missing = [o for o in outputs if o not in frame.columns]
+    if unknown or missing:
+        raise ValueError(
+            "calibrate: data columns must name the simulated outputs "
+            f"({', '.join(outputs)}): "
+            + "; ".join(
+                part
+                for part in (
+                    unknown and f"unknown {', '.join(map(str, unknown))}",
+                    missing and f"missing {', '.join(missing)}",
+                )
+                if part
+            )
+        )
+    expected = getattr(simulate, "times", None)
+    if times is not None and expected is not None:
+        if times.shape != np.shape(expected) or not np.allclose(times, expected, rtol=1e-12):
+            raise ValueError(
+                "calibrate: the data's time column differs from simulate.times; resample the "
+                "data onto the simulation times (or build the FmuSimulation on the data's times)"
+            )
+    return frame[list(outputs)].to_numpy(dtype=float)
 
 
 # the simulation of a worker process, installed once by the pool initializer so that an FMU is

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "run": "run",
     "rul": "rul",
     "report": "report",
+    "init": "init",
     "fleet": "fleet",
     "serve": "serve",
     "aas": "aas",

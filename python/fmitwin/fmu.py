@@ -276,16 +276,17 @@ def _directional_derivative_flags(path: Path, description: ModelDescription) -> 
 def load_fmu(
     path: str | os.PathLike[str], *, compile: bool = False, require_binary: bool = True
 ) -> FmuModel:
-    """Loads an FMU (FMI 2.0 or 3.0; a .fmu file or an extracted directory).
+    """Loads an FMU (FMI 2.0 or 3.0; a .fmu file, an extracted directory, or the name of a
+    bundled model such as ``"heated_tank"``).
 
     ``compile=True`` builds a binary for this platform from the FMU's sources with FMPy's build
     tooling (``fmpy.build.build_platform_binary``; needs CMake and a C compiler) when the FMU has
     none. ``require_binary=False`` loads the description only (for ``fmitwin info``): such a model
     cannot be instantiated.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such FMU file or directory")
+    from fmitwin.models import resolve
+
+    path = resolve(path)  # a path, or a bundled model's name ("heated_tank")
     description = _open_description(path)
     platforms = tuple(fmpy.supported_platforms(str(path)))
     model = FmuModel(path, description, platforms)

@@ -14,6 +14,7 @@ folder::
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import fmitwin
@@ -72,3 +73,20 @@ def path(name: str, fmi_version: int = 2) -> Path:
             "reinstall fmitwin"
         )
     return files[filename]
+
+
+def resolve(fmu: str | os.PathLike[str]) -> Path:
+    """``fmu`` as a path when it names an existing file or directory, else the bundled model of
+    that name (FMI 2.0), so that wherever an FMU path is asked for, ``"heated_tank"`` works too.
+
+    Raises ``FileNotFoundError`` naming the path and the bundled models when it is neither.
+    """
+    given = Path(fmu)
+    if given.exists():
+        return given
+    if str(fmu) in available():
+        return path(str(fmu))
+    bundled = ", ".join(available()) or "none installed"
+    raise FileNotFoundError(
+        f"{given}: no such FMU file or directory, nor a bundled model (bundled: {bundled})"
+    )

@@ -6,7 +6,8 @@ table with one row per run (``run``, the sampled inputs, the metrics of the chos
 for Monte Carlo, statistics over time (mean, standard deviation, quantiles).
 
 Designs (``parameters`` maps a name to its specification; names are "instance.variable" for a
-System and the variable name for an FMU):
+System and the variable name for an FMU; a system input's name (or an FMU input's) holds that
+input at the sampled value, and ``"<input>:scale"`` multiplies its base signal from ``inputs``):
 
 * ``"grid"``: each value is a list of values; the runs are the Cartesian product.
 * ``"lhs"``: each value is ``(low, high)``; ``samples`` points of a Latin hypercube
@@ -18,16 +19,24 @@ Metrics: names from ``final``, ``mean``, ``min``, ``max``, ``std`` applied to ev
 output (columns ``"<output>.<metric>"``), or a mapping name -> picklable function
 ``f(result) -> float`` of the :class:`~fmitwin.simulation.SimulationResult`.
 
-Execution: each worker loads the model once (a per-process cache keyed by the model file's hash)
-and instantiates it per run. A System travels to the workers as an SSP file written next to the
-results (so a Dask cluster needs the folder on a shared file system). With ``results_file``
-every finished run is appended to a JSON-lines file keyed by run id; a killed study called again
-with the same file and the same study resumes, running only the missing runs.
+Before any run, every sampled name is checked: unknown names, values outside the bounds the
+FMU declares (min/max) and samples that cannot change a run (an FMU input driven by a
+connection or a system input, a calculated variable) are refused. A run that fails anyway is
+recorded with its sample and error (``on_error="record"``) or stops the study
+(``on_error="raise"``).
 
-TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the TOML file)::
+Execution: the model travels to the workers as bytes (an SSP archive for a System; no shared
+folder needed) and each worker loads it once into a temporary folder (a per-process cache keyed
+by the archive's hash), removed when the worker ends; pool workers end with the process that
+started them, even when it is killed. With ``results_file`` every finished run is appended to a
+JSON-lines file keyed by run id; a killed study called again with the same file and the same
+study resumes, running only the missing runs (and those that failed).
+
+TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the TOML file; every
+mistake, an unknown key included, is reported as ``file:line: [key] message``)::
 
     [target]
-    ssp = "system.ssp"          # or: fmu = "model.fmu"
+    ssp = "system.ssp"          # or: fmu = "model.fmu" (or a bundled model: fmu = "heated_tank")
     [simulation]
     stop_time = 100.0
     step = 0.1
@@ -45,19 +54,30 @@ TOML schema of ``fmitwin study study.toml`` (relative paths are relative to the 
     [output]
     table = "study.csv"          # the tidy table
     results = "study.jsonl"      # per-run results, for resuming
-    statistics = "statistics.csv"  # Monte Carlo statistics over time
+    statistics = "statistics.csv"  # statistics over time (keeps trajectories)
+    save = "study"               # folder: table and trajectories as Parquet (StudyResult.load)
+    plot = "quantiles.png"       # quantiles over time of every output
     [execution]
     workers = 2                  # local process pool size
     scheduler = "tcp://127.0.0.1:8786"   # optional: run on this Dask scheduler instead
+    scheduler_timeout = 10.0     # seconds to wait for the scheduler to answer
+    batch = 10                   # runs per Dask task (default: about 4 tasks per worker thread)
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import hashlib
+import io
 import itertools
 import json
+import math
 import os
+import shutil
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +87,8 @@ from typing import Any
 import numpy as np
 
 DESIGNS = ("grid", "lhs", "monte_carlo")
+ON_ERROR = ("record", "raise")
+SCALE = ":scale"  # "<input>:scale" samples a factor on the base signal of that input
 STATISTICS: dict[str, Callable[[np.ndarray], float]] = {
     "final": lambda x: float(x[-1]),
     "mean": lambda x: float(np.mean(x)),
@@ -123,6 +145,180 @@ def _bounds(name: str, spec: Any) -> tuple[float, float]:
     return float(spec[0]), float(spec[1])
 
 
+# -- what a sample may vary ----------------------------------------------------------------------
+
+
+def declared_range(model: Any, name: str) -> tuple[float, float]:
+    """(min, max) that the FMU declares for variable ``name`` (on the variable or its declared
+    type), -inf / inf where it declares none."""
+    (variable,) = (v for v in model.description.modelVariables if v.name == name)
+    declared = variable.declaredType
+
+    def limit(attribute: str, default: float) -> float:
+        value = getattr(variable, attribute, None)
+        if value is None and declared is not None:
+            value = getattr(declared, attribute, None)
+        return default if value is None else float(value)
+
+    return limit("min", -np.inf), limit("max", np.inf)
+
+
+def _input_frame(inputs: Any) -> Any:
+    """The base input signals as a DataFrame with a ``time`` column, or None."""
+    import pandas as pd
+
+    if inputs is None:
+        return None
+    if hasattr(inputs, "columns"):
+        return inputs if "time" in inputs.columns else inputs.reset_index()
+    if isinstance(inputs, np.ndarray) and inputs.dtype.names:
+        return pd.DataFrame({name: inputs[name] for name in inputs.dtype.names})
+    if isinstance(inputs, Mapping) and "time" in inputs:
+        return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in inputs.items()})
+    raise TypeError(
+        "inputs: give the base input signals as a DataFrame, a mapping or a structured array "
+        "with a 'time' column (one column per input)"
+    )
+
+
+def _check_inputs(target: Any, frame: Any) -> None:
+    """The simulators' own checks of the base input signals, run once before any run (a bad
+    signal would otherwise fail every run alike)."""
+    from fmitwin.system import System
+
+    if isinstance(target, System):
+        target._checked_inputs(frame)
+    else:
+        from fmitwin.simulation import _input_table
+
+        _input_table(target, frame)
+
+
+def _check_outputs(target: Any, outputs: Sequence[str] | None) -> None:
+    """Unknown output names fail here, once, rather than in every run."""
+    from fmitwin.system import System
+
+    if outputs is None:
+        return
+    if isinstance(outputs, str):
+        raise TypeError("outputs: give a list of names, not a single string")
+    if isinstance(target, System):
+        for name in outputs:
+            if name not in target.outputs:
+                target.variable(name, argument="outputs")
+    else:
+        from fmitwin.simulation import recorded_variables
+
+        recorded_variables(target, list(outputs))
+
+
+def _roles(target: Any, names: Sequence[str], signals: set[str]) -> dict[str, str]:
+    """What each sampled name sets: "start" (a parameter or start value), "input" (a system
+    input held constant) or "scale" (a factor on a base input signal). Names that would have
+    no effect are refused."""
+    from fmitwin.system import System
+
+    is_system = isinstance(target, System)
+    inputs = set(target.inputs) if is_system else {v.name for v in target.inputs}
+    roles = {}
+    for name in names:
+        if name.endswith(SCALE):
+            signal = name[: -len(SCALE)]
+            if signal not in inputs or signal not in signals:
+                raise ValueError(
+                    f"parameters: {name!r} scales the base signal of input {signal!r}, but "
+                    + (
+                        f"the inputs give no signal for it ({', '.join(sorted(signals)) or 'none'})"
+                        if signal in inputs
+                        else f"there is no input {signal!r} ({', '.join(sorted(inputs)) or 'none'})"
+                    )
+                )
+            roles[name] = "scale"
+        elif is_system and name in target.inputs:
+            if name in signals:
+                raise ValueError(
+                    f"parameters: system input {name!r} is also given as a signal in inputs; "
+                    f"sample '{name}{SCALE}' to scale that signal, or drop it from inputs"
+                )
+            roles[name] = "input"
+        else:
+            roles[name] = "start"
+            _refuse_without_effect(target, name, signals)
+    return roles
+
+
+def _refuse_without_effect(target: Any, name: str, signals: set[str]) -> None:
+    """Raises when setting the start value ``name`` cannot change a run."""
+    from fmitwin.system import System
+
+    if isinstance(target, System):
+        variable = target.variable(name, argument="parameters")
+        for system_input, targets in target.inputs.items():
+            if name in targets:
+                raise ValueError(
+                    f"parameters: {name} is driven by system input {system_input!r}, so its "
+                    f"start value has no effect; sample {system_input!r} instead"
+                )
+        for connection in target.connections:
+            if connection.target == name:
+                raise ValueError(
+                    f"parameters: {name} is driven by {connection.source}, so its start value "
+                    "has no effect; sample a parameter of the model that computes it"
+                )
+    else:
+        variable = target.variable(name, argument="parameters")
+        if name in signals:
+            raise ValueError(
+                f"parameters: input {name} is given as a signal in inputs, so its start value "
+                f"has no effect; sample '{name}{SCALE}' to scale that signal"
+            )
+    if variable.causality in ("calculatedParameter", "independent") or (
+        variable.initial == "calculated"
+    ):
+        raise ValueError(
+            f"parameters: {name} is computed by the model ({variable.causality}), so setting "
+            "it has no effect; sample the parameters it depends on"
+        )
+
+
+def _check_ranges(target: Any, parameters: Mapping[str, Any], table: Any, roles: dict) -> None:
+    """Refuses sampled values outside the bounds the FMU declares for the variable (or, for a
+    system input, for every FMU input it drives)."""
+    from fmitwin.system import System
+
+    for name, role in roles.items():
+        if role == "scale":
+            continue
+        if isinstance(target, System):
+            driven = target.inputs[name] if role == "input" else [name]
+            variables = []
+            for full in driven:
+                instance, variable = full.split(".", 1)
+                variables.append((full, target.instances[instance].model, variable))
+        else:
+            variables = [(name, target, name)]
+        spec = parameters[name]
+        given = table[name] if hasattr(spec, "rvs") else np.asarray(spec, dtype=float)
+        low, high = float(np.min(given)), float(np.max(given))
+        for full, model, variable in variables:
+            declared = declared_range(model, variable)
+            if low < declared[0] or high > declared[1]:
+                sampled = (
+                    f"draws of {name!r} reach [{low:g}, {high:g}]"
+                    if hasattr(spec, "rvs")
+                    else f"{name!r} ranges over [{low:g}, {high:g}]"
+                )
+                fix = (
+                    "truncate the distribution (e.g. scipy.stats.truncnorm)"
+                    if hasattr(spec, "rvs")
+                    else "keep the range inside those bounds"
+                )
+                raise ValueError(
+                    f"parameters: {sampled}, outside the bounds {full} declares "
+                    f"(min={declared[0]:g}, max={declared[1]:g}); {fix}"
+                )
+
+
 # -- workers ---------------------------------------------------------------------------------------
 
 
@@ -130,54 +326,149 @@ def _bounds(name: str, spec: Any) -> tuple[float, float]:
 class _Task:
     """What a worker needs to run one sample (small and picklable)."""
 
-    path: str  # .ssp (a System) or .fmu
-    fingerprint: str
+    archive: bytes  # the .ssp (a System) or .fmu file, so that workers need no shared folder
+    suffix: str  # ".ssp" | ".fmu"
+    key: str  # hash of the archive: the workers' cache key
+    fingerprint: str  # what identifies the model for resuming (the SSD of a System)
     stop_time: float
     step: float | None
     outputs: tuple[str, ...] | None
     options: tuple[tuple[str, Any], ...]
     metrics: Any  # tuple of statistic names, or a mapping name -> picklable function
     keep_trajectory: bool
+    inputs: Any = None  # base input signals (DataFrame with a 'time' column) or None
+    roles: tuple[tuple[str, str], ...] = ()  # sampled name -> "start" | "input" | "scale"
 
 
-_CACHE: dict[str, Any] = {}  # fingerprint -> loaded System / FmuModel, one per worker process
+# key -> (loaded System / FmuModel, its temporary folder or None), the few latest per process
+_CACHE: dict[str, tuple[Any, Any]] = {}
+_CACHED_MODELS = 4
+_release_registered = False
 
 
 def _target(task: _Task) -> Any:
-    target = _CACHE.get(task.fingerprint)
-    if target is None:
-        if task.path.endswith(".ssp"):
+    """The task's model, loaded once per process from its archive (in a temporary folder that
+    :func:`_release` removes when the process ends)."""
+    global _release_registered
+    entry = _CACHE.get(task.key)
+    if entry is None:
+        if not _release_registered:
+            import multiprocessing.util
+
+            # pool workers leave through os._exit, past atexit: clean up in multiprocessing's
+            # own exit hook, and in atexit for every other process
+            multiprocessing.util.Finalize(None, _release, exitpriority=10)
+            atexit.register(_release)
+            _release_registered = True
+        folder = tempfile.TemporaryDirectory(prefix="fmitwin-study-")
+        path = Path(folder.name) / f"model{task.suffix}"
+        path.write_bytes(task.archive)
+        if task.suffix == ".ssp":
             from fmitwin.ssp import read_ssp
 
-            target = read_ssp(task.path)
+            target = read_ssp(path)
         else:
             from fmitwin.fmu import load_fmu
 
-            target = load_fmu(task.path)
-        _CACHE[task.fingerprint] = target
-    return target
+            target = load_fmu(path)
+        entry = _remember(task.key, target, folder)
+    return entry[0]
+
+
+def _remember(key: str, target: Any, folder: Any) -> tuple[Any, Any]:
+    """Caches ``target`` under ``key``, forgetting the oldest beyond a few models."""
+    while len(_CACHE) >= _CACHED_MODELS:
+        _forget(next(iter(_CACHE)))
+    _CACHE[key] = (target, folder)
+    return _CACHE[key]
+
+
+def _forget(key: str) -> None:
+    target, folder = _CACHE.pop(key)
+    del target
+    gc.collect()  # frees the model, whose finalizers remove FMPy's and the SSP's extracted files
+    if folder is not None:
+        folder.cleanup()
+
+
+def _release() -> None:
+    """Removes every cached model and its extracted files (at process exit)."""
+    for key in list(_CACHE):
+        _forget(key)
+
+
+def _watch_parent(root: str) -> None:
+    """Ends this pool worker, its temporary folder ``root`` removed, when the process that
+    started it is gone (a killed study must leave neither workers nor files behind)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        shutil.rmtree(root, ignore_errors=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fmitwin-study-parent-watch", daemon=True).start()
 
 
 def _run(task: _Task, run_id: int, values: dict[str, float]) -> dict[str, Any]:
-    """Simulates one sample; returns its record (run id, metrics, optional trajectory)."""
+    """Simulates one sample; returns its record (run id, metrics, optional trajectory), or
+    ``{"run", "error"}`` when the run failed."""
+    try:
+        return _simulate_run(task, run_id, values)
+    except Exception as exc:  # a failing sample is a result of the study, not the study's end
+        return {"run": run_id, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _run_inputs(task: _Task, values: Mapping[str, float]) -> tuple[dict[str, float], Any]:
+    """(start values, input signals) of one run: sampled system inputs become constant
+    signals, sampled scale factors multiply their base signal."""
+    roles = dict(task.roles)
+    starts = {n: v for n, v in values.items() if roles.get(n, "start") == "start"}
+    constants = {n: v for n, v in values.items() if roles.get(n) == "input"}
+    scales = {n[: -len(SCALE)]: v for n, v in values.items() if roles.get(n) == "scale"}
+    if not constants and not scales:
+        return starts, task.inputs
+    if task.inputs is None:
+        return starts, constants
+    frame = task.inputs.copy()
+    for name, factor in scales.items():
+        frame[name] = frame[name] * factor
+    for name, value in constants.items():
+        frame[name] = value
+    return starts, frame
+
+
+def _simulate_run(task: _Task, run_id: int, values: dict[str, float]) -> dict[str, Any]:
     from fmitwin.system import System
 
     target = _target(task)
     options = dict(task.options)
     outputs = list(task.outputs) if task.outputs is not None else None
+    start_values, inputs = _run_inputs(task, values)
     if isinstance(target, System):
-        step = task.step or target.experiment.get("step")
-        if step is None:
-            raise ValueError("step: the study needs a communication step for a System")
+        # run_study made sure that one of them is given
+        step = task.step if task.step is not None else target.experiment["step"]
         options.setdefault("method", target.experiment.get("method", "jacobi"))
         result = target.simulate(
-            task.stop_time, step, outputs=outputs, start_values=values, **options
+            task.stop_time,
+            step,
+            outputs=outputs,
+            start_values=start_values,
+            inputs=inputs,
+            **options,
         )
     else:
         from fmitwin.simulation import simulate
 
         result = simulate(
-            target, task.stop_time, task.step, outputs=outputs, start_values=values, **options
+            target,
+            task.stop_time,
+            task.step,
+            outputs=outputs,
+            start_values=start_values,
+            inputs=inputs,
+            **options,
         )
     metrics = {}
     if isinstance(task.metrics, Mapping):
@@ -197,47 +488,229 @@ def _run(task: _Task, run_id: int, values: dict[str, float]) -> dict[str, Any]:
     return record
 
 
+def _run_batch(task: _Task, batch: list[tuple[int, dict[str, float]]]) -> list[dict[str, Any]]:
+    """Several runs in one Dask task (fewer tasks: less scheduling per run)."""
+    return [_run(task, run_id, values) for run_id, values in batch]
+
+
+_POOL_TASK: _Task | None = None  # the study of this pool worker, sent once by _prime
+
+
 def _prime(task: _Task) -> None:
-    """Process-pool initializer: load the model once per worker."""
+    """Process-pool initializer: keep the task, put every temporary file of this worker (its
+    model copy, FMPy's and the SSP reader's extractions) under one folder removed when the
+    worker ends, die with the parent, and load the model once."""
+    import multiprocessing.util
+
+    global _POOL_TASK
+    _POOL_TASK = task
+    root = tempfile.mkdtemp(prefix="fmitwin-study-worker-")
+    tempfile.tempdir = root
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(root, True), exitpriority=0)
+    _watch_parent(root)
     _target(task)
+
+
+def _run_in_pool(run_id: int, values: dict[str, float]) -> dict[str, Any]:
+    assert _POOL_TASK is not None, "pool worker started without _prime"
+    return _run(_POOL_TASK, run_id, values)
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ImportError(
+            "saving and loading studies needs pyarrow: pip install 'fmitwin[study]'"
+        ) from None
+    return pyarrow, pyarrow.parquet
+
+
+def _describe_spec(spec: Any) -> Any:
+    """A parameter specification as JSON (a distribution by its scipy.stats name and arguments)."""
+    if hasattr(spec, "rvs"):
+        return {"distribution": spec.dist.name, "args": list(spec.args), "kwds": dict(spec.kwds)}
+    return [float(v) if isinstance(v, int | float | np.number) else v for v in spec]
 
 
 # -- results ---------------------------------------------------------------------------------------
 
 
 class StudyResult:
-    """A finished study: ``table`` (one row per run: run, inputs, metrics) and trajectories.
+    """A finished study: ``table`` (one row per run: run, inputs, metrics, and ``error`` when a
+    run failed) and the trajectories of the runs that succeeded.
 
     ``resumed`` counts the runs taken from the results file instead of being simulated.
     """
 
-    def __init__(self, table: Any, records: dict[int, dict[str, Any]], resumed: int):
+    def __init__(
+        self,
+        table: Any,
+        records: dict[int, dict[str, Any]],
+        resumed: int,
+        design: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ):
         self.table = table
         self._records = records
         self.resumed = resumed
+        self.design = design or {}  # kind, samples, seed, parameters (as in the study file)
+        self.settings = settings or {}  # model, stop_time, step, outputs, options, metrics
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Writes the study to ``folder`` as Parquet files (Apache Parquet, read by pandas,
+        pyarrow, polars, DuckDB, Spark...): ``table.parquet`` (one row per run; the design and
+        the settings as JSON in the file's key-value metadata under ``fmitwin``) and, when
+        trajectories were kept, ``trajectories.parquet`` (long format: run, time, one column
+        per output) and ``statistics.parquet`` (time, output, mean, std, q0.05, q0.5, q0.95
+        across the runs that succeeded). Needs pyarrow (``pip install fmitwin[study]``).
+        Returns the folder."""
+        pa, pq = _pyarrow()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.table, preserve_index=False)
+        meta = {"design": self.design, "settings": self.settings, "version": 1}
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"fmitwin": json.dumps(meta).encode()}
+        )
+        pq.write_table(table, folder / "table.parquet")
+        kept = [i for i in sorted(self._records) if "trajectory" in self._records[i]]
+        trajectories = folder / "trajectories.parquet"
+        if kept:
+            import pandas as pd
+
+            frames = []
+            for i in kept:
+                record = self._records[i]
+                frame = pd.DataFrame({"run": i, "time": record["time"], **record["trajectory"]})
+                frames.append(frame)
+            pq.write_table(
+                pa.Table.from_pandas(pd.concat(frames), preserve_index=False), trajectories
+            )
+            stats = self.statistics().stack(level=0, future_stack=True)
+            stats.index.names = ["time", "output"]
+            pq.write_table(
+                pa.Table.from_pandas(stats.reset_index(), preserve_index=False),
+                folder / "statistics.parquet",
+            )
+        else:
+            for stale in (trajectories, folder / "statistics.parquet"):
+                stale.unlink(missing_ok=True)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> StudyResult:
+        """A study written by :meth:`save`."""
+        _, pq = _pyarrow()
+        folder = Path(folder)
+        path = folder / "table.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{folder}: no table.parquet; give a folder StudyResult.save wrote"
+            )
+        parquet = pq.read_table(path)
+        raw = (parquet.schema.metadata or {}).get(b"fmitwin")
+        if raw is None:
+            raise ValueError(f"{path} was not written by fmitwin (no 'fmitwin' metadata)")
+        meta = json.loads(raw)
+        table = parquet.to_pandas()
+        records: dict[int, dict[str, Any]] = {int(r): {"run": int(r)} for r in table["run"]}
+        trajectories = folder / "trajectories.parquet"
+        if trajectories.is_file():
+            frame = pq.read_table(trajectories).to_pandas()
+            for run_id, group in frame.groupby("run", sort=True):
+                records[int(run_id)]["time"] = group["time"].tolist()
+                records[int(run_id)]["trajectory"] = {
+                    c: group[c].tolist() for c in group.columns if c not in ("run", "time")
+                }
+        return cls(table, records, 0, meta["design"], meta["settings"])
+
+    def plot(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        quantiles: tuple[float, float] = (0.05, 0.95),
+    ) -> Any:
+        """Monte Carlo quantiles over time: per output a band from ``quantiles[0]`` to
+        ``quantiles[1]``, the median and the mean (needs trajectories kept). Saves a PNG to
+        ``path`` when given; returns the matplotlib Figure."""
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        low, high = quantiles
+        if not 0 <= low < 0.5 < high <= 1:
+            raise ValueError(f"quantiles: expected (low, high) around the median, got {quantiles}")
+        stats = self.statistics(quantiles=(low, 0.5, high))
+        names = (
+            list(outputs)
+            if outputs is not None
+            else list(dict.fromkeys(stats.columns.get_level_values(0)))
+        )
+        runs = len(self._kept())
+        figure, axes = plt.subplots(
+            len(names), 1, figsize=(8, 2.8 * len(names)), sharex=True, squeeze=False
+        )
+        for axis, name in zip(axes[:, 0], names, strict=True):
+            if name not in stats.columns.get_level_values(0):
+                recorded = ", ".join(dict.fromkeys(stats.columns.get_level_values(0)))
+                raise KeyError(f"outputs: {name!r} was not recorded ({recorded})")
+            time = stats.index.to_numpy()
+            axis.fill_between(
+                time,
+                stats[(name, f"q{low:g}")],
+                stats[(name, f"q{high:g}")],
+                alpha=0.3,
+                label=f"{low:.0%} to {high:.0%} of {runs} runs",
+            )
+            axis.plot(time, stats[(name, "q0.5")], label="median")
+            axis.plot(time, stats[(name, "mean")], linestyle="--", label="mean")
+            axis.set_ylabel(name)
+            axis.grid(True, alpha=0.3)
+            axis.legend(loc="best", fontsize="small")
+        axes[-1, 0].set_xlabel("time")
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=100)
+            plt.close(figure)
+        return figure
+
+    @property
+    def failed(self) -> Any:
+        """The rows of the runs that failed (with their sample and ``error``)."""
+        if "error" not in self.table.columns:
+            return self.table.iloc[0:0]
+        return self.table[self.table["error"].notna()]
+
+    def _kept(self) -> list[int]:
+        ids = [i for i in sorted(self._records) if "trajectory" in self._records[i]]
+        if not ids:
+            raise ValueError(
+                "no trajectories were kept (or every run failed); run the study with "
+                "keep_trajectories=True"
+            )
+        return ids
 
     def trajectories(self, output: str) -> tuple[np.ndarray, np.ndarray]:
-        """(time, values runs x times) of ``output``; needs trajectories kept."""
-        ids = sorted(self._records)
-        if not ids or "trajectory" not in self._records[ids[0]]:
-            raise ValueError("no trajectories were kept; run the study with keep_trajectories=True")
-        if output not in self._records[ids[0]]["trajectory"]:
-            raise KeyError(
-                f"{output!r} was not recorded ({', '.join(self._records[ids[0]]['trajectory'])})"
-            )
-        time = np.asarray(self._records[ids[0]]["time"])
+        """(time, values runs x times) of ``output`` over the runs that succeeded; needs
+        trajectories kept."""
+        ids = self._kept()
+        first = self._records[ids[0]]
+        if output not in first["trajectory"]:
+            raise KeyError(f"{output!r} was not recorded ({', '.join(first['trajectory'])})")
+        time = np.asarray(first["time"])
         return time, np.array([self._records[i]["trajectory"][output] for i in ids])
 
     def statistics(self, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> Any:
-        """Statistics over time across runs: a DataFrame indexed by time with columns
-        ``(output, stat)`` for stat in mean, std and each quantile ``q0.05`` ...
+        """Statistics over time across the runs that succeeded: a DataFrame indexed by time
+        with columns ``(output, stat)`` for stat in mean, std and each quantile ``q0.05`` ...
         """
         import pandas as pd
 
-        ids = sorted(self._records)
-        outputs = list(self._records[ids[0]].get("trajectory", {})) if ids else []
-        if not outputs:
-            raise ValueError("no trajectories were kept; run the study with keep_trajectories=True")
+        outputs = list(self._records[self._kept()[0]]["trajectory"])
         columns = {}
         time = None
         for output in outputs:
@@ -292,6 +765,10 @@ def run_study(
     scheduler: Any = None,
     results_file: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    inputs: Any = None,
+    on_error: str = "record",
+    batch: int | None = None,
+    scheduler_timeout: float = 10.0,
     **options: Any,
 ) -> StudyResult:
     """Runs a parameter study over ``target`` and returns a :class:`StudyResult`.
@@ -303,8 +780,17 @@ def run_study(
     keep_trajectories: keep every run's trajectories (default: for Monte Carlo), needed for
         :meth:`StudyResult.statistics`.
     workers: local process pool size (default: CPU count); 0 runs in this process.
-    scheduler: a Dask scheduler address or ``distributed.Client``: run there instead.
+    scheduler: a Dask scheduler address or ``distributed.Client``: run there instead
+        (workers need fmitwin installed, no shared folder). ``batch`` runs per Dask task
+        (default: about four tasks per worker thread); an address that does not answer within
+        ``scheduler_timeout`` seconds raises ConnectionError.
     results_file: JSON-lines file of per-run results; resumes a killed study.
+    inputs: base input signals of every run (a DataFrame, mapping or structured array with a
+        ``time`` column). A sampled system input (or FMU input) is held at the sampled value;
+        a sampled ``"<input>:scale"`` multiplies that input's base signal.
+    on_error: "record" (default): a failed run is kept in the table with its sample, NaN
+        metrics and its message in the ``error`` column, and the study goes on; "raise": the
+        first failure stops the study with :class:`StudyRunError` naming the run and sample.
     """
     import pandas as pd
 
@@ -318,24 +804,46 @@ def run_study(
         if unknown:
             raise ValueError(f"metrics: unknown {unknown}; choose from {', '.join(STATISTICS)}")
         metrics = tuple(metrics)
-    inputs = sample(design, parameters, samples, seed)
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error: must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    table_of_inputs = sample(design, parameters, samples, seed)
+    base_inputs = _input_frame(inputs)
+    signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
+    model = target
+    if not isinstance(target, System | FmuModel):
+        from fmitwin.fmu import load_fmu
+
+        model = load_fmu(target)
+    if base_inputs is not None:
+        _check_inputs(model, base_inputs)
+    _check_outputs(model, outputs)
+    accepted = _simulation_options(isinstance(model, System)) - {"stop_time", "step", "outputs"}
+    if set(options) - accepted:
+        raise TypeError(
+            f"run_study: unknown option(s) {sorted(set(options) - accepted)}; the simulation "
+            f"takes {', '.join(sorted(accepted))}"
+        )
+    if isinstance(model, System) and step is None and model.experiment.get("step") is None:
+        raise ValueError("step: give the communication step (the System's SSP gives none)")
+    roles = _roles(model, list(table_of_inputs.columns), signals)
+    _check_ranges(model, parameters, table_of_inputs, roles)
+    _check_types(model, table_of_inputs, roles)
+    inputs = table_of_inputs
     if keep_trajectories is None:
         keep_trajectories = design == "monte_carlo"
-    workdir = Path(results_file).parent if results_file is not None else None
-    temporary = None
-    if isinstance(target, System):
-        temporary = tempfile.TemporaryDirectory(prefix="fmitwin-study-", dir=workdir)
-        path = Path(temporary.name) / f"{target.name}.ssp"
-        target.to_ssp(path)
-        with zipfile.ZipFile(path) as zf:
+    if isinstance(model, System):
+        from fmitwin.ssp import write_ssp
+
+        with tempfile.TemporaryDirectory(prefix="fmitwin-study-") as folder:
+            archive = write_ssp(model, Path(folder) / f"{model.name}.ssp").read_bytes()
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
             described = zf.read("SystemStructure.ssd")
     else:
-        path = Path(target.path if isinstance(target, FmuModel) else target)
-        if not path.is_file():
-            raise FileNotFoundError(f"target: {path} does not exist")
-        described = path.read_bytes()
+        archive = described = Path(model.path).read_bytes()
     task = _Task(
-        path=str(path),
+        archive=archive,
+        suffix=".ssp" if isinstance(model, System) else ".fmu",
+        key=hashlib.sha256(archive).hexdigest(),
         fingerprint=hashlib.sha256(described).hexdigest(),
         stop_time=float(stop_time),
         step=None if step is None else float(step),
@@ -343,12 +851,14 @@ def run_study(
         options=tuple(sorted(options.items())),
         metrics=metrics,
         keep_trajectory=bool(keep_trajectories),
+        inputs=base_inputs,
+        roles=tuple(sorted(roles.items())),
     )
     study_id = hashlib.sha256(
         json.dumps(
             {
                 "model": task.fingerprint,
-                "inputs": inputs.to_dict("list"),
+                "samples": inputs.to_dict("list"),
                 # pacing changes when results come, not what they are
                 "settings": [
                     task.stop_time,
@@ -358,6 +868,7 @@ def run_study(
                 ],
                 "metrics": _describe(metrics),
                 "trajectories": task.keep_trajectory,
+                "inputs": None if base_inputs is None else base_inputs.to_dict("list"),
             },
             sort_keys=True,
         ).encode()
@@ -374,14 +885,36 @@ def run_study(
         if fresh:
             sink.write(json.dumps({"study": study_id}) + "\n")
             sink.flush()
+    # a run that failed before is run again (its failure may have been the machine's)
+    records = {i: r for i, r in records.items() if "error" not in r}
     resumed = len(records)
     pending = [
         (run_id, dict(row))
         for run_id, row in enumerate(inputs.to_dict("records"))
         if run_id not in records
     ]
+    if task.key not in _CACHE:
+        _remember(task.key, model, None)  # this process runs on the model it already has
     try:
-        for record in _execute(task, pending, workers, scheduler, progress, resumed, len(inputs)):
+        records_done = _execute(
+            task,
+            pending,
+            workers,
+            scheduler,
+            batch,
+            scheduler_timeout,
+            progress,
+            resumed,
+            len(inputs),
+        )
+        for record in records_done:
+            if "error" in record and on_error == "raise":
+                run_id = record["run"]
+                values = dict(zip(inputs.columns, inputs.iloc[run_id].tolist(), strict=True))
+                raise StudyRunError(
+                    f"run {run_id} with {values} failed: {record['error']}; "
+                    "pass on_error='record' to record failed runs and go on"
+                )
             records[record["run"]] = record
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
@@ -389,11 +922,54 @@ def run_study(
     finally:
         if sink is not None:
             sink.close()
-        if temporary is not None:
-            temporary.cleanup()
-    metric_table = pd.DataFrame([records[i]["metrics"] for i in range(len(inputs))])
-    table = pd.concat([pd.DataFrame({"run": range(len(inputs))}), inputs, metric_table], axis=1)
-    return StudyResult(table, records, resumed)
+    metric_table = pd.DataFrame([records[i].get("metrics", {}) for i in range(len(inputs))])
+    parts = [pd.DataFrame({"run": range(len(inputs))}), inputs, metric_table]
+    errors = [records[i].get("error") for i in range(len(inputs))]
+    if any(errors):
+        parts.append(pd.DataFrame({"error": errors}))
+    table = pd.concat(parts, axis=1)
+    description = {
+        "kind": design,
+        "samples": samples,
+        "seed": seed,
+        "parameters": {name: _describe_spec(spec) for name, spec in parameters.items()},
+    }
+    settings = {
+        "model": getattr(model, "name", str(model)),
+        "fingerprint": task.fingerprint,
+        "stop_time": task.stop_time,
+        "step": task.step,
+        "outputs": None if task.outputs is None else list(task.outputs),
+        "options": {k: v for k, v in task.options if _is_json(v)},
+        "metrics": _describe(metrics),
+        "inputs": None if base_inputs is None else base_inputs.to_dict("list"),
+    }
+    return StudyResult(table, records, resumed, description, settings)
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+class StudyRunError(RuntimeError):
+    """A run of a study failed and the study was run with ``on_error="raise"``."""
+
+
+def _check_types(model: Any, table: Any, roles: Mapping[str, str]) -> None:
+    """The FMUs' own type checks on the first sample, so a bad value fails before any run."""
+    from fmitwin.system import System
+
+    first = {n: v for n, v in table.iloc[0].to_dict().items() if roles[n] == "start"}
+    if isinstance(model, System):
+        for name, value in first.items():
+            instance, variable = name.split(".", 1)
+            model.instances[instance].model.check_start_values({variable: value})
+    else:
+        model.check_start_values(first)
 
 
 def _describe(metrics: Any) -> Any:
@@ -402,7 +978,7 @@ def _describe(metrics: Any) -> Any:
     return list(metrics)
 
 
-def _execute(task, pending, workers, scheduler, progress, done, total):
+def _execute(task, pending, workers, scheduler, batch, timeout, progress, done, total):
     """Yields run records as they finish, advancing a progress bar."""
     bar = None
     if progress:
@@ -410,7 +986,7 @@ def _execute(task, pending, workers, scheduler, progress, done, total):
 
         bar = tqdm(total=total, initial=done, unit="run", desc="study", leave=False)
     try:
-        for record in _records(task, pending, workers, scheduler):
+        for record in _records(task, pending, workers, scheduler, batch, timeout):
             yield record
             if bar is not None:
                 bar.update()
@@ -419,27 +995,12 @@ def _execute(task, pending, workers, scheduler, progress, done, total):
             bar.close()
 
 
-def _records(task, pending, workers, scheduler):
+def _records(task, pending, workers, scheduler, batch, timeout):
     """Run records in completion order: on Dask, a local process pool, or in this process."""
     if not pending:
         return
     if scheduler is not None:
-        from distributed import Client, as_completed
-
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        try:
-            futures = client.map(
-                _run,
-                [task] * len(pending),
-                [run_id for run_id, _ in pending],
-                [values for _, values in pending],
-                pure=False,
-            )
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            if client is not scheduler:
-                client.close()
+        yield from _dask_records(task, pending, scheduler, batch, timeout)
     elif workers == 0:
         for run_id, values in pending:
             yield _run(task, run_id, values)
@@ -448,60 +1009,251 @@ def _records(task, pending, workers, scheduler):
 
         count = min(workers or os.cpu_count() or 1, len(pending))
         with ProcessPoolExecutor(count, initializer=_prime, initargs=(task,)) as pool:
-            futures = [pool.submit(_run, task, run_id, values) for run_id, values in pending]
-            for future in as_completed(futures):
-                yield future.result()
+            futures = [pool.submit(_run_in_pool, run_id, values) for run_id, values in pending]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
 
-def load_study_config(
-    config: Mapping[str, Any], base: Path
-) -> tuple[dict[str, Any], dict[str, Path]]:
-    """(keyword arguments of :func:`run_study`, output paths) from a parsed study TOML."""
+def _dask_records(task, pending, scheduler, batch, timeout):
+    """Run records from a Dask cluster: the task (with the model) goes to every worker once,
+    and runs travel in batches of ``batch`` (default: about four batches per worker thread)."""
+    from distributed import Client, as_completed
+
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"scheduler: cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                f"({exc}); start one (`dask scheduler`) or leave scheduler out to run on a local "
+                "process pool"
+            ) from None
+    try:
+        if batch is None:
+            threads = max(1, sum(client.nthreads().values()))
+            batch = max(1, math.ceil(len(pending) / (4 * threads)))
+        shared = client.scatter(task, broadcast=True)
+        batches = [pending[i : i + batch] for i in range(0, len(pending), batch)]
+        futures = client.map(_run_batch, [shared] * len(batches), batches, pure=False)
+        for future in as_completed(futures):
+            yield from future.result()
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+# -- the study file ------------------------------------------------------------------------------
+
+_SECTIONS = ("target", "simulation", "design", "parameters", "metrics", "output", "execution")
+_OUTPUTS = ("table", "results", "statistics", "save", "plot")
+# [simulation] keys that take a number
+_NUMBERS = {
+    "start_time", "stop_time", "step", "output_interval", "rtol", "atol", "min_step", "max_step",
+    "loop_tolerance", "solver_rtol", "solver_atol", "solver_step", "real_time_factor",
+}  # fmt: skip
+
+
+def _simulation_options(system: bool) -> set[str]:
+    """The [simulation] keys: what System.simulate / fmitwin.simulate take besides what the
+    study sets itself."""
+    import inspect
+
+    from fmitwin.simulation import simulate
+    from fmitwin.system import System
+
+    if system:
+        accepted = set(inspect.signature(System.start).parameters) | {"real_time_factor"}
+    else:
+        accepted = set(inspect.signature(simulate).parameters) | {"stop_time", "step"}
+    return accepted - {"self", "fmu", "inputs", "start_values", "progress"} | {"stop_time"}
+
+
+def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """(keyword arguments of :func:`run_study`, output paths) from a study TOML file.
+
+    Every problem raises :class:`fmitwin.live.config.ConfigError` ``file:line: [key] message``
+    with the fix, unknown keys included; relative paths are relative to the file.
+    """
+    import tomllib
+
     import scipy.stats
 
-    known = {"target", "simulation", "design", "parameters", "metrics", "output", "execution"}
-    unknown = set(config) - known
-    if unknown:
-        raise ValueError(f"unknown section(s) {sorted(unknown)}; sections: {sorted(known)}")
-    target = config.get("target", {})
-    if ("ssp" in target) == ("fmu" in target):
-        raise ValueError("[target] needs exactly one of ssp = '...' or fmu = '...'")
-    path = base / (target.get("ssp") or target.get("fmu"))
-    if "ssp" in target:
-        from fmitwin.ssp import read_ssp
+    from fmitwin.fmu import FmuError
+    from fmitwin.live.config import ConfigError, _Section, locate_keys
 
-        model: Any = read_ssp(path)
-    else:
-        model = path
-    simulation = dict(config.get("simulation", {}))
-    if "stop_time" not in simulation:
-        raise ValueError("[simulation] needs stop_time")
-    design = config.get("design", {})
-    parameters = {}
-    for name, spec in config.get("parameters", {}).items():
-        if isinstance(spec, Mapping):
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(file, None, "", f"cannot read the study file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, None, "", f"not valid TOML: {exc}") from exc
+    root = _Section(file, locate_keys(text), (), data)
+    base = path.parent
+    for key in data:
+        if key not in _SECTIONS:
+            raise root.error(key, f"unknown section; sections: {', '.join(_SECTIONS)}")
+
+    target_section = root.table("target", required=True)
+    model = _study_target(target_section, base)
+    target_section.finish()
+    is_system = not isinstance(model, Path)
+
+    simulation = root.table("simulation", required=True)
+    options = {}
+    accepted = _simulation_options(is_system)
+    for key, value in simulation.data.items():
+        if key not in accepted:
+            raise simulation.error(
+                key, f"unknown key; [simulation] accepts: {', '.join(sorted(accepted))}"
+            )
+        options[key] = value
+    if "stop_time" not in options:
+        raise simulation.error("stop_time", "required key is missing; give the end time, s")
+    for key in options.keys() & _NUMBERS:
+        options[key] = simulation.number(key)
+    if "outputs" in options and not (
+        isinstance(options["outputs"], list) and all(isinstance(o, str) for o in options["outputs"])
+    ):
+        raise simulation.error("outputs", "expected a list of output names")
+
+    design = root.table("design") or _Section(file, {}, ("design",), {})
+    kind = design.choice("kind", DESIGNS, "grid")
+    samples = design.get("samples", int, None)
+    seed = design.get("seed", int, 0)
+    design.finish()
+
+    section = root.table("parameters", required=True)
+    parameters: dict[str, Any] = {}
+    for name, spec in section.data.items():
+        if isinstance(spec, dict):
             spec = dict(spec)
             distribution = spec.pop("distribution", None)
-            if distribution is None or not hasattr(scipy.stats, distribution):
-                raise ValueError(f"[parameters] {name}: distribution must name a scipy.stats one")
-            spec = getattr(scipy.stats, distribution)(**spec)
+            if not isinstance(distribution, str) or not isinstance(
+                getattr(scipy.stats, distribution, None), scipy.stats.rv_continuous
+            ):
+                raise section.error(
+                    name,
+                    "distribution must name a continuous scipy.stats one (norm, uniform, "
+                    f"lognorm, truncnorm, ...), got {distribution!r}",
+                )
+            try:
+                spec = getattr(scipy.stats, distribution)(**spec)
+                spec.mean()  # scipy checks the shape arguments here
+            except (TypeError, ValueError) as exc:
+                raise section.error(name, f"{distribution}: {exc}") from None
         parameters[name] = spec
-    call: dict[str, Any] = {
-        "target": model,
-        "parameters": parameters,
-        "design": design.get("kind", "grid"),
-        "samples": design.get("samples"),
-        "seed": design.get("seed", 0),
-        "metrics": config.get("metrics", {}).get("stats", ["final"]),
-        **simulation,
+    try:
+        table = sample(kind, parameters, samples, seed)
+    except ValueError as exc:
+        what, _, message = str(exc).partition(": ")
+        key = "samples" if what == "samples" else None
+        raise (design.error(key, message) if key else section.error(None, message)) from None
+    try:
+        loaded = _load_target(model)
+    except (FmuError, OSError, KeyError, TypeError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise target_section.error("ssp" if is_system else "fmu", message) from None
+    if is_system and "step" not in options and loaded.experiment.get("step") is None:
+        raise simulation.error(
+            "step", "required key is missing (the SSP gives no step); give it, s"
+        )
+    try:
+        _check_outputs(loaded, options.get("outputs"))
+    except (KeyError, TypeError, ValueError) as exc:
+        message = str(exc.args[0]).removeprefix("outputs: ")
+        raise simulation.error("outputs", message) from None
+    for name, spec in parameters.items():
+        try:
+            roles = _roles(loaded, [name], set())
+            _check_ranges(loaded, {name: spec}, table, roles)
+            _check_types(loaded, table[[name]], roles)
+        except (KeyError, TypeError, ValueError) as exc:
+            message = str(exc.args[0]).removeprefix("parameters: ")
+            raise section.error(name, message) from None
+
+    metrics_section = root.table("metrics") or _Section(file, {}, ("metrics",), {})
+    stats = metrics_section.get("stats", list, ["final"])
+    unknown = [m for m in stats if m not in STATISTICS]
+    if unknown:
+        raise metrics_section.error(
+            "stats", f"unknown {unknown}; choose from {', '.join(STATISTICS)}"
+        )
+    metrics_section.finish()
+
+    output_section = root.table("output") or _Section(file, {}, ("output",), {})
+    outputs = {
+        key: base / output_section.get(key, str) for key in _OUTPUTS if key in output_section.data
     }
-    execution = config.get("execution", {})
-    call["workers"] = execution.get("workers")
-    call["scheduler"] = execution.get("scheduler")
-    output = {k: base / v for k, v in config.get("output", {}).items()}
-    unknown_outputs = set(output) - {"table", "results", "statistics"}
-    if unknown_outputs:
-        raise ValueError(f"[output] unknown keys {sorted(unknown_outputs)}")
-    if "results" in output:
-        call["results_file"] = output["results"]
-    return call, output
+    output_section.finish()
+
+    execution = root.table("execution") or _Section(file, {}, ("execution",), {})
+    workers = execution.get("workers", int, None)
+    if workers is not None and workers < 0:
+        raise execution.error("workers", "expected 0 (this process) or a positive pool size")
+    scheduler = execution.get("scheduler", str, None)
+    scheduler_timeout = execution.number("scheduler_timeout", 10.0, positive=True)
+    batch = execution.get("batch", int, None)
+    if batch is not None and batch < 1:
+        raise execution.error("batch", "expected a positive number of runs per Dask task")
+    execution.finish()
+    root.finish()
+
+    call: dict[str, Any] = {
+        "target": loaded if is_system else model,
+        "parameters": parameters,
+        "design": kind,
+        "samples": samples,
+        "seed": seed,
+        "metrics": stats,
+        "workers": workers,
+        "scheduler": scheduler,
+        "scheduler_timeout": scheduler_timeout,
+        **options,
+    }
+    if batch is not None:
+        call["batch"] = batch
+    if "results" in outputs:
+        call["results_file"] = outputs["results"]
+    return call, outputs
+
+
+def _study_target(section: Any, base: Path) -> Any:
+    """The [target] of a study file: the SSP path, or the FMU path (a bundled model's name
+    works too)."""
+    import fmitwin.models
+
+    if section.has("ssp") == section.has("fmu"):
+        raise section.error(None, 'needs exactly one of ssp = "system.ssp" or fmu = "model.fmu"')
+    if section.has("ssp"):
+        path = base / section.get("ssp", str)
+        if not path.is_file():
+            raise section.error("ssp", f"{path} does not exist; give the path of the SSP file")
+        return ("ssp", path)
+    name = section.get("fmu", str)
+    try:
+        return fmitwin.models.resolve(base / name if (base / name).exists() else name)
+    except FileNotFoundError:
+        raise section.error(
+            "fmu",
+            f"{base / name} does not exist; give the path of an FMU or a bundled model "
+            f"({', '.join(fmitwin.models.available())})",
+        ) from None
+
+
+def _load_target(model: Any) -> Any:
+    if isinstance(model, tuple):
+        from fmitwin.ssp import read_ssp
+
+        return read_ssp(model[1])
+    from fmitwin.fmu import load_fmu
+
+    return load_fmu(model)

@@ -16,7 +16,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--train", help="run-to-failure training file (default: the shipped C-MAPSS FD001)"
     )
     parser.add_argument("--test", help="test file (default: the shipped C-MAPSS FD001 test set)")
-    parser.add_argument("-o", "--output", default="rul.csv", help="CSV to write (default rul.csv)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="CSV to write (default rul.csv; with --validate alone, none: nothing is overwritten)",
+    )
     parser.add_argument(
         "--rul-cap", type=float, default=125.0, help="piecewise-linear RUL cap (default 125)"
     )
@@ -42,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"fmitwin rul: {exc}", file=sys.stderr)
         return 1
-    table.to_csv(args.output, index=False, float_format="%.2f")
-    print(f"wrote RUL of {len(table)} units to {args.output}")
+    output = args.output or (None if args.validate else "rul.csv")
+    if output is not None:
+        table.to_csv(output, index=False, float_format="%.2f")
+        print(f"wrote RUL of {len(table)} units to {output}")
     if args.validate:
         _, summary = holdout_validation(train, **options)
         print(

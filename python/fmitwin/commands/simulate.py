@@ -1,7 +1,7 @@
 """``fmitwin simulate model.fmu --stop 10 --step 1e-3 -o out.csv``: simulate one FMU to CSV.
 
 The same command co-simulates a system from an SSP file (``system.ssp`` or ``.ssd``): ``--set``
-takes "instance.variable=value", ``--input`` columns name system inputs, ``--output`` names
+takes "instance.variable=value", ``--input`` columns name system inputs, ``--record`` names
 system outputs or "instance.variable", and the defaults come from the SSP's default experiment.
 """
 
@@ -26,9 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--solver", choices=("dopri45", "rk4"), default="dopri45")
     parser.add_argument("--rtol", type=float, default=None, help="relative tolerance (ME)")
+    # -o/--output is the file written, as in every fmitwin command; the variables to record
+    # keep the attribute name `output` (the library's `outputs=`)
     parser.add_argument(
-        "--output",
-        "-O",
+        "--record",
+        "-r",
+        dest="output",
         action="append",
         default=None,
         metavar="NAME",
@@ -44,7 +47,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input", default=None, metavar="CSV", help="input signals as CSV with a 'time' column"
     )
-    parser.add_argument("-o", "--out", default=None, help="CSV file to write (default: stdout)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        "--out",
+        dest="out",
+        default=None,
+        help="CSV file to write (default: stdout)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
