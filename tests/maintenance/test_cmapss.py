@@ -23,7 +23,7 @@ from fmitwin.maintenance import (
     summarise,
     validate,
 )
-from fmitwin.maintenance.cmapss import ModelFactory, health_index, cut_profile
+from fmitwin.maintenance.cmapss import ModelFactory, cut_profile, health_index
 from scipy import stats
 
 

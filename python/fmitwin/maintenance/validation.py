@@ -120,6 +120,12 @@ def validate(
                 times, values = histories[index]
                 kept = profile.cut(times.size, rng)
                 estimate = model.predict_rul(times[:kept], values[:kept])
+                if estimate is None:
+                    raise ValueError(
+                        f"validate: the model claimed no RUL for unit {index} after {kept} "
+                        "samples; the protocol scores models that always estimate (for a "
+                        "degradation model, lower its SlopeDetector alpha)"
+                    )
                 low, high = estimate.interval(level)
                 true = times[-1] - times[kept - 1]
                 rows.append((seed, index, kept, true, estimate.median, low, high))
