@@ -15,7 +15,7 @@ intervals, and the final model is fitted on all units (cross-conformal, Vovk 201
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -73,8 +73,8 @@ class BoostedRULModel:
     def _fit_point(self, units: list[tuple]) -> tuple[WindowFeatures, object]:
         import lightgbm
 
-        features = WindowFeatures(**{k: getattr(self.features, k) for k in _FEATURE_OPTIONS})
-        features.fit(units, self.sensor_names)
+        # a fresh copy of the configured features per fit (the folds must not share state)
+        features = replace(self.features).fit(units, self.sensor_names)
         design, target = [], []
         for t, s, x in units:
             rows = slice(self.min_length - 1, None, self.sample_step)
@@ -152,12 +152,3 @@ class BoostedRULModel:
         share = gain / max(float(gain.sum()), 1e-300)
         order = np.argsort(share)[::-1]
         return [(self.features_.names[i], float(share[i])) for i in order]
-
-
-_FEATURE_OPTIONS = (
-    "level_windows",
-    "slope_windows",
-    "baseline",
-    "setting_decimals",
-    "min_abs_correlation",
-)
