@@ -54,7 +54,7 @@ def _policy(args: argparse.Namespace, defaults: tuple[float, float, float]):
 
 def _cmapss(args: argparse.Namespace, output: Path) -> list:
     from fmitwin.datasets import cmapss_histories, load_cmapss, read_cmapss
-    from fmitwin.maintenance.cmapss import engine_reports, make_model, cut_profile
+    from fmitwin.maintenance.cmapss import cut_profile, engine_reports, make_model
 
     train = cmapss_histories(read_cmapss(args.train) if args.train else load_cmapss("train"))
     test = cmapss_histories(read_cmapss(args.test) if args.test else load_cmapss("test"))

@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fmitwin.datasets import cmapss_histories, load_cmapss, read_cmapss
-    from fmitwin.maintenance.cmapss import ModelFactory, predict_units, cut_profile
+    from fmitwin.maintenance.cmapss import ModelFactory, cut_profile, predict_units
     from fmitwin.maintenance.validation import summarise, validate
 
     if not 0.0 < args.level < 1.0:
