@@ -4,7 +4,7 @@
   vibration: fmitwin's ``calibrate`` over ``FmuSimulation`` (``fmitwin.simulate``, C++ stepping),
   serially and with the Jacobian's simulations in 2 processes, against the same least squares
   over ``fmpy.simulate_fmu`` runs.
-* C-MAPSS FD001: ``FleetRULEstimator`` fit + prediction of the 100 test units (no peer in this
+* C-MAPSS FD001: the default RUL model's fit + prediction of the 100 test units (no peer in this
   process; reported as absolute time for scale only).
 
 A ratio is peer time / fmitwin time: above 1, fmitwin is faster. On a loaded 2-core machine the
@@ -23,8 +23,8 @@ import fmitwin.models
 import fmpy
 import numpy as np
 from fmitwin.calibration import FmuSimulation, calibrate
-from fmitwin.datasets import load_cmapss
-from fmitwin.maintenance import FleetRULEstimator
+from fmitwin.datasets import cmapss_histories, load_cmapss
+from fmitwin.maintenance.cmapss import make_model, predict_units
 
 TRUTH = {"rated_life": 3000.0, "alpha": 3.0}
 GUESS = {"rated_life": 2500.0, "alpha": 2.0}
@@ -78,9 +78,9 @@ def main() -> None:
     print(f"{'case':<58}{'ratio':>8}")
     print(f"{'fmpy.simulate_fmu least squares / fmitwin serial':<58}{fmpy_time / serial:>8.2f}")
     print(f"{'fmitwin serial / fmitwin 2 processes':<58}{serial / parallel:>8.2f}")
-    train, test = load_cmapss("train"), load_cmapss("test")
+    train, test = cmapss_histories(load_cmapss("train")), cmapss_histories(load_cmapss("test"))
     start = time.perf_counter()
-    FleetRULEstimator().fit(train).predict(test)
+    predict_units(make_model().fit(list(train.values())), test)
     print(f"C-MAPSS FD001 fit + 100 test units: {time.perf_counter() - start:.1f} s (no peer)")
 
 

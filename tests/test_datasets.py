@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 from fmitwin.datasets import (
     CMAPSS_COLUMNS,
+    CMAPSS_SENSORS,
+    CMAPSS_SETTINGS,
+    cmapss_histories,
     cmapss_readme,
     load_cmapss,
     read_cmapss,
@@ -70,3 +73,15 @@ def test_values_round_trip_exactly():
     assert first["unit"] == 1 and first["cycle"] == 1
     np.testing.assert_allclose(first["s2"], 641.82)
     np.testing.assert_allclose(first["s21"], 23.4190)
+
+
+def test_cmapss_histories_are_the_rul_model_input():
+    frame = load_cmapss("test")
+    histories = cmapss_histories(frame)
+    assert list(histories) == list(range(1, 101))
+    cycles, values = histories[7]
+    unit = frame[frame["unit"] == 7]
+    assert values.shape == (len(unit), 24)  # 3 settings, then 21 sensors
+    np.testing.assert_array_equal(cycles, unit["cycle"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(values[:, :3], unit[CMAPSS_SETTINGS].to_numpy())
+    np.testing.assert_array_equal(values[:, 3:], unit[CMAPSS_SENSORS].to_numpy())

@@ -25,6 +25,7 @@ __all__ = [
     "CMAPSS_COLUMNS",
     "CMAPSS_SENSORS",
     "CMAPSS_SETTINGS",
+    "cmapss_histories",
     "cmapss_readme",
     "load_cmapss",
     "read_cmapss",
@@ -106,3 +107,13 @@ def training_rul(frame: pd.DataFrame) -> pd.Series:
     """
     last = frame.groupby("unit")["cycle"].transform("max")
     return (last - frame["cycle"]).rename("rul")
+
+
+def cmapss_histories(frame: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """{unit: (cycles (n,), values (n, 24))} with values the 3 settings then the 21 sensors:
+    the history form every remaining-life model takes (``fmitwin.maintenance.RULModel``)."""
+    columns = [*CMAPSS_SETTINGS, *CMAPSS_SENSORS]
+    return {
+        int(unit): (group["cycle"].to_numpy(dtype=float), group[columns].to_numpy(dtype=float))
+        for unit, group in frame.groupby("unit", sort=True)
+    }

@@ -184,7 +184,7 @@ def test_similarity_model_on_synthetic_fleet_with_calibrated_intervals():
     queries = 0
     for (t, hi), (_, _, failure) in zip(library[50:], parameters[50:], strict=True):
         for cut in rng.integers(len(t) // 3, len(t) - 1, size=4):
-            distribution = model.predict(t[:cut], hi[:cut])
+            distribution = model.predict_rul(t[:cut], hi[:cut])
             truth = failure - t[cut - 1]
             errors.append(distribution.median - truth)
             low, high = distribution.interval(0.8)
@@ -267,8 +267,8 @@ def test_similarity_matches_unevenly_sampled_queries():
     model = SimilarityRULModel(neighbours=5).fit(library[:15])
     t, hi = library[15]
     cut = 2 * len(t) // 3
-    even = model.predict(t[:cut], hi[:cut])
+    even = model.predict_rul(t[:cut], hi[:cut])
     keep = np.ones(cut, dtype=bool)
     keep[1 : cut - 1 : 7] = False  # drop every 7th sample, not the last
-    gappy = model.predict(t[:cut][keep], hi[:cut][keep])
+    gappy = model.predict_rul(t[:cut][keep], hi[:cut][keep])
     assert gappy.median == pytest.approx(even.median, abs=0.1 * even.median + 2.0)

@@ -55,9 +55,16 @@ def test_report_from_recorded_indicator_csv(tmp_path, capsys):
     assert "| asset |" in (output / "summary.md").read_text()
 
 
-def test_report_on_cmapss_plots_requested_engines(tmp_path):
+def test_report_on_cmapss_plots_requested_engines(tmp_path, capsys):
     output = tmp_path / "cmapss"
     assert main(["report", "-o", str(output), "--units", "3", "49", "--every", "20"]) == 0
+    printed = capsys.readouterr().out
+    # the interval calibration per predicted-horizon band comes first: 5 bands
+    assert "interval calibration (90%, per predicted-horizon band)" in printed
+    lines = printed.splitlines()
+    header = lines.index(next(line for line in lines if "predicted_from" in line))
+    bands = [line.split() for line in lines[header + 1 : header + 6]]
+    assert [band[2] for band in bands] == ["200"] * 5  # 1000 out-of-fold pairs, 200 per band
     assert sorted(p.name for p in output.glob("*.png")) == sorted(
         f"engine_{u}_{k}.png" for u in (3, 49) for k in ("health", "rul", "distribution")
     )

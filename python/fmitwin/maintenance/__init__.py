@@ -1,6 +1,9 @@
-"""Predictive maintenance: health indicators, degradation models with Bayesian updating, RUL
-distributions, maintenance decisions, prognostic metrics and reports."""
+"""Predictive maintenance: health indicators, degradation models with Bayesian updating,
+remaining-life models behind one interface (``RULModel``), conformal intervals, the test-like
+validation protocol, maintenance decisions, prognostic metrics and reports."""
 
+from fmitwin.maintenance.boosted import BoostedRULModel
+from fmitwin.maintenance.conformal import ConformalRUL, HorizonConformal
 from fmitwin.maintenance.decisions import (
     MaintenancePolicy,
     MaintenancePrediction,
@@ -12,7 +15,8 @@ from fmitwin.maintenance.degradation import (
     SlopeDetector,
     check_history,
 )
-from fmitwin.maintenance.fleet import FleetRULEstimator, holdout_validation
+from fmitwin.maintenance.features import WindowFeatures
+from fmitwin.maintenance.fleet import FleetRULEstimator
 from fmitwin.maintenance.health import (
     SensorHealthIndex,
     compute_indicator,
@@ -20,30 +24,40 @@ from fmitwin.maintenance.health import (
     operating_hours,
 )
 from fmitwin.maintenance.metrics import alpha_lambda_accuracy, interval_coverage, phm08_score, rmse
+from fmitwin.maintenance.model import History, RULModel
 from fmitwin.maintenance.rul import CrossingTimeRUL, EmpiricalRUL, RULDistribution, state_rul
 from fmitwin.maintenance.similarity import SimilarityRULModel
+from fmitwin.maintenance.validation import TruncationProfile, summarise, validate
 
 __all__ = [
+    "BoostedRULModel",
+    "ConformalRUL",
     "CrossingTimeRUL",
     "EmpiricalRUL",
     "ExponentialDegradationModel",
     "FleetRULEstimator",
+    "History",
+    "HorizonConformal",
     "LinearDegradationModel",
     "MaintenancePolicy",
     "MaintenancePrediction",
     "RULDistribution",
+    "RULModel",
     "SensorHealthIndex",
     "SimilarityRULModel",
     "SlopeDetector",
+    "TruncationProfile",
+    "WindowFeatures",
     "alpha_lambda_accuracy",
     "check_history",
     "compute_indicator",
     "health_indicator",
-    "holdout_validation",
     "interval_coverage",
     "operating_hours",
     "phm08_score",
     "predict_maintenance",
     "rmse",
     "state_rul",
+    "summarise",
+    "validate",
 ]

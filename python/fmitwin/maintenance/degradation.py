@@ -9,12 +9,14 @@ with eps ~ N(0, sigma^2) independent per observation and (a, b) = (ln theta, bet
 jointly Gaussian. The prior N(m0, C0), sigma and the failure threshold D are fitted from a fleet's
 run-to-failure histories (``fit``); each observation of the monitored unit updates the posterior in
 closed form (conjugate Gaussian). RUL is the time until the path g crosses g(D), a
-``CrossingTimeRUL``. A one-sided slope test on the unit's own data (``SlopeDetector``) gates the
-RUL: no RUL is claimed before degradation is detected.
+``CrossingTimeRUL``: online with ``update``/``rul``, or for a whole history with ``predict_rul``
+(the ``RULModel`` interface). A one-sided slope test on the unit's own data (``SlopeDetector``)
+gates the RUL: no RUL is claimed before degradation is detected.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -234,6 +236,23 @@ class _GaussianPathModel:
         if not force and not self.degradation_detected:
             return None
         return CrossingTimeRUL(self.posterior_mean, self.posterior_cov, self._threshold_g, now)
+
+    def conditioned(
+        self, times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray
+    ) -> _GaussianPathModel:
+        """A copy of the fleet model conditioned on one unit's whole history (times, values);
+        this model's own online state (``update``/``rul``) is left as it was."""
+        unit = copy.copy(self)
+        unit.reset()
+        unit.update(times, values)
+        return unit
+
+    def predict_rul(
+        self, times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray
+    ) -> CrossingTimeRUL | None:
+        """``RULModel`` interface: RUL at the history's last time (None while degradation is
+        not detected)."""
+        return self.conditioned(times, values).rul()
 
 
 class LinearDegradationModel(_GaussianPathModel):

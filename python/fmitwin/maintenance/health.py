@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "HEALTH_INDICATORS",
@@ -15,6 +17,7 @@ __all__ = [
     "compute_indicator",
     "health_indicator",
     "operating_hours",
+    "read_indicator_csv",
 ]
 
 # name -> function(values (n, k) array, **options) -> (n,) indicator
@@ -121,6 +124,40 @@ def operating_hours(
     if max_gap_hours is not None:
         steps = np.minimum(steps, max_gap_hours)
     return np.r_[0.0, np.cumsum(steps)]
+
+
+def read_indicator_csv(
+    path: str | Path,
+    *,
+    asset_column: str = "asset",
+    time_column: str = "time",
+    value_column: str = "value",
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{asset: (hours (n,), values (n,))} from a CSV with one row per sample.
+
+    ``time_column`` holds operating hours (numbers) or timestamps (then elapsed hours from the
+    asset's first sample, ``operating_hours``). Raises ``ValueError`` naming the file and the
+    missing column, empty table or empty value.
+    """
+    table = pd.read_csv(path)
+    needed = [asset_column, time_column, value_column]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; name them with --*-column options")
+    if table.empty:
+        raise ValueError(f"{path} has no rows: give at least one sample per asset")
+    if table[value_column].isna().any():
+        raise ValueError(f"{path}: column {value_column!r} has empty/NaN values")
+    series = {}
+    for asset, group in table.groupby(asset_column, sort=True):
+        stamps = group[time_column]
+        if pd.api.types.is_numeric_dtype(stamps):
+            hours = stamps.to_numpy(dtype=float)
+        else:
+            parsed = pd.to_datetime(stamps, errors="raise").to_numpy(dtype="datetime64[s]")
+            hours = operating_hours(parsed)
+        series[str(asset)] = (hours, group[value_column].to_numpy(dtype=float))
+    return series
 
 
 @dataclass

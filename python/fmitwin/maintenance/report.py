@@ -1,10 +1,11 @@
 """Maintenance reports per asset: PNG plots of the health indicator with its fitted degradation,
-the RUL with its interval over time and the latest RUL distribution, plus a summary table."""
+the RUL with its interval over time and the latest RUL distribution, plus a summary table ranked
+by urgency; ``fleet_reports`` builds them for every asset of a fleet from any ``RULModel``."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,23 @@ from fmitwin.maintenance.decisions import (
     MaintenancePrediction,
     predict_maintenance,
 )
-from fmitwin.maintenance.degradation import check_history
+from fmitwin.maintenance.degradation import (
+    ExponentialDegradationModel,
+    LinearDegradationModel,
+    check_history,
+)
+from fmitwin.maintenance.model import History, RULModel
 from fmitwin.maintenance.rul import RULDistribution
 
-__all__ = ["AssetReport", "RULTrack", "track_rul", "write_asset_report", "write_summary"]
+__all__ = [
+    "AssetReport",
+    "RULTrack",
+    "fleet_reports",
+    "indicator_reports",
+    "track_rul",
+    "write_asset_report",
+    "write_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -34,19 +48,21 @@ class RULTrack:
 
 
 def track_rul(
+    model: RULModel,
     times: np.ndarray,
-    estimate: Callable[[int], RULDistribution | None],
+    values: np.ndarray,
     *,
     level: float = 0.9,
     every: int = 1,
     first: int = 1,
 ) -> RULTrack:
-    """Call ``estimate(n)`` (the RUL after the first n samples) for n = first, first + every, ...
-    and always for the last sample; collect medians and ``level`` intervals."""
+    """``model.predict_rul`` on the first n samples of the history (times, values) for
+    n = first, first + every, ... and always for the last sample; medians and ``level``
+    intervals."""
     counts = sorted({*range(first, times.size + 1, every), times.size})
     rows, latest = [], None
     for n in counts:
-        latest = estimate(n)
+        latest = model.predict_rul(times[:n], values[:n])
         if latest is None:
             rows.append((times[n - 1], math.nan, math.nan, math.nan))
         else:
@@ -161,3 +177,94 @@ def write_summary(directory: str | Path, reports: Sequence[AssetReport]) -> pd.D
         lines.append("| " + " | ".join(cells) + " |")
     (directory / "summary.md").write_text("\n".join(lines) + "\n")
     return table
+
+
+def fleet_reports(
+    directory: str | Path,
+    model: RULModel,
+    histories: Mapping[str, History],
+    *,
+    failure_mode: str,
+    policy: MaintenancePolicy,
+    plotted: Sequence[str] | None = None,
+    indicator: Callable[[np.ndarray], np.ndarray] | None = None,
+    fitted: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    threshold: float | None = None,
+    time_unit: str = "h",
+    indicator_name: str = "health indicator",
+    fitted_name: str = "fitted degradation",
+    every: int = 5,
+    first: int = 1,
+) -> list[AssetReport]:
+    """A maintenance prediction for every asset of ``histories`` {asset: (times, values)} at its
+    last sample, and the plots of ``plotted`` assets (default all).
+
+    ``indicator(values) -> (n,)`` is what the health plot shows (default: the values, which must
+    then be one channel); ``fitted(times, indicator) -> (n,)`` its trend line.
+    """
+    plotted = list(histories) if plotted is None else list(plotted)
+    unknown = [a for a in plotted if a not in histories]
+    if unknown:
+        raise ValueError(f"assets {unknown} to plot are not among the histories")
+    show = indicator or (lambda values: np.asarray(values, dtype=float))
+    reports = []
+    for asset, (times, values) in histories.items():
+        if asset not in plotted:
+            prediction = predict_maintenance(
+                model.predict_rul(times, values), asset=str(asset), time=float(times[-1]),
+                failure_mode=failure_mode, policy=policy,
+            )  # fmt: skip
+            reports.append(AssetReport(prediction, ()))
+            continue
+        track = track_rul(
+            model, times, values, level=policy.interval_level, every=every,
+            first=min(first, times.size),
+        )  # fmt: skip
+        health = show(values)
+        reports.append(
+            write_asset_report(
+                directory,
+                str(asset),
+                times,
+                health,
+                track,
+                failure_mode=failure_mode,
+                policy=policy,
+                fitted=None if fitted is None else fitted(times, health),
+                threshold=threshold,
+                time_unit=time_unit,
+                indicator_name=indicator_name,
+                fitted_name=fitted_name,
+            )  # fmt: skip
+        )
+    return reports
+
+
+DEGRADATION_MODELS = {"exponential": ExponentialDegradationModel, "linear": LinearDegradationModel}
+
+
+def indicator_reports(
+    directory: str | Path,
+    fleet: Mapping[str, History],
+    histories: Mapping[str, History],
+    *,
+    model: str = "exponential",
+    threshold: float | None = None,
+    failure_mode: str = "degradation",
+    policy: MaintenancePolicy | None = None,
+    every: int = 5,
+) -> list[AssetReport]:
+    """Reports on assets' single-indicator ``histories`` {asset: (hours, values)} with a
+    degradation model of ``DEGRADATION_MODELS`` fitted on the run-to-failure ``fleet``; the
+    health plot shows each asset's posterior path."""
+    if model not in DEGRADATION_MODELS:
+        raise ValueError(
+            f"unknown degradation model {model!r}; use one of {list(DEGRADATION_MODELS)}"
+        )
+    fitted = DEGRADATION_MODELS[model].fit(list(fleet.values()), threshold=threshold)
+    return fleet_reports(
+        directory, fitted, histories, failure_mode=failure_mode,
+        policy=policy or MaintenancePolicy(), threshold=fitted.threshold,
+        fitted=lambda times, values: fitted.conditioned(times, values).predict(times),
+        every=every, first=1,
+    )  # fmt: skip

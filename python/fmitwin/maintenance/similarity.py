@@ -120,13 +120,13 @@ class SimilarityRULModel:
         return self
 
     # --- prediction ---------------------------------------------------------------------------
-    def predict(self, times: Sequence[float], hi: Sequence[float]) -> EmpiricalRUL:
+    def predict_rul(self, times: Sequence[float], hi: Sequence[float]) -> EmpiricalRUL:
         """RUL distribution at the last sample of a unit's history (times, hi).
 
         Calibrated (see ``calibrate``): point + local held-out errors. Uncalibrated: the
         neighbours' RULs with their similarity weights.
         """
-        t, q = check_history(times, hi, "predict")
+        t, q = check_history(times, hi, "predict_rul")
         if not self._curves:
             raise RuntimeError("SimilarityRULModel is not fitted: call fit() or calibrate() first")
         rul, weights = self._neighbours(t, q)
