@@ -80,22 +80,24 @@ class BoostedRULModel:
             rows = slice(self.min_length - 1, None, self.sample_step)
             design.append(features.transform(t, s, x)[rows])
             target.append(np.minimum(t[-1] - t, self.rul_cap)[rows])
-        booster = lightgbm.LGBMRegressor(
-            n_estimators=self.trees,
-            learning_rate=self.learning_rate,
-            num_leaves=self.leaves,
-            min_child_samples=40,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.5,
-            max_bin=63,
-            reg_lambda=1.0,
-            n_jobs=1,
-            random_state=self.seed,
-            deterministic=True,
-            verbose=-1,
-        )
-        booster.fit(np.vstack(design), np.concatenate(target))
+        # LightGBM's own training API: its scikit-learn wrapper would need scikit-learn too
+        params = {
+            "objective": "regression",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.leaves,
+            "min_data_in_leaf": 40,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "feature_fraction": 0.5,
+            "max_bin": 63,
+            "lambda_l2": 1.0,
+            "num_threads": 1,
+            "seed": self.seed,
+            "deterministic": True,
+            "verbose": -1,
+        }
+        data = lightgbm.Dataset(np.vstack(design), np.concatenate(target), params={"max_bin": 63})
+        booster = lightgbm.train(params, data, num_boost_round=self.trees)
         return features, booster
 
     def fit(self, histories: Sequence[History]) -> BoostedRULModel:
@@ -148,7 +150,7 @@ class BoostedRULModel:
 
     def feature_importance(self) -> list[tuple[str, float]]:
         """(feature, share of the total split gain), largest first: what the model looks at."""
-        gain = self.booster_.booster_.feature_importance("gain")
+        gain = self.booster_.feature_importance("gain")
         share = gain / max(float(gain.sum()), 1e-300)
         order = np.argsort(share)[::-1]
         return [(self.features_.names[i], float(share[i])) for i in order]
