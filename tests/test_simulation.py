@@ -215,8 +215,11 @@ def test_bad_arguments_give_clear_errors():
         fmitwin.simulate(tank, 60, -1)
     with pytest.raises(ValueError, match="stop_time: must be greater than start_time"):
         fmitwin.simulate(tank, 0, 1)
-    with pytest.raises(ValueError, match="rtol: applies to model exchange only"):
-        fmitwin.simulate(tank, 60, 1, kind="cs", rtol=1e-6)
+    # rtol is the run's tolerance under its solver name (co-simulation FMUs receive it too).
+    with pytest.raises(ValueError, match="they are one setting"):
+        fmitwin.simulate(tank, 60, 1, kind="cs", rtol=1e-6, tolerance=1e-4)
+    with pytest.raises(ValueError, match="tolerance: must be a positive finite number"):
+        fmitwin.simulate(tank, 60, 1, kind="cs", rtol=-1.0)
     with pytest.raises(ValueError, match="solver: expected 'rk4' or 'dopri45'"):
         fmitwin.simulate(tank, 60, 1, kind="me", solver="euler")
 

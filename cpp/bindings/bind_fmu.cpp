@@ -131,7 +131,10 @@ void bind_simulator(py::module_& m) {
            }),
            py::arg("fmi_version"), py::arg("library_handle"), py::arg("instance"),
            py::arg("can_save_state") = false,
-           py::arg("provides_directional_derivatives") = false, py::arg("tolerance") = 0.0);
+           py::arg("provides_directional_derivatives") = false, py::arg("tolerance") = 0.0)
+      .def_property("tolerance", &fmu::CoSimulation::tolerance, &fmu::CoSimulation::set_tolerance,
+                    "Relative tolerance passed to the FMU when initialization mode is entered "
+                    "(0: undefined). Set it before initialising.");
 
   py::class_<fmu::ModelExchange, fmu::FmuSimulator, std::shared_ptr<fmu::ModelExchange>>(
       m, "ModelExchange",

@@ -212,6 +212,34 @@ def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[V
     return chosen
 
 
+def run_tolerance(
+    model: FmuModel, kind: str, tolerance: float | None, rtol: float | None = None
+) -> float | None:
+    """The relative tolerance a run of ``model`` as ``kind`` uses (None: undefined).
+
+    One rule for :func:`simulate`, :class:`fmitwin.System` and ``fmitwin simulate --tolerance``:
+    the value given (``tolerance``, or its solver name ``rtol``; both only when equal), else the
+    FMU's DefaultExperiment tolerance (as FMPy), else undefined for co-simulation (the FMU's
+    solver picks its own) and 1e-6 for the native model-exchange solver. Raises ValueError for a
+    tolerance that is not a positive finite number.
+    """
+    if tolerance is not None and rtol is not None and float(tolerance) != float(rtol):
+        raise ValueError(
+            f"tolerance={tolerance} and rtol={rtol}: they are one setting (rtol is its solver "
+            "name); give one"
+        )
+    given = tolerance if tolerance is not None else rtol
+    if given is not None:
+        given = float(given)
+        if not (np.isfinite(given) and given > 0):
+            raise ValueError(f"tolerance: must be a positive finite number, got {given}")
+        return given
+    default = model.default_experiment.tolerance
+    if default:
+        return float(default)
+    return 1e-6 if kind == "me" else None
+
+
 def _output_reads(recorded: list[Variable]) -> dict[str, dict[str, list[Variable]]]:
     """buffer ('real' / 'integer' / 'boolean') -> scalar type -> its recorded variables: one
     FMI call per type and row; the buffer's columns follow this order."""
@@ -233,6 +261,7 @@ def simulate(
     start_values: Mapping[str, Any] | None = None,
     kind: str | None = None,
     solver: str = "dopri45",
+    tolerance: float | None = None,
     rtol: float | None = None,
     atol: float = 1e-8,
     solver_step: float | None = None,
@@ -251,9 +280,15 @@ def simulate(
     outputs: names of the variables to record (default: the outputs, else the states).
     start_values: name -> value, set before/inside initialization mode.
     kind: "cs" (co-simulation) or "me" (model exchange); default: co-simulation when offered.
-    solver, rtol, atol, solver_step: model exchange only. "dopri45" (adaptive; ``solver_step`` is
-        the largest step) or "rk4" (fixed ``solver_step``, default ``step``); rtol (default: the
-        FMU's default tolerance, else 1e-6) is also passed to the FMU.
+    tolerance: the run's relative tolerance (``rtol`` is the same argument under its solver
+        name; give one of them). It is passed to the FMU (``fmi2SetupExperiment`` /
+        ``fmi3EnterInitializationMode``), whose internal solver uses it in co-simulation, and is
+        the native solver's rtol in model exchange. Default, as FMPy: the FMU's
+        DefaultExperiment tolerance; without one, co-simulation leaves it undefined (the FMU
+        chooses) and model exchange uses 1e-6. See :func:`run_tolerance`.
+    solver, atol, solver_step: model exchange only. "dopri45" (adaptive; ``solver_step`` is
+        the largest step) or "rk4" (fixed ``solver_step``, default ``step``); ``atol`` is scaled
+        by the states' nominal values.
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
 
     Returns a :class:`SimulationResult` with ``len = number of communication points + 1``.
@@ -280,11 +315,11 @@ def simulate(
     instance = model.instantiate(kind)
     try:
         sim = instance.simulator
+        tolerance = run_tolerance(model, kind, tolerance, rtol)
         if kind == "me":
-            tolerance = rtol if rtol is not None else (exp.tolerance or 1e-6)
             sim.configure_solver(solver, tolerance, atol, solver_step or step)
-        elif rtol is not None:
-            raise ValueError("rtol: applies to model exchange only (kind='me')")
+        else:
+            sim.tolerance = tolerance or 0.0
         reads = _output_reads(recorded)
         typed = {
             buffer: [

@@ -41,7 +41,7 @@ import numpy as np
 
 from fmitwin import _core
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
-from fmitwin.simulation import SimulationResult
+from fmitwin.simulation import SimulationResult, run_tolerance
 
 _CORE_TYPES = {
     "real": _core.VariableType.real,
@@ -71,6 +71,7 @@ class Instance:
     kind: str
     step_multiple: int = 1
     start_values: dict[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None
 
 
 def _split(name: str, argument: str) -> tuple[str, str]:
@@ -106,11 +107,16 @@ class System:
         kind: str | None = None,
         step_multiple: int = 1,
         start_values: Mapping[str, Any] | None = None,
+        tolerance: float | None = None,
     ) -> Instance:
         """Adds an instance of ``fmu`` called ``name`` (several instances of one FMU are fine).
 
         ``kind``: "cs" or "me" (model exchange, integrated by the native solver); default
         co-simulation when offered. ``start_values``: parameters and start values by name.
+        ``tolerance``: this instance's relative tolerance, by the rule of
+        :func:`fmitwin.simulation.run_tolerance`: a co-simulation FMU receives it (default: its
+        DefaultExperiment tolerance, else undefined); a model-exchange instance uses it as its
+        solver's rtol (default: ``solver_rtol`` of :meth:`start`).
         """
         if not name or "." in name:
             raise ValueError(f"name: {name!r} must be non-empty and contain no '.'")
@@ -130,7 +136,9 @@ class System:
                 "(canBeInstantiatedOnlyOncePerProcess); it cannot appear twice in a system"
             )
         checked = model.check_start_values(dict(start_values or {}))
-        instance = Instance(name, model, kind, int(step_multiple), checked)
+        if tolerance is not None:
+            tolerance = run_tolerance(model, kind, tolerance)
+        instance = Instance(name, model, kind, int(step_multiple), checked, tolerance)
         self.instances[name] = instance
         return instance
 
@@ -583,7 +591,12 @@ class SystemRun:
                 fmu_instance = inst.model.instantiate(inst.kind, instance_name=name)
                 self._fmu_instances[name] = fmu_instance
                 if inst.kind == "me":
-                    fmu_instance.simulator.configure_solver(*solver)
+                    method, rtol, atol, step = solver
+                    rtol = inst.tolerance if inst.tolerance is not None else rtol
+                    fmu_instance.simulator.configure_solver(method, rtol, atol, step)
+                else:
+                    tolerance = run_tolerance(inst.model, "cs", inst.tolerance)
+                    fmu_instance.simulator.tolerance = tolerance or 0.0
             simulators = {n: i.simulator for n, i in self._fmu_instances.items()}
             core, index = system._build_core(simulators)
             core.set_loop_solver(

@@ -91,6 +91,14 @@ bool ModelExchange::event_iteration() {
     const DiscreteStatesUpdate u = access_->update_discrete_states();
     next_time_event_ =
         u.next_event_time_defined ? u.next_event_time : std::numeric_limits<double>::infinity();
+    if (x_.empty() && (u.values_changed || u.nominals_changed)) {
+      throw FmuError(
+          "at t = " + std::to_string(time_) + " the FMU reports that the " +
+          (u.values_changed ? "values" : "nominals") +
+          " of its continuous states changed, but its modelDescription.xml declares no "
+          "continuous states (ModelStructure/Derivatives is empty): the FMU and its model "
+          "description disagree, so its states would not be integrated; re-export the FMU");
+    }
     if (u.terminate) return false;
     if (!u.needs_update) return true;
   }
@@ -124,7 +132,8 @@ void ModelExchange::move_to(double t, const double* x) {
 
 void ModelExchange::rhs(double t, const double* x, double* dx) {
   move_to(t, x);
-  access_->get_derivatives(dx);
+  // No states, nothing to ask: several exporters return an error for a zero-length call.
+  if (!x_.empty()) access_->get_derivatives(dx);
 }
 
 void ModelExchange::refresh() {
@@ -185,6 +194,18 @@ bool ModelExchange::accept_step(double t1, const double* x1) {
     handle_event();
   }
   return !terminate_requested_;
+}
+
+bool ModelExchange::may_meet_event(double t1) const {
+  return !z_.empty() || next_time_event_ < t1 || is_close(next_time_event_, t1);
+}
+
+bool ModelExchange::meets_event(double t1, const double* x1) {
+  if (next_time_event_ < t1 || is_close(next_time_event_, t1)) return true;
+  if (z_.empty()) return false;
+  move_to(t1, x1);
+  access_->get_event_indicators(ztmp_.data());
+  return crossed(z_, ztmp_);
 }
 
 bool ModelExchange::crossed(const std::vector<double>& a, const std::vector<double>& b) const {

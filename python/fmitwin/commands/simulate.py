@@ -25,7 +25,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--kind", choices=("cs", "me"), default=None, help="co-simulation or model exchange"
     )
     parser.add_argument("--solver", choices=("dopri45", "rk4"), default="dopri45")
-    parser.add_argument("--rtol", type=float, default=None, help="relative tolerance (ME)")
+    parser.add_argument(
+        "--tolerance",
+        "--rtol",
+        dest="tolerance",
+        type=float,
+        default=None,
+        help="relative tolerance, passed to the FMU (co-simulation) and used by the native "
+        "solver (model exchange); default: the FMU's DefaultExperiment tolerance",
+    )
     parser.add_argument(
         "--output",
         "-O",
@@ -127,7 +135,7 @@ def _simulate_fmu(args: argparse.Namespace):
         start_values=_start_values(args.set, model),
         kind=args.kind,
         solver=args.solver,
-        rtol=args.rtol,
+        tolerance=args.tolerance,
         progress=show,
     )
 
@@ -135,6 +143,7 @@ def _simulate_fmu(args: argparse.Namespace):
 def _simulate_system(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.simulation import run_tolerance
     from fmitwin.ssp import read_ssp
 
     if args.kind is not None:
@@ -144,6 +153,10 @@ def _simulate_system(args: argparse.Namespace):
     t0 = args.start if args.start is not None else exp.get("start_time", 0.0)
     t1 = args.stop if args.stop is not None else exp.get("stop_time", t0 + 1.0)
     step = args.step or exp.get("step") or (t1 - t0) / 500
+    if args.tolerance is not None:
+        for instance in system.instances.values():
+            if instance.tolerance is None:
+                instance.tolerance = run_tolerance(instance.model, instance.kind, args.tolerance)
     return system.simulate(
         t1,
         step,
@@ -153,6 +166,6 @@ def _simulate_system(args: argparse.Namespace):
         outputs=args.output,
         start_values=_start_values(args.set, system),
         solver=args.solver,
-        solver_rtol=args.rtol if args.rtol is not None else 1e-6,
+        solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
         progress=_show_progress(args, t0, t1, step),
     )

@@ -87,6 +87,12 @@ class CoSimulation final : public FmuSimulator {
   // fmi3EnterInitializationMode); <= 0 leaves it undefined.
   explicit CoSimulation(std::shared_ptr<FmuAccess> access, double tolerance = 0.0);
 
+  // The relative tolerance given to the FMU at enter_initialization (<= 0: undefined). Set it
+  // before setup()/enter_initialization(); FMUs with an internal solver use it (FMPy passes the
+  // model description's DefaultExperiment tolerance, and so does fmitwin.simulate).
+  void set_tolerance(double tolerance);
+  double tolerance() const { return tolerance_; }
+
   void enter_initialization(double start_time, double stop_time) override;
   void exit_initialization() override;
 

@@ -88,6 +88,13 @@ class ModelExchange : public FmuSimulator {
   bool accept_step(double t1, const double* x1);
   // Events handled since setup (state, time and step events).
   std::size_t event_count() const { return event_count_; }
+  // Whether a step from time() can meet an event before t1: the FMU has event indicators, or
+  // announced a time event at or before t1.
+  bool may_meet_event(double t1) const;
+  // Whether the path from (time(), states()) to (t1, x1) meets an event: a time event due at or
+  // before t1, or an event indicator whose sign at (t1, x1) differs from the one at time().
+  // Leaves the FMU at (t1, x1); time() and states() are unchanged.
+  bool meets_event(double t1, const double* x1);
 
  private:
   void rhs(double t, const double* x, double* dx);
