@@ -252,9 +252,34 @@ void bind_run(py::module_& m) {
            py::arg("boolean_outputs"), py::keep_alive<1, 2>())
       .def("apply_inputs", &fmu::SimulationRun::apply_inputs, py::arg("t"),
            py::arg("after_event"))
-      .def("advance", &fmu::SimulationRun::advance, py::arg("max_steps"),
-           py::call_guard<py::gil_scoped_release>(),
-           "Runs at most max_steps communication steps without the GIL; True while steps remain.")
+      .def(
+          "advance",
+          [](fmu::SimulationRun& run, std::size_t max_steps) {
+            // Slices of a few steps, so that Ctrl-C is seen within about 20 ms of wall time.
+            constexpr std::size_t kSlice = 64;
+            SignalPoll poll;
+            bool more = true;
+            {
+              py::gil_scoped_release release;
+              for (std::size_t done = 0; more && done < max_steps; done += kSlice) {
+                more = run.advance(std::min(kSlice, max_steps - done));
+                if (more && poll.interrupted()) break;
+              }
+            }
+            if (poll.raised()) throw py::error_already_set();
+            return more;
+          },
+          py::arg("max_steps"),
+          "Runs at most max_steps communication steps without the GIL; True while steps remain. "
+          "Ctrl-C raises KeyboardInterrupt within about 20 ms; the rows recorded so far stay "
+          "(stop_early() then take_results()).")
+      .def("stop_early", &fmu::SimulationRun::stop_early,
+           "Ends the run where it is (after an interruption): take_results() gives the rows "
+           "recorded so far.")
+      .def_property("record_events", &fmu::SimulationRun::record_events,
+                    &fmu::SimulationRun::set_record_events,
+                    "Model exchange: also record a row just before every event (the left limit) "
+                    "and one just after it; set before advancing.")
       .def_property_readonly("finished", &fmu::SimulationRun::finished)
       .def_property_readonly("time", &fmu::SimulationRun::time)
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)

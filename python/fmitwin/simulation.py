@@ -9,13 +9,14 @@ it; model-exchange FMUs are integrated by the native RK4 or Dormand-Prince 5(4) 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuModel, Variable, load_fmu, value_range_error
+from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu, value_range_error
 
 _FLOATING = ("float64", "float32")
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
@@ -87,6 +88,28 @@ class SimulationResult:
 
     def __repr__(self) -> str:
         return f"SimulationResult({len(self)} rows: time, {', '.join(self.names)})"
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run: still a KeyboardInterrupt (a script stops as usual), carrying the
+    rows recorded up to that point as ``result`` (a :class:`SimulationResult`).
+
+    Raised by :func:`simulate` and :meth:`fmitwin.System.simulate` within about 20 ms of the
+    interrupt (the compiled loop checks for signals while it runs)::
+
+        try:
+            result = fmitwin.simulate(fmu, 1e6, 1e-3)
+        except fmitwin.SimulationInterrupted as stopped:
+            result = stopped.result  # time and outputs up to the interruption
+    """
+
+    def __init__(self, result: SimulationResult):
+        end = f"t = {result.time[-1]:g}" if len(result) else "the start"
+        super().__init__(
+            f"interrupted at {end}; the {len(result)} rows recorded until then are this "
+            "exception's .result"
+        )
+        self.result = result
 
 
 def _input_table(
@@ -265,6 +288,8 @@ def simulate(
     rtol: float | None = None,
     atol: float = 1e-8,
     solver_step: float | None = None,
+    record_events: bool = False,
+    strict: bool = False,
     progress: bool | Callable[[float, float], None] = False,
 ) -> SimulationResult:
     """Simulates ``fmu`` from ``start_time`` to ``stop_time`` with communication step ``step``.
@@ -289,9 +314,23 @@ def simulate(
     solver, atol, solver_step: model exchange only. "dopri45" (adaptive; ``solver_step`` is
         the largest step) or "rk4" (fixed ``solver_step``, default ``step``); ``atol`` is scaled
         by the states' nominal values.
+    record_events: model exchange: also record both sides of every event inside the run (a row
+        with the values just before it, the left limit, then one with the values after it).
+        Without it rows are the communication points only.
+    strict: a recorded real output that is NaN raises FmuError (naming the variable and the
+        first time); by default it is reported as a RuntimeWarning and kept.
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
 
-    Returns a :class:`SimulationResult` with ``len = number of communication points + 1``.
+    Conventions at events: a row at a communication point holds the values after every FMU
+    event at that instant (time, state and step events), as a co-simulation FMU gives them at
+    the end of its step and FMPy records them; an input's step change at a communication point
+    (a repeated time in ``inputs``) acts from that point on, so that point's row still shows the
+    outputs before it. An FMU asking to terminate ends the run with one row at the time it
+    reached, holding its final values (``terminated_by_fmu``).
+
+    Returns a :class:`SimulationResult` with ``len = number of communication points + 1`` (fewer
+    when the FMU terminates early, more with ``record_events``). Ctrl-C raises
+    :class:`SimulationInterrupted` carrying the rows recorded so far.
     """
     model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
     kind = model.check_kind(kind)
@@ -350,12 +389,39 @@ def simulate(
             start_values=start_values,
             during_initialization=lambda: run.apply_inputs(t0, False),
         )
-        _advance(run, instance, t1, progress)
+        run.record_events = bool(record_events)
+        units = {v.name: v.unit for v in recorded}
+        try:
+            _advance(run, instance, t1, progress)
+        except KeyboardInterrupt as interrupt:
+            run.stop_early()
+            partial = SimulationResult(_result_data(run, recorded, reads), units, False)
+            raise SimulationInterrupted(partial) from interrupt
         sim.terminate()
     finally:
         instance.free()
-    units = {v.name: v.unit for v in recorded}
-    return SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    result = SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    report_nan(result, model.path.name, strict)
+    return result
+
+
+def report_nan(result: SimulationResult, source: str, strict: bool) -> None:
+    """Reports recorded floating-point columns holding NaN, naming the first such variable and
+    the time it first appears: a RuntimeWarning, or FmuError when ``strict``."""
+    columns = [name for name in result.names if np.issubdtype(result.data.dtype[name], np.floating)]
+    bad = [(name, int(np.argmax(np.isnan(result[name])))) for name in columns]
+    bad = [(name, row) for name, row in bad if np.isnan(result[name][row])]
+    if not bad:
+        return
+    name, row = min(bad, key=lambda item: item[1])
+    others = f" (also: {', '.join(n for n, _ in bad if n != name)})" if len(bad) > 1 else ""
+    message = (
+        f"{source}: {name} is NaN from t = {result.time[row]:g} on{others}; the FMU computed "
+        "an undefined value (check its inputs and parameters)"
+    )
+    if strict:
+        raise FmuError(message + "; recorded nothing (strict)")
+    warnings.warn(message + "; recorded as NaN", RuntimeWarning, stacklevel=3)
 
 
 def _result_data(

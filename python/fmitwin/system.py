@@ -41,7 +41,7 @@ import numpy as np
 
 from fmitwin import _core
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
-from fmitwin.simulation import SimulationResult, run_tolerance
+from fmitwin.simulation import SimulationInterrupted, SimulationResult, report_nan, run_tolerance
 
 _CORE_TYPES = {
     "real": _core.VariableType.real,
@@ -398,20 +398,30 @@ class System:
         *,
         progress: bool | Callable[[float, float], None] = False,
         real_time_factor: float = 0.0,
+        strict: bool = False,
         **options: Any,
     ) -> SimulationResult:
         """Simulates the system to ``stop_time`` and returns the recorded result.
 
         Options as :meth:`start`; ``real_time_factor`` > 0 paces simulated time to wall-clock
         time; ``progress``: True for a progress bar, or a callback ``f(time, stop_time)``.
+        ``strict``: a recorded NaN raises FmuError (default: a RuntimeWarning naming the
+        variable and time). An FMU asking to terminate ends the run there (the result's
+        ``terminated_by_fmu``); Ctrl-C raises :class:`fmitwin.SimulationInterrupted` carrying
+        the rows recorded so far.
         """
         run = self.start(step, stop_time=stop_time, **options)
         try:
             run.real_time_factor = real_time_factor
-            run.advance_to(stop_time, progress=progress)
-            return run.result()
+            try:
+                run.advance_to(stop_time, progress=progress)
+            except KeyboardInterrupt as interrupt:
+                raise SimulationInterrupted(run.result()) from interrupt
+            result = run.result()
         finally:
             run.close()
+        report_nan(result, f"system {self.name!r}", strict)
+        return result
 
     def _recorded(self, outputs: Sequence[str] | None) -> list[tuple[str, str]]:
         """(column name, "instance.variable") pairs to record."""

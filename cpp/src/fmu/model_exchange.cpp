@@ -107,6 +107,7 @@ bool ModelExchange::event_iteration() {
 }
 
 void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
+  if (event_observer_) event_observer_(time_, false);
   access_->enter_event_mode();
   if (in_event_mode) in_event_mode();
   const bool go_on = event_iteration();
@@ -120,6 +121,7 @@ void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
   if (!x_.empty()) access_->get_states(x_.data());
   configure_solver(options_);  // nominals may have changed; restart step-size control
   refresh();
+  if (event_observer_) event_observer_(time_, true);
 }
 
 void ModelExchange::move_to(double t, const double* x) {
@@ -160,6 +162,9 @@ void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t
     access_->set_real(vr, n, values);
     return;
   }
+  // The event iteration runs at the simulator's own (time, states), not wherever the last
+  // evaluation left the FMU (a solver stage, possibly past an event the step has not located).
+  move_to(time_, x_.data());
   handle_event([&] { access_->set_real(vr, n, values); });
 }
 
@@ -385,6 +390,10 @@ bool ModelExchange::do_step(double t, double h) {
     }
   }
   time_ = target;
+  if (is_close(time_, next_time_event_) || time_ > next_time_event_) {
+    handle_event();  // due at the end: the values at target are the ones after it
+    if (terminate_requested_) return false;
+  }
   return true;
 }
 

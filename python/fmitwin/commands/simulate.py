@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 HELP = "Simulate an FMU in the compiled core and write the results as CSV."
 
@@ -54,6 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--out", default=None, help="CSV file to write (default: stdout)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a recorded output is NaN (default: warn and write it)",
+    )
 
 
 def _start_values(pairs: list[str], model) -> dict:
@@ -85,10 +91,14 @@ def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
 
     try:
-        if args.fmu.lower().endswith((".ssp", ".ssd")):
-            result = _simulate_system(args)
-        else:
-            result = _simulate_fmu(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            if args.fmu.lower().endswith((".ssp", ".ssd")):
+                result = _simulate_system(args)
+            else:
+                result = _simulate_fmu(args)
+        for warning in caught:
+            print(f"fmitwin simulate: warning: {warning.message}", file=sys.stderr)
     except (FmuError, KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fmitwin simulate: {message}", file=sys.stderr)
@@ -136,6 +146,7 @@ def _simulate_fmu(args: argparse.Namespace):
         kind=args.kind,
         solver=args.solver,
         tolerance=args.tolerance,
+        strict=args.strict,
         progress=show,
     )
 
@@ -167,5 +178,6 @@ def _simulate_system(args: argparse.Namespace):
         start_values=_start_values(args.set, system),
         solver=args.solver,
         solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
+        strict=args.strict,
         progress=_show_progress(args, t0, t1, step),
     )
