@@ -13,12 +13,36 @@ Coupling semantics (base communication step h, t_k = t0 + k h):
 * ``method="gauss_seidel"``: instances step one after another (``order``, default the data-flow
   order of the connections); an instance sees the outputs of instances before it at t_k+1 (no
   delay) and of instances after it at t_k (one-step delay).
+* Recording, under every method: the row at t_k is taken after the transfer at t_k, so it
+  satisfies every connection equation (``target = factor * source + offset`` with both values
+  at t_k), and a recorded input is the value its instance holds from t_k on.
+
+  Worked example: ``a.y`` -> ``b.u`` where b integrates its input (``der(x) = u``), step h:
+
+  ======  ==========  ==========  =============================  ============================
+  row     a.y         b.u         b.x, Jacobi                    b.x, Gauss-Seidel (a, b)
+  ======  ==========  ==========  =============================  ============================
+  t_k     y(t_k)      y(t_k)      x(t_k)                         x(t_k)
+  t_k+1   y(t_k+1)    y(t_k+1)    x(t_k) + h y(t_k)              x(t_k) + h y(t_k+1)
+  ======  ==========  ==========  =============================  ============================
+
+  ``b.u = a.y`` in every row under both methods; the delay shows in b's state: Jacobi stepped b
+  over [t_k, t_k+1] with a's output at t_k, Gauss-Seidel with a's output at t_k+1 (a stepped
+  first). With ``order=["b", "a"]`` Gauss-Seidel steps b first and so delays like Jacobi.
 * ``method="variable"``: Jacobi with error control by step doubling (one step h against two
   steps h/2 from a saved state, error on the coupling signals); rejected steps are rolled back.
   Needs every FMU to get/set its state.
 * ``step_multiple=m`` (multi-rate): the instance latches its inputs at t_k (k % m == 0) and steps
   [t_k, t_k+m] at once; its outputs change for the others at t_k+m.
 * A connection sets ``target = factor * source + offset``.
+* An FMU asking to end the simulation (FMI ``terminateSimulation``) ends the run cleanly: at
+  the time it reached when that is the end of the step (the step completes and is recorded),
+  else at the last communication point all instances reached; ``terminated_by_fmu`` is set on
+  the result and :attr:`SystemRun.termination` names the instance. Errors of the
+  co-simulation core (a discarded step, a loop that does not converge) are
+  :class:`fmitwin.FmuError`.
+* Tolerance: each co-simulation FMU receives its instance's ``tolerance`` (default its
+  DefaultExperiment tolerance, else none); see :func:`fmitwin.simulation.run_tolerance`.
 * Outputs that depend directly on inputs (the FMUs' model structure) are made consistent with
   them before each step; algebraic loops (cycles through connections and direct feedthrough,
   :meth:`System.algebraic_loops`) are solved by fixed-point iteration to ``loop_tolerance``, or by
@@ -747,7 +771,18 @@ class SystemRun:
         data["time"] = self._recorder.times()
         for j, (name, _) in enumerate(self._columns):
             data[name] = values[:, j]
-        return SimulationResult(data, {name: v.unit for name, v in self._columns}, False)
+        units = {name: v.unit for name, v in self._columns}
+        return SimulationResult(data, units, self.termination is not None)
+
+    @property
+    def termination(self) -> tuple[str, float] | None:
+        """(instance, time) once an FMU asked to end the simulation, else None.
+
+        The run then ends cleanly: at that time when the instance reached the end of its step
+        (the step completes, its row is recorded), else at the last communication point every
+        instance reached; :meth:`advance_to` returns the time reached and advances no further.
+        """
+        return self._execution.termination
 
     def close(self) -> None:
         """Frees the FMU instances (idempotent); the run cannot advance afterwards."""

@@ -792,7 +792,7 @@ std::unique_ptr<SystemState> CoupledSystem::save_state() const {
   if (!missing.empty()) {
     std::string list;
     for (const auto& name : missing) list += (list.empty() ? "'" : ", '") + name + "'";
-    throw std::runtime_error("cannot save the system state: instance(s) " + list +
+    throw FmuError("cannot save the system state: instance(s) " + list +
                              " cannot get/set their FMU state (capability canGetAndSetFMUstate)");
   }
   auto saved = std::make_unique<SavedSystem>();
