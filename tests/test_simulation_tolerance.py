@@ -2,7 +2,9 @@
 
 tests/fmus/tolerant.c integrates inside doStep with substeps of sqrt(tolerance), as an FMU with an
 internal solver does, and reports the tolerance it received: results depend on it, so agreement
-with FMPy bit for bit shows that the same tolerance arrived.
+with FMPy bit for bit shows that the same tolerance arrived (FMI 2.0 through
+fmi2SetupExperiment; tolerant3.c, the same model in FMI 3.0, through
+fmi3EnterInitializationMode).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ def tolerant(test_fmu) -> Path:
     return test_fmu("tolerant", 2)
 
 
+@pytest.mark.parametrize("version", [2, 3], ids=["fmi2", "fmi3"])
 @pytest.mark.parametrize("tolerance", [None, 1e-2, 1e-6])
-def test_co_simulation_gets_the_tolerance_fmpy_passes(tolerant, tolerance):
-    ours = fmitwin.simulate(tolerant, tolerance=tolerance, outputs=["x", "tolerance"])
-    theirs = fmpy.simulate_fmu(
-        str(tolerant), relative_tolerance=tolerance, output=["x", "tolerance"]
-    )
+def test_co_simulation_gets_the_tolerance_fmpy_passes(test_fmu, version, tolerance):
+    fmu = test_fmu("tolerant" if version == 2 else "tolerant3", version)
+    ours = fmitwin.simulate(fmu, tolerance=tolerance, outputs=["x", "tolerance"])
+    theirs = fmpy.simulate_fmu(str(fmu), relative_tolerance=tolerance, output=["x", "tolerance"])
     np.testing.assert_array_equal(ours.time, theirs["time"])
     np.testing.assert_array_equal(ours["x"], theirs["x"])  # bit-identical
     expected = 1e-4 if tolerance is None else tolerance  # default: the DefaultExperiment's

@@ -10,7 +10,7 @@
 #define NI 1
 #define STATE_VRS {0, 1}
 #define DERIVATIVE_VRS {2, 3}
-#include "fmi2_model.h"
+#include "fmi_model.h"
 
 static void model_start(Model *m) {
   m->r[0] = 1.0;
@@ -22,10 +22,10 @@ static void model_derivatives(Model *m) {
   m->r[3] = -m->r[4];
 }
 static void model_indicators(const Model *m, double z[]) { z[0] = m->r[0]; }
-static void model_event(Model *m, fmi2EventInfo *info) {
+static void model_event(Model *m, EventInfo *info) {
   if (m->r[0] <= 0.0 && m->r[1] < 0.0) {
     m->r[1] = -m->r[5] * m->r[1];
-    info->valuesOfContinuousStatesChanged = fmi2True;
+    info->values_changed = true;
   }
 }
 static int model_do_step(Model *m, double h) { return 0; }

@@ -1,44 +1,5 @@
-/* fmi2_model.h - the FMI 2.0 API (model exchange and co-simulation) around a small test model,
- * shared by the test-only FMUs of tests/fmus/ that include it.
- *
- * The including file defines, before `#include "fmi2_model.h"`:
- *   NX, NZ              continuous states and event indicators
- *   NR, NI              Real and Integer variables: value reference k is m->r[k] / m->i[k]
- *   STATE_VRS           value references of the states, e.g. {0, 1} (ignored when NX is 0)
- *   DERIVATIVE_VRS      value references of their derivatives
- * and the model functions (m->t is the time, m->r / m->i the variables):
- *   void model_start(Model *m)                     start values (at instantiation)
- *   void model_derivatives(Model *m)               writes the derivative variables
- *   void model_indicators(const Model *m, double z[])
- *   void model_event(Model *m, fmi2EventInfo *info)  event mode: discrete update
- *   int  model_do_step(Model *m, double h)         CS: advance m->t by h (1: terminate at m->t)
- * The framework checks the master the way strict FMUs do: state and indicator arrays of another
- * length than declared (e.g. fmi2GetDerivatives(c, NULL, 0) with states) return fmi2Error, and
- * so does fmi2GetDerivatives / fmi2GetContinuousStates on a model without states (as some
- * exporting tools do). FMU states are copies of the model (fmi2GetFMUstate works). */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
+/* fmi2_model.h - the FMI 2.0 functions of fmi_model.h (included by it, not directly). */
 #include "fmi2Functions.h"
-
-typedef struct {
-  double t, tolerance; /* tolerance: 0 when the master gave none */
-  double r[NR];
-  int i[NI];
-  int terminated;
-} Model;
-
-static void model_start(Model *m);
-static void model_derivatives(Model *m);
-static void model_indicators(const Model *m, double z[]);
-static void model_event(Model *m, fmi2EventInfo *info);
-static int model_do_step(Model *m, double h);
-
-#if NX > 0
-static const fmi2ValueReference state_vrs[NX] = STATE_VRS;
-static const fmi2ValueReference derivative_vrs[NX] = DERIVATIVE_VRS;
-#endif
 
 fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
                               const fmi2CallbackFunctions *cb, fmi2Boolean visible,
@@ -142,14 +103,15 @@ fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReferenc
 /* ---- model exchange ---- */
 fmi2Status fmi2EnterEventMode(fmi2Component c) { return fmi2OK; }
 fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *info) {
-  info->newDiscreteStatesNeeded = fmi2False;
-  info->terminateSimulation = fmi2False;
-  info->nominalsOfContinuousStatesChanged = fmi2False;
-  info->valuesOfContinuousStatesChanged = fmi2False;
-  info->nextEventTimeDefined = fmi2False;
-  info->nextEventTime = 0.0;
-  model_event(c, info);
+  EventInfo event = {false, false, false, 0.0};
+  model_event(c, &event);
   model_derivatives(c);
+  info->newDiscreteStatesNeeded = fmi2False;
+  info->terminateSimulation = event.terminate;
+  info->nominalsOfContinuousStatesChanged = fmi2False;
+  info->valuesOfContinuousStatesChanged = event.values_changed;
+  info->nextEventTimeDefined = event.next_time_defined;
+  info->nextEventTime = event.next_time;
   return fmi2OK;
 }
 fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) { return fmi2OK; }

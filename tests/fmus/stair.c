@@ -9,7 +9,7 @@
 #define NZ 0
 #define NR 1
 #define NI 1
-#include "fmi2_model.h"
+#include "fmi_model.h"
 
 #define LAST 10
 
@@ -18,11 +18,11 @@ static const double kEps = 1e-9;
 static void model_start(Model *m) { m->i[0] = 1; }
 static void model_derivatives(Model *m) {}
 static void model_indicators(const Model *m, double z[]) {}
-static void model_event(Model *m, fmi2EventInfo *info) {
+static void model_event(Model *m, EventInfo *info) {
   if (m->t > 0.0 && m->t >= m->i[0] - kEps) m->i[0] += 1; /* the time event at t = counter */
-  info->terminateSimulation = m->i[0] >= LAST ? fmi2True : fmi2False;
-  info->nextEventTimeDefined = fmi2True;
-  info->nextEventTime = m->i[0];
+  info->terminate = m->i[0] >= LAST;
+  info->next_time_defined = true;
+  info->next_time = m->i[0];
 }
 static int model_do_step(Model *m, double h) {
   const double end = m->t + h;

@@ -10,7 +10,7 @@
 #define NZ 0
 #define NR 6
 #define NI 1
-#include "fmi2_model.h"
+#include "fmi_model.h"
 
 static void model_start(Model *m) {
   m->r[0] = 1.0;
@@ -23,7 +23,7 @@ static void model_derivatives(Model *m) {
   m->r[3] = m->t >= m->r[4] ? NAN : m->r[0];
 }
 static void model_indicators(const Model *m, double z[]) {}
-static void model_event(Model *m, fmi2EventInfo *info) {}
+static void model_event(Model *m, EventInfo *info) {}
 static int model_do_step(Model *m, double h) {
   const double end = fmin(m->t + h, m->r[5]);
   const double substep = m->tolerance > 0 ? sqrt(m->tolerance) : 0.1;
