@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "bindings.hpp"
@@ -255,14 +256,26 @@ void bind_run(py::module_& m) {
       .def(
           "advance",
           [](fmu::SimulationRun& run, std::size_t max_steps) {
-            // Slices of a few steps, so that Ctrl-C is seen within about 20 ms of wall time.
-            constexpr std::size_t kSlice = 64;
+            // Slices of 2-10 ms of wall time (doubled or halved as they come out shorter or
+            // longer), so that Ctrl-C is seen promptly whatever a step costs.
+            using clock = std::chrono::steady_clock;
+            constexpr std::size_t kLargestSlice = std::size_t{1} << 16;
             SignalPoll poll;
             bool more = true;
             {
               py::gil_scoped_release release;
-              for (std::size_t done = 0; more && done < max_steps; done += kSlice) {
-                more = run.advance(std::min(kSlice, max_steps - done));
+              std::size_t slice = 1;
+              for (std::size_t done = 0; more && done < max_steps;) {
+                const std::size_t n = std::min(slice, max_steps - done);
+                const auto begin = clock::now();
+                more = run.advance(n);
+                done += n;
+                const auto spent = clock::now() - begin;
+                if (spent < std::chrono::milliseconds(2)) {
+                  slice = std::min(2 * slice, kLargestSlice);
+                } else if (spent > std::chrono::milliseconds(10) && slice > 1) {
+                  slice /= 2;
+                }
                 if (more && poll.interrupted()) break;
               }
             }
