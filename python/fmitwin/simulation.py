@@ -1,9 +1,11 @@
 """Simulate one FMU from the compiled core: ``simulate(fmu, stop_time, step, ...)``.
 
 The FMU is instantiated through FMPy, then stepped entirely in C++ (``_core.SimulationRun``) with
-the GIL released, in chunks so that a progress bar can follow a long run. Communication points
-and input handling follow FMPy's ``simulate_fmu``, so co-simulation results are bit-identical to
-it; model-exchange FMUs are integrated by the native RK4 or Dormand-Prince 5(4) solver.
+the GIL released, in chunks so that a progress bar can follow a long run (the loop checks for
+Ctrl-C every few milliseconds). Communication points, input handling and the tolerance passed to
+the FMU follow FMPy's ``simulate_fmu``, so co-simulation results are bit-identical to it;
+model-exchange FMUs are integrated by the native RK4 or Dormand-Prince 5(4) solver, events
+located inside steps.
 """
 
 from __future__ import annotations
@@ -460,7 +462,7 @@ def _advance(
 ) -> None:
     """Runs to the end in C++ chunks (GIL released), reporting progress between chunks."""
     total = max(run.remaining_steps, 1)
-    # 200 progress updates; without progress, 20 chunks (Ctrl-C is handled between chunks).
+    # 200 progress updates; without progress, 20 chunks (Ctrl-C is seen inside a chunk too).
     chunk = max(1000, total // (200 if progress else 20))
     bar = None
     if progress is True:
