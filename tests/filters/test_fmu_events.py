@@ -92,3 +92,14 @@ def test_an_fmu_that_cannot_save_its_state_is_refused_at_an_event(test_fmu):
     models.process.propagate(np.array([1.0, 0.0]), None, 0.1)  # no impact: fine
     with pytest.raises(fmitwin.FmuError, match="canGetAndSetFMUstate"):
         models.process.propagate(np.array([1.0, 0.0]), None, 0.5)
+
+
+def test_a_time_event_at_the_end_of_a_predict_needs_no_saved_state(test_fmu):
+    # toggler: der(x) = +1, flipping to -1 at t = 0.25 (a time event); it cannot save its state.
+    models = fmu_models(test_fmu("toggler", 2), measurements=["x"])
+    x, F = models.process.propagate(np.array([0.0]), None, 0.25)  # the event is at the end
+    assert x[0] == pytest.approx(0.25) and F[0, 0] == pytest.approx(1.0)
+    x, _ = models.process.propagate(x, None, 0.2)  # after the event: falling
+    assert x[0] == pytest.approx(0.05)
+    with pytest.raises(fmitwin.FmuError, match="canGetAndSetFMUstate"):
+        models.process.propagate(x, None, 0.1)  # the event at 0.5 lies inside

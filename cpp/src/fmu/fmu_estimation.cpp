@@ -225,7 +225,12 @@ void FmuProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
     if (sim.may_meet_event(t0 + dt) && sim.can_save_state()) start = sim.save_state();
     const double h_start = h_;
     integrate_augmented(t0, dt);
-    if (sim.meets_event(t0 + dt, y_.data())) {
+    const ModelExchange::EventOnPath event = sim.meets_event(t0 + dt, y_.data());
+    // A time event at the step's end follows the flow just integrated: accept_step handles it
+    // at t0 + dt. Run again (to include the reset's Jacobian) only when the start is saved.
+    const bool again = event == ModelExchange::EventOnPath::inside ||
+                       (event == ModelExchange::EventOnPath::at_end && start != nullptr);
+    if (again) {
       if (start == nullptr) {
         throw FmuError(
             "the FMU meets an event between t = " + std::to_string(t0) + " and " +

@@ -205,12 +205,15 @@ bool ModelExchange::may_meet_event(double t1) const {
   return !z_.empty() || next_time_event_ < t1 || is_close(next_time_event_, t1);
 }
 
-bool ModelExchange::meets_event(double t1, const double* x1) {
-  if (next_time_event_ < t1 || is_close(next_time_event_, t1)) return true;
-  if (z_.empty()) return false;
-  move_to(t1, x1);
-  access_->get_event_indicators(ztmp_.data());
-  return crossed(z_, ztmp_);
+ModelExchange::EventOnPath ModelExchange::meets_event(double t1, const double* x1) {
+  const bool at_end = is_close(next_time_event_, t1);
+  if (next_time_event_ < t1 && !at_end) return EventOnPath::inside;
+  if (!z_.empty()) {
+    move_to(t1, x1);
+    access_->get_event_indicators(ztmp_.data());
+    if (crossed(z_, ztmp_)) return EventOnPath::inside;
+  }
+  return at_end ? EventOnPath::at_end : EventOnPath::none;
 }
 
 bool ModelExchange::crossed(const std::vector<double>& a, const std::vector<double>& b) const {

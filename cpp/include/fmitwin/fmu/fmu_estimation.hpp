@@ -17,7 +17,9 @@
 //     of that whole flow map (events included) along each state and parameter, i.e. the product
 //     of the flows' Jacobians and the event's saltation matrix
 //         S = dR/dx + (f+ - dR/dx f-) (dg/dx) / (dg/dx . f-)     (g: event indicator, R: reset)
-//     without forming it. This needs canGetAndSetFMUstate (the step's start is saved).
+//     without forming it. This needs canGetAndSetFMUstate (the step's start is saved); without
+//     it, a time event exactly at the step's end is handled there after the integrated flow
+//     (F then omits the reset's Jacobian), and an event inside the step is refused (FmuError).
 //   measure(x, u): z = the chosen FMU variables at (x, u); H = dz/dx from directional derivatives
 //     (states and inputs as knowns) or central differences, parameter columns by differences.
 //

@@ -98,10 +98,12 @@ class ModelExchange : public FmuSimulator {
   // Whether a step from time() can meet an event before t1: the FMU has event indicators, or
   // announced a time event at or before t1.
   bool may_meet_event(double t1) const;
-  // Whether the path from (time(), states()) to (t1, x1) meets an event: a time event due at or
-  // before t1, or an event indicator whose sign at (t1, x1) differs from the one at time().
-  // Leaves the FMU at (t1, x1); time() and states() are unchanged.
-  bool meets_event(double t1, const double* x1);
+  // Where the path from (time(), states()) to (t1, x1) meets an event: inside (a time event due
+  // before t1, or an event indicator whose sign at (t1, x1) differs from the one at time()), at
+  // the end only (a time event due at t1), or none. Leaves the FMU at (t1, x1); time() and
+  // states() are unchanged.
+  enum class EventOnPath { none, at_end, inside };
+  EventOnPath meets_event(double t1, const double* x1);
 
  private:
   void rhs(double t, const double* x, double* dx);
