@@ -32,15 +32,15 @@ def test_time_events_end_steps_exactly(toggler, solver):
     )
     period = 0.3
     np.testing.assert_allclose(result["x"], _triangle(result.time, period), rtol=0, atol=1e-12)
-    # Outputs at a communication point are the values before an event at that same instant.
-    flips = [sum(1 for k in range(1, 5) if k * period < t - 1e-12) for t in result.time]
+    # Outputs at a communication point are the values after an event at that same instant.
+    flips = [sum(1 for k in range(1, 5) if k * period < t + 1e-12) for t in result.time]
     np.testing.assert_array_equal(result["n"], flips)
     assert result["n"].dtype == np.int64
 
 
-def test_time_event_on_a_communication_point_is_handled_at_the_next_step(toggler):
+def test_time_event_on_a_communication_point_is_handled_before_its_row(toggler):
     # period 0.25: the events at 0.5 and 1.0 fall on output points (0.1 * 5 == 0.5 exactly).
     result = fmitwin.simulate(toggler, 1.0, 0.1, kind="me", solver="dopri45")
     np.testing.assert_allclose(result["x"], _triangle(result.time, 0.25), rtol=0, atol=1e-12)
-    assert result["n"][result.time == 0.5][0] == 1  # the event at 0.5 is not handled yet
-    assert result["n"][-1] == 3 and math.isclose(result.time[-1], 1.0)
+    assert result["n"][result.time == 0.5][0] == 2  # the event at 0.5 is handled (as CS, FMPy)
+    assert result["n"][-1] == 4 and math.isclose(result.time[-1], 1.0)  # 1.0 included

@@ -151,8 +151,28 @@ void bind_cosim(py::module_& m) {
       .def("add_observer", &cosim::Execution::add_observer, "observer"_a, py::keep_alive<1, 2>())
       .def("initialize", &cosim::Execution::initialize, "start_time"_a, "stop_time"_a,
            "set_up_simulators"_a = true, py::call_guard<py::gil_scoped_release>())
-      .def("run_until", &cosim::Execution::run_until, "end_time"_a,
-           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "run_until",
+          [](cosim::Execution& e, double end_time) {
+            SignalPoll poll;
+            double reached = 0.0;
+            {
+              py::gil_scoped_release release;
+              e.set_interrupt_check([&poll] { return poll.interrupted(); });
+              try {
+                reached = e.run_until(end_time);
+              } catch (...) {
+                e.set_interrupt_check({});
+                throw;
+              }
+              e.set_interrupt_check({});
+            }
+            if (poll.raised()) throw py::error_already_set();
+            return reached;
+          },
+          "end_time"_a,
+          "Steps to end_time without the GIL; returns the time reached. Ctrl-C raises "
+          "KeyboardInterrupt within about 20 ms, the run stopped at a communication point.")
       .def("request_stop", &cosim::Execution::request_stop)
       .def(
           "set_input_signal",
@@ -165,6 +185,15 @@ void bind_cosim(py::module_& m) {
       .def("restore", &cosim::Execution::restore, "checkpoint"_a,
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("time", &cosim::Execution::time)
+      .def_property_readonly(
+          "termination",
+          [](cosim::Execution& e) -> py::object {
+            const auto& t = e.system().termination();
+            if (!t.requested) return py::none();
+            return py::make_tuple(e.system().instance_name(t.instance), t.time);
+          },
+          "None, or (instance name, time it reached) once an instance asked to end the "
+          "simulation.")
       .def_property_readonly("steps", &cosim::Execution::steps)
       .def_property_readonly("initialized", &cosim::Execution::initialized);
 }

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "bindings.hpp"
@@ -131,7 +132,10 @@ void bind_simulator(py::module_& m) {
            }),
            py::arg("fmi_version"), py::arg("library_handle"), py::arg("instance"),
            py::arg("can_save_state") = false,
-           py::arg("provides_directional_derivatives") = false, py::arg("tolerance") = 0.0);
+           py::arg("provides_directional_derivatives") = false, py::arg("tolerance") = 0.0)
+      .def_property("tolerance", &fmu::CoSimulation::tolerance, &fmu::CoSimulation::set_tolerance,
+                    "Relative tolerance passed to the FMU when initialization mode is entered "
+                    "(0: undefined). Set it before initialising.");
 
   py::class_<fmu::ModelExchange, fmu::FmuSimulator, std::shared_ptr<fmu::ModelExchange>>(
       m, "ModelExchange",
@@ -249,9 +253,46 @@ void bind_run(py::module_& m) {
            py::arg("boolean_outputs"), py::keep_alive<1, 2>())
       .def("apply_inputs", &fmu::SimulationRun::apply_inputs, py::arg("t"),
            py::arg("after_event"))
-      .def("advance", &fmu::SimulationRun::advance, py::arg("max_steps"),
-           py::call_guard<py::gil_scoped_release>(),
-           "Runs at most max_steps communication steps without the GIL; True while steps remain.")
+      .def(
+          "advance",
+          [](fmu::SimulationRun& run, std::size_t max_steps) {
+            // Slices of 2-10 ms of wall time (doubled or halved as they come out shorter or
+            // longer), so that Ctrl-C is seen promptly whatever a step costs.
+            using clock = std::chrono::steady_clock;
+            constexpr std::size_t kLargestSlice = std::size_t{1} << 16;
+            SignalPoll poll;
+            bool more = true;
+            {
+              py::gil_scoped_release release;
+              std::size_t slice = 1;
+              for (std::size_t done = 0; more && done < max_steps;) {
+                const std::size_t n = std::min(slice, max_steps - done);
+                const auto begin = clock::now();
+                more = run.advance(n);
+                done += n;
+                const auto spent = clock::now() - begin;
+                if (spent < std::chrono::milliseconds(2)) {
+                  slice = std::min(2 * slice, kLargestSlice);
+                } else if (spent > std::chrono::milliseconds(10) && slice > 1) {
+                  slice /= 2;
+                }
+                if (more && poll.interrupted()) break;
+              }
+            }
+            if (poll.raised()) throw py::error_already_set();
+            return more;
+          },
+          py::arg("max_steps"),
+          "Runs at most max_steps communication steps without the GIL; True while steps remain. "
+          "Ctrl-C raises KeyboardInterrupt within about 20 ms; the rows recorded so far stay "
+          "(stop_early() then take_results()).")
+      .def("stop_early", &fmu::SimulationRun::stop_early,
+           "Ends the run where it is (after an interruption): take_results() gives the rows "
+           "recorded so far.")
+      .def_property("record_events", &fmu::SimulationRun::record_events,
+                    &fmu::SimulationRun::set_record_events,
+                    "Model exchange: also record a row just before every event (the left limit) "
+                    "and one just after it; set before advancing.")
       .def_property_readonly("finished", &fmu::SimulationRun::finished)
       .def_property_readonly("time", &fmu::SimulationRun::time)
       .def_property_readonly("remaining_steps", &fmu::SimulationRun::remaining_steps)

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "FmuError": "fmitwin.fmu",
     "simulate": "fmitwin.simulation",
     "SimulationResult": "fmitwin.simulation",
+    "SimulationInterrupted": "fmitwin.simulation",
     "fmu_models": "fmitwin.estimation",
     "FmuModels": "fmitwin.estimation",
     "FmuProcessModel": "fmitwin.estimation",

@@ -11,6 +11,14 @@ Predict integrates the FMU natively over dt, with F = d x_next / d x from the va
 equation (directional derivatives when the FMU provides them, else central differences); the
 measurement function is z = h(x, u) = the chosen FMU variables, with H = dz/dx. Augmented
 parameters are tunable real parameters with dp/dt = 0, estimated jointly with the states.
+
+Events inside dt (state events, time events) are located as :func:`fmitwin.simulate` locates
+them: the FMU's reset is applied at the event and integration continues to t + dt. The EKF's F
+then is the Jacobian of that whole map, events included (central differences of the flow along
+each state and parameter, which carries the saltation matrix of the event), so a parameter that
+acts only at events, e.g. a restitution coefficient, is observable and estimated. The EKF needs
+the FMU to save its state (canGetAndSetFMUstate) for a step that meets an event, and the UKF
+for every step; an FMU that cannot is refused with that reason.
 """
 
 from __future__ import annotations

@@ -1,21 +1,24 @@
 """Simulate one FMU from the compiled core: ``simulate(fmu, stop_time, step, ...)``.
 
 The FMU is instantiated through FMPy, then stepped entirely in C++ (``_core.SimulationRun``) with
-the GIL released, in chunks so that a progress bar can follow a long run. Communication points
-and input handling follow FMPy's ``simulate_fmu``, so co-simulation results are bit-identical to
-it; model-exchange FMUs are integrated by the native RK4 or Dormand-Prince 5(4) solver.
+the GIL released, in chunks so that a progress bar can follow a long run (the loop checks for
+Ctrl-C every few milliseconds). Communication points, input handling and the tolerance passed to
+the FMU follow FMPy's ``simulate_fmu``, so co-simulation results are bit-identical to it;
+model-exchange FMUs are integrated by the native RK4 or Dormand-Prince 5(4) solver, events
+located inside steps.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuModel, Variable, load_fmu, value_range_error
+from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu, value_range_error
 
 _FLOATING = ("float64", "float32")
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
@@ -87,6 +90,28 @@ class SimulationResult:
 
     def __repr__(self) -> str:
         return f"SimulationResult({len(self)} rows: time, {', '.join(self.names)})"
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run: still a KeyboardInterrupt (a script stops as usual), carrying the
+    rows recorded up to that point as ``result`` (a :class:`SimulationResult`).
+
+    Raised by :func:`simulate` and :meth:`fmitwin.System.simulate` within about 20 ms of the
+    interrupt (the compiled loop checks for signals while it runs)::
+
+        try:
+            result = fmitwin.simulate(fmu, 1e6, 1e-3)
+        except fmitwin.SimulationInterrupted as stopped:
+            result = stopped.result  # time and outputs up to the interruption
+    """
+
+    def __init__(self, result: SimulationResult):
+        end = f"t = {result.time[-1]:g}" if len(result) else "the start"
+        super().__init__(
+            f"interrupted at {end}; the {len(result)} rows recorded until then are this "
+            "exception's .result"
+        )
+        self.result = result
 
 
 def _input_table(
@@ -212,6 +237,34 @@ def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[V
     return chosen
 
 
+def run_tolerance(
+    model: FmuModel, kind: str, tolerance: float | None, rtol: float | None = None
+) -> float | None:
+    """The relative tolerance a run of ``model`` as ``kind`` uses (None: undefined).
+
+    One rule for :func:`simulate`, :class:`fmitwin.System` and ``fmitwin simulate --tolerance``:
+    the value given (``tolerance``, or its solver name ``rtol``; both only when equal), else the
+    FMU's DefaultExperiment tolerance (as FMPy), else undefined for co-simulation (the FMU's
+    solver picks its own) and 1e-6 for the native model-exchange solver. Raises ValueError for a
+    tolerance that is not a positive finite number.
+    """
+    if tolerance is not None and rtol is not None and float(tolerance) != float(rtol):
+        raise ValueError(
+            f"tolerance={tolerance} and rtol={rtol}: they are one setting (rtol is its solver "
+            "name); give one"
+        )
+    given = tolerance if tolerance is not None else rtol
+    if given is not None:
+        given = float(given)
+        if not (np.isfinite(given) and given > 0):
+            raise ValueError(f"tolerance: must be a positive finite number, got {given}")
+        return given
+    default = model.default_experiment.tolerance
+    if default:
+        return float(default)
+    return 1e-6 if kind == "me" else None
+
+
 def _output_reads(recorded: list[Variable]) -> dict[str, dict[str, list[Variable]]]:
     """buffer ('real' / 'integer' / 'boolean') -> scalar type -> its recorded variables: one
     FMI call per type and row; the buffer's columns follow this order."""
@@ -233,9 +286,12 @@ def simulate(
     start_values: Mapping[str, Any] | None = None,
     kind: str | None = None,
     solver: str = "dopri45",
+    tolerance: float | None = None,
     rtol: float | None = None,
     atol: float = 1e-8,
     solver_step: float | None = None,
+    record_events: bool = False,
+    strict: bool = False,
     progress: bool | Callable[[float, float], None] = False,
 ) -> SimulationResult:
     """Simulates ``fmu`` from ``start_time`` to ``stop_time`` with communication step ``step``.
@@ -251,12 +307,32 @@ def simulate(
     outputs: names of the variables to record (default: the outputs, else the states).
     start_values: name -> value, set before/inside initialization mode.
     kind: "cs" (co-simulation) or "me" (model exchange); default: co-simulation when offered.
-    solver, rtol, atol, solver_step: model exchange only. "dopri45" (adaptive; ``solver_step`` is
-        the largest step) or "rk4" (fixed ``solver_step``, default ``step``); rtol (default: the
-        FMU's default tolerance, else 1e-6) is also passed to the FMU.
+    tolerance: the run's relative tolerance (``rtol`` is the same argument under its solver
+        name; give one of them). It is passed to the FMU (``fmi2SetupExperiment`` /
+        ``fmi3EnterInitializationMode``), whose internal solver uses it in co-simulation, and is
+        the native solver's rtol in model exchange. Default, as FMPy: the FMU's
+        DefaultExperiment tolerance; without one, co-simulation leaves it undefined (the FMU
+        chooses) and model exchange uses 1e-6. See :func:`run_tolerance`.
+    solver, atol, solver_step: model exchange only. "dopri45" (adaptive; ``solver_step`` is
+        the largest step) or "rk4" (fixed ``solver_step``, default ``step``); ``atol`` is scaled
+        by the states' nominal values.
+    record_events: model exchange: also record both sides of every event inside the run (a row
+        with the values just before it, the left limit, then one with the values after it).
+        Without it rows are the communication points only.
+    strict: a recorded real output that is NaN raises FmuError (naming the variable and the
+        first time); by default it is reported as a RuntimeWarning and kept.
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
 
-    Returns a :class:`SimulationResult` with ``len = number of communication points + 1``.
+    Conventions at events: a row at a communication point holds the values after every FMU
+    event at that instant (time, state and step events), as a co-simulation FMU gives them at
+    the end of its step and FMPy records them; an input's step change at a communication point
+    (a repeated time in ``inputs``) acts from that point on, so that point's row still shows the
+    outputs before it. An FMU asking to terminate ends the run with one row at the time it
+    reached, holding its final values (``terminated_by_fmu``).
+
+    Returns a :class:`SimulationResult` with ``len = number of communication points + 1`` (fewer
+    when the FMU terminates early, more with ``record_events``). Ctrl-C raises
+    :class:`SimulationInterrupted` carrying the rows recorded so far.
     """
     model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
     kind = model.check_kind(kind)
@@ -280,11 +356,11 @@ def simulate(
     instance = model.instantiate(kind)
     try:
         sim = instance.simulator
+        tolerance = run_tolerance(model, kind, tolerance, rtol)
         if kind == "me":
-            tolerance = rtol if rtol is not None else (exp.tolerance or 1e-6)
             sim.configure_solver(solver, tolerance, atol, solver_step or step)
-        elif rtol is not None:
-            raise ValueError("rtol: applies to model exchange only (kind='me')")
+        else:
+            sim.tolerance = tolerance or 0.0
         reads = _output_reads(recorded)
         typed = {
             buffer: [
@@ -315,12 +391,39 @@ def simulate(
             start_values=start_values,
             during_initialization=lambda: run.apply_inputs(t0, False),
         )
-        _advance(run, instance, t1, progress)
+        run.record_events = bool(record_events)
+        units = {v.name: v.unit for v in recorded}
+        try:
+            _advance(run, instance, t1, progress)
+        except KeyboardInterrupt as interrupt:
+            run.stop_early()
+            partial = SimulationResult(_result_data(run, recorded, reads), units, False)
+            raise SimulationInterrupted(partial) from interrupt
         sim.terminate()
     finally:
         instance.free()
-    units = {v.name: v.unit for v in recorded}
-    return SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    result = SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    report_nan(result, model.path.name, strict)
+    return result
+
+
+def report_nan(result: SimulationResult, source: str, strict: bool) -> None:
+    """Reports recorded floating-point columns holding NaN, naming the first such variable and
+    the time it first appears: a RuntimeWarning, or FmuError when ``strict``."""
+    columns = [name for name in result.names if np.issubdtype(result.data.dtype[name], np.floating)]
+    bad = [(name, int(np.argmax(np.isnan(result[name])))) for name in columns]
+    bad = [(name, row) for name, row in bad if np.isnan(result[name][row])]
+    if not bad:
+        return
+    name, row = min(bad, key=lambda item: item[1])
+    others = f" (also: {', '.join(n for n, _ in bad if n != name)})" if len(bad) > 1 else ""
+    message = (
+        f"{source}: {name} is NaN from t = {result.time[row]:g} on{others}; the FMU computed "
+        "an undefined value (check its inputs and parameters)"
+    )
+    if strict:
+        raise FmuError(message + "; recorded nothing (strict)")
+    warnings.warn(message + "; recorded as NaN", RuntimeWarning, stacklevel=3)
 
 
 def _result_data(
@@ -359,7 +462,7 @@ def _advance(
 ) -> None:
     """Runs to the end in C++ chunks (GIL released), reporting progress between chunks."""
     total = max(run.remaining_steps, 1)
-    # 200 progress updates; without progress, 20 chunks (Ctrl-C is handled between chunks).
+    # 200 progress updates; without progress, 20 chunks (Ctrl-C is seen inside a chunk too).
     chunk = max(1000, total // (200 if progress else 20))
     bar = None
     if progress is True:

@@ -13,12 +13,36 @@ Coupling semantics (base communication step h, t_k = t0 + k h):
 * ``method="gauss_seidel"``: instances step one after another (``order``, default the data-flow
   order of the connections); an instance sees the outputs of instances before it at t_k+1 (no
   delay) and of instances after it at t_k (one-step delay).
+* Recording, under every method: the row at t_k is taken after the transfer at t_k, so it
+  satisfies every connection equation (``target = factor * source + offset`` with both values
+  at t_k), and a recorded input is the value its instance holds from t_k on.
+
+  Worked example: ``a.y`` -> ``b.u`` where b integrates its input (``der(x) = u``), step h:
+
+  ======  ==========  ==========  =============================  ============================
+  row     a.y         b.u         b.x, Jacobi                    b.x, Gauss-Seidel (a, b)
+  ======  ==========  ==========  =============================  ============================
+  t_k     y(t_k)      y(t_k)      x(t_k)                         x(t_k)
+  t_k+1   y(t_k+1)    y(t_k+1)    x(t_k) + h y(t_k)              x(t_k) + h y(t_k+1)
+  ======  ==========  ==========  =============================  ============================
+
+  ``b.u = a.y`` in every row under both methods; the delay shows in b's state: Jacobi stepped b
+  over [t_k, t_k+1] with a's output at t_k, Gauss-Seidel with a's output at t_k+1 (a stepped
+  first). With ``order=["b", "a"]`` Gauss-Seidel steps b first and so delays like Jacobi.
 * ``method="variable"``: Jacobi with error control by step doubling (one step h against two
   steps h/2 from a saved state, error on the coupling signals); rejected steps are rolled back.
   Needs every FMU to get/set its state.
 * ``step_multiple=m`` (multi-rate): the instance latches its inputs at t_k (k % m == 0) and steps
   [t_k, t_k+m] at once; its outputs change for the others at t_k+m.
 * A connection sets ``target = factor * source + offset``.
+* An FMU asking to end the simulation (FMI ``terminateSimulation``) ends the run cleanly: at
+  the time it reached when that is the end of the step (the step completes and is recorded),
+  else at the last communication point all instances reached; ``terminated_by_fmu`` is set on
+  the result and :attr:`SystemRun.termination` names the instance. Errors of the
+  co-simulation core (a discarded step, a loop that does not converge) are
+  :class:`fmitwin.FmuError`.
+* Tolerance: each co-simulation FMU receives its instance's ``tolerance`` (default its
+  DefaultExperiment tolerance, else none); see :func:`fmitwin.simulation.run_tolerance`.
 * Outputs that depend directly on inputs (the FMUs' model structure) are made consistent with
   them before each step; algebraic loops (cycles through connections and direct feedthrough,
   :meth:`System.algebraic_loops`) are solved by fixed-point iteration to ``loop_tolerance``, or by
@@ -41,7 +65,7 @@ import numpy as np
 
 from fmitwin import _core
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
-from fmitwin.simulation import SimulationResult
+from fmitwin.simulation import SimulationInterrupted, SimulationResult, report_nan, run_tolerance
 
 _CORE_TYPES = {
     "real": _core.VariableType.real,
@@ -71,6 +95,7 @@ class Instance:
     kind: str
     step_multiple: int = 1
     start_values: dict[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None
 
 
 def _split(name: str, argument: str) -> tuple[str, str]:
@@ -106,11 +131,16 @@ class System:
         kind: str | None = None,
         step_multiple: int = 1,
         start_values: Mapping[str, Any] | None = None,
+        tolerance: float | None = None,
     ) -> Instance:
         """Adds an instance of ``fmu`` called ``name`` (several instances of one FMU are fine).
 
         ``kind``: "cs" or "me" (model exchange, integrated by the native solver); default
         co-simulation when offered. ``start_values``: parameters and start values by name.
+        ``tolerance``: this instance's relative tolerance, by the rule of
+        :func:`fmitwin.simulation.run_tolerance`: a co-simulation FMU receives it (default: its
+        DefaultExperiment tolerance, else undefined); a model-exchange instance uses it as its
+        solver's rtol (default: ``solver_rtol`` of :meth:`start`).
         """
         if not name or "." in name:
             raise ValueError(f"name: {name!r} must be non-empty and contain no '.'")
@@ -130,7 +160,9 @@ class System:
                 "(canBeInstantiatedOnlyOncePerProcess); it cannot appear twice in a system"
             )
         checked = model.check_start_values(dict(start_values or {}))
-        instance = Instance(name, model, kind, int(step_multiple), checked)
+        if tolerance is not None:
+            tolerance = run_tolerance(model, kind, tolerance)
+        instance = Instance(name, model, kind, int(step_multiple), checked, tolerance)
         self.instances[name] = instance
         return instance
 
@@ -390,20 +422,30 @@ class System:
         *,
         progress: bool | Callable[[float, float], None] = False,
         real_time_factor: float = 0.0,
+        strict: bool = False,
         **options: Any,
     ) -> SimulationResult:
         """Simulates the system to ``stop_time`` and returns the recorded result.
 
         Options as :meth:`start`; ``real_time_factor`` > 0 paces simulated time to wall-clock
         time; ``progress``: True for a progress bar, or a callback ``f(time, stop_time)``.
+        ``strict``: a recorded NaN raises FmuError (default: a RuntimeWarning naming the
+        variable and time). An FMU asking to terminate ends the run there (the result's
+        ``terminated_by_fmu``); Ctrl-C raises :class:`fmitwin.SimulationInterrupted` carrying
+        the rows recorded so far.
         """
         run = self.start(step, stop_time=stop_time, **options)
         try:
             run.real_time_factor = real_time_factor
-            run.advance_to(stop_time, progress=progress)
-            return run.result()
+            try:
+                run.advance_to(stop_time, progress=progress)
+            except KeyboardInterrupt as interrupt:
+                raise SimulationInterrupted(run.result()) from interrupt
+            result = run.result()
         finally:
             run.close()
+        report_nan(result, f"system {self.name!r}", strict)
+        return result
 
     def _recorded(self, outputs: Sequence[str] | None) -> list[tuple[str, str]]:
         """(column name, "instance.variable") pairs to record."""
@@ -583,7 +625,12 @@ class SystemRun:
                 fmu_instance = inst.model.instantiate(inst.kind, instance_name=name)
                 self._fmu_instances[name] = fmu_instance
                 if inst.kind == "me":
-                    fmu_instance.simulator.configure_solver(*solver)
+                    method, rtol, atol, step = solver
+                    rtol = inst.tolerance if inst.tolerance is not None else rtol
+                    fmu_instance.simulator.configure_solver(method, rtol, atol, step)
+                else:
+                    tolerance = run_tolerance(inst.model, "cs", inst.tolerance)
+                    fmu_instance.simulator.tolerance = tolerance or 0.0
             simulators = {n: i.simulator for n, i in self._fmu_instances.items()}
             core, index = system._build_core(simulators)
             core.set_loop_solver(
@@ -724,7 +771,18 @@ class SystemRun:
         data["time"] = self._recorder.times()
         for j, (name, _) in enumerate(self._columns):
             data[name] = values[:, j]
-        return SimulationResult(data, {name: v.unit for name, v in self._columns}, False)
+        units = {name: v.unit for name, v in self._columns}
+        return SimulationResult(data, units, self.termination is not None)
+
+    @property
+    def termination(self) -> tuple[str, float] | None:
+        """(instance, time) once an FMU asked to end the simulation, else None.
+
+        The run then ends cleanly: at that time when the instance reached the end of its step
+        (the step completes, its row is recorded), else at the last communication point every
+        instance reached; :meth:`advance_to` returns the time reached and advances no further.
+        """
+        return self._execution.termination
 
     def close(self) -> None:
         """Frees the FMU instances (idempotent); the run cannot advance afterwards."""

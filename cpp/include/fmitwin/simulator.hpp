@@ -51,8 +51,13 @@ class Simulator {
   virtual void get_boolean(const ValueReference* vr, std::size_t n, bool* values) = 0;
 
   // Advances from t to t + h. Returns false when the FMU discarded the step (it may then be
-  // retried with a smaller h after restore_state); throws FmuError on error or fatal.
+  // retried with a smaller h after restore_state) or asked to end the simulation
+  // (terminate_requested()); throws FmuError on error or fatal.
   virtual bool do_step(double t, double h) = 0;
+  // After do_step() returned false: true when the simulator asked to end the simulation (not a
+  // retryable discard), having reached last_successful_time().
+  virtual bool terminate_requested() const { return false; }
+  virtual double last_successful_time() const { return 0.0; }
 
   virtual bool can_save_state() const = 0;
   virtual std::unique_ptr<SimulatorState> save_state() = 0;

@@ -15,7 +15,7 @@ void discarded(const CoupledSystem& system, std::size_t i, double t, double h) {
           << " with h = " << h
           << "; a fixed-step master cannot retry: use a smaller step or the variable-step "
              "algorithm";
-  throw std::runtime_error(message.str());
+  throw FmuError(message.str());
 }
 
 // One base step k of the Jacobi scheme over [t, t + h], the inputs having been latched at t by
@@ -28,7 +28,7 @@ bool jacobi_step(CoupledSystem& system, std::int64_t k, double t, double h, bool
     const int m = system.step_multiple(i);
     const double start = t + h - m * h;
     if (!system.step_instance(i, start, m * h)) {
-      if (throw_on_discard) discarded(system, i, start, m * h);
+      if (throw_on_discard && !system.termination().requested) discarded(system, i, start, m * h);
       return false;
     }
   }
@@ -40,18 +40,32 @@ bool jacobi_step(CoupledSystem& system, std::int64_t k, double t, double h, bool
 }
 
 // One base step k of Gauss-Seidel: each instance latches the freshest outputs just before it
-// steps; ends by settling feedthrough outputs at t + h (the others latch in the next step).
-void gauss_seidel_step(CoupledSystem& system, const std::vector<std::size_t>& order, std::int64_t k,
+// steps; ends with the transfer at t + h, as Jacobi does, so that the values observed there
+// satisfy the connection equations (the next step latches again before each instance steps,
+// which changes nothing for the instances that have not stepped since). Returns false when an
+// instance asked to end the simulation before t + h.
+bool gauss_seidel_step(CoupledSystem& system, const std::vector<std::size_t>& order, std::int64_t k,
                        double t, double h) {
   for (std::size_t i : order) {
     if (system.latches_at(i, k)) system.latch_inputs(i, t);
     if (!system.completes_at(i, k)) continue;
     const int m = system.step_multiple(i);
     const double start = t + h - m * h;
-    if (!system.step_instance(i, start, m * h)) discarded(system, i, start, m * h);
+    if (!system.step_instance(i, start, m * h)) {
+      if (system.termination().requested) return false;
+      discarded(system, i, start, m * h);
+    }
     system.refresh_outputs(i);
   }
-  system.settle(k + 1, t + h);
+  system.transfer(k + 1, t + h);
+  return true;
+}
+
+// An instance asked to end the simulation during a trial step: the system goes back to the
+// step's start (the termination stays recorded) and the run ends there.
+double stop_at_termination(CoupledSystem& system, const SystemState& snapshot, double time) {
+  system.restore_state(snapshot);
+  return time;
 }
 
 struct FixedStepState : AlgorithmState {
@@ -102,11 +116,10 @@ double FixedStepAlgorithm::step(CoupledSystem& system, double time, double max_s
     throw std::invalid_argument(message.str());
   }
   const double t = start_time_ + static_cast<double>(k_) * h_;
-  if (method_ == FixedStepMethod::jacobi) {
-    jacobi_step(system, k_, t, h_, true);
-  } else {
-    gauss_seidel_step(system, order_, k_, t, h_);
-  }
+  const bool done = method_ == FixedStepMethod::jacobi
+                        ? jacobi_step(system, k_, t, h_, true)
+                        : gauss_seidel_step(system, order_, k_, t, h_);
+  if (!done) return t;  // an instance ended the simulation inside this step: stay at t
   ++k_;
   return start_time_ + static_cast<double>(k_) * h_;
 }
@@ -141,7 +154,7 @@ void VariableStepAlgorithm::initialize(CoupledSystem& system, double start_time)
   if (!missing.empty()) {
     std::string list;
     for (const auto& name : missing) list += (list.empty() ? "'" : ", '") + name + "'";
-    throw std::runtime_error("the error-controlled variable step rolls back steps, which needs "
+    throw FmuError("the error-controlled variable step rolls back steps, which needs "
                              "every FMU to get/set its state; instance(s) " + list +
                              " cannot (canGetAndSetFMUstate is false): use a fixed step "
                              "(Jacobi or Gauss-Seidel) instead");
@@ -165,10 +178,12 @@ double VariableStepAlgorithm::step(CoupledSystem& system, double time, double ma
   const auto snapshot = system.save_state();
   for (;;) {
     bool ok = jacobi_step(system, 0, time, h, false);
+    if (system.termination().requested) return stop_at_termination(system, *snapshot, time);
     if (ok) system.coupling_outputs(full_);
     system.restore_state(*snapshot);
     ok = ok && jacobi_step(system, 0, time, h / 2, false) &&
          jacobi_step(system, 0, time + h / 2, h / 2, false);
+    if (system.termination().requested) return stop_at_termination(system, *snapshot, time);
     double error = std::numeric_limits<double>::infinity();
     if (ok) {
       system.coupling_outputs(half_);
@@ -196,7 +211,7 @@ double VariableStepAlgorithm::step(CoupledSystem& system, double time, double ma
               << " even at min_step " << options_.min_step
               << (ok ? "" : " (an FMU discarded the step)")
               << "; loosen the tolerances or lower min_step";
-      throw std::runtime_error(message.str());
+      throw FmuError(message.str());
     }
     h = std::max(options_.min_step, h * std::clamp(factor, 0.1, 0.5));
   }

@@ -699,7 +699,7 @@ void CoupledSystem::loop_failed(const char* method, double t) const {
           << "; loosen the loop tolerance, raise max_iterations, "
           << (loop_options_.newton ? "" : "use Newton's method, ")
           << "or break the loop with a non-feedthrough instance";
-  throw std::runtime_error(message.str());
+  throw FmuError(message.str());
 }
 
 void CoupledSystem::settle_newton(std::int64_t k, double t) {
@@ -756,7 +756,12 @@ void CoupledSystem::settle_newton(std::int64_t k, double t) {
 bool CoupledSystem::step_instance(std::size_t i, double t, double h) {
   Instance& inst = *instances_[i];
   try {
-    return inst.simulator->do_step(t, h);
+    if (inst.simulator->do_step(t, h)) return true;
+    if (!inst.simulator->terminate_requested()) return false;
+    const double reached = inst.simulator->last_successful_time();
+    termination_ = {true, i, reached};
+    const double end = t + h;
+    return std::abs(reached - end) <= 1e-9 * std::max(1.0, std::abs(end));
   } catch (const FmuError& e) {
     throw FmuError("instance '" + inst.name + "' at t = " + std::to_string(t) + ": " + e.what());
   }
@@ -787,7 +792,7 @@ std::unique_ptr<SystemState> CoupledSystem::save_state() const {
   if (!missing.empty()) {
     std::string list;
     for (const auto& name : missing) list += (list.empty() ? "'" : ", '") + name + "'";
-    throw std::runtime_error("cannot save the system state: instance(s) " + list +
+    throw FmuError("cannot save the system state: instance(s) " + list +
                              " cannot get/set their FMU state (capability canGetAndSetFMUstate)");
   }
   auto saved = std::make_unique<SavedSystem>();

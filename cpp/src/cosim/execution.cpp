@@ -46,15 +46,19 @@ double Execution::run_until(double end_time) {
   const auto wall_start = clock::now();
   const double sim_start = time_;
   const double eps = 1e-12 * std::max(1.0, std::abs(end_time));
-  while (time_ < end_time - eps && !stop_requested_) {
+  while (time_ < end_time - eps && !stop_requested_ && !system_->termination().requested) {
     double target = end_time;
     for (const auto& o : observers_) {
       const double t = o->next_time();
       if (t > time_ + eps && t < target) target = t;
     }
-    time_ = algorithm_->step(*system_, time_, target - time_);
+    const double reached = algorithm_->step(*system_, time_, target - time_);
+    // An instance ended the simulation inside the step: the run ends at the last point.
+    if (system_->termination().requested && !(reached > time_)) break;
+    time_ = reached;
     ++steps_;
     for (auto& o : observers_) o->step_complete(*system_, time_);
+    if (interrupt_check_ && steps_ % 16 == 0 && interrupt_check_()) break;
     if (real_time_factor_ > 0) {
       const auto due = wall_start + std::chrono::duration_cast<clock::duration>(
                                         std::chrono::duration<double>((time_ - sim_start) /
@@ -96,6 +100,7 @@ void Execution::restore(const Checkpoint& checkpoint) {
     throw;
   }
   time_ = checkpoint.time;
+  system_->clear_termination();
   for (auto& o : observers_) o->restored(*system_, time_);
 }
 

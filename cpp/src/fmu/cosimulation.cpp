@@ -1,5 +1,8 @@
 #include "fmitwin/fmu/cosimulation.hpp"
 
+#include <cmath>
+#include <stdexcept>
+
 namespace fmitwin::fmu {
 
 FmuSimulator::FmuSimulator(std::shared_ptr<FmuAccess> access) : access_(std::move(access)) {
@@ -31,6 +34,13 @@ CoSimulation::CoSimulation(std::shared_ptr<FmuAccess> access, double tolerance)
   if (access_->interface_type() != InterfaceType::co_simulation) {
     throw std::invalid_argument("CoSimulation needs an FMU instantiated for co-simulation");
   }
+}
+
+void CoSimulation::set_tolerance(double tolerance) {
+  if (std::isnan(tolerance) || std::isinf(tolerance)) {
+    throw std::invalid_argument("tolerance must be a finite number (<= 0: undefined)");
+  }
+  tolerance_ = tolerance;
 }
 
 void CoSimulation::enter_initialization(double start_time, double stop_time) {

@@ -59,6 +59,11 @@ void FmuEstimationCore::set_parameters(const double* p) {
   parameters_loaded_ = true;
 }
 
+void FmuEstimationCore::parameters_restored(const double* p) {
+  std::copy(p, p + n_p_, p_current_.begin());
+  parameters_loaded_ = true;
+}
+
 void FmuEstimationCore::load(const Eigen::Ref<const Eigen::VectorXd>& x,
                              const Eigen::Ref<const Eigen::VectorXd>& u) {
   require_size("x", x.size(), n_s_ + n_p_);
@@ -209,13 +214,36 @@ void FmuProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
   core_->load(x, u);
   const double t0 = sim.time();
   bool ok = true;
+  bool across_events = false;
   if (dt == 0.0) {
     // Nothing to integrate: F = I.
   } else if (F == nullptr) {
     ok = sim.do_step(t0, dt);
   } else {
+    // The step's start, to run it again through the event-locating solver if it meets an event.
+    std::unique_ptr<SimulatorState> start;
+    if (sim.may_meet_event(t0 + dt) && sim.can_save_state()) start = sim.save_state();
+    const double h_start = h_;
     integrate_augmented(t0, dt);
-    ok = sim.accept_step(t0 + dt, y_.data());
+    const ModelExchange::EventOnPath event = sim.meets_event(t0 + dt, y_.data());
+    // A time event at the step's end follows the flow just integrated: accept_step handles it
+    // at t0 + dt. Run again (to include the reset's Jacobian) only when the start is saved.
+    const bool again = event == ModelExchange::EventOnPath::inside ||
+                       (event == ModelExchange::EventOnPath::at_end && start != nullptr);
+    if (again) {
+      if (start == nullptr) {
+        throw FmuError(
+            "the FMU meets an event between t = " + std::to_string(t0) + " and " +
+            std::to_string(t0 + dt) +
+            "; propagating the covariance across it needs the step's start saved, but the FMU "
+            "cannot save its state (canGetAndSetFMUstate is false)");
+      }
+      h_ = h_start;
+      ok = propagate_across_events(*start, x, u, dt);
+      across_events = true;
+    } else {
+      ok = sim.accept_step(t0 + dt, y_.data());
+    }
   }
   if (!ok) {
     throw FmuError("the FMU asked to terminate during predict at t = " +
@@ -226,11 +254,49 @@ void FmuProcessModel::propagate(const Eigen::Ref<const Eigen::VectorXd>& x,
   if (F != nullptr) {
     const auto N = static_cast<Eigen::Index>(n + np);
     F->setIdentity(N, N);
-    if (dt > 0.0) {
+    if (across_events) {
+      F->topRows(static_cast<Eigen::Index>(n)) = phi_;
+    } else if (dt > 0.0) {
       F->topRows(static_cast<Eigen::Index>(n)) =
           Eigen::Map<const Eigen::MatrixXd>(y_.data() + n, static_cast<Eigen::Index>(n), N);
     }
   }
+}
+
+bool FmuProcessModel::flow(const SimulatorState& start, const Eigen::VectorXd& x,
+                           const Eigen::VectorXd& u, double dt, double* x_next) {
+  ModelExchange& sim = core_->sim();
+  sim.restore_state(start);
+  core_->parameters_restored(start_parameters_.data());
+  core_->load(x, u);
+  const double t0 = sim.time();
+  const bool ok = sim.do_step(t0, dt);
+  std::copy(sim.states().begin(), sim.states().end(), x_next);
+  return ok;
+}
+
+bool FmuProcessModel::propagate_across_events(const SimulatorState& start,
+                                              const Eigen::VectorXd& x, const Eigen::VectorXd& u,
+                                              double dt) {
+  const std::size_t n = core_->n_states(), np = core_->n_parameters();
+  const auto N = static_cast<Eigen::Index>(n + np);
+  start_parameters_.assign(x.data() + n, x.data() + n + np);
+  phi_.resize(static_cast<Eigen::Index>(n), N);
+  std::vector<double> plus(n), minus(n);
+  Eigen::VectorXd xk = x;
+  for (Eigen::Index k = 0; k < N; ++k) {
+    const double step = kDiffScale * std::max(1.0, std::abs(x[k]));
+    xk[k] = x[k] + step;
+    flow(start, xk, u, dt, plus.data());
+    xk[k] = x[k] - step;
+    flow(start, xk, u, dt, minus.data());
+    xk[k] = x[k];
+    for (std::size_t i = 0; i < n; ++i) {
+      phi_(static_cast<Eigen::Index>(i), k) = (plus[i] - minus[i]) / (2.0 * step);
+    }
+  }
+  std::vector<double> nominal(n);
+  return flow(start, x, u, dt, nominal.data());  // last: the FMU ends at the nominal flow
 }
 
 void FmuProcessModel::begin_points() {

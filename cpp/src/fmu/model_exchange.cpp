@@ -91,6 +91,14 @@ bool ModelExchange::event_iteration() {
     const DiscreteStatesUpdate u = access_->update_discrete_states();
     next_time_event_ =
         u.next_event_time_defined ? u.next_event_time : std::numeric_limits<double>::infinity();
+    if (x_.empty() && (u.values_changed || u.nominals_changed)) {
+      throw FmuError(
+          "at t = " + std::to_string(time_) + " the FMU reports that the " +
+          (u.values_changed ? "values" : "nominals") +
+          " of its continuous states changed, but its modelDescription.xml declares no "
+          "continuous states (ModelStructure/Derivatives is empty): the FMU and its model "
+          "description disagree, so its states would not be integrated; re-export the FMU");
+    }
     if (u.terminate) return false;
     if (!u.needs_update) return true;
   }
@@ -99,6 +107,7 @@ bool ModelExchange::event_iteration() {
 }
 
 void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
+  if (event_observer_) event_observer_(time_, false);
   access_->enter_event_mode();
   if (in_event_mode) in_event_mode();
   const bool go_on = event_iteration();
@@ -112,6 +121,7 @@ void ModelExchange::handle_event(const std::function<void()>& in_event_mode) {
   if (!x_.empty()) access_->get_states(x_.data());
   configure_solver(options_);  // nominals may have changed; restart step-size control
   refresh();
+  if (event_observer_) event_observer_(time_, true);
 }
 
 void ModelExchange::move_to(double t, const double* x) {
@@ -124,7 +134,8 @@ void ModelExchange::move_to(double t, const double* x) {
 
 void ModelExchange::rhs(double t, const double* x, double* dx) {
   move_to(t, x);
-  access_->get_derivatives(dx);
+  // No states, nothing to ask: several exporters return an error for a zero-length call.
+  if (!x_.empty()) access_->get_derivatives(dx);
 }
 
 void ModelExchange::refresh() {
@@ -151,6 +162,9 @@ void ModelExchange::set_tunable_parameters(const ValueReference* vr, std::size_t
     access_->set_real(vr, n, values);
     return;
   }
+  // The event iteration runs at the simulator's own (time, states), not wherever the last
+  // evaluation left the FMU (a solver stage, possibly past an event the step has not located).
+  move_to(time_, x_.data());
   handle_event([&] { access_->set_real(vr, n, values); });
 }
 
@@ -185,6 +199,21 @@ bool ModelExchange::accept_step(double t1, const double* x1) {
     handle_event();
   }
   return !terminate_requested_;
+}
+
+bool ModelExchange::may_meet_event(double t1) const {
+  return !z_.empty() || next_time_event_ < t1 || is_close(next_time_event_, t1);
+}
+
+ModelExchange::EventOnPath ModelExchange::meets_event(double t1, const double* x1) {
+  const bool at_end = is_close(next_time_event_, t1);
+  if (next_time_event_ < t1 && !at_end) return EventOnPath::inside;
+  if (!z_.empty()) {
+    move_to(t1, x1);
+    access_->get_event_indicators(ztmp_.data());
+    if (crossed(z_, ztmp_)) return EventOnPath::inside;
+  }
+  return at_end ? EventOnPath::at_end : EventOnPath::none;
 }
 
 bool ModelExchange::crossed(const std::vector<double>& a, const std::vector<double>& b) const {
@@ -364,6 +393,10 @@ bool ModelExchange::do_step(double t, double h) {
     }
   }
   time_ = target;
+  if (is_close(time_, next_time_event_) || time_ > next_time_event_) {
+    handle_event();  // due at the end: the values at target are the ones after it
+    if (terminate_requested_) return false;
+  }
   return true;
 }
 

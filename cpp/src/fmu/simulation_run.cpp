@@ -64,6 +64,10 @@ SimulationRun::SimulationRun(std::shared_ptr<FmuSimulator> simulator, double sta
   reserve_rows(static_cast<std::size_t>(std::min(expected, 1e8)));
 }
 
+SimulationRun::~SimulationRun() {
+  if (record_events_ && model_exchange_ != nullptr) model_exchange_->set_event_observer({});
+}
+
 void SimulationRun::reserve_rows(std::size_t rows) {
   capacity_ = rows;
   table_.resize(rows * (1 + n_real_));
@@ -95,6 +99,31 @@ void SimulationRun::record(double t) {
     for (std::size_t i = 0; i < nb; ++i) booleans_[rows_ * nb + i] = bool_buffer_[i] ? 1 : 0;
   }
   ++rows_;
+}
+
+void SimulationRun::record_point(double t) {
+  if (record_events_ && rows_ == rows_after_event_ && is_close(t, event_time_)) return;
+  record(t);
+}
+
+void SimulationRun::set_record_events(bool on) {
+  if (started_) throw std::logic_error("record_events: set it before the run starts");
+  record_events_ = on;
+  if (model_exchange_ == nullptr) return;  // co-simulation FMUs handle events inside doStep
+  if (!on) {
+    model_exchange_->set_event_observer({});
+    return;
+  }
+  model_exchange_->set_event_observer([this](double t, bool after) {
+    if (!started_) return;  // initialization: the first row is the initial point
+    // An input event at a communication point: that point's row is already the left limit.
+    if (!after && rows_ > 0 && table_[(rows_ - 1) * (1 + n_real_)] == t) return;
+    record(t);
+    if (after) {
+      rows_after_event_ = rows_;
+      event_time_ = t;
+    }
+  });
 }
 
 void SimulationRun::record_typed(double* reals) {
@@ -172,14 +201,14 @@ bool SimulationRun::step_to(double next) {
     if (sim_->terminate_requested()) {
       terminated_by_fmu_ = true;
       finished_ = true;
-      record(sim_->last_successful_time());
+      record_point(sim_->last_successful_time());
       return false;
     }
     throw FmuError("the FMU discarded the step from t = " + std::to_string(time_) + " to " +
                    std::to_string(next) + "; use a smaller step");
   }
   time_ = next;
-  record(time_);
+  record_point(time_);
   return true;
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 HELP = "Simulate an FMU in the compiled core and write the results as CSV."
 
@@ -25,7 +26,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--kind", choices=("cs", "me"), default=None, help="co-simulation or model exchange"
     )
     parser.add_argument("--solver", choices=("dopri45", "rk4"), default="dopri45")
-    parser.add_argument("--rtol", type=float, default=None, help="relative tolerance (ME)")
+    parser.add_argument(
+        "--tolerance",
+        "--rtol",
+        dest="tolerance",
+        type=float,
+        default=None,
+        help="relative tolerance, passed to the FMU (co-simulation) and used by the native "
+        "solver (model exchange); default: the FMU's DefaultExperiment tolerance",
+    )
     # -o/--output is the file written, as in every fmitwin command; the variables to record
     # keep the attribute name `output` (the library's `outputs=`)
     parser.add_argument(
@@ -56,6 +65,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="CSV file to write (default: stdout)",
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a recorded output is NaN (default: warn and write it)",
+    )
 
 
 def _start_values(pairs: list[str], model) -> dict:
@@ -87,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
 
     try:
-        if args.fmu.lower().endswith((".ssp", ".ssd")):
-            result = _simulate_system(args)
-        else:
-            result = _simulate_fmu(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            if args.fmu.lower().endswith((".ssp", ".ssd")):
+                result = _simulate_system(args)
+            else:
+                result = _simulate_fmu(args)
+        for warning in caught:
+            print(f"fmitwin simulate: warning: {warning.message}", file=sys.stderr)
     except (FmuError, KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fmitwin simulate: {message}", file=sys.stderr)
@@ -137,7 +155,8 @@ def _simulate_fmu(args: argparse.Namespace):
         start_values=_start_values(args.set, model),
         kind=args.kind,
         solver=args.solver,
-        rtol=args.rtol,
+        tolerance=args.tolerance,
+        strict=args.strict,
         progress=show,
     )
 
@@ -145,6 +164,7 @@ def _simulate_fmu(args: argparse.Namespace):
 def _simulate_system(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.simulation import run_tolerance
     from fmitwin.ssp import read_ssp
 
     if args.kind is not None:
@@ -154,6 +174,10 @@ def _simulate_system(args: argparse.Namespace):
     t0 = args.start if args.start is not None else exp.get("start_time", 0.0)
     t1 = args.stop if args.stop is not None else exp.get("stop_time", t0 + 1.0)
     step = args.step or exp.get("step") or (t1 - t0) / 500
+    if args.tolerance is not None:
+        for instance in system.instances.values():
+            if instance.tolerance is None:
+                instance.tolerance = run_tolerance(instance.model, instance.kind, args.tolerance)
     return system.simulate(
         t1,
         step,
@@ -163,6 +187,7 @@ def _simulate_system(args: argparse.Namespace):
         outputs=args.output,
         start_values=_start_values(args.set, system),
         solver=args.solver,
-        solver_rtol=args.rtol if args.rtol is not None else 1e-6,
+        solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
+        strict=args.strict,
         progress=_show_progress(args, t0, t1, step),
     )

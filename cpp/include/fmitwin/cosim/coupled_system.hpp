@@ -127,13 +127,25 @@ class CoupledSystem {
   void transfer(std::int64_t k, double t);
   // Makes direct-feedthrough outputs consistent with their inputs at time t (instances latching
   // at base step k only): one sweep in data-flow order when there is no algebraic loop, else
-  // fixed-point iteration or Newton (LoopSolverOptions); throws std::runtime_error naming the
+  // fixed-point iteration or Newton (LoopSolverOptions); throws FmuError naming the
   // loop when it does not converge.
   void settle(std::int64_t k, double t);
   bool has_feedthrough() const { return !feedthrough_order_.empty(); }
   bool has_feedthrough_instance(std::size_t i) const;
-  // Steps one simulator; throws FmuError (with the instance name) on error, returns false on discard.
+  // Steps one simulator; throws FmuError (with the instance name) on error, returns false on
+  // discard. A simulator asking to end the simulation sets termination(); when it still
+  // reached t + h the step counts as done (true), else false.
   bool step_instance(std::size_t i, double t, double h);
+  // Set once an instance asked to end the simulation (FMI terminateSimulation): which one and
+  // the time it reached. Masters stop there; restore_state() keeps it (a master's own rollback),
+  // clear_termination() forgets it (a checkpoint restored by the user).
+  struct Termination {
+    bool requested = false;
+    std::size_t instance = 0;
+    double time = 0.0;
+  };
+  const Termination& termination() const { return termination_; }
+  void clear_termination() { termination_ = {}; }
   // The connected real outputs (the coupling signals), for error estimation.
   void coupling_outputs(std::vector<double>& out) const;
 
@@ -172,6 +184,7 @@ class CoupledSystem {
   std::vector<std::size_t> feedthrough_order_;  // instances settled, in data-flow order
   bool feedthrough_needs_iteration_ = false;
   bool initialized_ = false;
+  Termination termination_;
 };
 
 // Everything needed to put the system back where it was: every simulator's saved state and the

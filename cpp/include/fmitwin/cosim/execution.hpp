@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,7 +34,9 @@ class Execution {
   // `set_up_simulators`: see CoupledSystem::initialize.
   void initialize(double start_time, double stop_time, bool set_up_simulators = true);
   // Steps until `end_time` (landing on it, and on every observer's next_time() on the way).
-  // Returns the time reached: end_time, or earlier after request_stop().
+  // Returns the time reached: end_time, or earlier after request_stop() or when an instance
+  // asked to end the simulation (system().termination(): the run ends at the last communication
+  // point all instances reached, and later calls return at once).
   double run_until(double end_time);
   // 0: as fast as possible; f > 0: simulated time advances f times as fast as wall-clock time
   // (communication points wait for their wall-clock instant; a late run does not catch up by
@@ -41,6 +44,9 @@ class Execution {
   void set_real_time_factor(double factor);
   double real_time_factor() const { return real_time_factor_; }
   void request_stop() { stop_requested_ = true; }
+  // Called by run_until every few steps on its own thread; returning true stops it there (the
+  // bindings use it to let Ctrl-C through). Empty: none. Must not throw.
+  void set_interrupt_check(std::function<bool()> check) { interrupt_check_ = std::move(check); }
   // Replaces the signal of a system input (one set before initialize) from the current time on:
   // an instance stepping every base step takes the new value now, a multi-rate one at its next
   // latch point.
@@ -65,6 +71,7 @@ class Execution {
   std::int64_t steps_ = 0;
   double real_time_factor_ = 0.0;
   std::atomic<bool> stop_requested_{false};
+  std::function<bool()> interrupt_check_;
   bool initialized_ = false;
 };
 

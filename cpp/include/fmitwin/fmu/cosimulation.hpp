@@ -46,9 +46,9 @@ class FmuSimulator : public Simulator {
   const std::shared_ptr<FmuAccess>& shared_access() const { return access_; }
 
   // After do_step() returned false: true when the FMU asked to terminate (not a retryable discard).
-  bool terminate_requested() const { return terminate_requested_; }
+  bool terminate_requested() const override { return terminate_requested_; }
   // After a terminate request: the time the FMU reached.
-  double last_successful_time() const { return last_successful_time_; }
+  double last_successful_time() const override { return last_successful_time_; }
   virtual void enter_initialization(double start_time, double stop_time) = 0;
   virtual void exit_initialization() = 0;
   void setup(double start_time, double stop_time) override {
@@ -86,6 +86,12 @@ class CoSimulation final : public FmuSimulator {
   // `tolerance` > 0 is passed to the FMU as its relative tolerance (fmi2SetupExperiment /
   // fmi3EnterInitializationMode); <= 0 leaves it undefined.
   explicit CoSimulation(std::shared_ptr<FmuAccess> access, double tolerance = 0.0);
+
+  // The relative tolerance given to the FMU at enter_initialization (<= 0: undefined). Set it
+  // before setup()/enter_initialization(); FMUs with an internal solver use it (FMPy passes the
+  // model description's DefaultExperiment tolerance, and so does fmitwin.simulate).
+  void set_tolerance(double tolerance);
+  double tolerance() const { return tolerance_; }
 
   void enter_initialization(double start_time, double stop_time) override;
   void exit_initialization() override;

@@ -10,8 +10,16 @@
 //     so F = [[Phi], [0 I]] is the state-transition Jacobian of the step (not I + A dt). A Phi is
 //     evaluated column by column with fmi*GetDirectionalDerivative (seed = a column of Phi) when
 //     the FMU provides it, else by central differences of f along that column; df/dp always by
-//     central differences (FMI lets parameters change only in event mode). Events inside a
-//     Jacobian-propagating step are handled at the step's end.
+//     central differences (FMI lets parameters change only in event mode).
+//     Events: when the step meets an event (an event indicator changes sign, or a time event is
+//     due), the step is run again from its start by the ModelExchange solver, which locates the
+//     event inside dt, applies the FMU's reset and continues; F is then the central difference
+//     of that whole flow map (events included) along each state and parameter, i.e. the product
+//     of the flows' Jacobians and the event's saltation matrix
+//         S = dR/dx + (f+ - dR/dx f-) (dg/dx) / (dg/dx . f-)     (g: event indicator, R: reset)
+//     without forming it. This needs canGetAndSetFMUstate (the step's start is saved); without
+//     it, a time event exactly at the step's end is handled there after the integrated flow
+//     (F then omits the reset's Jacobian), and an event inside the step is refused (FmuError).
 //   measure(x, u): z = the chosen FMU variables at (x, u); H = dz/dx from directional derivatives
 //     (states and inputs as knowns) or central differences, parameter columns by differences.
 //
@@ -56,6 +64,8 @@ class FmuEstimationCore {
   // Applies u and the parameter part of x (if changed), then the states at the current time.
   void load(const Eigen::Ref<const Eigen::VectorXd>& x, const Eigen::Ref<const Eigen::VectorXd>& u);
   void set_parameters(const double* p);
+  // The FMU holds the parameters p again (a saved state was restored): no FMU call.
+  void parameters_restored(const double* p);
   // Column k of [A Phi | ...]: writes A * v for a state-space direction v at the loaded point.
   void jacobian_times(double t, const double* x, const double* v, double* out);
   // df/dp_j at (t, x) by central differences (event-mode parameter changes).
@@ -93,10 +103,19 @@ class FmuProcessModel : public ProcessModel {
  private:
   void augmented_rhs(double t, const double* y, double* dy);
   void integrate_augmented(double t0, double dt);
+  // From the saved step start: x(t0 + dt) for the point x through the event-locating solver.
+  // Returns false when the FMU asked to terminate.
+  bool flow(const SimulatorState& start, const Eigen::VectorXd& x, const Eigen::VectorXd& u,
+            double dt, double* x_next);
+  // The step across an event: the FMU ends at the flow of x; phi_ = d x_next / d [x; p].
+  bool propagate_across_events(const SimulatorState& start, const Eigen::VectorXd& x,
+                               const Eigen::VectorXd& u, double dt);
 
   std::shared_ptr<FmuEstimationCore> core_;
   RungeKuttaStepper stepper_;
   std::vector<double> y_, y1_, f0_, f1_, atol_, column_;
+  Eigen::MatrixXd phi_;  // d x_next / d [x; p] of a step across events (n x (n + np))
+  std::vector<double> start_parameters_;  // the parameters the saved step start holds
   double h_ = 0.0;  // Dormand-Prince step carried between predicts
   // Between begin_points() and end_points(): the step's start (FMU and solver state, h_), and
   // whether a point has run from it since.

@@ -55,7 +55,9 @@ class ModelExchange : public FmuSimulator {
   void exit_initialization() override;
 
   // Integrates from time() to t + h; returns false when the FMU asked to terminate
-  // (terminate_requested(), last_successful_time()).
+  // (terminate_requested(), last_successful_time()). An event at t + h (a time event due then,
+  // a state event located there) is handled before returning: the FMU then holds the values
+  // after it, as a co-simulation FMU does at the end of its step.
   bool do_step(double t, double h) override;
 
   std::unique_ptr<SimulatorState> save_state() override;
@@ -88,6 +90,20 @@ class ModelExchange : public FmuSimulator {
   bool accept_step(double t1, const double* x1);
   // Events handled since setup (state, time and step events).
   std::size_t event_count() const { return event_count_; }
+  // Called at every event: with after = false at the event's time before the FMU enters event
+  // mode (the left limit), with after = true once it is back in continuous-time mode with the
+  // new values. Empty: none. Used by SimulationRun to record both sides of events.
+  using EventObserver = std::function<void(double t, bool after)>;
+  void set_event_observer(EventObserver observer) { event_observer_ = std::move(observer); }
+  // Whether a step from time() can meet an event before t1: the FMU has event indicators, or
+  // announced a time event at or before t1.
+  bool may_meet_event(double t1) const;
+  // Where the path from (time(), states()) to (t1, x1) meets an event: inside (a time event due
+  // before t1, or an event indicator whose sign at (t1, x1) differs from the one at time()), at
+  // the end only (a time event due at t1), or none. Leaves the FMU at (t1, x1); time() and
+  // states() are unchanged.
+  enum class EventOnPath { none, at_end, inside };
+  EventOnPath meets_event(double t1, const double* x1);
 
  private:
   void rhs(double t, const double* x, double* dx);
@@ -115,6 +131,7 @@ class ModelExchange : public FmuSimulator {
   double h_ = 0.0;  // Dormand-Prince step carried over between calls (0: choose afresh)
   bool initialized_ = false;
   std::size_t event_count_ = 0;
+  EventObserver event_observer_;
   std::vector<double> x_, dx_, z_, atol_;
   std::vector<double> x1_, f1_, z1_, xe_, ztmp_;
 };

@@ -47,6 +47,9 @@ class SimulationRun {
   // `variable_step`: the FMU can handle variable communication step sizes.
   SimulationRun(std::shared_ptr<FmuSimulator> simulator, double start_time, double stop_time,
                 double step, bool variable_step, InputTable inputs, OutputSelection outputs);
+  ~SimulationRun();  // detaches its event observer from the simulator
+  SimulationRun(const SimulationRun&) = delete;
+  SimulationRun& operator=(const SimulationRun&) = delete;
 
   // Sets the inputs at t on the simulator (FMPy applies them at the start time, before leaving
   // initialization mode, with after_event = false).
@@ -75,9 +78,19 @@ class SimulationRun {
   std::size_t real_columns() const { return n_real_; }
   std::size_t integer_columns() const { return n_integer_; }
   bool terminated_by_fmu() const { return terminated_by_fmu_; }
+  // Model exchange: record a row at both sides of every event (the left limit, then the values
+  // after it) besides the communication points; a communication point at an event keeps one
+  // row after it. Without this (the default) rows are communication points only, with the
+  // values after any event there (as co-simulation and FMPy). Set before the first advance().
+  void set_record_events(bool on);
+  bool record_events() const { return record_events_; }
+  // Ends the run at the current time (after an interruption): take_results() then gives the
+  // rows recorded so far.
+  void stop_early() { finished_ = true; }
 
  private:
   void record(double t);
+  void record_point(double t);  // record(t) unless the last row is an event's "after" row at t
   void record_typed(double* reals);  // the reads of record() but for the one-Float64-read case
   // Steps the simulator from time_ to next and records there; false (finished) when the FMU asked
   // to terminate, FmuError when it discarded the step.
@@ -104,6 +117,11 @@ class SimulationRun {
   bool started_ = false;
   bool finished_ = false;
   bool terminated_by_fmu_ = false;
+  bool record_events_ = false;
+  // The row count right after an event's "after" row, and that event's time: a communication
+  // point recorded at that time would repeat the row.
+  std::size_t rows_after_event_ = 0;
+  double event_time_ = -std::numeric_limits<double>::infinity();
   ModelExchange* model_exchange_;  // sim_ when it integrates natively (it handles input events)
   CoSimulation* co_simulation_;    // sim_ when it is a co-simulation FMU
   std::vector<double> input_values_, set_input_values_;  // at this step; as last set (CS)
