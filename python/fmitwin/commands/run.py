@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from fmitwin.live.config import ConfigError, load_config
+    from fmitwin.live.redact import install_log_redaction
 
     try:
         config = load_config(args.twin)
@@ -41,8 +42,13 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO if args.no_status else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",
     )
+    install_log_redaction()
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    return asyncio.run(_run(config, args, signal))
+    try:
+        return asyncio.run(_run(config, args, signal))
+    except ConfigError as exc:  # found when the twin is built (the FMU, the server's files)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _run(config, args, signal) -> int:

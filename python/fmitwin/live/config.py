@@ -4,6 +4,12 @@ Every error is a :class:`ConfigError` naming the file, the line and the dotted k
 ``twin.toml:14: [sensors.T.range] expected [low, high] with low < high, got [400, 250]``.
 Unknown keys are errors too (a typo must not silently fall back to a default).
 
+Passwords are never written in the file: a client password comes from an environment variable
+(``password_env``) or a file of its own (``password_file``), a user of the twin's server has an
+argon2 ``password_hash`` (or one of those two); ``password = "..."`` and passwords in URLs are
+refused. A password is refused, too, where it would cross the network in the clear (OPC UA
+without ``[opcua.security]``, ``mqtt://`` without TLS) unless ``allow_insecure_credentials = true``.
+
 Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 
     [twin]     name
@@ -12,13 +18,18 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
                growth per second; keyed by state or estimated parameter), gate_probability,
                reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
                [filter.recalibration] parameters, noise, duration
-    [opcua]    endpoint, publishing_interval, username, password, [opcua.security]
-    [mqtt]     url, qos, username, password, client_id, session ("clean" | "persistent"),
-               [mqtt.tls]
+    [opcua]    endpoint, publishing_interval, username, password_env | password_file,
+               allow_insecure_credentials, [opcua.security]
+    [mqtt]     url, qos, username, password_env | password_file, allow_insecure_credentials,
+               client_id, session ("clean" | "persistent"), [mqtt.tls]
     [csv]      path, speed
     [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
                        stale_after
-    [publish]  opcua, namespace, mqtt, prefix, interval
+    [publish]  opcua, namespace, application_uri, anonymous ("read" | "off"), users_file,
+               allow_insecure_credentials, allow_remote_clients, mqtt, prefix, interval,
+               [publish.security] policies, certificate, private_key, trust_store,
+               trust_on_first_use; [publish.users.<name>] role, password_hash | password_env |
+               password_file
     [commands] enabled, [commands.<name>] variable, via, node | topic, min, max, max_rate, period,
                law ("proportional"), state, setpoint, gain, bias
     [history]  path, flush_interval
@@ -27,16 +38,23 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+
+from fmitwin.live.access import ANONYMOUS, ROLES, AccessPolicy, UserAccount, read_users_file
+from fmitwin.live.serving import CREDENTIALS_IN_CLEAR, ENCRYPTED, ServerSecurity, is_loopback
+from fmitwin.live.serving import POLICIES as SERVER_POLICIES
 
 POLICIES = ("physical_wins", "virtual_wins", "merge")
 SOURCES = ("opcua", "mqtt", "csv")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
+CLIENT_POLICIES = ("Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
 MQTT_SESSIONS = ("clean", "persistent")
 _MQTT_URL = re.compile(r"^mqtts?://([^:@/]+(:[^@/]*)?@)?[^:/@]+(:\d+)?/?$")
 
@@ -227,8 +245,9 @@ class OpcUaConfig:
     publishing_interval: float = 0.05  # seconds
     sampling_interval: float = 0.0  # seconds; 0 = report every change
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # from password_env or password_file, never the file itself
     security: SecurityConfig | None = None
+    allow_insecure_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,9 +262,10 @@ class MqttConfig:
     url: str
     qos: int = 1
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # from password_env or password_file, never the file itself
     client_id: str | None = None
     tls: TlsConfig | None = None
+    allow_insecure_credentials: bool = False
     # "persistent": the broker keeps the subscriptions under client_id and queues QoS >= 1
     # readings while the twin is away (MQTT 3.1.1 clean_session = false)
     session: str = "clean"
@@ -302,9 +322,11 @@ class RecalibrationConfig:
 class PublishConfig:
     opcua: str | None = None
     namespace: str = "urn:fmitwin:twin"
-    mqtt: str | None = None
+    mqtt: str | None = None  # published with the [mqtt] table's credentials and TLS
     prefix: str = "fmitwin/twin"
     interval: float = 0.02  # minimum seconds between two publications of the estimate
+    security: ServerSecurity = field(default_factory=ServerSecurity)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -392,7 +414,7 @@ def parse_config(text: str, path: str | Path = "<twin>") -> TwinConfig:
         csv_section.finish()
     sources = {"opcua": opcua, "mqtt": mqtt, "csv": csv}
     sensors = _sensors(root.table("sensors", required=True), model, sources)
-    publish = _publish(root.table("publish"), name)
+    publish = _publish(root.table("publish"), name, base)
     enabled, commands = _commands(root.table("commands"), model)
     history_section = root.table("history")
     history = HistoryConfig(path=None)
@@ -566,15 +588,64 @@ def _optional_path(section: _Section, key: str, base: Path, required=False) -> P
     return p
 
 
+def _secret(section: _Section, base: Path, *, hash_ok: bool = False) -> str | None:
+    """A password from ``password_env`` (an environment variable) or ``password_file`` (first
+    line of a file); never from the twin file itself."""
+    if section.has("password"):
+        section.get("password", str)
+        raise section.error(
+            "password",
+            'passwords are not kept in the twin file; use password_env = "VARIABLE" or '
+            'password_file = "path"'
+            + (" (or password_hash from `fmitwin passwd`)" if hash_ok else ""),
+        )
+    keys = [k for k in ("password_env", "password_file") if section.has(k)]
+    if len(keys) > 1:
+        raise section.error(keys[1], "give one of password_env and password_file")
+    if not keys:
+        return None
+    if keys[0] == "password_env":
+        variable = section.get("password_env", str)
+        value = os.environ.get(variable)
+        if not value:
+            raise section.error("password_env", f"environment variable {variable} is not set")
+        return value
+    path = _optional_path(section, "password_file", base, required=True)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0]:
+        raise section.error("password_file", f"{path} is empty; put the password on line 1")
+    return lines[0]
+
+
+def _no_url_password(section: _Section, key: str, url: str) -> None:
+    if urlparse(url).password is not None:
+        raise section.error(
+            key,
+            "a password in the URL would be kept in the file; put the user in username and the "
+            "password in password_env or password_file",
+        )
+
+
+def _insecure(section: _Section, key: str, why: str) -> None:
+    """Refuse credentials that would travel in the clear, unless explicitly allowed."""
+    if not section.get("allow_insecure_credentials", bool, False):
+        raise section.error(
+            key,
+            f"this password would travel in the clear ({why}); encrypt the link, or set "
+            "allow_insecure_credentials = true to accept that",
+        )
+
+
 def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
     if section is None:
         return None
     endpoint = section.get("endpoint", str)
     if not endpoint.startswith("opc.tcp://"):
         raise section.error("endpoint", f"expected an opc.tcp:// URL, got {endpoint!r}")
+    _no_url_password(section, "endpoint", endpoint)
     security = None
     if (sec := section.table("security")) is not None:
-        policy = sec.choice("policy", ("Basic256Sha256",), "Basic256Sha256")
+        policy = sec.choice("policy", CLIENT_POLICIES, "Basic256Sha256")
         security = SecurityConfig(
             policy=policy,
             mode=sec.choice("mode", SECURITY_MODES, "SignAndEncrypt"),
@@ -584,9 +655,13 @@ def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
         )
         sec.finish()
     username = section.get("username", str, None)
-    password = section.get("password", str, None)
+    password = _secret(section, base)
     if (username is None) != (password is None):
-        raise section.error("password" if username else "username", "give both or neither")
+        raise section.error(
+            "password_env" if username else "username", "give a user name and its password"
+        )
+    if password is not None and security is None:
+        _insecure(section, "username", "OPC UA security None; add [opcua.security]")
     result = OpcUaConfig(
         endpoint=endpoint,
         publishing_interval=section.number("publishing_interval", 0.05, positive=True),
@@ -594,6 +669,7 @@ def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
         username=username,
         password=password,
         security=security,
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
     )
     section.finish()
     return result
@@ -605,6 +681,7 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
     url = section.get("url", str)
     if not _MQTT_URL.match(url):
         raise section.error("url", f"expected mqtt[s]://host[:port], got {url!r}")
+    _no_url_password(section, "url", url)
     qos = section.get("qos", int, 1)
     if qos not in (0, 1, 2):
         raise section.error("qos", f"expected 0, 1 or 2, got {qos}")
@@ -616,10 +693,12 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
             private_key=_optional_path(t, "private_key", base),
         )
         t.finish()
-    username = section.get("username", str, None)
-    password = section.get("password", str, None)
+    username = section.get("username", str, None) or urlparse(url).username
+    password = _secret(section, base)
     if password is not None and username is None:
         raise section.error("username", "a password needs a username")
+    if password is not None and tls is None and not url.startswith("mqtts://"):
+        _insecure(section, "url", "mqtt:// without TLS; use mqtts:// or add [mqtt.tls]")
     client_id = section.get("client_id", str, None)
     session = section.choice("session", MQTT_SESSIONS, "clean")
     if session == "persistent" and not client_id:
@@ -642,6 +721,7 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
         client_id=client_id,
         tls=tls,
         session=session,
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
     )
     section.finish()
     return result
@@ -701,7 +781,70 @@ def _sensors(section: _Section, model: ModelConfig, sources: dict) -> dict[str, 
     return sensors
 
 
-def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
+def _users(section: _Section | None, base: Path) -> dict[str, UserAccount]:
+    users: dict[str, UserAccount] = {}
+    if section is None:
+        return users
+    for name, u in section.tables():
+        role = u.choice("role", ROLES, "reader")
+        password_hash = u.get("password_hash", str, None)
+        password = _secret(u, base, hash_ok=True)
+        if (password_hash is None) == (password is None):
+            raise u.error(
+                "password_hash",
+                "give one of password_hash (from `fmitwin passwd`), password_env, password_file",
+            )
+        try:
+            users[name] = (
+                UserAccount(name, role, password_hash)
+                if password_hash is not None
+                else UserAccount.with_password(name, role, password)
+            )
+        except ValueError as exc:
+            raise u.error("password_hash", str(exc)) from None
+        u.finish()
+    section.finish()
+    return users
+
+
+def _server_security(section: _Section, twin_name: str, base: Path) -> ServerSecurity:
+    users = _users(section.table("users"), base)
+    if (path := _optional_path(section, "users_file", base)) is not None:
+        try:
+            from_file = read_users_file(path)
+        except ValueError as exc:
+            raise section.error("users_file", str(exc)) from None
+        if clash := sorted(set(users) & set(from_file)):
+            raise section.error("users_file", f"{clash} are also in [publish.users]")
+        users.update(from_file)
+    anonymous = section.choice("anonymous", ANONYMOUS[:2], "read")
+    if anonymous == "off" and not users:
+        raise section.error("anonymous", "with anonymous off and no users nobody can connect")
+    sec = section.table("security") or _Section(section.file, {}, (*section.path, "security"), {})
+    policies = sec.get("policies", list, list(ENCRYPTED))
+    if unknown := [p for p in policies if p not in SERVER_POLICIES]:
+        names = ", ".join(SERVER_POLICIES)
+        raise sec.error("policies", f"unknown {unknown}; choose from {names}")
+    if not policies:
+        raise sec.error("policies", 'at least one is needed (list "None" to allow plain text)')
+    result = ServerSecurity(
+        policies=tuple(policies),
+        certificate=base / sec.get("certificate", str, "pki/own/certificate.der"),
+        private_key=base / sec.get("private_key", str, "pki/own/private_key.pem"),
+        application_uri=section.get("application_uri", str, f"urn:fmitwin:twin:{twin_name}"),
+        trust_store=base / sec.get("trust_store", str, "pki"),
+        trust_on_first_use=sec.get("trust_on_first_use", bool, False),
+        access=AccessPolicy(users, anonymous),
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
+        allow_remote_clients=section.get("allow_remote_clients", bool, False),
+    )
+    sec.finish()
+    if result.credentials_in_clear():
+        raise section.error("users" if section.has("users") else "users_file", CREDENTIALS_IN_CLEAR)
+    return result
+
+
+def _publish(section: _Section | None, twin_name: str, base: Path) -> PublishConfig:
     if section is None:
         return PublishConfig(
             namespace=f"urn:fmitwin:twin:{twin_name}", prefix=f"fmitwin/{twin_name}"
@@ -709,15 +852,33 @@ def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
     opcua = section.get("opcua", str, None)
     if opcua is not None and not opcua.startswith("opc.tcp://"):
         raise section.error("opcua", f"expected an opc.tcp:// URL, got {opcua!r}")
+    if opcua is not None:
+        host = urlparse(opcua).hostname or ""
+        if not is_loopback(host) and not section.get("allow_remote_clients", bool, False):
+            raise section.error(
+                "opcua",
+                f"{host} would accept connections from other machines; bind 127.0.0.1, or set "
+                "allow_remote_clients = true (with users and an encrypting policy)",
+            )
     mqtt = section.get("mqtt", str, None)
     if mqtt is not None and not _MQTT_URL.match(mqtt):
         raise section.error("mqtt", f"expected mqtt://host[:port], got {mqtt!r}")
+    if mqtt is not None:
+        _no_url_password(section, "mqtt", mqtt)
+    prefix = section.get("prefix", str, f"fmitwin/{twin_name}").rstrip("/")
+    for key, value in (("prefix", prefix), ("twin.name", twin_name)):
+        if any(c in value for c in "#+") or not value:
+            raise section.error(
+                "prefix", f"{key} {value!r}: MQTT topics cannot hold the wildcards # and +"
+            )
     result = PublishConfig(
         opcua=opcua,
         namespace=section.get("namespace", str, f"urn:fmitwin:twin:{twin_name}"),
         mqtt=mqtt,
-        prefix=section.get("prefix", str, f"fmitwin/{twin_name}").rstrip("/"),
+        prefix=prefix,
         interval=section.number("interval", 0.02, nonneg=True),
+        security=_server_security(section, twin_name, base),
+        line=section.line(),
     )
     section.finish()
     return result

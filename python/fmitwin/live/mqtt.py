@@ -51,6 +51,7 @@ from fmitwin.live.readings import (
     Reading,
     raise_if_cancelled,
 )
+from fmitwin.live.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +108,23 @@ def client_args(
     client_id: str | None = None,
     persistent: bool = False,
     role: str = "client",
+    allow_insecure_credentials: bool = False,
 ) -> dict:
     """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
     URL (explicit ``username``/``password`` take precedence over the URL's); ``persistent``
-    resumes the session kept under ``client_id`` (clean_session = false)."""
+    resumes the session kept under ``client_id`` (clean_session = false). A password without
+    TLS is refused (ValueError) unless ``allow_insecure_credentials``."""
     if persistent and not client_id:
         raise ValueError("a persistent MQTT session needs a client_id")
     parsed = urlparse(url)
     username = username if username is not None else unquote(parsed.username or "") or None
     password = password if password is not None else unquote(parsed.password or "") or None
     secure = parsed.scheme == "mqtts" or tls is not None
+    if password is not None and not secure and not allow_insecure_credentials:
+        raise ValueError(
+            f"MQTT {redact(url)}: the password would travel in the clear (mqtt:// without TLS); "
+            "use mqtts:// or TLS settings, or allow it explicitly (allow_insecure_credentials)"
+        )
     args: dict = {
         "hostname": parsed.hostname or "127.0.0.1",
         "port": parsed.port or (8883 if secure else 1883),
@@ -226,6 +234,18 @@ class MqttLink:
             raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
 
 
+def mqtt_auth(cfg: MqttConfig | None) -> dict:
+    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table."""
+    if cfg is None:
+        return {}
+    return {
+        "username": cfg.username,
+        "password": cfg.password,
+        "tls": cfg.tls,
+        "allow_insecure_credentials": cfg.allow_insecure_credentials,
+    }
+
+
 def sensor_link(
     cfg: MqttConfig,
     sensors: Sequence[SensorConfig],
@@ -251,9 +271,7 @@ def sensor_link(
         qos=cfg.qos,
         handlers={topic: handler_for(names) for topic, names in by_topic.items()},
         on_event=on_event,
-        username=cfg.username,
-        password=cfg.password,
-        tls=cfg.tls,
         client_id=cfg.client_id,
+        **mqtt_auth(cfg),
         persistent=cfg.session == "persistent",
     )

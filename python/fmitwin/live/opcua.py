@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from asyncua import Client, ua
-from asyncua.crypto import uacrypto
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.crypto import security_policies, uacrypto
 from cryptography import x509
 
 from fmitwin.live.config import OpcUaConfig, SensorConfig
@@ -88,6 +87,11 @@ async def certificate_uri(path) -> str | None:
 
 async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
     """A connected asyncua client with the configured security and identity."""
+    if cfg.password is not None and cfg.security is None and not cfg.allow_insecure_credentials:
+        raise ValueError(
+            f"OPC UA {cfg.endpoint}: the password would travel in the clear (security None); "
+            "configure a security policy, or allow it explicitly (allow_insecure_credentials)"
+        )
     client = Client(cfg.endpoint, timeout=timeout)
     if cfg.username is not None:
         client.set_user(cfg.username)
@@ -97,7 +101,7 @@ async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
         # the server checks that our application URI is the one in our certificate
         client.application_uri = await certificate_uri(sec.certificate) or client.application_uri
         await client.set_security(
-            SecurityPolicyBasic256Sha256,
+            getattr(security_policies, f"SecurityPolicy{sec.policy}"),
             certificate=str(sec.certificate),
             private_key=str(sec.private_key),
             server_certificate=None

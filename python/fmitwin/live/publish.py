@@ -2,7 +2,8 @@
 health and status.
 
 OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
-``Objects/<twin>/...``)::
+``Objects/<twin>/...``; every node is read-only for every client, whatever its role: only the twin
+writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
     <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time
     <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
@@ -36,22 +37,30 @@ from asyncua import Server, ua
 from fmitwin.live.mqtt import MqttLink, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import raise_if_cancelled
+from fmitwin.live.serving import ServerSecurity
 from fmitwin.live.synchronizer import Estimate, Synchronizer
 
 
 class TwinOpcUaServer:
     """An asyncua server exposing one twin's estimates; create, ``await start()``, ``publish``."""
 
-    def __init__(self, endpoint: str, namespace: str, twin: str, sync: Synchronizer) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        namespace: str,
+        twin: str,
+        sync: Synchronizer,
+        security: ServerSecurity,
+    ) -> None:
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
-        self.sync = sync
+        self.sync, self.security = sync, security
         self.server = Server()
         self.index = 0
         self._nodes: dict[str, ua.NodeId] = {}
 
     async def start(self) -> None:
         await self.server.init()
-        self.server.set_endpoint(self.endpoint)
+        await self.security.apply(self.server, self.endpoint, f"twin {self.twin}'s OPC UA server")
         self.server.set_server_name(f"fmitwin twin {self.twin}")
         self.index = await self.server.register_namespace(self.namespace)
         root = await self.server.nodes.objects.add_object(self._id(""), self.twin)

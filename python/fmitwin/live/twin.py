@@ -24,10 +24,11 @@ import numpy as np
 from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
-from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
+from fmitwin.live.mqtt import MqttLink, encode_payload, mqtt_auth, sensor_link
 from fmitwin.live.opcua import OpcUaSource
 from fmitwin.live.publish import Publisher, TwinOpcUaServer
 from fmitwin.live.readings import Reading, raise_if_cancelled
+from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer
 
@@ -231,9 +232,15 @@ class Twin:
         pub = config.publish
         self.server = self.publish_link = None
         if pub.opcua:
-            self.server = TwinOpcUaServer(pub.opcua, pub.namespace, config.name, self.sync)
+            if problem := pub.security.problem():
+                raise ConfigError(str(config.file), pub.line, "publish", problem)
+            self.server = TwinOpcUaServer(
+                pub.opcua, pub.namespace, config.name, self.sync, pub.security
+            )
         if pub.mqtt:
-            self.publish_link = MqttLink("publish", pub.mqtt, on_event=self.event)
+            self.publish_link = MqttLink(
+                "publish", pub.mqtt, on_event=self.event, **mqtt_auth(config.mqtt)
+            )
         self.publisher = Publisher(
             self.sync,
             opcua=self.server,
@@ -248,6 +255,7 @@ class Twin:
         self.started = time.time()
 
     def event(self, kind: str, details: dict) -> None:
+        details = redact_details(details)  # a URL with a password never reaches log or history
         now = self.clock()
         self.events.append((now, kind, details))
         if self.history is not None:
