@@ -33,6 +33,21 @@ log = logging.getLogger(__name__)
 #: Errors that mean "the server is gone or refused us": reconnect, never crash.
 LINK_ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, ua.UaError, RuntimeError)
 
+_REFUSED_CERTIFICATE = ("BadCertificateUntrusted", "BadSecurityChecksFailed", "BadCertificate")
+
+
+def link_failure_reason(cfg: OpcUaConfig, exc: BaseException) -> str:
+    """What went wrong with the link, in words that say what to do."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if cfg.security is not None and (
+        isinstance(exc, AssertionError) or any(code in text for code in _REFUSED_CERTIFICATE)
+    ):
+        return (
+            f"certificate not trusted by the server: trust {cfg.security.certificate} there "
+            f"({text})"
+        )
+    return text
+
 
 async def resolve_node_id(client: Client, address: str) -> ua.NodeId:
     """``nsu=<uri>;s=<id>`` (or i=, g=, b=) -> a NodeId with the server's current index."""
@@ -190,10 +205,10 @@ class OpcUaSource:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except LINK_ERRORS as exc:
+            except Exception as exc:  # every failure of the link is retried; none stops the twin
                 if asyncio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancel surfaced as a link error
-                self._down(exc)
+                self._down(link_failure_reason(self.cfg, exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2.0, self.backoff_max)
             if self.status.connected:
@@ -203,8 +218,21 @@ class OpcUaSource:
         client = await connect_client(self.cfg)
         try:
             by_node: dict[ua.NodeId, list[str]] = {}
+            missing: dict[str, list[str]] = {}
             for s in self.sensors:
-                by_node.setdefault(await resolve_node_id(client, s.address), []).append(s.name)
+                try:
+                    node = await resolve_node_id(client, s.address)
+                except ValueError:  # the server has no such namespace (a typo, or not yet)
+                    missing.setdefault(s.address.partition(";")[0], []).append(s.name)
+                    continue
+                by_node.setdefault(node, []).append(s.name)
+            for namespace, names in missing.items():
+                # these sensors go stale; the others work; the next session looks again
+                self._event(
+                    "node_error", sensors=names, status=f"namespace {namespace} not on the server"
+                )
+            if not by_node:
+                raise ConnectionError(f"none of the sensors' namespaces is on {self.cfg.endpoint}")
             handler = _Handler(by_node, self.submit)
             period_ms = self.cfg.publishing_interval * 1000.0
             sub = await client.create_subscription(period_ms, handler, queue_maxsize=100_000)
