@@ -28,6 +28,13 @@ An alarm is a divergence event, recorded with its evidence, and the conflict pol
 * ``merge``: both are kept: process noise Q is inflated by ``merge_q_factor`` for the next
   ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
 
+Supervision. A model step that fails (the FMU returns an error, the integration raises, or the
+state or covariance stops being finite) is a ``model_error`` event, never the end of the twin:
+the filter is rebuilt (``rebuild``: a fresh FMU instance) and re-initialised at the failed
+reading's time from ``x0`` with every measured state set to its sensor's latest good reading, and
+P = P0. Health is ``model_error`` until an update succeeds again (then one ``model_recovered``
+event counts the failures in between; a persisting fault makes no event storm).
+
 Recalibration. With ``[filter.recalibration]`` (estimated FMU parameters appended to the state),
 a divergence also opens a recalibration window, in addition to the policy: ``physical_wins``
 (whose reset to P0 covers the parameters too) or ``merge``; the config refuses ``virtual_wins``,
@@ -118,9 +125,12 @@ class SensorMonitor:
             "residual_sigma": math.sqrt(S),
         }
         self.alarms += 1
+        self.reset()
+        return evidence
+
+    def reset(self) -> None:
         self.window.clear()
         self.g_pos = self.g_neg = 0.0
-        return evidence
 
     @property
     def window_passes(self) -> bool:
@@ -135,6 +145,7 @@ class SyncCounters:
     quarantined: Counter = field(default_factory=Counter)
     divergences: int = 0
     recalibrations: int = 0
+    model_errors: int = 0
 
 
 class Synchronizer:
@@ -156,9 +167,13 @@ class Synchronizer:
         on_event: EventSink | None = None,
         merge_q_factor: float = 25.0,
         clock: Callable[[], float] = time.time,
+        rebuild: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self.ekf = ekf
+        self._rebuild = rebuild
+        self.model_failure: str | None = None  # why the model failed, until it recovers
+        self._failures_in_streak = 0
         self.gateway = gateway
         self.clock = clock
         self._on_event = on_event
@@ -229,7 +244,19 @@ class Synchronizer:
         return max(0.0, top.received_ts + self.config.filter.reorder_window - now)
 
     def apply(self, reading: Reading) -> int:
-        """Apply one usable reading now; returns 1 if it changed the estimate, else 0."""
+        """Apply one usable reading now; returns 1 if it changed the estimate, else 0.
+
+        A failing model step is supervised (see the module docstring): it returns 1 too, as the
+        re-initialised estimate (health ``model_error``) is the one to publish."""
+        try:
+            return self._apply(reading)
+        except MODEL_ERRORS as exc:
+            self._model_failed(reading, exc)
+            if reading.sensor in self._input_index:  # a new input is what may end the fault
+                self.u[self._input_index[reading.sensor]] = reading.value
+            return 1
+
+    def _apply(self, reading: Reading) -> int:
         ts = reading.source_ts
         if self.t is not None and ts < self.t:
             self.counters.late[reading.sensor] += 1
@@ -249,6 +276,9 @@ class Synchronizer:
         z[i] = reading.value
         result = self.ekf.update(z, quality=reading.quality)
         z[i] = np.nan
+        _check_finite(self.ekf, "update")
+        if self.model_failure is not None:
+            self._model_recovered(ts)
         residual, S = _scalar(result.innovation, i), _scalar(result.S, i)
         if not result.accepted:
             self.counters.gated[reading.sensor] += 1
@@ -278,8 +308,54 @@ class Synchronizer:
             if self.recalibration is not None:
                 self.recalibration.inflate(Q, dt)
             self.ekf.predict(dt, self.u, Q=Q)
+            _check_finite(self.ekf, "predict")
             remaining -= dt
         self.t = ts
+
+    def _model_failed(self, reading: Reading, exc: BaseException) -> None:
+        """Rebuild and re-initialise the filter at the reading's time (see Supervision)."""
+        self.counters.model_errors += 1
+        self._failures_in_streak += 1
+        reason = f"{type(exc).__name__}: {exc}"
+        first = self.model_failure is None
+        self.model_failure = reason
+        if self._rebuild is not None:
+            self.ekf = self._rebuild()
+        x = self._initial_state(reading.source_ts)
+        self.ekf.x, self.ekf.P = x, self._P0.copy()
+        self.t = reading.source_ts
+        for monitor in self.monitors.values():
+            monitor.reset()
+        self._merge_left = 0
+        if first:
+            self._event(
+                "model_error",
+                t=reading.source_ts,
+                sensor=reading.sensor,
+                reason=reason,
+                action="filter rebuilt and re-initialised from the latest good readings",
+                x=x.tolist(),
+            )
+        self._publishable(reading)
+
+    def _model_recovered(self, ts: float) -> None:
+        self._event(
+            "model_recovered", t=ts, failures=self._failures_in_streak, reason=self.model_failure
+        )
+        self.model_failure = None
+        self._failures_in_streak = 0
+
+    def _initial_state(self, now: float) -> np.ndarray:
+        """x0 (the estimated parameters as they are now) with each measured state set to the
+        latest good reading of a sensor of it."""
+        f = self.config.filter
+        x = np.array([f.x0.get(name, float(self.ekf.x[i])) for i, name in enumerate(self.states)])
+        for s in self.config.measurement_sensors:
+            if s.variable in self.states:
+                value, quality = self.gateway.last_known(s.name, now)
+                if quality > 0.0 and math.isfinite(value):
+                    x[self.states.index(s.variable)] = value
+        return x
 
     def _watch_quarantined(self, reading: Reading, i: int, monitor: SensorMonitor) -> None:
         """Residual of a quarantined sensor (virtual_wins), computed without updating."""
@@ -360,9 +436,12 @@ class Synchronizer:
     # -- state ----------------------------------------------------------------------------------
 
     def health(self, now: float | None = None) -> str:
-        """``starting``, ``ok``, ``degraded`` (stale or quarantined sensor) or ``diverged``."""
+        """``starting``, ``model_error`` (see Supervision), ``diverged``, ``degraded`` (stale or
+        quarantined sensor) or ``ok``."""
         if self.t is None:
             return "starting"
+        if self.model_failure is not None:
+            return "model_error"
         if self.last_divergence is not None and self.t - self.last_divergence < self._recent():
             return "diverged"
         stats = self.gateway.stats
@@ -380,6 +459,20 @@ class Synchronizer:
     def _event(self, kind: str, **details) -> None:
         if self._on_event is not None:
             self._on_event(kind, details)
+
+
+class ModelFailure(ArithmeticError):
+    """The filter's state or covariance stopped being finite."""
+
+
+#: What a failing model step raises: the FMU's errors (fmitwin.FmuError is a RuntimeError),
+#: numerical failures, and a refused step (ValueError).
+MODEL_ERRORS = (RuntimeError, ArithmeticError, ValueError)
+
+
+def _check_finite(ekf: Any, stage: str) -> None:
+    if not (np.all(np.isfinite(ekf.x)) and np.all(np.isfinite(ekf.P))):
+        raise ModelFailure(f"the {stage} left a non-finite state or covariance")
 
 
 def _scalar(value: Any, i: int) -> float:

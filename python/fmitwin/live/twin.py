@@ -181,8 +181,13 @@ class Twin:
         None/False for no record."""
         self.config = config
         self.tick = tick
+        rebuild = None
         if ekf is None:
             ekf, u0 = build_filter(config)
+
+            def rebuild():  # after a model failure: a fresh filter, and a fresh FMU instance
+                return build_filter(config)[0]
+
         self.events: deque = deque(maxlen=200)
         self.clock = time.time if replay is None else ReplayClock()
         self.history = None
@@ -207,7 +212,7 @@ class Twin:
             clock=self.clock,
         )
         self.sync = Synchronizer(
-            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock
+            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock, rebuild=rebuild
         )
         by_source = {"opcua": [], "mqtt": [], "csv": []}
         for s in config.sensors.values():
@@ -320,16 +325,20 @@ class Twin:
             await self._shutdown(tasks)
 
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
-        for t in tasks:
-            t.cancel()
-        _, stuck = await asyncio.wait(tasks, timeout=10.0)
-        if stuck:  # never hang the shutdown: report and go on flushing
-            log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
-        self.sync.step(now=math.inf)  # apply everything still held for reordering
-        if self.sync.estimate is not None:  # the last estimate: served and recorded
-            await self.publisher.publish(self.sync.estimate)
-        if self.server is not None:
-            await self.server.stop()
-        self.event("twin_stopped", {"counts": self.gateway.counts()})
-        if self.history is not None:
-            self.history.close()
+        """Stop everything; whatever fails on the way, the stop is recorded and the history
+        closed."""
+        try:
+            for t in tasks:
+                t.cancel()
+            _, stuck = await asyncio.wait(tasks, timeout=10.0)
+            if stuck:  # never hang the shutdown: report and go on flushing
+                log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
+            self.sync.step(now=math.inf)  # apply everything still held for reordering
+            if self.sync.estimate is not None:  # the last estimate: served and recorded
+                await self.publisher.publish(self.sync.estimate)
+            if self.server is not None:
+                await self.server.stop()
+        finally:
+            self.event("twin_stopped", {"counts": self.gateway.counts()})
+            if self.history is not None:
+                self.history.close()
