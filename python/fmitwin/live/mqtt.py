@@ -109,6 +109,7 @@ def client_args(
     persistent: bool = False,
     role: str = "client",
     allow_insecure_credentials: bool = False,
+    will: aiomqtt.Will | None = None,
 ) -> dict:
     """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
     URL (explicit ``username``/``password`` take precedence over the URL's); ``persistent``
@@ -136,6 +137,8 @@ def client_args(
     }
     if persistent:
         args["clean_session"] = False
+    if will is not None:  # what the broker publishes for us when our connection dies
+        args["will"] = will
     if secure:
         args["tls_params"] = aiomqtt.TLSParameters(
             ca_certs=tls and tls.ca and str(tls.ca),

@@ -58,10 +58,20 @@ async def resolve_node_id(client: Client, address: str) -> ua.NodeId:
     return ua.NodeId(expanded.Identifier, index, expanded.NodeIdType)
 
 
-def data_value(value, ts: float, vtype: ua.VariantType = ua.VariantType.Double) -> ua.DataValue:
+def data_value(
+    value,
+    ts: float,
+    vtype: ua.VariantType = ua.VariantType.Double,
+    status: ua.StatusCode | None = None,
+) -> ua.DataValue:
     """A DataValue with source and server timestamps set to ``ts`` (POSIX seconds)."""
     stamp = datetime.fromtimestamp(ts, UTC)
-    return ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=stamp, ServerTimestamp=stamp)
+    return ua.DataValue(
+        ua.Variant(value, vtype),
+        StatusCode=status or ua.StatusCode(ua.StatusCodes.Good),
+        SourceTimestamp=stamp,
+        ServerTimestamp=stamp,
+    )
 
 
 def _ts(value: datetime | None) -> float | None:

@@ -13,7 +13,14 @@ from rich.text import Text
 
 from fmitwin.live.twin import Twin
 
-_HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "diverged": "red", "starting": "cyan"}
+_HEALTH_STYLE = {
+    "ok": "green",
+    "degraded": "yellow",
+    "diverged": "red",
+    "starting": "cyan",
+    "stale": "bold red",
+    "model_error": "bold red",
+}
 
 
 def _fmt(value: float, spec: str = ".3g") -> str:
@@ -24,7 +31,7 @@ def render(twin: Twin) -> Group:
     """One screen: header, links, sensors, states, recent events."""
     now = twin.clock()
     sync, gw, pub = twin.sync, twin.gateway, twin.publisher
-    health = sync.health()
+    health = pub.published_health or sync.health()  # what the twin's servers say
     lat = {k: v * 1e3 for k, v in pub.latency_stats().items() if k != "count"}
     header = Text.assemble(
         (f"twin {twin.config.name}  ", "bold"),

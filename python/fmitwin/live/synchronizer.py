@@ -66,6 +66,8 @@ from fmitwin.live.readings import Reading
 
 EventSink = Callable[[str, dict], None]
 
+HEALTH = ("starting", "ok", "degraded", "diverged", "stale", "model_error")
+
 
 @dataclass
 class Estimate:
@@ -436,12 +438,15 @@ class Synchronizer:
     # -- state ----------------------------------------------------------------------------------
 
     def health(self, now: float | None = None) -> str:
-        """``starting``, ``model_error`` (see Supervision), ``diverged``, ``degraded`` (stale or
-        quarantined sensor) or ``ok``."""
+        """One of :data:`HEALTH`: ``starting``, ``model_error`` (see Supervision), ``stale`` (no
+        measurement sensor is fresh: the estimate is a prediction), ``diverged``, ``degraded``
+        (a stale or quarantined sensor) or ``ok``."""
         if self.t is None:
             return "starting"
         if self.model_failure is not None:
             return "model_error"
+        if all(self.gateway.stats[s].stale for s in self.measurements):
+            return "stale"
         if self.last_divergence is not None and self.t - self.last_divergence < self._recent():
             return "diverged"
         stats = self.gateway.stats

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import numpy as np
 
 from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
@@ -26,7 +27,7 @@ from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
 from fmitwin.live.mqtt import MqttLink, encode_payload, mqtt_auth, sensor_link
 from fmitwin.live.opcua import OpcUaSource
-from fmitwin.live.publish import Publisher, TwinOpcUaServer
+from fmitwin.live.publish import OFFLINE, Publisher, TwinOpcUaServer
 from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
@@ -244,7 +245,11 @@ class Twin:
             )
         if pub.mqtt:
             self.publish_link = MqttLink(
-                "publish", pub.mqtt, on_event=self.event, **mqtt_auth(config.mqtt)
+                "publish",
+                pub.mqtt,
+                on_event=self.event,
+                will=aiomqtt.Will(f"{pub.prefix}/status", OFFLINE, qos=1, retain=True),
+                **mqtt_auth(config.mqtt),
             )
         self.publisher = Publisher(
             self.sync,
@@ -295,6 +300,7 @@ class Twin:
         while True:
             await asyncio.sleep(self.tick)
             self.gateway.check_staleness()
+            await self.publisher.refresh()
             await self.commands.tick()
             if self.history is not None:
                 self.history.maybe_flush()
@@ -304,7 +310,7 @@ class Twin:
         stop = stop or asyncio.Event()
         if self.server is not None:
             await self.server.start()
-        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]
+        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]  # then links
         links = (self.opcua, self.mqtt, self.replay, self.publish_link)
         coros += [link.run() for link in links if link]
         tasks = [asyncio.create_task(c) for c in coros]
@@ -328,6 +334,9 @@ class Twin:
         """Stop everything; whatever fails on the way, the stop is recorded and the history
         closed."""
         try:
+            for t in tasks[:3]:  # synchronizer, housekeeping, publisher: nothing new goes out
+                t.cancel()
+            await self.publisher.offline()  # the last status, while the MQTT link is still up
             for t in tasks:
                 t.cancel()
             _, stuck = await asyncio.wait(tasks, timeout=10.0)
