@@ -5,81 +5,60 @@ The synchronizer's numbers are checked against FilterPy's KalmanFilter run on th
 
 import math
 
+import fmitwin
 import numpy as np
 import pytest
 from filterpy.kalman import KalmanFilter
-from fmitwin.live.config import parse_config
+from fmitwin.live.config import CommandConfig, SensorConfig
 from fmitwin.live.gateway import BoundedBuffer, Gateway
 from fmitwin.live.readings import Flag, Reading
-from fmitwin.live.synchronizer import CommandWriter, Synchronizer
-from fmitwin.live.twin import build_filter
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
 
 T0 = 1_800_000_000.0
 
-TWIN = """\
-[twin]
-name = "sync"
 
-[model]
-process = "random_walk"
-states = ["T"]
-inputs = ["P"]
+def sensor(name, variable, *, low, high, rate, noise, stale_after):
+    return SensorConfig(
+        name, variable, "mqtt", f"p/{name}", "", (low, high), rate, noise, stale_after
+    )
 
-[filter]
-x0 = { T = 300.0 }
-P0 = { T = 4.0 }
-Q = { T = 0.01 }
-gate_probability = 0.999999
-nis_window = 20
-policy = "POLICY"
-reorder_window = WINDOW
 
-[mqtt]
-url = "mqtt://127.0.0.1:1883"
+SENSORS = {
+    "A": sensor("A", "T", low=250, high=400, rate=10, noise=0.2, stale_after=1.0),
+    "B": sensor("B", "T", low=250, high=400, rate=10, noise=0.5, stale_after=1.0),
+    "P": sensor("P", "P", low=0, high=1000, rate=1, noise=1, stale_after=5.0),
+}
+HEAT = CommandConfig(
+    name="heat",
+    variable="P",
+    via="mqtt",
+    address="p/cmd/P",
+    min=0,
+    max=800,
+    max_rate=50,
+    period=1.0,
+    state="T",
+    setpoint=320,
+    gain=100,
+    bias=200,
+)
 
-[sensors.A]
-variable = "T"
-source = "mqtt"
-topic = "p/A"
-range = [250, 400]
-rate = 10
-noise = 0.2
-stale_after = 1.0
 
-[sensors.B]
-variable = "T"
-source = "mqtt"
-topic = "p/B"
-range = [250, 400]
-rate = 10
-noise = 0.5
-stale_after = 1.0
-
-[sensors.P]
-variable = "P"
-source = "mqtt"
-topic = "p/P"
-range = [0, 1000]
-rate = 1
-noise = 1
-stale_after = 5.0
-
-[commands]
-enabled = ENABLED
-
-[commands.heat]
-variable = "P"
-via = "mqtt"
-topic = "p/cmd/P"
-state = "T"
-setpoint = 320
-gain = 100
-bias = 200
-min = 0
-max = 800
-max_rate = 50
-period = 1.0
-"""
+def random_walk_filter(settings):
+    """The EKF a random-walk twin of ``settings`` runs (x_next = x; z = H x)."""
+    n, m = len(settings.states), len(settings.measurement_sensors)
+    H = np.ones((m, n))  # every measurement sensor measures T, the only state
+    return fmitwin.ExtendedKalmanFilter(
+        n,
+        m,
+        x0=np.array([settings.x0[s] for s in settings.states]),
+        P0=np.diag([settings.P0[s] for s in settings.states]),
+        Q=np.zeros((n, n)),
+        R=np.diag([s.noise**2 for s in settings.measurement_sensors]),
+        process_model=fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(settings.inputs)))),
+        measurement_model=fmitwin.LinearMeasurementModel(H),
+        gate_probability=0.999999,
+    )
 
 
 class Clock:
@@ -90,17 +69,29 @@ class Clock:
         return self.now
 
 
-def make(policy="merge", window=0.0, enabled=False):
-    text = TWIN.replace("POLICY", policy).replace("WINDOW", str(window))
-    config = parse_config(text.replace("ENABLED", str(enabled).lower()), "sync.toml")
+def make(policy="merge", window=0.0):
+    settings = SyncSettings(
+        states=["T"],
+        inputs=["P"],
+        sensors=SENSORS,
+        x0={"T": 300.0},
+        P0={"T": 4.0},
+        Q={"T": 0.01},
+        nis_window=20,
+        policy=policy,
+        reorder_window=window,
+    )
     clock = Clock()
     events = []
-    ekf, u0 = build_filter(config)
-    gateway = Gateway(config.sensors, clock=clock, on_event=lambda k, d: events.append((k, d)))
+    gateway = Gateway(SENSORS, clock=clock, on_event=lambda k, d: events.append((k, d)))
     sync = Synchronizer(
-        config, ekf, gateway, u0=u0, clock=clock, on_event=lambda k, d: events.append((k, d))
+        settings,
+        random_walk_filter(settings),
+        gateway,
+        clock=clock,
+        on_event=lambda k, d: events.append((k, d)),
     )
-    return config, clock, gateway, sync, events
+    return settings, clock, gateway, sync, events
 
 
 def reading(sensor, value, ts, **kw):
@@ -299,13 +290,13 @@ def test_divergence_is_detected_recorded_and_handled_by_policy(policy):
 
 @pytest.mark.asyncio
 async def test_commands_off_by_default():
-    config, clock, gateway, sync, _ = make(enabled=False)
+    config, clock, gateway, sync, _ = make()
     sent = []
 
     async def send(cmd, value):
         sent.append(value)
 
-    writer = CommandWriter(config, sync, send, clock=clock)
+    writer = CommandWriter({"heat": HEAT}, sync, send, clock=clock)  # enabled=False: the default
     _run(sync, gateway, clock, [reading("A", 300.0, T0), reading("P", 0.0, T0)])
     await writer.tick()
     assert sent == [] and writer.enabled is False
@@ -317,14 +308,19 @@ def _fresh(temperature, t):
 
 @pytest.mark.asyncio
 async def test_commands_bounded_rate_limited_logged_and_blocked_when_stale():
-    config, clock, gateway, sync, _ = make(enabled=True)
+    config, clock, gateway, sync, _ = make()
     sent, events = [], []
 
     async def send(cmd, value):
         sent.append((clock.now, value))
 
     writer = CommandWriter(
-        config, sync, send, clock=clock, on_event=lambda k, d: events.append((k, d))
+        {"heat": HEAT},
+        sync,
+        send,
+        enabled=True,
+        clock=clock,
+        on_event=lambda k, d: events.append((k, d)),
     )
     await writer.tick()  # no estimate yet: blocked
     assert sent == [] and events[-1][0] == "command_blocked"

@@ -51,22 +51,70 @@ import heapq
 import itertools
 import math
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2
 
-from fmitwin.calibration import RecalibrationWindow
-from fmitwin.live.config import CommandConfig, TwinConfig
+from fmitwin.calibration import NisDivergenceDetector, RecalibrationWindow
+from fmitwin.live.config import CommandConfig, RecalibrationConfig, SensorConfig, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
 
 EventSink = Callable[[str, dict], None]
 
 HEALTH = ("starting", "ok", "degraded", "diverged", "stale", "model_error")
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What the synchronizer needs to know of a twin: the filter's state and inputs, the
+    sensors, and the filter's settings (the ``[filter]`` table; see ``fmitwin.live.config``)."""
+
+    states: list[str]  # the filter's state: the model's states, then estimated parameters
+    inputs: list[str]  # the model's inputs, in the order of u
+    sensors: Mapping[str, SensorConfig]  # measurement sensors (z in this order) and inputs
+    x0: Mapping[str, float]
+    P0: Mapping[str, float]  # variances
+    Q: Mapping[str, float] = field(default_factory=dict)  # variance growth per second
+    step: float = 0.05  # the longest single predict step, seconds
+    reorder_window: float = 0.0
+    nis_window: int = 50
+    nis_alpha: float = 0.001
+    cusum_k: float = 0.5
+    cusum_h: float = 12.0
+    policy: str = "merge"
+    recalibration: RecalibrationConfig | None = None
+
+    @classmethod
+    def from_config(cls, config: TwinConfig) -> SyncSettings:
+        f = config.filter
+        return cls(
+            states=f.estimated(config.model),
+            inputs=list(config.model.inputs),
+            sensors=dict(config.sensors),
+            x0=dict(f.x0),
+            P0=dict(f.P0),
+            Q=dict(f.Q),
+            step=config.model.step,
+            reorder_window=f.reorder_window,
+            nis_window=f.nis_window,
+            nis_alpha=f.nis_alpha,
+            cusum_k=f.cusum_k,
+            cusum_h=f.cusum_h,
+            policy=f.policy,
+            recalibration=f.recalibration,
+        )
+
+    @property
+    def measurement_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable not in self.inputs]
+
+    @property
+    def input_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable in self.inputs]
 
 
 @dataclass
@@ -84,10 +132,10 @@ class Estimate:
 
 @dataclass
 class SensorMonitor:
-    """Windowed NIS and CUSUM state of one measurement sensor."""
+    """Windowed NIS (the shared :class:`~fmitwin.calibration.NisDivergenceDetector`, one degree
+    of freedom per reading) and two-sided CUSUM state of one measurement sensor."""
 
-    window: deque
-    bound: float  # chi2.ppf(1 - alpha, N)
+    nis: NisDivergenceDetector
     k: float
     h: float
     g_pos: float = 0.0
@@ -103,13 +151,10 @@ class SensorMonitor:
         nis = residual * residual / S
         e = residual / math.sqrt(S)
         self.last_nis, self.last_residual, self.last_sigma = nis, residual, math.sqrt(S)
-        self.window.append(nis)
         self.g_pos = max(0.0, self.g_pos + e - self.k)
         self.g_neg = max(0.0, self.g_neg - e - self.k)
-        window_sum = sum(self.window)
-        full = len(self.window) == self.window.maxlen
         reasons = []
-        if full and window_sum > self.bound:
+        if self.nis.update(nis, 1):
             reasons.append("windowed_nis")
         if self.g_pos > self.h or self.g_neg > self.h:
             reasons.append("cusum")
@@ -117,9 +162,9 @@ class SensorMonitor:
             return None
         evidence = {
             "reasons": reasons,
-            "window_nis_sum": window_sum,
-            "window_len": len(self.window),
-            "chi2_bound": self.bound,
+            "window_nis_sum": self.nis.total,
+            "window_len": len(self.nis),
+            "chi2_bound": self.nis.bound,
             "cusum_pos": self.g_pos,
             "cusum_neg": self.g_neg,
             "cusum_h": self.h,
@@ -131,12 +176,12 @@ class SensorMonitor:
         return evidence
 
     def reset(self) -> None:
-        self.window.clear()
+        self.nis.reset()
         self.g_pos = self.g_neg = 0.0
 
     @property
     def window_passes(self) -> bool:
-        return len(self.window) == self.window.maxlen and sum(self.window) <= self.bound
+        return self.nis.passes
 
 
 @dataclass
@@ -154,14 +199,13 @@ class Synchronizer:
     """Applies readings to an EKF in event time and monitors plant/model agreement.
 
     ``ekf`` follows the fmitwin EKF contract (``predict(dt, u, Q=...)``, ``update(z, quality=q)``,
-    properties ``x``, ``P``, ``Q``); its z entries are the measurement sensors in ``config`` order
-    and its states are ``config.model.states`` followed by the estimated parameters
-    (``config.filter.parameters``).
+    properties ``x``, ``P``, ``Q``); its z entries are ``settings.measurement_sensors`` in order
+    and its states are ``settings.states``.
     """
 
     def __init__(
         self,
-        config: TwinConfig,
+        settings: SyncSettings,
         ekf: Any,
         gateway: Gateway,
         *,
@@ -171,7 +215,7 @@ class Synchronizer:
         clock: Callable[[], float] = time.time,
         rebuild: Callable[[], Any] | None = None,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.ekf = ekf
         self._rebuild = rebuild
         self.model_failure: str | None = None  # why the model failed, until it recovers
@@ -179,24 +223,25 @@ class Synchronizer:
         self.gateway = gateway
         self.clock = clock
         self._on_event = on_event
-        self.states = config.filter.estimated(config.model)
-        self.measurements = [s.name for s in config.measurement_sensors]
+        self.states = list(settings.states)
+        self.measurements = [s.name for s in settings.measurement_sensors]
         self._z_index = {name: i for i, name in enumerate(self.measurements)}
         self._input_index = {
-            s.name: config.model.inputs.index(s.variable) for s in config.input_sensors
+            s.name: settings.inputs.index(s.variable) for s in settings.input_sensors
         }
-        self.u = np.zeros(len(config.model.inputs)) if u0 is None else np.array(u0, float)
-        self._q_rate = np.array([config.filter.Q[s] for s in self.states])
-        self._P0 = np.diag([config.filter.P0[s] for s in self.states])
-        f = config.filter
-        bound = float(chi2.ppf(1.0 - f.nis_alpha, f.nis_window))
+        self.u = np.zeros(len(settings.inputs)) if u0 is None else np.array(u0, float)
+        self._q_rate = np.array([settings.Q.get(s, 0.0) for s in self.states])
+        self._P0 = np.diag([settings.P0[s] for s in self.states])
+        f = settings
         self.monitors = {
-            name: SensorMonitor(deque(maxlen=f.nis_window), bound, f.cusum_k, f.cusum_h)
+            name: SensorMonitor(
+                NisDivergenceDetector(f.nis_window, f.nis_alpha), f.cusum_k, f.cusum_h
+            )
             for name in self.measurements
         }
         self.merge_q_factor = merge_q_factor
         self._merge_left = 0  # updates left with inflated Q
-        recal = config.filter.recalibration
+        recal = settings.recalibration
         self.recalibration = None
         if recal is not None:
             self.recalibration = RecalibrationWindow(
@@ -221,7 +266,7 @@ class Synchronizer:
         now = self.clock() if now is None else now
         for r in self.gateway.buffer.drain():
             heapq.heappush(self._heap, (r.source_ts, next(self._seq), r))
-        window = self.config.filter.reorder_window
+        window = self.settings.reorder_window
         applied = 0
         held = []
         while self._heap:
@@ -243,7 +288,7 @@ class Synchronizer:
         if not self._heap:
             return None
         top = self._heap[0][2]
-        return max(0.0, top.received_ts + self.config.filter.reorder_window - now)
+        return max(0.0, top.received_ts + self.settings.reorder_window - now)
 
     def apply(self, reading: Reading) -> int:
         """Apply one usable reading now; returns 1 if it changed the estimate, else 0.
@@ -302,7 +347,7 @@ class Synchronizer:
             self.t = ts
             return
         remaining = ts - self.t
-        step = self.config.model.step
+        step = self.settings.step
         q_rate = self._q_rate * (self.merge_q_factor if self._merge_left else 1.0)
         while remaining > 0:
             dt = min(step, remaining)
@@ -361,7 +406,7 @@ class Synchronizer:
 
     def _watch_quarantined(self, reading: Reading, i: int, monitor: SensorMonitor) -> None:
         """Residual of a quarantined sensor (virtual_wins), computed without updating."""
-        cfg = self.config.sensors[reading.sensor]
+        cfg = self.settings.sensors[reading.sensor]
         j = self.states.index(cfg.variable)
         x, P = self.ekf.x, self.ekf.P
         residual = reading.value - x[j]
@@ -373,7 +418,7 @@ class Synchronizer:
             self._event("quarantine_lifted", sensor=reading.sensor, t=reading.source_ts)
 
     def _diverged(self, reading: Reading, evidence: dict) -> None:
-        policy = self.config.filter.policy
+        policy = self.settings.policy
         self.counters.divergences += 1
         self.last_divergence = reading.source_ts
         if policy == "physical_wins":
@@ -383,7 +428,7 @@ class Synchronizer:
             action = "sensor quarantined until its windowed NIS passes"
             self.monitors[reading.sensor].quarantined = True
         else:
-            self._merge_left = self.config.filter.nis_window
+            self._merge_left = self.settings.nis_window
             action = f"process noise x{self.merge_q_factor:g} for {self._merge_left} updates"
         if self.recalibration is not None and self.recalibration.open(
             reading.source_ts, {"sensor": reading.sensor, **evidence}, self.ekf.x
@@ -458,8 +503,8 @@ class Synchronizer:
 
     def _recent(self) -> float:
         """How long after a divergence event health stays 'diverged': one NIS window of time."""
-        rates = [self.config.sensors[s].rate for s in self.measurements]
-        return self.config.filter.nis_window / max(sum(rates), 1e-9)
+        rates = [self.settings.sensors[s].rate for s in self.measurements]
+        return self.settings.nis_window / max(sum(rates), 1e-9)
 
     def _event(self, kind: str, **details) -> None:
         if self._on_event is not None:
@@ -504,20 +549,21 @@ class CommandWriter:
 
     def __init__(
         self,
-        config: TwinConfig,
+        commands: Mapping[str, CommandConfig],
         synchronizer: Synchronizer,
         send: Callable[[CommandConfig, float], Any],
         *,
+        enabled: bool = False,
         on_event: EventSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.enabled = config.commands_enabled
-        self.commands = config.commands
+        self.enabled = enabled
+        self.commands = dict(commands)
         self.sync = synchronizer
         self.send = send
         self.clock = clock
         self._on_event = on_event
-        self._max_age = min(s.stale_after for s in config.measurement_sensors)
+        self._max_age = min(s.stale_after for s in synchronizer.settings.measurement_sensors)
         self.last_sent: dict[str, tuple[float, float]] = {}  # name -> (time, value)
         self._last_block: dict[str, str] = {}
         self.sent = 0
@@ -581,7 +627,7 @@ class CommandWriter:
 
     def _measured_input(self, variable: str, now: float) -> tuple[float, float] | None:
         """``(now - period, value)`` of a fresh input sensor of ``variable``, if any."""
-        for s in self.sync.config.input_sensors:
+        for s in self.sync.settings.input_sensors:
             value, quality = self.sync.gateway.last_known(s.name, now)
             if s.variable == variable and quality > 0.0:
                 period = next(c.period for c in self.commands.values() if c.variable == variable)
@@ -597,7 +643,7 @@ class CommandWriter:
         health = self.sync.health()
         if health != "ok":
             return f"twin health is {health}"
-        for s in self.sync.config.input_sensors:
+        for s in self.sync.settings.input_sensors:
             if self.sync.gateway.last_known(s.name, now)[1] <= 0.0:
                 return f"input sensor {s.name} is stale or bad"
         return ""

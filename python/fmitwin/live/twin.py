@@ -31,7 +31,7 @@ from fmitwin.live.publish import OFFLINE, Publisher, TwinOpcUaServer
 from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
-from fmitwin.live.synchronizer import CommandWriter, Synchronizer
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
 
 log = logging.getLogger("fmitwin.live")
 
@@ -213,7 +213,13 @@ class Twin:
             clock=self.clock,
         )
         self.sync = Synchronizer(
-            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock, rebuild=rebuild
+            SyncSettings.from_config(config),
+            ekf,
+            self.gateway,
+            u0=u0,
+            on_event=self.event,
+            clock=self.clock,
+            rebuild=rebuild,
         )
         by_source = {"opcua": [], "mqtt": [], "csv": []}
         for s in config.sensors.values():
@@ -260,7 +266,12 @@ class Twin:
             history=self.history,
         )
         self.commands = CommandWriter(
-            config, self.sync, self._send_command, on_event=self.event, clock=self.clock
+            config.commands,
+            self.sync,
+            self._send_command,
+            enabled=config.commands_enabled,
+            on_event=self.event,
+            clock=self.clock,
         )
         self.started = time.time()
 
