@@ -69,7 +69,7 @@ class Clock:
         return self.now
 
 
-def make(policy="merge", window=0.0):
+def make(policy="merge", window=0.0, initialize="x0"):
     settings = SyncSettings(
         states=["T"],
         inputs=["P"],
@@ -80,6 +80,7 @@ def make(policy="merge", window=0.0):
         nis_window=20,
         policy=policy,
         reorder_window=window,
+        initialize=initialize,  # "x0": the FilterPy references start there too
     )
     clock = Clock()
     events = []
@@ -283,6 +284,42 @@ def test_divergence_is_detected_recorded_and_handled_by_policy(policy):
         assert "covariance reset" in d["action"]
     else:
         assert "process noise" in d["action"]
+
+
+def test_a_twin_started_45_k_from_the_plant_locks_on_and_stays_within_3_sigma():
+    """x0 = 300 K, the plant at 345 K: with the default initialize = "readings" the first reading
+    starts the estimate; with "x0" every reading fails the gate (the failure found)."""
+    rng = np.random.default_rng(5)
+    plant = 345.0
+    readings = []
+    for i in range(300):  # 30 s at 10 Hz
+        t = T0 + 0.1 * i
+        readings.append(reading("A", plant + rng.normal(0, 0.2), t))
+        readings.append(reading("B", plant + rng.normal(0, 0.5), t + 0.05))
+        readings.append(reading("P", 0.0, t + 0.06))
+    _, clock, gateway, sync, events = make(initialize="readings")
+    _run(sync, gateway, clock, readings)
+    sigma = math.sqrt(sync.ekf.P[0, 0])
+    assert abs(sync.ekf.x[0] - plant) < 3 * sigma
+    assert sum(sync.counters.gated.values()) == 0 and sync.counters.divergences == 0
+    assert sync.health() == "ok"
+    _, clock, gateway, sync, events = make(initialize="x0")
+    _run(sync, gateway, clock, readings)
+    assert sum(sync.counters.gated.values()) > 500  # stuck: the gate refuses the plant
+
+
+def test_divergence_events_are_aggregated_not_a_storm():
+    """Sensor A 6 K off for 20 s (after the others agreed for 10 s) alarms again and again; the
+    events come at most one per NIS window of time and count the alarms in between."""
+    _, clock, gateway, sync, events, readings = _biased_run("merge", n=300, bias=6.0)
+    _run(sync, gateway, clock, readings)
+    divergences = [d for k, d in events if k == "divergence"]
+    window = 20 / 21.0  # nis_window over the sensors' total rate (10 + 10 + 1 per s)
+    times = [d["t"] for d in divergences]
+    assert all(b - a >= window for a, b in zip(times, times[1:], strict=False))
+    reported = len(divergences) + sum(d["suppressed"] for d in divergences)
+    assert sync.counters.divergences == reported + sync.unreported_divergences
+    assert sync.counters.divergences > len(divergences) >= 1
 
 
 # -- commands ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
     [filter]   parameters (FMU parameters estimated with the states), x0, P0, Q (variance
                growth per second; keyed by state or estimated parameter), gate_probability,
                reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
+               initialize ("readings" | "x0"),
                [filter.recalibration] parameters, noise, duration
     [opcua]    endpoint, publishing_interval, username, password_env | password_file,
                allow_insecure_credentials, [opcua.security]
@@ -302,6 +303,7 @@ class FilterConfig:
     policy: str = "merge"
     parameters: list[str] = field(default_factory=list)  # estimated FMU parameters
     recalibration: RecalibrationConfig | None = None
+    initialize: str = "readings"  # measured states start from the first readings, or "x0"
 
     def estimated(self, model: ModelConfig) -> list[str]:
         """The filter's state names: the model's states, then the estimated parameters."""
@@ -532,6 +534,7 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
         policy=section.choice("policy", POLICIES, "merge"),
         parameters=parameters,
         recalibration=_recalibration(section.table("recalibration"), parameters),
+        initialize=section.choice("initialize", ("readings", "x0"), "readings"),
     )
     if result.recalibration is not None and result.policy == "virtual_wins":
         raise section.error(

@@ -28,6 +28,13 @@ An alarm is a divergence event, recorded with its evidence, and the conflict pol
 * ``merge``: both are kept: process noise Q is inflated by ``merge_q_factor`` for the next
   ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
 
+Lock-on. With ``initialize = "readings"`` (the default) each state a sensor measures directly
+starts from that sensor's first usable reading, not from ``x0``, so a twin started while the
+plant is far from ``x0`` does not spend its first minutes rejecting every reading at the gate.
+``physical_wins`` re-initialises those states from the latest readings as well as P. Divergence
+events are aggregated: after one, further alarms during one NIS window of time are counted
+(``suppressed`` in the next event) instead of each being an event.
+
 Supervision. A model step that fails (the FMU returns an error, the integration raises, or the
 state or covariance stops being finite) is a ``model_error`` event, never the end of the twin:
 the filter is rebuilt (``rebuild``: a fresh FMU instance) and re-initialised at the failed
@@ -87,6 +94,7 @@ class SyncSettings:
     cusum_h: float = 12.0
     policy: str = "merge"
     recalibration: RecalibrationConfig | None = None
+    initialize: str = "readings"  # or "x0": where the measured states start
 
     @classmethod
     def from_config(cls, config: TwinConfig) -> SyncSettings:
@@ -106,6 +114,7 @@ class SyncSettings:
             cusum_h=f.cusum_h,
             policy=f.policy,
             recalibration=f.recalibration,
+            initialize=f.initialize,
         )
 
     @property
@@ -251,6 +260,14 @@ class Synchronizer:
                 duration=recal.duration,
             )
         self.t: float | None = None
+        # states a sensor measures directly, still waiting for their first reading (lock-on)
+        self._uninitialized = (
+            {s.variable for s in settings.measurement_sensors if s.variable in self.states}
+            if settings.initialize == "readings"
+            else set()
+        )
+        self._quiet_until = -math.inf  # divergence events are aggregated until then
+        self.unreported_divergences = 0  # alarms since the last divergence event
         self.counters = SyncCounters()
         self._heap: list = []
         self._seq = itertools.count()
@@ -313,6 +330,12 @@ class Synchronizer:
             self.u[self._input_index[reading.sensor]] = reading.value
             return 0
         self._predict_to(ts)
+        variable = self.settings.sensors[reading.sensor].variable
+        if variable in self._uninitialized:  # lock on: start from what the plant says
+            self._uninitialized.discard(variable)
+            x = self.ekf.x
+            x[self.states.index(variable)] = reading.value
+            self.ekf.x = x
         i = self._z_index[reading.sensor]
         monitor = self.monitors[reading.sensor]
         if monitor.quarantined:
@@ -368,7 +391,9 @@ class Synchronizer:
         self.model_failure = reason
         if self._rebuild is not None:
             self.ekf = self._rebuild()
-        x = self._initial_state(reading.source_ts)
+        x0 = self.settings.x0
+        x = np.array([x0.get(name, float(self.ekf.x[i])) for i, name in enumerate(self.states)])
+        x = self._from_readings(x, reading.source_ts)
         self.ekf.x, self.ekf.P = x, self._P0.copy()
         self.t = reading.source_ts
         for monitor in self.monitors.values():
@@ -392,12 +417,11 @@ class Synchronizer:
         self.model_failure = None
         self._failures_in_streak = 0
 
-    def _initial_state(self, now: float) -> np.ndarray:
-        """x0 (the estimated parameters as they are now) with each measured state set to the
-        latest good reading of a sensor of it."""
-        f = self.config.filter
-        x = np.array([f.x0.get(name, float(self.ekf.x[i])) for i, name in enumerate(self.states)])
-        for s in self.config.measurement_sensors:
+    def _from_readings(self, x: np.ndarray, now: float) -> np.ndarray:
+        """``x`` (n,) with each directly measured state set to the latest good reading of a
+        sensor of it."""
+        x = np.array(x, float)
+        for s in self.settings.measurement_sensors:
             if s.variable in self.states:
                 value, quality = self.gateway.last_known(s.name, now)
                 if quality > 0.0 and math.isfinite(value):
@@ -422,7 +446,8 @@ class Synchronizer:
         self.counters.divergences += 1
         self.last_divergence = reading.source_ts
         if policy == "physical_wins":
-            action = "covariance reset to P0; the estimate follows the plant"
+            action = "covariance reset to P0, measured states to the latest readings"
+            self.ekf.x = self._from_readings(self.ekf.x, reading.source_ts)
             self.ekf.P = self._P0.copy()
         elif policy == "virtual_wins":
             action = "sensor quarantined until its windowed NIS passes"
@@ -434,6 +459,10 @@ class Synchronizer:
             reading.source_ts, {"sensor": reading.sensor, **evidence}, self.ekf.x
         ):
             action += f"; recalibrating {', '.join(self.recalibration.names)}"
+        if reading.source_ts < self._quiet_until:  # no event storm: counted in the next one
+            self.unreported_divergences += 1
+            return
+        self._quiet_until = reading.source_ts + self._recent()
         self._event(
             "divergence",
             sensor=reading.sensor,
@@ -441,8 +470,10 @@ class Synchronizer:
             policy=policy,
             action=action,
             x=self.ekf.x.tolist(),
+            suppressed=self.unreported_divergences,  # alarms since the last event
             **evidence,
         )
+        self.unreported_divergences = 0
 
     def _recalibrated(self, ts: float) -> None:
         """Record the recalibration event when its window closes at event time ``ts``."""
