@@ -22,7 +22,8 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
     [opcua]    endpoint, publishing_interval, username, password_env | password_file,
                allow_insecure_credentials, [opcua.security]
     [mqtt]     url, qos, username, password_env | password_file, allow_insecure_credentials,
-               client_id, session ("clean" | "persistent"), [mqtt.tls]
+               client_id, session ("clean" | "persistent"), keys, ts_unit, max_payload,
+               [mqtt.tls]
     [csv]      path, speed
     [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
                        stale_after
@@ -258,6 +259,20 @@ class TlsConfig:
     private_key: Path | None
 
 
+TS_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+@dataclass(frozen=True)
+class PayloadFormat:
+    """The JSON shape of an MQTT sensor payload: key names, timestamp unit, size limit."""
+
+    value: str = "value"
+    ts: str = "ts"
+    quality: str = "quality"
+    ts_unit: str = "s"
+    max_payload: int = 65536  # bytes
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     url: str
@@ -267,6 +282,7 @@ class MqttConfig:
     client_id: str | None = None
     tls: TlsConfig | None = None
     allow_insecure_credentials: bool = False
+    payload: PayloadFormat = field(default_factory=PayloadFormat)
     # "persistent": the broker keeps the subscriptions under client_id and queues QoS >= 1
     # readings while the twin is away (MQTT 3.1.1 clean_session = false)
     session: str = "clean"
@@ -725,9 +741,27 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
         tls=tls,
         session=session,
         allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
+        payload=_payload_format(section),
     )
     section.finish()
     return result
+
+
+def _payload_format(section: _Section) -> PayloadFormat:
+    keys = section.get("keys", dict, {})
+    names = {}
+    for key, name in keys.items():
+        if key not in ("value", "ts", "quality"):
+            raise section.error("keys", "expected value, ts or quality", key)
+        if not isinstance(name, str) or not name:
+            raise section.error("keys", f"expected a key name, got {name!r}", key)
+        names[key] = name
+    max_payload = section.get("max_payload", int, 65536)
+    if max_payload < 64:
+        raise section.error("max_payload", f"expected at least 64 bytes, got {max_payload}")
+    return PayloadFormat(
+        **names, ts_unit=section.choice("ts_unit", TS_UNITS, "s"), max_payload=max_payload
+    )
 
 
 def _range(section: _Section) -> tuple[float, float]:

@@ -33,6 +33,7 @@ fed to the filter as a measurement (that would count one sample many times).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -42,6 +43,8 @@ import numpy as np
 
 from fmitwin.live.config import SensorConfig
 from fmitwin.live.readings import Flag, Reading
+
+_FLOAT_MAX = sys.float_info.max
 
 
 class BoundedBuffer:
@@ -132,6 +135,8 @@ class Gateway:
             pass  # the adapter already knows it is unusable (Bad status, malformed payload)
         elif isinstance(raw, bool) or not isinstance(raw, int | float | np.integer | np.floating):
             flag = Flag.WRONG_TYPE
+        elif isinstance(raw, int) and not -_FLOAT_MAX <= raw <= _FLOAT_MAX:
+            flag = Flag.OUT_OF_RANGE  # a 400-digit integer: beyond every float, so every range
         elif not math.isfinite(raw):
             flag = Flag.NAN
         elif not cfg.range[0] <= raw <= cfg.range[1]:
