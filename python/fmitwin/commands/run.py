@@ -44,9 +44,11 @@ def run(args: argparse.Namespace) -> int:
     )
     install_log_redaction()
     logging.getLogger("asyncua").setLevel(logging.ERROR)
+    from fmitwin.live.history import HistoryError
+
     try:
         return asyncio.run(_run(config, args, signal))
-    except ConfigError as exc:  # found when the twin is built (the FMU, the server's files)
+    except (ConfigError, HistoryError) as exc:  # found when the twin is built or replays
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -55,13 +57,19 @@ async def _run(config, args, signal) -> int:
     import asyncio
     from pathlib import Path
 
-    from fmitwin.live.history import recorded_readings
+    from fmitwin.live.history import HistoryError, recorded_readings
     from fmitwin.live.twin import Twin
 
     replay = None
     history = True
     if args.replay:
         replay = recorded_readings(args.replay)
+        if unknown := sorted({r.sensor for r in replay} - set(config.sensors)):
+            raise HistoryError(
+                f"{args.replay} holds readings of sensors {unknown} that {config.file} does not "
+                f"have (it has {sorted(config.sensors)}); replay it with the twin file that "
+                "recorded it"
+            )
         # never append a replay to the record it replays
         if config.history.path is not None:
             same = config.history.path.resolve() == Path(args.replay).resolve()
