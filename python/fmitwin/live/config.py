@@ -208,6 +208,8 @@ class _Section:
                 raise self.error(key, f"not {what}; expected one of {', '.join(names)}", name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(key, f"expected a number, got {value!r}", name)
+            if not math.isfinite(value):
+                raise self.error(key, f"expected a finite number, got {value!r}", name)
             out[name] = float(value)
         return out
 
@@ -383,6 +385,20 @@ class TwinConfig:
     commands_enabled: bool
     commands: dict[str, CommandConfig]
     history: HistoryConfig
+    lines: dict[str, int] = field(default_factory=dict, repr=False)  # dotted key -> line
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A ConfigError for ``key`` (dotted), at its line of the file when known."""
+        parts = key.split(".")
+        line = next(
+            (
+                self.lines[".".join(parts[:i])]
+                for i in range(len(parts), 0, -1)
+                if ".".join(parts[:i]) in self.lines
+            ),
+            None,
+        )
+        return ConfigError(str(self.file), line, key, message)
 
     @property
     def measurement_sensors(self) -> list[SensorConfig]:
@@ -397,9 +413,16 @@ def load_config(path: str | Path) -> TwinConfig:
     """Read and validate a twin TOML file; raises ConfigError naming line and key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), None, "", f"cannot read the twin file: {exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), line, "", f"not UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
     return parse_config(text, path)
 
 
@@ -411,7 +434,8 @@ def parse_config(text: str, path: str | Path = "<twin>") -> TwinConfig:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise ConfigError(file, line, "", f"not valid TOML: {exc}") from exc
-    root = _Section(file, locate_keys(text), (), data)
+    lines = locate_keys(text)
+    root = _Section(file, lines, (), data)
     base = path.parent
 
     twin = root.table("twin", required=True)
@@ -457,6 +481,7 @@ def parse_config(text: str, path: str | Path = "<twin>") -> TwinConfig:
         commands_enabled=enabled,
         commands=commands,
         history=history,
+        lines={".".join(k): v for k, v in lines.items()},
     )
 
 
@@ -524,6 +549,13 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
         for name, value in table.items():
             if value < 0:
                 raise section.error(key, f"a variance must be >= 0, got {value}", name)
+            if key == "P0" and value == 0:
+                raise section.error(
+                    key,
+                    "an initial variance must be > 0 (0 is certainty the filter never "
+                    "leaves); give your doubt about x0 squared",
+                    name,
+                )
     # an estimated parameter starts from [model.parameters] or the FMU's start value
     for key, table, needed in (("x0", x0, model.states), ("P0", P0, states)):
         if missing := [s for s in needed if s not in table]:
@@ -636,7 +668,17 @@ def _secret(section: _Section, base: Path, *, hash_ok: bool = False) -> str | No
     return lines[0]
 
 
+def _check_port(section: _Section, key: str, url: str) -> None:
+    try:
+        port = urlparse(url).port
+    except ValueError:  # urllib refuses ports beyond 65535
+        port = -1
+    if port == -1:
+        raise section.error(key, f"the port in {url!r} is not in 0..65535")
+
+
 def _no_url_password(section: _Section, key: str, url: str) -> None:
+    _check_port(section, key, url)
     if urlparse(url).password is not None:
         raise section.error(
             key,
@@ -890,6 +932,7 @@ def _publish(section: _Section | None, twin_name: str, base: Path) -> PublishCon
     if opcua is not None and not opcua.startswith("opc.tcp://"):
         raise section.error("opcua", f"expected an opc.tcp:// URL, got {opcua!r}")
     if opcua is not None:
+        _check_port(section, "opcua", opcua)
         host = urlparse(opcua).hostname or ""
         if not is_loopback(host) and not section.get("allow_remote_clients", bool, False):
             raise section.error(

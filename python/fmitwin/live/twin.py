@@ -93,41 +93,36 @@ def resolve_fmu(config: TwinConfig) -> Path:
     try:
         return fmitwin.models.path(config.model.fmu)
     except (ValueError, FileNotFoundError) as exc:
-        raise ConfigError(
-            str(config.file), None, "model.fmu", f"neither a file nor a bundled model: {exc}"
-        ) from exc
+        raise config.error("model.fmu", f"neither a file nor a bundled model: {exc}") from exc
 
 
 def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[str, float]]:
     """FMU-backed process and measurement models (model exchange, integrated natively), u0 and
     the start values of the estimated parameters."""
     from fmitwin.estimation import fmu_models
-    from fmitwin.fmu import load_fmu
+    from fmitwin.fmu import FmuError, load_fmu
 
     path = resolve_fmu(config)
-    model = load_fmu(path)
+    try:
+        model = load_fmu(path)
+    except (FmuError, ValueError, OSError) as exc:
+        raise config.error("model.fmu", f"cannot load {path}: {exc}") from exc
     fmu_states = [v.name for v in model.states]
     fmu_inputs = [v.name for v in model.inputs]
     if fmu_states != config.model.states:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.states",
             f"{config.model.states} do not match the continuous states of {path.name}, "
             f"{fmu_states}; list exactly those, in that order",
         )
     if unknown := [name for name in config.model.inputs if name not in fmu_inputs]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.inputs",
             f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
         )
     fmu_outputs = [v.name for v in model.outputs]
     if unknown := [name for name in config.model.outputs if name not in fmu_outputs]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.outputs",
             f"{unknown} are not outputs of {path.name}; its outputs are {fmu_outputs}",
         )
@@ -137,20 +132,27 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[s
         if v.causality == "parameter" and v.variability == "tunable"
     ]
     if unknown := [name for name in config.filter.parameters if name not in tunable]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "filter.parameters",
             f"{unknown} are not tunable parameters of {path.name}; only those can be "
             f"estimated: {tunable}",
         )
-    models = fmu_models(
-        model,
-        measurements=[s.variable for s in config.measurement_sensors],
-        inputs=config.model.inputs,
-        parameters=config.filter.parameters,
-        start_values=config.model.parameters,
-    )
+    variables = set(model.variables)
+    if unknown := [name for name in config.model.parameters if name not in variables]:
+        raise config.error(
+            "model.parameters",
+            f"{unknown} are not variables of {path.name}; see `fmitwin info {path}`",
+        )
+    try:
+        models = fmu_models(
+            model,
+            measurements=[s.variable for s in config.measurement_sensors],
+            inputs=config.model.inputs,
+            parameters=config.filter.parameters,
+            start_values=config.model.parameters,
+        )
+    except (TypeError, ValueError, KeyError) as exc:  # e.g. a string for a Real parameter
+        raise config.error("model.parameters", str(exc).strip('"')) from exc
     instance = models.process.instance
     u0 = np.array(
         [
