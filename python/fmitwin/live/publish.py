@@ -9,7 +9,8 @@ writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwi
     <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
     <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
-    <twin>.LatencyMs                           Double, source timestamp -> publication
+    <twin>.LatencyMs                           Double, source timestamp -> publication (lag)
+    <twin>.Dropped, <twin>.Late                Int64, readings lost to overload
 
 MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwin.live.mqtt``)::
 
@@ -54,6 +55,7 @@ STATUS_OF_HEALTH = {
     "ok": (ua.StatusCodes.Good, "good"),
     "starting": (ua.StatusCodes.UncertainInitialValue, "uncertain"),
     "degraded": (ua.StatusCodes.Uncertain, "uncertain"),
+    "overloaded": (ua.StatusCodes.Uncertain, "uncertain"),
     "diverged": (ua.StatusCodes.Uncertain, "uncertain"),
     "stale": (ua.StatusCodes.BadNoCommunication, "bad"),
     "model_error": (ua.StatusCodes.BadInternalError, "bad"),
@@ -99,6 +101,8 @@ class TwinOpcUaServer:
         await self._var(root, ".Updates", "Updates", 0, ua.VariantType.Int64)
         await self._var(root, ".Divergences", "Divergences", 0, ua.VariantType.Int64)
         await self._var(root, ".LatencyMs", "LatencyMs", math.nan)
+        await self._var(root, ".Dropped", "Dropped", 0, ua.VariantType.Int64)
+        await self._var(root, ".Late", "Late", 0, ua.VariantType.Int64)
         await self.server.start()
 
     def _id(self, suffix: str) -> ua.NodeId:
@@ -131,6 +135,9 @@ class TwinOpcUaServer:
         divergences = self.sync.counters.divergences
         await write(self._nodes[".Divergences"], dv(divergences, ua.VariantType.Int64))
         await write(self._nodes[".LatencyMs"], dv(latency * 1e3))
+        gateway, late = self.sync.gateway, sum(self.sync.counters.late.values())
+        await write(self._nodes[".Dropped"], dv(gateway.buffer.dropped, ua.VariantType.Int64))
+        await write(self._nodes[".Late"], dv(late, ua.VariantType.Int64))
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -144,6 +151,9 @@ def status_payload(sync: Synchronizer, est: Estimate) -> bytes:
             "divergences": sync.counters.divergences,
             "ts": est.t,
             "states": sync.states,
+            "lag": time.time() - est.source_ts,  # seconds from the reading to this status
+            "dropped": sync.gateway.buffer.dropped,  # readings the full buffer shed
+            "late": sum(sync.counters.late.values()),  # readings too late for the filter
         }
     ).encode()
 

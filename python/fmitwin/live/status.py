@@ -16,6 +16,7 @@ from fmitwin.live.twin import Twin
 _HEALTH_STYLE = {
     "ok": "green",
     "degraded": "yellow",
+    "overloaded": "yellow",
     "diverged": "red",
     "starting": "cyan",
     "stale": "bold red",
@@ -39,6 +40,7 @@ def render(twin: Twin) -> Group:
         f"  updates {sync.counters.applied}  divergences {sync.counters.divergences}",
         f"  latency p50 {_fmt(lat['median'], '.1f')} ms p99 {_fmt(lat['p99'], '.1f')} ms",
         f"  buffer {len(gw.buffer)}/{gw.buffer.capacity} dropped {gw.buffer.dropped}",
+        f" late {sum(sync.counters.late.values())}",
     )
     links = Table("link", "state", "reconnects", "outages", "last error", box=None)
     for link in (twin.opcua, twin.mqtt, twin.replay, twin.publish_link):

@@ -72,7 +72,10 @@ from fmitwin.live.readings import Reading
 
 EventSink = Callable[[str, dict], None]
 
-HEALTH = ("starting", "ok", "degraded", "diverged", "stale", "model_error")
+HEALTH = ("starting", "ok", "degraded", "overloaded", "diverged", "stale", "model_error")
+
+#: Seconds health stays ``overloaded`` after the last lost reading.
+OVERLOAD_HOLD = 1.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,9 @@ class Synchronizer:
         )
         self._quiet_until = -math.inf  # divergence events are aggregated until then
         self.unreported_divergences = 0  # alarms since the last divergence event
+        self._lost_seen = 0  # readings lost to overload (buffer drops + late) already reported
+        self._overloaded_until = -math.inf  # wall clock
+        self._last_overload_event = -math.inf
         self.counters = SyncCounters()
         self._heap: list = []
         self._seq = itertools.count()
@@ -515,8 +521,9 @@ class Synchronizer:
 
     def health(self, now: float | None = None) -> str:
         """One of :data:`HEALTH`: ``starting``, ``model_error`` (see Supervision), ``stale`` (no
-        measurement sensor is fresh: the estimate is a prediction), ``diverged``, ``degraded``
-        (a stale or quarantined sensor) or ``ok``."""
+        measurement sensor is fresh: the estimate is a prediction), ``diverged``, ``overloaded``
+        (readings were lost to overload within the last second, see ``check_load``),
+        ``degraded`` (a stale or quarantined sensor) or ``ok``."""
         if self.t is None:
             return "starting"
         if self.model_failure is not None:
@@ -525,12 +532,39 @@ class Synchronizer:
             return "stale"
         if self.last_divergence is not None and self.t - self.last_divergence < self._recent():
             return "diverged"
+        if self.clock() < self._overloaded_until:
+            return "overloaded"
         stats = self.gateway.stats
         if any(stats[s].stale for s in self.gateway.sensors) or any(
             m.quarantined for m in self.monitors.values()
         ):
             return "degraded"
         return "ok"
+
+    @property
+    def lost(self) -> int:
+        """Readings lost to overload: dropped by the full gateway buffer, or applied too late."""
+        return self.gateway.buffer.dropped + sum(self.counters.late.values())
+
+    def check_load(self, lag: float) -> None:
+        """Called periodically: readings lost since the last call make health ``overloaded``
+        for :data:`OVERLOAD_HOLD` s and an ``overload`` event, at most one a second."""
+        now = self.clock()
+        lost = self.lost
+        if lost == self._lost_seen:
+            return
+        self._overloaded_until = now + OVERLOAD_HOLD
+        if now - self._last_overload_event >= 1.0:
+            self._event(
+                "overload",
+                lost=lost - self._lost_seen,
+                dropped=self.gateway.buffer.dropped,
+                late=sum(self.counters.late.values()),
+                lag=lag,
+                policy="the oldest buffered readings are dropped; publication coalesces",
+            )
+            self._last_overload_event = now
+            self._lost_seen = lost
 
     def _recent(self) -> float:
         """How long after a divergence event health stays 'diverged': one NIS window of time."""

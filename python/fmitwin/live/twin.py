@@ -178,10 +178,12 @@ class Twin:
         replay: Sequence[Reading] | None = None,
         speed: float = 0.0,
         history: str | Path | None | bool = True,
+        capacity: int = 100_000,
     ):
         """``replay``: play these readings instead of connecting the live adapters (``speed`` 1 =
         real time, 0 = as fast as possible). ``history``: True = the config's path, a path, or
-        None/False for no record."""
+        None/False for no record. ``capacity``: readings the gateway buffers for the
+        synchronizer; beyond it the oldest are dropped (the load-shedding policy)."""
         self.config = config
         self.tick = tick
         rebuild = None
@@ -209,6 +211,7 @@ class Twin:
         self._ready = asyncio.Event()
         self.gateway = Gateway(
             config.sensors,
+            capacity=capacity,
             on_reading=self.history.record_reading if self.history else None,
             on_event=self.event,
             on_buffered=self._ready.set,
@@ -313,6 +316,8 @@ class Twin:
         while True:
             await asyncio.sleep(self.tick)
             self.gateway.check_staleness()
+            lag = self.publisher.latencies[-1] if self.publisher.latencies else 0.0
+            self.sync.check_load(lag)
             await self.publisher.refresh()
             await self.commands.tick()
             if self.history is not None:
