@@ -25,8 +25,8 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
                client_id, session ("clean" | "persistent"), keys, ts_unit, max_payload,
                [mqtt.tls]
     [csv]      path, speed
-    [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
-                       stale_after
+    [sensors.<name>]   variable, source, node | topic | column, unit (converted into the FMU
+                       variable's unit, fmitwin.live.units), range, rate, noise, stale_after
     [publish]  opcua, namespace, application_uri, anonymous ("read" | "off"), users_file,
                allow_insecure_credentials, allow_remote_clients, mqtt, prefix, interval,
                [publish.security] policies, certificate, private_key, trust_store,

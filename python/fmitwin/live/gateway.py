@@ -116,8 +116,12 @@ class Gateway:
         on_event: Callable[[str, dict], None] | None = None,
         on_buffered: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.time,
+        units: dict[str, tuple[float, float]] | None = None,
     ) -> None:
+        """``units``: sensor -> (scale, offset) from its unit into the model's (see
+        ``fmitwin.live.units``); the range is checked before, in the sensor's unit."""
         self.sensors = sensors
+        self.units = units or {}
         self.buffer = BoundedBuffer(capacity)
         self.future_tolerance = future_tolerance
         self.stats = {name: SensorStats() for name in sensors}
@@ -149,7 +153,8 @@ class Gateway:
             flag = Flag.DUPLICATE
         reading.flag = flag
         if flag in (Flag.OK, Flag.UNCERTAIN):
-            reading.value = float(raw)
+            scale, offset = self.units.get(reading.sensor, (1.0, 0.0))
+            reading.value = scale * float(raw) + offset
         else:
             reading.value = math.nan
             reading.quality = 0.0

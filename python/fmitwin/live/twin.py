@@ -32,6 +32,7 @@ from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
+from fmitwin.live.units import unit_maps
 
 log = logging.getLogger("fmitwin.live")
 
@@ -65,15 +66,16 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
         process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
         measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
     else:
-        process, measurement, u0, starts = _fmu_process_model(config)
+        process, measurement, u0, starts = _fmu_process_model(config)  # the FMU is checked
         x0 = {**starts, **x0}
+    scales = {name: abs(scale) for name, (scale, _) in unit_maps(config).items()}
     ekf = fmitwin.ExtendedKalmanFilter(
         n,
         len(sensors),
         x0=np.array([x0[s] for s in states]),
         P0=np.diag([f.P0[s] for s in states]),
         Q=np.diag([f.Q[s] for s in states]),
-        R=np.diag([s.noise**2 for s in sensors]),
+        R=np.diag([(scales.get(s.name, 1.0) * s.noise) ** 2 for s in sensors]),  # model units
         process_model=process,
         measurement_model=measurement,
         gate_probability=f.gate_probability,
@@ -212,6 +214,7 @@ class Twin:
         self.gateway = Gateway(
             config.sensors,
             capacity=capacity,
+            units=unit_maps(config),
             on_reading=self.history.record_reading if self.history else None,
             on_event=self.event,
             on_buffered=self._ready.set,
