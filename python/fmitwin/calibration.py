@@ -446,28 +446,68 @@ def _map(executor: Executor | None, simulate: Callable, parameter_sets: list[dic
 class NisDivergenceDetector:
     """Flags a twin that no longer matches its plant: over the last ``window`` accepted updates
     the NIS values sum to a chi-square with sum(dof) degrees of freedom for a consistent filter;
-    divergence when its upper tail probability falls below ``alpha``."""
+    divergence when its upper tail probability falls below ``alpha``, i.e. when the sum exceeds
+    ``chi2.ppf(1 - alpha, sum(dof))`` (:attr:`bound`). Shared by :class:`OnlineRecalibrator` and
+    the live synchronizer's per-sensor monitors (dof = 1 per reading there).
+
+    The sum is kept running (O(1) per update) and the bound is computed once per distinct dof.
+    """
 
     window: int = 20
     alpha: float = 1e-3
     _recent: deque = field(init=False, repr=False)
+    _bounds: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.window < 1 or not 0 < self.alpha < 1:
             raise ValueError("NisDivergenceDetector needs window >= 1 and 0 < alpha < 1")
         self._recent = deque(maxlen=self.window)
+        self._bounds = {}
+        self.total = 0.0  # sum of the NIS values in the window
+        self.dof = 0  # sum of their degrees of freedom
+        self._updates = 0
 
     def reset(self) -> None:
         self._recent.clear()
+        self.total, self.dof = 0.0, 0
+
+    @property
+    def full(self) -> bool:
+        return len(self._recent) == self.window
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    @property
+    def bound(self) -> float:
+        """The chi-square quantile the window's sum is compared with."""
+        if self.dof not in self._bounds:
+            self._bounds[self.dof] = float(stats.chi2.ppf(1.0 - self.alpha, max(self.dof, 1)))
+        return self._bounds[self.dof]
+
+    @property
+    def diverged(self) -> bool:
+        return self.full and self.total > self.bound
+
+    @property
+    def passes(self) -> bool:
+        """A full window consistent with the filter (e.g. to lift a quarantine)."""
+        return self.full and self.total <= self.bound
 
     def update(self, nis: float, dof: int) -> bool:
         """Add one update's NIS with its ``dof`` measurements used; True when diverged."""
         if dof > 0 and math.isfinite(nis):
+            if self.full:
+                old_nis, old_dof = self._recent[0]
+                self.total -= old_nis
+                self.dof -= old_dof
             self._recent.append((nis, dof))
-        if len(self._recent) < self.window:
-            return False
-        total = sum(n for n, _ in self._recent)
-        return bool(stats.chi2.sf(total, sum(d for _, d in self._recent)) < self.alpha)
+            self.total += nis
+            self.dof += dof
+            self._updates += 1
+            if self._updates % self.window == 0:  # re-sum exactly: no rounding drift in long runs
+                self.total = math.fsum(n for n, _ in self._recent)
+        return self.diverged
 
 
 def _state_entries(ekf: Any, entries: Sequence[str | int]) -> tuple[np.ndarray, tuple[str, ...]]:

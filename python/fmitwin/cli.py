@@ -19,6 +19,8 @@ _COMMANDS: dict[str, str] = {
     "study": "study",
     "plant": "plant",
     "run": "run",
+    "certs": "certs",
+    "passwd": "passwd",
     "rul": "rul",
     "report": "report",
     "init": "init",

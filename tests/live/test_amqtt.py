@@ -1,6 +1,7 @@
 """The fallback MQTT peer (amqtt's broker, used where mosquitto is not installed) is exercised
 here explicitly: the twin's sensor adapter authenticates, receives readings, reports a broker
-outage and recovers when the broker comes back."""
+outage and recovers when the broker comes back. (Passwords travel unencrypted here, allowed
+explicitly: these brokers listen on loopback only.)"""
 
 import asyncio
 import json
@@ -25,7 +26,13 @@ SENSOR = SensorConfig(
 
 
 async def _publish(broker, values):
-    publisher = client_args(broker.url, username="twin", password="amqtt-secret", role="plant")
+    publisher = client_args(
+        broker.url,
+        username="twin",
+        password="amqtt-secret",
+        role="plant",
+        allow_insecure_credentials=True,
+    )
     async with aiomqtt.Client(**publisher) as client:
         for value in values:
             payload = json.dumps({"value": value, "ts": time.time()})
@@ -36,7 +43,9 @@ async def test_sensor_link_through_amqtt_survives_a_broker_restart(tmp_path):
     broker = AmqttBroker(tmp_path, users={"twin": "amqtt-secret"})
     broker.start()
     readings, events = [], []
-    config = MqttConfig(url=broker.url, username="twin", password="amqtt-secret")
+    config = MqttConfig(
+        url=broker.url, username="twin", password="amqtt-secret", allow_insecure_credentials=True
+    )
     link = sensor_link(config, [SENSOR], readings.append, on_event=lambda *e: events.append(e))
     task = asyncio.create_task(link.run())
     try:
@@ -61,7 +70,9 @@ async def test_wrong_password_is_refused_and_reported(tmp_path):
     broker = AmqttBroker(tmp_path, users={"twin": "amqtt-secret"})
     broker.start()
     events = []
-    config = MqttConfig(url=broker.url, username="twin", password="wrong")
+    config = MqttConfig(
+        url=broker.url, username="twin", password="wrong", allow_insecure_credentials=True
+    )
     link = sensor_link(config, [SENSOR], lambda r: None, on_event=lambda *e: events.append(e))
     task = asyncio.create_task(link.run())
     try:

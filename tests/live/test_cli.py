@@ -168,3 +168,40 @@ noise = 0.2
     screen = console.export_text()
     assert "twin csv" in screen and "temp" in screen and "replay" in screen
     assert "T " in screen and " 200 " in screen and " 3 " in screen  # accepted, rejected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["not_a_model"], "neither an FMU file nor a bundled model"),
+        (["{bad_fmu}"], "error: "),
+        (["heated_tank", "--set", "no_such_variable=1"], "no_such_variable"),
+        (["heated_tank", "--step", "0"], "--step and --rate must be positive"),
+        (["heated_tank", "--rate", "0"], "--step and --rate must be positive"),
+        (["heated_tank", "--opcua", "opc.tcp://0.0.0.0:{port}"], "other machines"),
+        (["heated_tank", "--opcua", "opc.tcp://127.0.0.1:{busy}"], "error: "),
+        (["heated_tank", "--users", "{missing}"], "--users"),
+    ],
+)
+def test_plant_command_errors_are_clear(tmp_path, capsys, args, message):
+    import socket
+
+    from fmitwin.cli import main
+
+    bad_fmu = tmp_path / "broken.fmu"
+    bad_fmu.write_text("not a zip archive")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        names = {
+            "bad_fmu": bad_fmu,
+            "port": free_port(),
+            "busy": busy.getsockname()[1],
+            "missing": tmp_path / "missing",
+        }
+        args = [a.format(**names) for a in args]
+        if "--opcua" not in args:
+            args += ["--opcua", f"opc.tcp://127.0.0.1:{free_port()}"]
+        assert main(["plant", *args, "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error") and message in err and "Traceback" not in err

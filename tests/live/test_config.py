@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from fmitwin.live.config import ConfigError, load_config, parse_config
 from fmitwin.live.twin import build_filter
+from support.live_servers import heated_tank_twin
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "heated_tank_twin.toml"
 
@@ -147,3 +148,41 @@ def test_unknown_fmu_is_named():
     text = MINIMAL.replace('process = "random_walk"', 'fmu = "no_such_model"')
     with pytest.raises(ConfigError, match=r"\[model.fmu\] neither a file nor a bundled model"):
         build_filter(parse_config(text, "twin.toml"))
+
+
+# -- twin files that parse but do not fit the FMU or the filter: file:line: [key] and the fix ------
+
+FMU_TWIN = heated_tank_twin(plant_opcua="opc.tcp://127.0.0.1:4840", mqtt=None, process="fmu")
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "message"),
+    [
+        (("T = 295.0", "T = nan"), "filter.x0.T", "finite number"),
+        (("T = 9.0", "T = inf"), "filter.P0.T", "finite number"),
+        (("T = 9.0", "T = 0.0"), "filter.P0.T", "must be > 0"),  # was: a Cholesky traceback
+        (("127.0.0.1:4840", "127.0.0.1:70000"), "opcua.endpoint", "0..65535"),
+        (("parameters = { m = 2.0 }", "parameters = { mass = 2.0 }"), "model.parameters", "mass"),
+        (("parameters = { m = 2.0 }", 'parameters = { m = "heavy" }'), "model.parameters", "m"),
+        (('fmu = "heated_tank"', 'fmu = "broken.fmu"'), "model.fmu", "not a zip archive"),
+    ],
+)
+def test_a_twin_file_that_does_not_fit_names_line_key_and_fix(tmp_path, edit, key, message):
+    from fmitwin.cli import main
+
+    (tmp_path / "broken.fmu").write_text("not a zip archive")
+    assert edit[0] in FMU_TWIN
+    path = tmp_path / "twin.toml"
+    path.write_text(FMU_TWIN.replace(*edit, 1))
+    with pytest.raises(ConfigError, match=message) as info:
+        build_filter(load_config(path))
+    assert info.value.key == key and info.value.line is not None
+    assert main(["run", str(path), "--no-status", "--duration", "0"]) == 2  # no traceback
+
+
+def test_a_twin_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
+    path = tmp_path / "twin.toml"
+    path.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_config(path)
+    assert info.value.line == MINIMAL.count("\n") + 1

@@ -1,6 +1,7 @@
 """End to end against real peers on loopback: the plant (the bundled heated-tank FMU served by an
 asyncua server and published through a real mosquitto) and the twin (asyncua and aiomqtt clients,
-its own OPC UA server). Both servers require a user name and password.
+its own OPC UA server). Both servers require a user name and password (sent unencrypted here, as
+the tests allow explicitly: test_access.py covers the refusal).
 
 One plant and one broker serve the whole module (an asyncua server takes seconds to initialise);
 the restart test runs last because it takes both away for a while.
@@ -17,18 +18,35 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from asyncua import Client, ua
+from fmitwin.live.access import AccessPolicy, UserAccount
 from fmitwin.live.config import parse_config
 from fmitwin.live.history import recorded_estimates, recorded_events, recorded_readings
 from fmitwin.live.plant import Faults, Plant, Window
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from support.live_servers import Running, free_port, heated_tank_twin, mqtt_broker, wait_until
+from support.live_servers import (
+    Running,
+    free_port,
+    heated_tank_twin,
+    mqtt_broker,
+    password_file,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 # m = 2 kg and 2 kW heat the tank at ~0.24 K/s: a visible trajectory within seconds
 TANK = {"m": 2.0, "P_heater": 2000.0}
-OPCUA_AUTH = 'username = "operator"\npassword = "opc-secret"'
+
+
+def opcua_auth(directory, password="opc-secret"):
+    name = password_file(directory, "opcua.password", password)
+    return f'username = "operator"\npassword_file = "{name}"\nallow_insecure_credentials = true'
+
+
+def mqtt_auth(directory, password="mq-secret"):
+    name = password_file(directory, "mqtt.password", password)
+    return f'username = "twin"\npassword_file = "{name}"\nallow_insecure_credentials = true'
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +58,7 @@ def broker(tmp_path_factory):
 
 
 def mqtt_url(broker, password="mq-secret"):
-    return f"mqtt://twin:{password}@127.0.0.1:{broker.port}"
+    return f"mqtt://twin:{password}@127.0.0.1:{broker.port}"  # the plant's (Python API)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -51,7 +69,11 @@ async def plant(broker):
         mqtt=mqtt_url(broker),
         start_values=TANK,
         faults=Faults(noise={"T": 0.2}),
-        users={"operator": "opc-secret"},
+        access=AccessPolicy(
+            {"operator": UserAccount.with_password("operator", "operator", "opc-secret")},
+            anonymous="off",
+        ),
+        allow_insecure_credentials=True,
     )
     task = asyncio.create_task(plant.run())
     await asyncio.wait_for(plant.ready.wait(), 60)
@@ -61,8 +83,9 @@ async def plant(broker):
 
 
 def tank_twin(plant, broker, tmp_path, **kw):
-    kw.setdefault("opcua_auth", OPCUA_AUTH)
-    text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=mqtt_url(broker), **kw)
+    kw.setdefault("opcua_auth", opcua_auth(tmp_path))
+    kw.setdefault("mqtt_options", mqtt_auth(tmp_path))
+    text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=broker.url, **kw)
     return parse_config(text, tmp_path / "twin.toml")
 
 
@@ -252,7 +275,9 @@ async def test_an_unchanged_value_with_a_new_source_timestamp_is_a_reading(plant
     # value-only trigger would leave it stale
     steady = await add_probe(plant, "steady", 300.0)
     extra = probe_sensor("steady", "opcua", f"nsu={plant.namespace};s=steady", stale_after=5.0)
-    text = heated_tank_twin(plant_opcua=plant.opcua_endpoint, mqtt=None, opcua_auth=OPCUA_AUTH)
+    text = heated_tank_twin(
+        plant_opcua=plant.opcua_endpoint, mqtt=None, opcua_auth=opcua_auth(tmp_path)
+    )
     twin = Twin(parse_config(text + extra, tmp_path / "twin.toml"), history=None)
     stats = twin.gateway.stats["steady"]
     stamps = []
@@ -321,8 +346,9 @@ period = 0.25
 async def test_wrong_credentials_are_reported_not_fatal(plant, broker, tmp_path):
     text = heated_tank_twin(
         plant_opcua=plant.opcua_endpoint,
-        mqtt=mqtt_url(broker, password="wrong"),
-        opcua_auth='username = "operator"\npassword = "wrong"',
+        mqtt=broker.url,
+        mqtt_options=mqtt_auth(tmp_path, "wrong"),
+        opcua_auth=opcua_auth(tmp_path, "wrong"),
     )
     twin = Twin(parse_config(text, tmp_path / "twin.toml"), history=None)
     async with Running(twin):

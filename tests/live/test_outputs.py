@@ -7,7 +7,7 @@ import pytest
 from fmitwin.live.config import ConfigError, parse_config
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
-from fmitwin.live.synchronizer import Synchronizer
+from fmitwin.live.synchronizer import Synchronizer, SyncSettings
 from fmitwin.live.twin import build_filter
 
 T0 = 1_800_000_000.0
@@ -49,7 +49,11 @@ def test_temperature_is_estimated_from_the_measured_fmu_output():
     ekf, u0 = build_filter(config)
     now = [T0]
     sync = Synchronizer(
-        config, ekf, Gateway(config.sensors, clock=lambda: now[0]), u0=u0, clock=lambda: now[0]
+        SyncSettings.from_config(config),
+        ekf,
+        Gateway(config.sensors, clock=lambda: now[0]),
+        u0=u0,
+        clock=lambda: now[0],
     )
     rng = np.random.default_rng(3)
     times = np.arange(0.0, 120.0, 0.1)

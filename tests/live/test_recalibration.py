@@ -14,7 +14,7 @@ from fmitwin.live.config import ConfigError, parse_config
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History, recorded_events
 from fmitwin.live.readings import Reading
-from fmitwin.live.synchronizer import Synchronizer
+from fmitwin.live.synchronizer import Synchronizer, SyncSettings
 from fmitwin.live.twin import build_filter
 
 T0 = 1_800_000_000.0
@@ -81,7 +81,9 @@ def run_twin(policy: str, text: str = TWIN, history: History | None = None):
 
     ekf, u0 = build_filter(config)
     gateway = Gateway(config.sensors, clock=lambda: now[0])
-    sync = Synchronizer(config, ekf, gateway, u0=u0, clock=lambda: now[0], on_event=sink)
+    sync = Synchronizer(
+        SyncSettings.from_config(config), ekf, gateway, u0=u0, clock=lambda: now[0], on_event=sink
+    )
     rng = np.random.default_rng(7)
     times = np.arange(0.0, 240.0, 0.1)
     values = plant_temperature(times, change=40.0) + rng.normal(0.0, 0.2, times.size)

@@ -7,10 +7,11 @@ import asyncio
 import fmitwin.models
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from fmitwin.live.access import AccessPolicy, UserAccount
 from fmitwin.live.config import parse_config
 from fmitwin.live.plant import Faults, Plant
 from fmitwin.live.twin import Twin
-from support.live_servers import free_port, heated_tank_twin, wait_until
+from support.live_servers import free_port, heated_tank_twin, password_file, wait_until
 
 
 async def _certificate(directory, name, uri, usage):
@@ -29,14 +30,17 @@ async def test_encrypted_channel_with_certificates_and_password(tmp_path):
         opcua=f"opc.tcp://127.0.0.1:{free_port()}",
         start_values={"m": 2.0, "P_heater": 2000.0},
         faults=Faults(noise={"T": 0.2}),
-        users={"operator": "opc-secret"},
+        access=AccessPolicy(
+            {"operator": UserAccount.with_password("operator", "reader", "opc-secret")}, "off"
+        ),
         certificate=server_cert,
         private_key=server_key,
     )
     plant_task = asyncio.create_task(plant.run())
     await asyncio.wait_for(plant.ready.wait(), 60)
+    password_file(tmp_path, "opc.password", "opc-secret")
     security = """username = "operator"
-password = "opc-secret"
+password_file = "opc.password"
 
 [opcua.security]
 policy = "Basic256Sha256"
@@ -58,7 +62,8 @@ server_certificate = "plant-cert.der"
                 heated_tank_twin(
                     plant_opcua=plant.opcua_endpoint,
                     mqtt=None,
-                    opcua_auth='username = "operator"\npassword = "opc-secret"',
+                    opcua_auth='username = "operator"\npassword_file = "opc.password"\n'
+                    "allow_insecure_credentials = true",
                 ),
                 tmp_path / "plain.toml",
             ),

@@ -5,81 +5,60 @@ The synchronizer's numbers are checked against FilterPy's KalmanFilter run on th
 
 import math
 
+import fmitwin
 import numpy as np
 import pytest
 from filterpy.kalman import KalmanFilter
-from fmitwin.live.config import parse_config
+from fmitwin.live.config import CommandConfig, SensorConfig
 from fmitwin.live.gateway import BoundedBuffer, Gateway
 from fmitwin.live.readings import Flag, Reading
-from fmitwin.live.synchronizer import CommandWriter, Synchronizer
-from fmitwin.live.twin import build_filter
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
 
 T0 = 1_800_000_000.0
 
-TWIN = """\
-[twin]
-name = "sync"
 
-[model]
-process = "random_walk"
-states = ["T"]
-inputs = ["P"]
+def sensor(name, variable, *, low, high, rate, noise, stale_after):
+    return SensorConfig(
+        name, variable, "mqtt", f"p/{name}", "", (low, high), rate, noise, stale_after
+    )
 
-[filter]
-x0 = { T = 300.0 }
-P0 = { T = 4.0 }
-Q = { T = 0.01 }
-gate_probability = 0.999999
-nis_window = 20
-policy = "POLICY"
-reorder_window = WINDOW
 
-[mqtt]
-url = "mqtt://127.0.0.1:1883"
+SENSORS = {
+    "A": sensor("A", "T", low=250, high=400, rate=10, noise=0.2, stale_after=1.0),
+    "B": sensor("B", "T", low=250, high=400, rate=10, noise=0.5, stale_after=1.0),
+    "P": sensor("P", "P", low=0, high=1000, rate=1, noise=1, stale_after=5.0),
+}
+HEAT = CommandConfig(
+    name="heat",
+    variable="P",
+    via="mqtt",
+    address="p/cmd/P",
+    min=0,
+    max=800,
+    max_rate=50,
+    period=1.0,
+    state="T",
+    setpoint=320,
+    gain=100,
+    bias=200,
+)
 
-[sensors.A]
-variable = "T"
-source = "mqtt"
-topic = "p/A"
-range = [250, 400]
-rate = 10
-noise = 0.2
-stale_after = 1.0
 
-[sensors.B]
-variable = "T"
-source = "mqtt"
-topic = "p/B"
-range = [250, 400]
-rate = 10
-noise = 0.5
-stale_after = 1.0
-
-[sensors.P]
-variable = "P"
-source = "mqtt"
-topic = "p/P"
-range = [0, 1000]
-rate = 1
-noise = 1
-stale_after = 5.0
-
-[commands]
-enabled = ENABLED
-
-[commands.heat]
-variable = "P"
-via = "mqtt"
-topic = "p/cmd/P"
-state = "T"
-setpoint = 320
-gain = 100
-bias = 200
-min = 0
-max = 800
-max_rate = 50
-period = 1.0
-"""
+def random_walk_filter(settings):
+    """The EKF a random-walk twin of ``settings`` runs (x_next = x; z = H x)."""
+    n, m = len(settings.states), len(settings.measurement_sensors)
+    H = np.ones((m, n))  # every measurement sensor measures T, the only state
+    return fmitwin.ExtendedKalmanFilter(
+        n,
+        m,
+        x0=np.array([settings.x0[s] for s in settings.states]),
+        P0=np.diag([settings.P0[s] for s in settings.states]),
+        Q=np.zeros((n, n)),
+        R=np.diag([s.noise**2 for s in settings.measurement_sensors]),
+        process_model=fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(settings.inputs)))),
+        measurement_model=fmitwin.LinearMeasurementModel(H),
+        gate_probability=0.999999,
+    )
 
 
 class Clock:
@@ -90,17 +69,30 @@ class Clock:
         return self.now
 
 
-def make(policy="merge", window=0.0, enabled=False):
-    text = TWIN.replace("POLICY", policy).replace("WINDOW", str(window))
-    config = parse_config(text.replace("ENABLED", str(enabled).lower()), "sync.toml")
+def make(policy="merge", window=0.0, initialize="x0"):
+    settings = SyncSettings(
+        states=["T"],
+        inputs=["P"],
+        sensors=SENSORS,
+        x0={"T": 300.0},
+        P0={"T": 4.0},
+        Q={"T": 0.01},
+        nis_window=20,
+        policy=policy,
+        reorder_window=window,
+        initialize=initialize,  # "x0": the FilterPy references start there too
+    )
     clock = Clock()
     events = []
-    ekf, u0 = build_filter(config)
-    gateway = Gateway(config.sensors, clock=clock, on_event=lambda k, d: events.append((k, d)))
+    gateway = Gateway(SENSORS, clock=clock, on_event=lambda k, d: events.append((k, d)))
     sync = Synchronizer(
-        config, ekf, gateway, u0=u0, clock=clock, on_event=lambda k, d: events.append((k, d))
+        settings,
+        random_walk_filter(settings),
+        gateway,
+        clock=clock,
+        on_event=lambda k, d: events.append((k, d)),
     )
-    return config, clock, gateway, sync, events
+    return settings, clock, gateway, sync, events
 
 
 def reading(sensor, value, ts, **kw):
@@ -294,18 +286,54 @@ def test_divergence_is_detected_recorded_and_handled_by_policy(policy):
         assert "process noise" in d["action"]
 
 
+def test_a_twin_started_45_k_from_the_plant_locks_on_and_stays_within_3_sigma():
+    """x0 = 300 K, the plant at 345 K: with the default initialize = "readings" the first reading
+    starts the estimate; with "x0" every reading fails the gate (the failure found)."""
+    rng = np.random.default_rng(5)
+    plant = 345.0
+    readings = []
+    for i in range(300):  # 30 s at 10 Hz
+        t = T0 + 0.1 * i
+        readings.append(reading("A", plant + rng.normal(0, 0.2), t))
+        readings.append(reading("B", plant + rng.normal(0, 0.5), t + 0.05))
+        readings.append(reading("P", 0.0, t + 0.06))
+    _, clock, gateway, sync, events = make(initialize="readings")
+    _run(sync, gateway, clock, readings)
+    sigma = math.sqrt(sync.ekf.P[0, 0])
+    assert abs(sync.ekf.x[0] - plant) < 3 * sigma
+    assert sum(sync.counters.gated.values()) == 0 and sync.counters.divergences == 0
+    assert sync.health() == "ok"
+    _, clock, gateway, sync, events = make(initialize="x0")
+    _run(sync, gateway, clock, readings)
+    assert sum(sync.counters.gated.values()) > 500  # stuck: the gate refuses the plant
+
+
+def test_divergence_events_are_aggregated_not_a_storm():
+    """Sensor A 6 K off for 20 s (after the others agreed for 10 s) alarms again and again; the
+    events come at most one per NIS window of time and count the alarms in between."""
+    _, clock, gateway, sync, events, readings = _biased_run("merge", n=300, bias=6.0)
+    _run(sync, gateway, clock, readings)
+    divergences = [d for k, d in events if k == "divergence"]
+    window = 20 / 21.0  # nis_window over the sensors' total rate (10 + 10 + 1 per s)
+    times = [d["t"] for d in divergences]
+    assert all(b - a >= window for a, b in zip(times, times[1:], strict=False))
+    reported = len(divergences) + sum(d["suppressed"] for d in divergences)
+    assert sync.counters.divergences == reported + sync.unreported_divergences
+    assert sync.counters.divergences > len(divergences) >= 1
+
+
 # -- commands ------------------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
 async def test_commands_off_by_default():
-    config, clock, gateway, sync, _ = make(enabled=False)
+    config, clock, gateway, sync, _ = make()
     sent = []
 
     async def send(cmd, value):
         sent.append(value)
 
-    writer = CommandWriter(config, sync, send, clock=clock)
+    writer = CommandWriter({"heat": HEAT}, sync, send, clock=clock)  # enabled=False: the default
     _run(sync, gateway, clock, [reading("A", 300.0, T0), reading("P", 0.0, T0)])
     await writer.tick()
     assert sent == [] and writer.enabled is False
@@ -317,14 +345,19 @@ def _fresh(temperature, t):
 
 @pytest.mark.asyncio
 async def test_commands_bounded_rate_limited_logged_and_blocked_when_stale():
-    config, clock, gateway, sync, _ = make(enabled=True)
+    config, clock, gateway, sync, _ = make()
     sent, events = [], []
 
     async def send(cmd, value):
         sent.append((clock.now, value))
 
     writer = CommandWriter(
-        config, sync, send, clock=clock, on_event=lambda k, d: events.append((k, d))
+        {"heat": HEAT},
+        sync,
+        send,
+        enabled=True,
+        clock=clock,
+        on_event=lambda k, d: events.append((k, d)),
     )
     await writer.tick()  # no estimate yet: blocked
     assert sent == [] and events[-1][0] == "command_blocked"

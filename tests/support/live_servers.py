@@ -39,6 +39,12 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def port_open(port: int) -> bool:
+    """Something listens on 127.0.0.1:port (poll it with ``wait_until`` in async tests)."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 class Mosquitto:
     """A mosquitto process on 127.0.0.1:<free port>; ``stop``/``start`` simulate an outage."""
 
@@ -216,6 +222,12 @@ class Running:
         await asyncio.wait_for(self.task, 30)
 
 
+def password_file(directory: Path, name: str, password: str) -> str:
+    """Write ``password`` to ``directory/name`` (for a twin file's ``password_file = name``)."""
+    (directory / name).write_text(password + "\n")
+    return name
+
+
 def mqtt_broker(directory: Path, **options) -> Mosquitto:
     """mosquitto when installed, else amqtt's broker (never a mock)."""
     return (Mosquitto if Path(MOSQUITTO).exists() else AmqttBroker)(directory, **options)
@@ -243,8 +255,14 @@ def heated_tank_twin(
     reorder_window: float = 0.1,
     mqtt_options: str = "",
     stale_after: float = 1.0,
+    publish_options: str = "",
+    publish_security: str = 'policies = ["None"]',
 ) -> str:
-    """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`."""
+    """A twin file for the bundled heated tank served by :class:`fmitwin.live.plant.Plant`.
+
+    The twin's own server (``publish_opcua``) offers security None unless ``publish_security``
+    (the body of ``[publish.security]``) says otherwise; ``publish_options`` are more
+    ``[publish]`` keys."""
     model = (
         'process = "random_walk"'
         if process == "random_walk"
@@ -294,7 +312,7 @@ stale_after = {stale_after}
         text += f'\n[publish]\nopcua = "{publish_opcua}"\nnamespace = "urn:test:twin"\n'
         if mqtt:
             text += f'mqtt = "{mqtt}"\nprefix = "twin/tank"\n'
-        text += "interval = 0.02\n"
+        text += f"interval = 0.02\n{publish_options}\n[publish.security]\n{publish_security}\n"
     if history:
         text += f'\n[history]\npath = "{history}"\nflush_interval = 0.1\n'
     return text + extra

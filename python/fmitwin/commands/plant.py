@@ -107,11 +107,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the plant goes off-line",
     )
     parser.add_argument(
-        "--user",
-        action="append",
-        default=[],
-        metavar="NAME:PASSWORD",
-        help="OPC UA: admit only these users (repeatable; default: anonymous)",
+        "--users",
+        metavar="FILE",
+        help="OPC UA: users file (name:role:hash, see `fmitwin passwd`); only its operators "
+        "may write the cmd.* setpoints",
+    )
+    parser.add_argument(
+        "--anonymous",
+        choices=("off", "read", "operate"),
+        default=None,
+        help="OPC UA anonymous sessions (default: operate without --users, read with)",
+    )
+    parser.add_argument(
+        "--allow-insecure-credentials",
+        action="store_true",
+        help="accept passwords over security None (without --certificate)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --opcua address (other machines can connect)",
     )
     parser.add_argument(
         "--certificate", help="OPC UA: server certificate; with --private-key, encrypted only"
@@ -128,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from fmitwin.live.access import AccessPolicy, read_users_file
     from fmitwin.live.plant import Faults, Plant
+    from fmitwin.live.redact import install_log_redaction, redact
 
     if not args.opcua and not args.mqtt:
         print("error: give --opcua URL and/or --mqtt URL to serve the plant on", file=sys.stderr)
@@ -137,9 +154,25 @@ def run(args: argparse.Namespace) -> int:
     if not fmu.is_file():
         import fmitwin.models
 
-        fmu = fmitwin.models.path(args.fmu)
+        try:
+            fmu = fmitwin.models.path(args.fmu)
+        except (ValueError, FileNotFoundError) as exc:
+            print(
+                f"error: {args.fmu}: neither an FMU file nor a bundled model ({exc})",
+                file=sys.stderr,
+            )
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    install_log_redaction()
     logging.getLogger("asyncua").setLevel(logging.ERROR)
+    access = None
+    if args.users or args.anonymous:
+        try:
+            users = read_users_file(args.users) if args.users else {}
+        except (OSError, ValueError) as exc:
+            print(f"error: --users: {exc}", file=sys.stderr)
+            return 2
+        access = AccessPolicy(users, args.anonymous or ("read" if users else "operate"))
     faults = Faults(
         noise=dict(args.noise),
         dropout=args.dropout,
@@ -147,20 +180,29 @@ def run(args: argparse.Namespace) -> int:
         drift=dict(args.drift),
         outages=list(args.outage),
     )
-    plant = Plant(
-        fmu,
-        opcua=args.opcua,
-        mqtt=args.mqtt,
-        sensors=args.sensor,
-        start_values=dict(args.set),
-        step=args.step,
-        rate=args.rate,
-        faults=faults,
-        seed=args.seed,
-        users=dict(u.partition(":")[::2] for u in args.user),
-        certificate=args.certificate,
-        private_key=args.private_key,
-    )
+    if args.step <= 0 or args.rate <= 0:
+        print("error: --step and --rate must be positive", file=sys.stderr)
+        return 2
+    try:
+        plant = Plant(
+            fmu,
+            opcua=args.opcua,
+            mqtt=args.mqtt,
+            sensors=args.sensor,
+            start_values=dict(args.set),
+            step=args.step,
+            rate=args.rate,
+            faults=faults,
+            seed=args.seed,
+            access=access,
+            certificate=args.certificate,
+            private_key=args.private_key,
+            allow_insecure_credentials=args.allow_insecure_credentials,
+            allow_remote_clients=args.allow_remote,
+        )
+    except Exception as exc:  # a bad FMU, an unknown --set name, a bad URL: say it, no traceback
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -171,8 +213,12 @@ def run(args: argparse.Namespace) -> int:
         if args.opcua:
             print(f"  OPC UA {args.opcua}  namespace {plant.namespace}")
         if args.mqtt:
-            print(f"  MQTT {args.mqtt}  topics {plant.prefix}/<variable>")
+            print(f"  MQTT {redact(args.mqtt)}  topics {plant.prefix}/<variable>")
         await plant.run(stop, duration=args.duration)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (ValueError, OSError) as exc:  # e.g. a port in use, a refused bind address
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
     return 0

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from fmitwin.live.config import ConfigError, load_config
+    from fmitwin.live.redact import install_log_redaction
 
     try:
         config = load_config(args.twin)
@@ -41,21 +42,34 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO if args.no_status else logging.WARNING,
         format="%(asctime)s %(name)s %(message)s",
     )
+    install_log_redaction()
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    return asyncio.run(_run(config, args, signal))
+    from fmitwin.live.history import HistoryError
+
+    try:
+        return asyncio.run(_run(config, args, signal))
+    except (ConfigError, HistoryError) as exc:  # found when the twin is built or replays
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _run(config, args, signal) -> int:
     import asyncio
     from pathlib import Path
 
-    from fmitwin.live.history import recorded_readings
+    from fmitwin.live.history import HistoryError, recorded_readings
     from fmitwin.live.twin import Twin
 
     replay = None
     history = True
     if args.replay:
         replay = recorded_readings(args.replay)
+        if unknown := sorted({r.sensor for r in replay} - set(config.sensors)):
+            raise HistoryError(
+                f"{args.replay} holds readings of sensors {unknown} that {config.file} does not "
+                f"have (it has {sorted(config.sensors)}); replay it with the twin file that "
+                "recorded it"
+            )
         # never append a replay to the record it replays
         if config.history.path is not None:
             same = config.history.path.resolve() == Path(args.replay).resolve()

@@ -4,6 +4,12 @@ Every error is a :class:`ConfigError` naming the file, the line and the dotted k
 ``twin.toml:14: [sensors.T.range] expected [low, high] with low < high, got [400, 250]``.
 Unknown keys are errors too (a typo must not silently fall back to a default).
 
+Passwords are never written in the file: a client password comes from an environment variable
+(``password_env``) or a file of its own (``password_file``), a user of the twin's server has an
+argon2 ``password_hash`` (or one of those two); ``password = "..."`` and passwords in URLs are
+refused. A password is refused, too, where it would cross the network in the clear (OPC UA
+without ``[opcua.security]``, ``mqtt://`` without TLS) unless ``allow_insecure_credentials = true``.
+
 Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 
     [twin]     name
@@ -11,14 +17,21 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
     [filter]   parameters (FMU parameters estimated with the states), x0, P0, Q (variance
                growth per second; keyed by state or estimated parameter), gate_probability,
                reorder_window, nis_window, nis_alpha, cusum_k, cusum_h, policy,
+               initialize ("readings" | "x0"),
                [filter.recalibration] parameters, noise, duration
-    [opcua]    endpoint, publishing_interval, username, password, [opcua.security]
-    [mqtt]     url, qos, username, password, client_id, session ("clean" | "persistent"),
+    [opcua]    endpoint, publishing_interval, username, password_env | password_file,
+               allow_insecure_credentials, [opcua.security]
+    [mqtt]     url, qos, username, password_env | password_file, allow_insecure_credentials,
+               client_id, session ("clean" | "persistent"), keys, ts_unit, max_payload,
                [mqtt.tls]
     [csv]      path, speed
-    [sensors.<name>]   variable, source, node | topic | column, unit, range, rate, noise,
-                       stale_after
-    [publish]  opcua, namespace, mqtt, prefix, interval
+    [sensors.<name>]   variable, source, node | topic | column, unit (converted into the FMU
+                       variable's unit, fmitwin.live.units), range, rate, noise, stale_after
+    [publish]  opcua, namespace, application_uri, anonymous ("read" | "off"), users_file,
+               allow_insecure_credentials, allow_remote_clients, mqtt, prefix, interval,
+               [publish.security] policies, certificate, private_key, trust_store,
+               trust_on_first_use; [publish.users.<name>] role, password_hash | password_env |
+               password_file
     [commands] enabled, [commands.<name>] variable, via, node | topic, min, max, max_rate, period,
                law ("proportional"), state, setpoint, gain, bias
     [history]  path, flush_interval
@@ -27,16 +40,23 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+
+from fmitwin.live.access import ANONYMOUS, ROLES, AccessPolicy, UserAccount, read_users_file
+from fmitwin.live.serving import CREDENTIALS_IN_CLEAR, ENCRYPTED, ServerSecurity, is_loopback
+from fmitwin.live.serving import POLICIES as SERVER_POLICIES
 
 POLICIES = ("physical_wins", "virtual_wins", "merge")
 SOURCES = ("opcua", "mqtt", "csv")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
+CLIENT_POLICIES = ("Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
 MQTT_SESSIONS = ("clean", "persistent")
 _MQTT_URL = re.compile(r"^mqtts?://([^:@/]+(:[^@/]*)?@)?[^:/@]+(:\d+)?/?$")
 
@@ -195,6 +215,8 @@ class _Section:
                 raise self.error(key, f"not {what}; expected one of {', '.join(names)}", name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(key, f"expected a number, got {value!r}", name)
+            if not math.isfinite(value):
+                raise self.error(key, f"expected a finite number, got {value!r}", name)
             out[name] = float(value)
         return out
 
@@ -234,8 +256,9 @@ class OpcUaConfig:
     publishing_interval: float = 0.05  # seconds
     sampling_interval: float = 0.0  # seconds; 0 = report every change
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # from password_env or password_file, never the file itself
     security: SecurityConfig | None = None
+    allow_insecure_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,14 +268,30 @@ class TlsConfig:
     private_key: Path | None
 
 
+TS_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+@dataclass(frozen=True)
+class PayloadFormat:
+    """The JSON shape of an MQTT sensor payload: key names, timestamp unit, size limit."""
+
+    value: str = "value"
+    ts: str = "ts"
+    quality: str = "quality"
+    ts_unit: str = "s"
+    max_payload: int = 65536  # bytes
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     url: str
     qos: int = 1
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # from password_env or password_file, never the file itself
     client_id: str | None = None
     tls: TlsConfig | None = None
+    allow_insecure_credentials: bool = False
+    payload: PayloadFormat = field(default_factory=PayloadFormat)
     # "persistent": the broker keeps the subscriptions under client_id and queues QoS >= 1
     # readings while the twin is away (MQTT 3.1.1 clean_session = false)
     session: str = "clean"
@@ -289,6 +328,7 @@ class FilterConfig:
     policy: str = "merge"
     parameters: list[str] = field(default_factory=list)  # estimated FMU parameters
     recalibration: RecalibrationConfig | None = None
+    initialize: str = "readings"  # measured states start from the first readings, or "x0"
 
     def estimated(self, model: ModelConfig) -> list[str]:
         """The filter's state names: the model's states, then the estimated parameters."""
@@ -309,9 +349,11 @@ class RecalibrationConfig:
 class PublishConfig:
     opcua: str | None = None
     namespace: str = "urn:fmitwin:twin"
-    mqtt: str | None = None
+    mqtt: str | None = None  # published with the [mqtt] table's credentials and TLS
     prefix: str = "fmitwin/twin"
     interval: float = 0.02  # minimum seconds between two publications of the estimate
+    security: ServerSecurity = field(default_factory=ServerSecurity)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +392,20 @@ class TwinConfig:
     commands_enabled: bool
     commands: dict[str, CommandConfig]
     history: HistoryConfig
+    lines: dict[str, int] = field(default_factory=dict, repr=False)  # dotted key -> line
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A ConfigError for ``key`` (dotted), at its line of the file when known."""
+        parts = key.split(".")
+        line = next(
+            (
+                self.lines[".".join(parts[:i])]
+                for i in range(len(parts), 0, -1)
+                if ".".join(parts[:i]) in self.lines
+            ),
+            None,
+        )
+        return ConfigError(str(self.file), line, key, message)
 
     @property
     def measurement_sensors(self) -> list[SensorConfig]:
@@ -364,9 +420,16 @@ def load_config(path: str | Path) -> TwinConfig:
     """Read and validate a twin TOML file; raises ConfigError naming line and key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), None, "", f"cannot read the twin file: {exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), line, "", f"not UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
     return parse_config(text, path)
 
 
@@ -413,7 +476,7 @@ def parse_config_data(
         csv_section.finish()
     sources = {"opcua": opcua, "mqtt": mqtt, "csv": csv}
     sensors = _sensors(root.table("sensors", required=True), model, sources)
-    publish = _publish(root.table("publish"), name)
+    publish = _publish(root.table("publish"), name, base)
     enabled, commands = _commands(root.table("commands"), model)
     history_section = root.table("history")
     history = HistoryConfig(path=None)
@@ -438,6 +501,7 @@ def parse_config_data(
         commands_enabled=enabled,
         commands=commands,
         history=history,
+        lines={".".join(k): v for k, v in lines.items()},
     )
 
 
@@ -505,6 +569,13 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
         for name, value in table.items():
             if value < 0:
                 raise section.error(key, f"a variance must be >= 0, got {value}", name)
+            if key == "P0" and value == 0:
+                raise section.error(
+                    key,
+                    "an initial variance must be > 0 (0 is certainty the filter never "
+                    "leaves); give your doubt about x0 squared",
+                    name,
+                )
     # an estimated parameter starts from [model.parameters] or the FMU's start value
     for key, table, needed in (("x0", x0, model.states), ("P0", P0, states)):
         if missing := [s for s in needed if s not in table]:
@@ -531,6 +602,7 @@ def _filter(section: _Section, model: ModelConfig) -> FilterConfig:
         policy=section.choice("policy", POLICIES, "merge"),
         parameters=parameters,
         recalibration=_recalibration(section.table("recalibration"), parameters),
+        initialize=section.choice("initialize", ("readings", "x0"), "readings"),
     )
     if result.recalibration is not None and result.policy == "virtual_wins":
         raise section.error(
@@ -587,15 +659,74 @@ def _optional_path(section: _Section, key: str, base: Path, required=False) -> P
     return p
 
 
+def _secret(section: _Section, base: Path, *, hash_ok: bool = False) -> str | None:
+    """A password from ``password_env`` (an environment variable) or ``password_file`` (first
+    line of a file); never from the twin file itself."""
+    if section.has("password"):
+        section.get("password", str)
+        raise section.error(
+            "password",
+            'passwords are not kept in the twin file; use password_env = "VARIABLE" or '
+            'password_file = "path"'
+            + (" (or password_hash from `fmitwin passwd`)" if hash_ok else ""),
+        )
+    keys = [k for k in ("password_env", "password_file") if section.has(k)]
+    if len(keys) > 1:
+        raise section.error(keys[1], "give one of password_env and password_file")
+    if not keys:
+        return None
+    if keys[0] == "password_env":
+        variable = section.get("password_env", str)
+        value = os.environ.get(variable)
+        if not value:
+            raise section.error("password_env", f"environment variable {variable} is not set")
+        return value
+    path = _optional_path(section, "password_file", base, required=True)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0]:
+        raise section.error("password_file", f"{path} is empty; put the password on line 1")
+    return lines[0]
+
+
+def _check_port(section: _Section, key: str, url: str) -> None:
+    try:
+        port = urlparse(url).port
+    except ValueError:  # urllib refuses ports beyond 65535
+        port = -1
+    if port == -1:
+        raise section.error(key, f"the port in {url!r} is not in 0..65535")
+
+
+def _no_url_password(section: _Section, key: str, url: str) -> None:
+    _check_port(section, key, url)
+    if urlparse(url).password is not None:
+        raise section.error(
+            key,
+            "a password in the URL would be kept in the file; put the user in username and the "
+            "password in password_env or password_file",
+        )
+
+
+def _insecure(section: _Section, key: str, why: str) -> None:
+    """Refuse credentials that would travel in the clear, unless explicitly allowed."""
+    if not section.get("allow_insecure_credentials", bool, False):
+        raise section.error(
+            key,
+            f"this password would travel in the clear ({why}); encrypt the link, or set "
+            "allow_insecure_credentials = true to accept that",
+        )
+
+
 def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
     if section is None:
         return None
     endpoint = section.get("endpoint", str)
     if not endpoint.startswith("opc.tcp://"):
         raise section.error("endpoint", f"expected an opc.tcp:// URL, got {endpoint!r}")
+    _no_url_password(section, "endpoint", endpoint)
     security = None
     if (sec := section.table("security")) is not None:
-        policy = sec.choice("policy", ("Basic256Sha256",), "Basic256Sha256")
+        policy = sec.choice("policy", CLIENT_POLICIES, "Basic256Sha256")
         security = SecurityConfig(
             policy=policy,
             mode=sec.choice("mode", SECURITY_MODES, "SignAndEncrypt"),
@@ -605,9 +736,13 @@ def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
         )
         sec.finish()
     username = section.get("username", str, None)
-    password = section.get("password", str, None)
+    password = _secret(section, base)
     if (username is None) != (password is None):
-        raise section.error("password" if username else "username", "give both or neither")
+        raise section.error(
+            "password_env" if username else "username", "give a user name and its password"
+        )
+    if password is not None and security is None:
+        _insecure(section, "username", "OPC UA security None; add [opcua.security]")
     result = OpcUaConfig(
         endpoint=endpoint,
         publishing_interval=section.number("publishing_interval", 0.05, positive=True),
@@ -615,6 +750,7 @@ def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
         username=username,
         password=password,
         security=security,
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
     )
     section.finish()
     return result
@@ -626,6 +762,7 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
     url = section.get("url", str)
     if not _MQTT_URL.match(url):
         raise section.error("url", f"expected mqtt[s]://host[:port], got {url!r}")
+    _no_url_password(section, "url", url)
     qos = section.get("qos", int, 1)
     if qos not in (0, 1, 2):
         raise section.error("qos", f"expected 0, 1 or 2, got {qos}")
@@ -637,10 +774,12 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
             private_key=_optional_path(t, "private_key", base),
         )
         t.finish()
-    username = section.get("username", str, None)
-    password = section.get("password", str, None)
+    username = section.get("username", str, None) or urlparse(url).username
+    password = _secret(section, base)
     if password is not None and username is None:
         raise section.error("username", "a password needs a username")
+    if password is not None and tls is None and not url.startswith("mqtts://"):
+        _insecure(section, "url", "mqtt:// without TLS; use mqtts:// or add [mqtt.tls]")
     client_id = section.get("client_id", str, None)
     session = section.choice("session", MQTT_SESSIONS, "clean")
     if session == "persistent" and not client_id:
@@ -663,9 +802,28 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
         client_id=client_id,
         tls=tls,
         session=session,
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
+        payload=_payload_format(section),
     )
     section.finish()
     return result
+
+
+def _payload_format(section: _Section) -> PayloadFormat:
+    keys = section.get("keys", dict, {})
+    names = {}
+    for key, name in keys.items():
+        if key not in ("value", "ts", "quality"):
+            raise section.error("keys", "expected value, ts or quality", key)
+        if not isinstance(name, str) or not name:
+            raise section.error("keys", f"expected a key name, got {name!r}", key)
+        names[key] = name
+    max_payload = section.get("max_payload", int, 65536)
+    if max_payload < 64:
+        raise section.error("max_payload", f"expected at least 64 bytes, got {max_payload}")
+    return PayloadFormat(
+        **names, ts_unit=section.choice("ts_unit", TS_UNITS, "s"), max_payload=max_payload
+    )
 
 
 def _range(section: _Section) -> tuple[float, float]:
@@ -722,7 +880,70 @@ def _sensors(section: _Section, model: ModelConfig, sources: dict) -> dict[str, 
     return sensors
 
 
-def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
+def _users(section: _Section | None, base: Path) -> dict[str, UserAccount]:
+    users: dict[str, UserAccount] = {}
+    if section is None:
+        return users
+    for name, u in section.tables():
+        role = u.choice("role", ROLES, "reader")
+        password_hash = u.get("password_hash", str, None)
+        password = _secret(u, base, hash_ok=True)
+        if (password_hash is None) == (password is None):
+            raise u.error(
+                "password_hash",
+                "give one of password_hash (from `fmitwin passwd`), password_env, password_file",
+            )
+        try:
+            users[name] = (
+                UserAccount(name, role, password_hash)
+                if password_hash is not None
+                else UserAccount.with_password(name, role, password)
+            )
+        except ValueError as exc:
+            raise u.error("password_hash", str(exc)) from None
+        u.finish()
+    section.finish()
+    return users
+
+
+def _server_security(section: _Section, twin_name: str, base: Path) -> ServerSecurity:
+    users = _users(section.table("users"), base)
+    if (path := _optional_path(section, "users_file", base)) is not None:
+        try:
+            from_file = read_users_file(path)
+        except ValueError as exc:
+            raise section.error("users_file", str(exc)) from None
+        if clash := sorted(set(users) & set(from_file)):
+            raise section.error("users_file", f"{clash} are also in [publish.users]")
+        users.update(from_file)
+    anonymous = section.choice("anonymous", ANONYMOUS[:2], "read")
+    if anonymous == "off" and not users:
+        raise section.error("anonymous", "with anonymous off and no users nobody can connect")
+    sec = section.table("security") or _Section(section.file, {}, (*section.path, "security"), {})
+    policies = sec.get("policies", list, list(ENCRYPTED))
+    if unknown := [p for p in policies if p not in SERVER_POLICIES]:
+        names = ", ".join(SERVER_POLICIES)
+        raise sec.error("policies", f"unknown {unknown}; choose from {names}")
+    if not policies:
+        raise sec.error("policies", 'at least one is needed (list "None" to allow plain text)')
+    result = ServerSecurity(
+        policies=tuple(policies),
+        certificate=base / sec.get("certificate", str, "pki/own/certificate.der"),
+        private_key=base / sec.get("private_key", str, "pki/own/private_key.pem"),
+        application_uri=section.get("application_uri", str, f"urn:fmitwin:twin:{twin_name}"),
+        trust_store=base / sec.get("trust_store", str, "pki"),
+        trust_on_first_use=sec.get("trust_on_first_use", bool, False),
+        access=AccessPolicy(users, anonymous),
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
+        allow_remote_clients=section.get("allow_remote_clients", bool, False),
+    )
+    sec.finish()
+    if result.credentials_in_clear():
+        raise section.error("users" if section.has("users") else "users_file", CREDENTIALS_IN_CLEAR)
+    return result
+
+
+def _publish(section: _Section | None, twin_name: str, base: Path) -> PublishConfig:
     if section is None:
         return PublishConfig(
             namespace=f"urn:fmitwin:twin:{twin_name}", prefix=f"fmitwin/{twin_name}"
@@ -730,15 +951,34 @@ def _publish(section: _Section | None, twin_name: str) -> PublishConfig:
     opcua = section.get("opcua", str, None)
     if opcua is not None and not opcua.startswith("opc.tcp://"):
         raise section.error("opcua", f"expected an opc.tcp:// URL, got {opcua!r}")
+    if opcua is not None:
+        _check_port(section, "opcua", opcua)
+        host = urlparse(opcua).hostname or ""
+        if not is_loopback(host) and not section.get("allow_remote_clients", bool, False):
+            raise section.error(
+                "opcua",
+                f"{host} would accept connections from other machines; bind 127.0.0.1, or set "
+                "allow_remote_clients = true (with users and an encrypting policy)",
+            )
     mqtt = section.get("mqtt", str, None)
     if mqtt is not None and not _MQTT_URL.match(mqtt):
         raise section.error("mqtt", f"expected mqtt://host[:port], got {mqtt!r}")
+    if mqtt is not None:
+        _no_url_password(section, "mqtt", mqtt)
+    prefix = section.get("prefix", str, f"fmitwin/{twin_name}").rstrip("/")
+    for key, value in (("prefix", prefix), ("twin.name", twin_name)):
+        if any(c in value for c in "#+") or not value:
+            raise section.error(
+                "prefix", f"{key} {value!r}: MQTT topics cannot hold the wildcards # and +"
+            )
     result = PublishConfig(
         opcua=opcua,
         namespace=section.get("namespace", str, f"urn:fmitwin:twin:{twin_name}"),
         mqtt=mqtt,
-        prefix=section.get("prefix", str, f"fmitwin/{twin_name}").rstrip("/"),
+        prefix=prefix,
         interval=section.number("interval", 0.02, nonneg=True),
+        security=_server_security(section, twin_name, base),
+        line=section.line(),
     )
     section.finish()
     return result

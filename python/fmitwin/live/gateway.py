@@ -33,6 +33,7 @@ fed to the filter as a measurement (that would count one sample many times).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -42,6 +43,8 @@ import numpy as np
 
 from fmitwin.live.config import SensorConfig
 from fmitwin.live.readings import Flag, Reading
+
+_FLOAT_MAX = sys.float_info.max
 
 
 class BoundedBuffer:
@@ -113,8 +116,12 @@ class Gateway:
         on_event: Callable[[str, dict], None] | None = None,
         on_buffered: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.time,
+        units: dict[str, tuple[float, float]] | None = None,
     ) -> None:
+        """``units``: sensor -> (scale, offset) from its unit into the model's (see
+        ``fmitwin.live.units``); the range is checked before, in the sensor's unit."""
         self.sensors = sensors
+        self.units = units or {}
         self.buffer = BoundedBuffer(capacity)
         self.future_tolerance = future_tolerance
         self.stats = {name: SensorStats() for name in sensors}
@@ -132,6 +139,8 @@ class Gateway:
             pass  # the adapter already knows it is unusable (Bad status, malformed payload)
         elif isinstance(raw, bool) or not isinstance(raw, int | float | np.integer | np.floating):
             flag = Flag.WRONG_TYPE
+        elif isinstance(raw, int) and not -_FLOAT_MAX <= raw <= _FLOAT_MAX:
+            flag = Flag.OUT_OF_RANGE  # a 400-digit integer: beyond every float, so every range
         elif not math.isfinite(raw):
             flag = Flag.NAN
         elif not cfg.range[0] <= raw <= cfg.range[1]:
@@ -144,7 +153,8 @@ class Gateway:
             flag = Flag.DUPLICATE
         reading.flag = flag
         if flag in (Flag.OK, Flag.UNCERTAIN):
-            reading.value = float(raw)
+            scale, offset = self.units.get(reading.sensor, (1.0, 0.0))
+            reading.value = scale * float(raw) + offset
         else:
             reading.value = math.nan
             reading.quality = 0.0

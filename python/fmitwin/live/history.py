@@ -12,14 +12,20 @@ Schema::
     estimates(t, source_ts, published_at, health, x JSON, sigma JSON)
     events(t, kind, details JSON)
 
+One twin writes a history at a time: ``<path>.lock`` holds an exclusive lock (and the writer's
+process id) while the history is open, so a second twin on the same file fails at once with
+:class:`HistoryInUse`, before it touches the first one's run metadata.
+
 Every reading is recorded, rejected ones included (with their flag and raw value), so a replay
 (:func:`recorded_readings`) feeds the gateway exactly what the adapters delivered.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -56,13 +62,49 @@ def _raw_from_json(text: str) -> Any:
     return raw
 
 
+class HistoryError(ValueError):
+    """A history file that cannot be used, with the reason and the fix."""
+
+
+class HistoryInUse(HistoryError):
+    """Another process writes this history."""
+
+
+def _lock(path: Path) -> int:
+    """Hold ``<path>.lock`` exclusively (released when the returned descriptor is closed)."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise HistoryInUse(
+            f"history {path} is being written by another twin (process {holder}); give this "
+            "twin its own [history] path"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 class History:
     """Append-only recorder; ``record_*`` buffer, ``flush`` commits, ``close`` flushes."""
 
     def __init__(self, path: str | Path, *, flush_interval: float = 0.25, meta: dict | None = None):
         self.path = Path(path)
         self.flush_interval = flush_interval
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if self.path.is_dir():
+            raise HistoryError(f"history path {self.path} is a directory; name a file in it")
+        if not self.path.parent.is_dir():
+            raise HistoryError(f"history folder {self.path.parent} does not exist; create it")
+        self._lock = _lock(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            os.close(self._lock)
+            raise HistoryError(f"{self.path} is not an fmitwin history (SQLite): {exc}") from exc
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -128,15 +170,32 @@ class History:
         return n
 
     def close(self) -> None:
-        self.flush()
-        self._db.close()
+        try:
+            self.flush()
+            self._db.close()
+        finally:
+            os.close(self._lock)
 
 
 def _connect_read_only(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"history file not found: {path}")
+        raise HistoryError(f"history file not found: {path}")
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _query(path: str | Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """Rows of a read-only query; a file that is not a complete history is a HistoryError."""
+    db = _connect_read_only(path)
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.DatabaseError as exc:  # empty, truncated, or another program's database
+        raise HistoryError(
+            f"{path} is not a readable fmitwin history ({exc}); replay a file that "
+            "`fmitwin run` recorded"
+        ) from exc
+    finally:
+        db.close()
 
 
 def recorded_readings(path: str | Path) -> list[Reading]:
@@ -145,14 +204,11 @@ def recorded_readings(path: str | Path) -> list[Reading]:
     Gateway flags are reset to what the adapter knew (Bad status, Uncertain, malformed); range,
     type, NaN and staleness are judged again by the replaying gateway.
     """
-    db = _connect_read_only(path)
-    try:
-        rows = db.execute(
-            "SELECT sensor, source_ts, server_ts, received_ts, raw, quality, flag, source "
-            "FROM readings ORDER BY received_ts, rowid"
-        ).fetchall()
-    finally:
-        db.close()
+    rows = _query(
+        path,
+        "SELECT sensor, source_ts, server_ts, received_ts, raw, quality, flag, source "
+        "FROM readings ORDER BY received_ts, rowid",
+    )
     out = []
     adapter_flags = {Flag.BAD_STATUS, Flag.UNCERTAIN, Flag.MALFORMED}
     for sensor, source_ts, server_ts, received_ts, raw, quality, flag, source in rows:
@@ -174,13 +230,9 @@ def recorded_readings(path: str | Path) -> list[Reading]:
 
 
 def recorded_estimates(path: str | Path) -> list[dict]:
-    db = _connect_read_only(path)
-    try:
-        rows = db.execute(
-            "SELECT t, source_ts, published_at, health, x, sigma FROM estimates ORDER BY rowid"
-        ).fetchall()
-    finally:
-        db.close()
+    rows = _query(
+        path, "SELECT t, source_ts, published_at, health, x, sigma FROM estimates ORDER BY rowid"
+    )
     keys = ("t", "source_ts", "published_at", "health")
     return [
         {
@@ -193,12 +245,8 @@ def recorded_estimates(path: str | Path) -> list[dict]:
 
 
 def recorded_events(path: str | Path, kind: str | None = None) -> list[dict]:
-    db = _connect_read_only(path)
-    try:
-        sql = "SELECT t, kind, details FROM events"
-        rows = db.execute(
-            sql + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
-        ).fetchall()
-    finally:
-        db.close()
+    sql = "SELECT t, kind, details FROM events"
+    rows = _query(
+        path, sql + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
+    )
     return [{"t": t, "kind": k, **json.loads(d)} for t, k, d in rows]

@@ -12,7 +12,11 @@ Payload schema (UTF-8 JSON object, one reading per message)::
   "bad" or 0 -> ``BAD_STATUS``; "uncertain" -> ``UNCERTAIN_QUALITY``; a number q in (0, 1) is kept
   as the reading's quality (the filter uses R / q).
 
-A payload that is not a JSON object with these keys is flagged ``MALFORMED`` and counted.
+A payload that is not a JSON object with these keys is flagged ``MALFORMED`` and counted; so is
+one larger than ``max_payload`` bytes (default 64 KiB) or nested too deeply to decode. Only the
+first 256 bytes of a malformed payload are kept (recorded in the history), whatever its size.
+Other payload shapes: ``[mqtt] keys`` renames the keys (e.g. ``{ value = "v", ts = "t" }``)
+and ``ts_unit`` ("s", "ms", "us", "ns") gives the unit of a numeric timestamp.
 Connections support username/password and TLS (``mqtts://`` or a ``[mqtt.tls]`` table); QoS is
 configurable (default 1). On a broker outage the adapter reports it once, reconnects with
 exponential backoff and subscribes again.
@@ -43,7 +47,7 @@ from urllib.parse import unquote, urlparse
 
 import aiomqtt
 
-from fmitwin.live.config import MqttConfig, SensorConfig, TlsConfig
+from fmitwin.live.config import TS_UNITS, MqttConfig, PayloadFormat, SensorConfig, TlsConfig
 from fmitwin.live.readings import (
     UNCERTAIN_QUALITY,
     Flag,
@@ -51,10 +55,13 @@ from fmitwin.live.readings import (
     Reading,
     raise_if_cancelled,
 )
+from fmitwin.live.redact import redact
 
 log = logging.getLogger(__name__)
 
 _QUALITY_WORDS = {"good": 1.0, "uncertain": UNCERTAIN_QUALITY, "bad": 0.0}
+MALFORMED_PREFIX = 256  # bytes of a malformed payload that are kept
+DEFAULT_FORMAT = PayloadFormat()
 
 
 def encode_payload(value: float, ts: float, quality: str | float = "good", **extra) -> bytes:
@@ -63,39 +70,48 @@ def encode_payload(value: float, ts: float, quality: str | float = "good", **ext
     return json.dumps({"value": value, "ts": ts, "quality": quality, **extra}).encode()
 
 
-def decode_payload(sensor: str, payload: bytes, received: float | None = None) -> Reading:
+def decode_payload(
+    sensor: str,
+    payload: bytes,
+    received: float | None = None,
+    shape: PayloadFormat = DEFAULT_FORMAT,
+) -> Reading:
     """Decode one message into a reading (before gateway validation)."""
     received = time.time() if received is None else received
     try:
+        if len(payload) > shape.max_payload:
+            raise ValueError(f"payload of {len(payload)} bytes > max_payload {shape.max_payload}")
         doc = json.loads(payload)
-        if not isinstance(doc, dict) or "value" not in doc or "ts" not in doc:
-            raise ValueError("expected an object with 'value' and 'ts'")
-        ts = doc["ts"]
+        if not isinstance(doc, dict) or shape.value not in doc or shape.ts not in doc:
+            raise ValueError(f"expected an object with {shape.value!r} and {shape.ts!r}")
+        ts = doc[shape.ts]
         if isinstance(ts, str):
             ts = datetime.fromisoformat(ts)
             if ts.tzinfo is None:
                 raise ValueError("an ISO timestamp needs a time zone")
             ts = ts.timestamp()
+        elif isinstance(ts, int | float) and not isinstance(ts, bool):
+            ts = ts * TS_UNITS[shape.ts_unit]
         if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
-            raise ValueError(f"bad ts {doc['ts']!r}")
-        q = doc.get("quality", "good")
+            raise ValueError(f"bad ts {doc[shape.ts]!r}")
+        q = doc.get(shape.quality, "good")
         if isinstance(q, str) and q.lower() in _QUALITY_WORDS:
             quality = _QUALITY_WORDS[q.lower()]
         elif isinstance(q, int | float) and not isinstance(q, bool) and 0.0 <= q <= 1.0:
             quality = float(q)
         else:
             raise ValueError(f"bad quality {q!r}")
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
         log.debug("malformed payload on %s: %s", sensor, exc)
-        return Reading(
-            sensor, payload, received, None, received, 0.0, Flag.MALFORMED, source="mqtt"
-        )
+        kept = bytes(payload[:MALFORMED_PREFIX])  # a 10 MB payload is not stored whole
+        return Reading(sensor, kept, received, None, received, 0.0, Flag.MALFORMED, source="mqtt")
     flag = Flag.OK
     if quality == 0.0:
         flag = Flag.BAD_STATUS
     elif quality < 1.0:
         flag = Flag.UNCERTAIN
-    return Reading(sensor, doc["value"], float(ts), None, received, quality, flag, source="mqtt")
+    value = doc[shape.value]
+    return Reading(sensor, value, float(ts), None, received, quality, flag, source="mqtt")
 
 
 def client_args(
@@ -107,16 +123,24 @@ def client_args(
     client_id: str | None = None,
     persistent: bool = False,
     role: str = "client",
+    allow_insecure_credentials: bool = False,
+    will: aiomqtt.Will | None = None,
 ) -> dict:
     """Keyword arguments for ``aiomqtt.Client`` from an ``mqtt[s]://[user:password@]host[:port]``
     URL (explicit ``username``/``password`` take precedence over the URL's); ``persistent``
-    resumes the session kept under ``client_id`` (clean_session = false)."""
+    resumes the session kept under ``client_id`` (clean_session = false). A password without
+    TLS is refused (ValueError) unless ``allow_insecure_credentials``."""
     if persistent and not client_id:
         raise ValueError("a persistent MQTT session needs a client_id")
     parsed = urlparse(url)
     username = username if username is not None else unquote(parsed.username or "") or None
     password = password if password is not None else unquote(parsed.password or "") or None
     secure = parsed.scheme == "mqtts" or tls is not None
+    if password is not None and not secure and not allow_insecure_credentials:
+        raise ValueError(
+            f"MQTT {redact(url)}: the password would travel in the clear (mqtt:// without TLS); "
+            "use mqtts:// or TLS settings, or allow it explicitly (allow_insecure_credentials)"
+        )
     args: dict = {
         "hostname": parsed.hostname or "127.0.0.1",
         "port": parsed.port or (8883 if secure else 1883),
@@ -128,6 +152,8 @@ def client_args(
     }
     if persistent:
         args["clean_session"] = False
+    if will is not None:  # what the broker publishes for us when our connection dies
+        args["will"] = will
     if secure:
         args["tls_params"] = aiomqtt.TLSParameters(
             ca_certs=tls and tls.ca and str(tls.ca),
@@ -226,6 +252,18 @@ class MqttLink:
             raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
 
 
+def mqtt_auth(cfg: MqttConfig | None) -> dict:
+    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table."""
+    if cfg is None:
+        return {}
+    return {
+        "username": cfg.username,
+        "password": cfg.password,
+        "tls": cfg.tls,
+        "allow_insecure_credentials": cfg.allow_insecure_credentials,
+    }
+
+
 def sensor_link(
     cfg: MqttConfig,
     sensors: Sequence[SensorConfig],
@@ -241,7 +279,7 @@ def sensor_link(
     def handler_for(names: list[str]) -> Callable[[bytes, float], None]:
         def handle(payload: bytes, received: float) -> None:
             for name in names:
-                submit(decode_payload(name, payload, received))
+                submit(decode_payload(name, payload, received, cfg.payload))
 
         return handle
 
@@ -251,9 +289,7 @@ def sensor_link(
         qos=cfg.qos,
         handlers={topic: handler_for(names) for topic, names in by_topic.items()},
         on_event=on_event,
-        username=cfg.username,
-        password=cfg.password,
-        tls=cfg.tls,
         client_id=cfg.client_id,
+        **mqtt_auth(cfg),
         persistent=cfg.session == "persistent",
     )

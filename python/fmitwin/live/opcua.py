@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from asyncua import Client, ua
-from asyncua.crypto import uacrypto
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.crypto import security_policies, uacrypto
 from cryptography import x509
 
 from fmitwin.live.config import OpcUaConfig, SensorConfig
@@ -33,6 +32,21 @@ log = logging.getLogger(__name__)
 
 #: Errors that mean "the server is gone or refused us": reconnect, never crash.
 LINK_ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, ua.UaError, RuntimeError)
+
+_REFUSED_CERTIFICATE = ("BadCertificateUntrusted", "BadSecurityChecksFailed", "BadCertificate")
+
+
+def link_failure_reason(cfg: OpcUaConfig, exc: BaseException) -> str:
+    """What went wrong with the link, in words that say what to do."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if cfg.security is not None and (
+        isinstance(exc, AssertionError) or any(code in text for code in _REFUSED_CERTIFICATE)
+    ):
+        return (
+            f"certificate not trusted by the server: trust {cfg.security.certificate} there "
+            f"({text})"
+        )
+    return text
 
 
 async def resolve_node_id(client: Client, address: str) -> ua.NodeId:
@@ -44,10 +58,20 @@ async def resolve_node_id(client: Client, address: str) -> ua.NodeId:
     return ua.NodeId(expanded.Identifier, index, expanded.NodeIdType)
 
 
-def data_value(value, ts: float, vtype: ua.VariantType = ua.VariantType.Double) -> ua.DataValue:
+def data_value(
+    value,
+    ts: float,
+    vtype: ua.VariantType = ua.VariantType.Double,
+    status: ua.StatusCode | None = None,
+) -> ua.DataValue:
     """A DataValue with source and server timestamps set to ``ts`` (POSIX seconds)."""
     stamp = datetime.fromtimestamp(ts, UTC)
-    return ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=stamp, ServerTimestamp=stamp)
+    return ua.DataValue(
+        ua.Variant(value, vtype),
+        StatusCode=status or ua.StatusCode(ua.StatusCodes.Good),
+        SourceTimestamp=stamp,
+        ServerTimestamp=stamp,
+    )
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -88,6 +112,11 @@ async def certificate_uri(path) -> str | None:
 
 async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
     """A connected asyncua client with the configured security and identity."""
+    if cfg.password is not None and cfg.security is None and not cfg.allow_insecure_credentials:
+        raise ValueError(
+            f"OPC UA {cfg.endpoint}: the password would travel in the clear (security None); "
+            "configure a security policy, or allow it explicitly (allow_insecure_credentials)"
+        )
     client = Client(cfg.endpoint, timeout=timeout)
     if cfg.username is not None:
         client.set_user(cfg.username)
@@ -97,7 +126,7 @@ async def connect_client(cfg: OpcUaConfig, *, timeout: float = 4.0) -> Client:
         # the server checks that our application URI is the one in our certificate
         client.application_uri = await certificate_uri(sec.certificate) or client.application_uri
         await client.set_security(
-            SecurityPolicyBasic256Sha256,
+            getattr(security_policies, f"SecurityPolicy{sec.policy}"),
             certificate=str(sec.certificate),
             private_key=str(sec.private_key),
             server_certificate=None
@@ -186,10 +215,10 @@ class OpcUaSource:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except LINK_ERRORS as exc:
+            except Exception as exc:  # every failure of the link is retried; none stops the twin
                 if asyncio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancel surfaced as a link error
-                self._down(exc)
+                self._down(link_failure_reason(self.cfg, exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2.0, self.backoff_max)
             if self.status.connected:
@@ -199,8 +228,21 @@ class OpcUaSource:
         client = await connect_client(self.cfg)
         try:
             by_node: dict[ua.NodeId, list[str]] = {}
+            missing: dict[str, list[str]] = {}
             for s in self.sensors:
-                by_node.setdefault(await resolve_node_id(client, s.address), []).append(s.name)
+                try:
+                    node = await resolve_node_id(client, s.address)
+                except ValueError:  # the server has no such namespace (a typo, or not yet)
+                    missing.setdefault(s.address.partition(";")[0], []).append(s.name)
+                    continue
+                by_node.setdefault(node, []).append(s.name)
+            for namespace, names in missing.items():
+                # these sensors go stale; the others work; the next session looks again
+                self._event(
+                    "node_error", sensors=names, status=f"namespace {namespace} not on the server"
+                )
+            if not by_node:
+                raise ConnectionError(f"none of the sensors' namespaces is on {self.cfg.endpoint}")
             handler = _Handler(by_node, self.submit)
             period_ms = self.cfg.publishing_interval * 1000.0
             sub = await client.create_subscription(period_ms, handler, queue_maxsize=100_000)

@@ -16,8 +16,15 @@ Faults (all off by default): Gaussian ``noise`` (std per variable), ``dropout`` 
 sample is not sent), ``stuck`` (a variable keeps its last value from ``start`` for ``duration``),
 ``drift`` (a bias growing at ``rate`` per second from ``start``), and ``outages`` (the OPC UA server
 goes away and MQTT publishing stops, from ``start`` for ``duration``; times in seconds from the
-start of the run). With ``users`` the OPC UA server admits only those user names and passwords;
-with ``certificate`` and ``private_key`` it accepts only Basic256Sha256 SignAndEncrypt channels.
+start of the run).
+
+Access (:mod:`fmitwin.live.access`): measured and ``true.*`` nodes are read-only for every client;
+without ``access`` anyone may read and write the ``cmd.*`` setpoints (anonymous "operate", for a
+loopback demo); with an :class:`~fmitwin.live.access.AccessPolicy` only its operators may write
+them. With ``certificate`` and ``private_key`` the server accepts only Basic256Sha256
+SignAndEncrypt channels; without, only security None, where passwords would travel in the clear,
+so users then need ``allow_insecure_credentials``. The server binds a loopback address unless
+``allow_remote_clients`` (see :mod:`fmitwin.live.serving`).
 """
 
 from __future__ import annotations
@@ -35,13 +42,14 @@ from pathlib import Path
 import fmpy
 import numpy as np
 from asyncua import Server, ua
-from asyncua.crypto.permission_rules import User, UserRole
 from fmpy.fmi2 import FMU2Slave
 from fmpy.fmi3 import FMU3Slave
 
+from fmitwin.live.access import AccessPolicy
 from fmitwin.live.mqtt import MqttLink, decode_payload, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import Flag
+from fmitwin.live.serving import ServerSecurity
 
 log = logging.getLogger("fmitwin.plant")
 
@@ -126,18 +134,6 @@ class FmuStepper:
         self.fmu.freeInstance()
 
 
-class _PasswordUsers:
-    """asyncua user manager: only the configured user names with their passwords get in."""
-
-    def __init__(self, users: Mapping[str, str]) -> None:
-        self.users = users
-
-    def get_user(self, iserver, username=None, password=None, certificate=None):
-        if username is not None and self.users.get(username) == password:
-            return User(role=UserRole.User, name=username)
-        return None
-
-
 class Plant:
     """Serves an FMU as a live plant. ``await plant.run(stop)``; ``truth`` records true values."""
 
@@ -155,9 +151,11 @@ class Plant:
         seed: int = 0,
         prefix: str | None = None,
         namespace: str | None = None,
-        users: Mapping[str, str] | None = None,
+        access: AccessPolicy | None = None,
         certificate: str | Path | None = None,
         private_key: str | Path | None = None,
+        allow_insecure_credentials: bool = False,
+        allow_remote_clients: bool = False,
     ) -> None:
         self.sim = FmuStepper(fmu, start_values)
         model = self.sim.md.modelName
@@ -173,10 +171,19 @@ class Plant:
         self.truth: deque = deque(maxlen=1_000_000)  # (wall time, {variable: true value})
         self.commands: list[tuple[float, str, float]] = []
         self.samples_sent = 0
-        self.users = dict(users or {})
         if (certificate is None) != (private_key is None):
             raise ValueError("Plant: give both certificate and private_key (or neither)")
-        self.certificate, self.private_key = certificate, private_key
+        self.security = ServerSecurity(
+            policies=("Basic256Sha256_SignAndEncrypt",) if certificate else ("None",),
+            certificate=None if certificate is None else Path(certificate),
+            private_key=None if private_key is None else Path(private_key),
+            application_uri=f"urn:fmitwin:plant:{model}",
+            access=access or AccessPolicy(anonymous="operate"),
+            allow_insecure_credentials=allow_insecure_credentials,
+            allow_remote_clients=allow_remote_clients,
+        )
+        if opcua and (problem := self.security.problem()):
+            raise ValueError(f"plant OPC UA server: {problem}")
         self.server: Server | None = None
         self.serving = False
         self._writes: set[asyncio.Task] = set()
@@ -189,13 +196,9 @@ class Plant:
     # -- OPC UA ---------------------------------------------------------------------------------
 
     async def _build_server(self) -> Server:
-        server = Server(user_manager=_PasswordUsers(self.users) if self.users else None)
+        server = Server()
         await server.init()
-        server.set_endpoint(self.opcua_endpoint)
-        if self.certificate is not None:  # encrypted only: Basic256Sha256, SignAndEncrypt
-            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
-            await server.load_certificate(str(self.certificate))
-            await server.load_private_key(str(self.private_key))
+        await self.security.apply(server, self.opcua_endpoint, "plant OPC UA server")
         server.set_server_name(f"fmitwin plant {self.sim.md.modelName}")
         idx = await server.register_namespace(self.namespace)
         obj = await server.nodes.objects.add_object(ua.NodeId("plant", idx), "Plant")
@@ -291,7 +294,13 @@ class Plant:
         stop = stop or asyncio.Event()
         tasks = []
         if self.mqtt_url:
-            self.link = MqttLink("plant", self.mqtt_url, qos=1, handlers=self._mqtt_handlers())
+            self.link = MqttLink(
+                "plant",
+                self.mqtt_url,
+                qos=1,
+                handlers=self._mqtt_handlers(),
+                allow_insecure_credentials=self.security.allow_insecure_credentials,
+            )
             tasks.append(asyncio.create_task(self.link.run()))
         if self.opcua_endpoint:
             self.server = await self._build_server()

@@ -2,19 +2,28 @@
 health and status.
 
 OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
-``Objects/<twin>/...``)::
+``Objects/<twin>/...``; every node is read-only for every client, whatever its role: only the twin
+writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
     <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time
     <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
-    <twin>.Health                              String: starting | ok | degraded | diverged
+    <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
-    <twin>.LatencyMs                           Double, source timestamp -> publication
+    <twin>.LatencyMs                           Double, source timestamp -> publication (lag)
+    <twin>.Dropped, <twin>.Late                Int64, readings lost to overload
 
 MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwin.live.mqtt``)::
 
     <prefix>/state/<state>       {"value", "sigma", "ts", "quality"}   QoS 0
     <prefix>/residual/<sensor>   {"value", "sigma", "nis", "ts"}       QoS 0
-    <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained
+    <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained;
+                                 {"health": "offline"} when the twin stops, and as its MQTT Last
+                                 Will when its connection dies
+
+Health is the truth now, not when the estimate was made: every value goes out with the
+StatusCode (OPC UA) or quality (MQTT) of the twin's current health (:data:`STATUS_OF_HEALTH`),
+and when the health changes while no new estimate comes (a plant outage makes the sensors stale)
+the housekeeping task calls ``refresh`` to publish it. The status screen shows the same words.
 
 Publication coalesces: after each batch of updates the newest estimate is published, at most
 once per ``interval``; intermediate estimates are superseded, never queued (a slow peer cannot
@@ -25,6 +34,8 @@ make the twin fall behind). Residuals, health and status go out at most every
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -36,22 +47,43 @@ from asyncua import Server, ua
 from fmitwin.live.mqtt import MqttLink, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import raise_if_cancelled
+from fmitwin.live.serving import ServerSecurity
 from fmitwin.live.synchronizer import Estimate, Synchronizer
+
+#: The StatusCode and MQTT quality every published value carries, by health.
+STATUS_OF_HEALTH = {
+    "ok": (ua.StatusCodes.Good, "good"),
+    "starting": (ua.StatusCodes.UncertainInitialValue, "uncertain"),
+    "degraded": (ua.StatusCodes.Uncertain, "uncertain"),
+    "overloaded": (ua.StatusCodes.Uncertain, "uncertain"),
+    "diverged": (ua.StatusCodes.Uncertain, "uncertain"),
+    "stale": (ua.StatusCodes.BadNoCommunication, "bad"),
+    "model_error": (ua.StatusCodes.BadInternalError, "bad"),
+}
+
+OFFLINE = json.dumps({"health": "offline"}).encode()
 
 
 class TwinOpcUaServer:
     """An asyncua server exposing one twin's estimates; create, ``await start()``, ``publish``."""
 
-    def __init__(self, endpoint: str, namespace: str, twin: str, sync: Synchronizer) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        namespace: str,
+        twin: str,
+        sync: Synchronizer,
+        security: ServerSecurity,
+    ) -> None:
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
-        self.sync = sync
+        self.sync, self.security = sync, security
         self.server = Server()
         self.index = 0
         self._nodes: dict[str, ua.NodeId] = {}
 
     async def start(self) -> None:
         await self.server.init()
-        self.server.set_endpoint(self.endpoint)
+        await self.security.apply(self.server, self.endpoint, f"twin {self.twin}'s OPC UA server")
         self.server.set_server_name(f"fmitwin twin {self.twin}")
         self.index = await self.server.register_namespace(self.namespace)
         root = await self.server.nodes.objects.add_object(self._id(""), self.twin)
@@ -69,6 +101,8 @@ class TwinOpcUaServer:
         await self._var(root, ".Updates", "Updates", 0, ua.VariantType.Int64)
         await self._var(root, ".Divergences", "Divergences", 0, ua.VariantType.Int64)
         await self._var(root, ".LatencyMs", "LatencyMs", math.nan)
+        await self._var(root, ".Dropped", "Dropped", 0, ua.VariantType.Int64)
+        await self._var(root, ".Late", "Late", 0, ua.VariantType.Int64)
         await self.server.start()
 
     def _id(self, suffix: str) -> ua.NodeId:
@@ -81,8 +115,10 @@ class TwinOpcUaServer:
     async def publish(self, est: Estimate, latency: float, status: bool) -> None:
         write = self.server.write_attribute_value
 
+        code = ua.StatusCode(STATUS_OF_HEALTH[est.health][0])
+
         def dv(value, vtype=ua.VariantType.Double):
-            return data_value(value, est.t, vtype)
+            return data_value(value, est.t, vtype, code)
 
         for i, name in enumerate(self.sync.states):
             await write(self._nodes[f".States.{name}.Value"], dv(float(est.x[i])))
@@ -93,11 +129,15 @@ class TwinOpcUaServer:
             await write(self._nodes[f".Residuals.{name}.Value"], dv(m.last_residual))
             await write(self._nodes[f".Residuals.{name}.Sigma"], dv(m.last_sigma))
             await write(self._nodes[f".Residuals.{name}.NIS"], dv(m.last_nis))
-        await write(self._nodes[".Health"], dv(est.health, ua.VariantType.String))
+        health = data_value(est.health, est.t, ua.VariantType.String)  # Good: it is the truth
+        await write(self._nodes[".Health"], health)
         await write(self._nodes[".Updates"], dv(est.updates, ua.VariantType.Int64))
         divergences = self.sync.counters.divergences
         await write(self._nodes[".Divergences"], dv(divergences, ua.VariantType.Int64))
         await write(self._nodes[".LatencyMs"], dv(latency * 1e3))
+        gateway, late = self.sync.gateway, sum(self.sync.counters.late.values())
+        await write(self._nodes[".Dropped"], dv(gateway.buffer.dropped, ua.VariantType.Int64))
+        await write(self._nodes[".Late"], dv(late, ua.VariantType.Int64))
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -111,6 +151,9 @@ def status_payload(sync: Synchronizer, est: Estimate) -> bytes:
             "divergences": sync.counters.divergences,
             "ts": est.t,
             "states": sync.states,
+            "lag": time.time() - est.source_ts,  # seconds from the reading to this status
+            "dropped": sync.gateway.buffer.dropped,  # readings the full buffer shed
+            "late": sum(sync.counters.late.values()),  # readings too late for the filter
         }
     ).encode()
 
@@ -141,6 +184,7 @@ class Publisher:
         self.failed = 0
         self._wake = asyncio.Event()
         self._last: Estimate | None = None
+        self.published_health: str | None = None
 
     def notify(self) -> None:
         """Called after each batch of updates: wakes the publishing task."""
@@ -160,7 +204,18 @@ class Publisher:
             if self.interval > 0:
                 await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
+    async def refresh(self) -> None:
+        """Publish the current health if it changed since the last publication."""
+        est = self.sync.estimate
+        if est is not None and self.sync.health() != self.published_health:
+            self._last_status = -math.inf  # the status goes out now, not at its next slot
+            await self.publish(est)
+
     async def publish(self, est: Estimate) -> None:
+        health = self.sync.health()
+        if est.health != health:  # the estimate is older than what happened since
+            est = dataclasses.replace(est, health=health)
+        self.published_health = health
         latency = time.time() - est.source_ts
         status = time.monotonic() - self._last_status >= self.status_interval
         if status:
@@ -179,7 +234,7 @@ class Publisher:
             self.history.record_estimate(est, published_at)
 
     async def _publish_mqtt(self, est: Estimate, status: bool) -> None:
-        quality = "good" if est.health == "ok" else "uncertain"
+        quality = STATUS_OF_HEALTH[est.health][1]
         for i, name in enumerate(self.sync.states):
             payload = encode_payload(float(est.x[i]), est.t, quality, sigma=float(est.sigma[i]))
             await self.mqtt.publish(f"{self.prefix}/state/{name}", payload, qos=0)
@@ -193,6 +248,12 @@ class Publisher:
         await self.mqtt.publish(
             f"{self.prefix}/status", status_payload(self.sync, est), qos=1, retain=True
         )
+
+    async def offline(self) -> None:
+        """Say on the status topic that the twin is gone (a clean stop)."""
+        if self.mqtt is not None and self.mqtt.client is not None:
+            with contextlib.suppress(ConnectionError):
+                await self.mqtt.publish(f"{self.prefix}/status", OFFLINE, qos=1, retain=True)
 
     def latency_stats(self) -> dict[str, float]:
         """Median and p99 of the recorded latencies, in seconds (NaN before the first)."""

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fmitwin.live.redact import redact, redact_details
+
 #: Quality given to an OPC UA Uncertain StatusCode or an MQTT "uncertain" payload.
 UNCERTAIN_QUALITY = 0.5
 
@@ -104,7 +106,7 @@ class LinkReporter:
 
     def __init__(self, name: str, target: str, on_event: Callable[[str, dict], None] | None):
         self.status = LinkStatus(name)
-        self.target = target
+        self.target = redact(target)
         self.on_event = on_event
 
     def up(self) -> None:
@@ -113,10 +115,12 @@ class LinkReporter:
             self.event("link_up", link=self.status.name, target=self.target, gap=gap)
 
     def down(self, error: BaseException | str) -> None:
+        error = redact(str(error) or type(error).__name__)
         if self.status.down(error):
-            self.event("link_down", link=self.status.name, target=self.target, error=str(error))
+            self.event("link_down", link=self.status.name, target=self.target, error=error)
 
     def event(self, kind: str, **details) -> None:
+        details = redact_details(details)
         if self.on_event is not None:
             self.on_event(kind, details)
         else:

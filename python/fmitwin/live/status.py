@@ -13,7 +13,15 @@ from rich.text import Text
 
 from fmitwin.live.twin import Twin
 
-_HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "diverged": "red", "starting": "cyan"}
+_HEALTH_STYLE = {
+    "ok": "green",
+    "degraded": "yellow",
+    "overloaded": "yellow",
+    "diverged": "red",
+    "starting": "cyan",
+    "stale": "bold red",
+    "model_error": "bold red",
+}
 
 
 def _fmt(value: float, spec: str = ".3g") -> str:
@@ -24,7 +32,7 @@ def render(twin: Twin) -> Group:
     """One screen: header, links, sensors, states, recent events."""
     now = twin.clock()
     sync, gw, pub = twin.sync, twin.gateway, twin.publisher
-    health = sync.health()
+    health = pub.published_health or sync.health()  # what the twin's servers say
     lat = {k: v * 1e3 for k, v in pub.latency_stats().items() if k != "count"}
     header = Text.assemble(
         (f"twin {twin.config.name}  ", "bold"),
@@ -32,6 +40,7 @@ def render(twin: Twin) -> Group:
         f"  updates {sync.counters.applied}  divergences {sync.counters.divergences}",
         f"  latency p50 {_fmt(lat['median'], '.1f')} ms p99 {_fmt(lat['p99'], '.1f')} ms",
         f"  buffer {len(gw.buffer)}/{gw.buffer.capacity} dropped {gw.buffer.dropped}",
+        f" late {sum(sync.counters.late.values())}",
     )
     links = Table("link", "state", "reconnects", "outages", "last error", box=None)
     for link in (twin.opcua, twin.mqtt, twin.replay, twin.publish_link):

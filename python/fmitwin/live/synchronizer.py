@@ -28,6 +28,20 @@ An alarm is a divergence event, recorded with its evidence, and the conflict pol
 * ``merge``: both are kept: process noise Q is inflated by ``merge_q_factor`` for the next
   ``nis_window`` updates, so the filter follows the plant as fast as the data justify.
 
+Lock-on. With ``initialize = "readings"`` (the default) each state a sensor measures directly
+starts from that sensor's first usable reading, not from ``x0``, so a twin started while the
+plant is far from ``x0`` does not spend its first minutes rejecting every reading at the gate.
+``physical_wins`` re-initialises those states from the latest readings as well as P. Divergence
+events are aggregated: after one, further alarms during one NIS window of time are counted
+(``suppressed`` in the next event) instead of each being an event.
+
+Supervision. A model step that fails (the FMU returns an error, the integration raises, or the
+state or covariance stops being finite) is a ``model_error`` event, never the end of the twin:
+the filter is rebuilt (``rebuild``: a fresh FMU instance) and re-initialised at the failed
+reading's time from ``x0`` with every measured state set to its sensor's latest good reading, and
+P = P0. Health is ``model_error`` until an update succeeds again (then one ``model_recovered``
+event counts the failures in between; a persisting fault makes no event storm).
+
 Recalibration. With ``[filter.recalibration]`` (estimated FMU parameters appended to the state),
 a divergence also opens a recalibration window, in addition to the policy: ``physical_wins``
 (whose reset to P0 covers the parameters too) or ``merge``; the config refuses ``virtual_wins``,
@@ -44,20 +58,75 @@ import heapq
 import itertools
 import math
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2
 
-from fmitwin.calibration import RecalibrationWindow
-from fmitwin.live.config import CommandConfig, TwinConfig
+from fmitwin.calibration import NisDivergenceDetector, RecalibrationWindow
+from fmitwin.live.config import CommandConfig, RecalibrationConfig, SensorConfig, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
 
 EventSink = Callable[[str, dict], None]
+
+HEALTH = ("starting", "ok", "degraded", "overloaded", "diverged", "stale", "model_error")
+
+#: Seconds health stays ``overloaded`` after the last lost reading.
+OVERLOAD_HOLD = 1.0
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What the synchronizer needs to know of a twin: the filter's state and inputs, the
+    sensors, and the filter's settings (the ``[filter]`` table; see ``fmitwin.live.config``)."""
+
+    states: list[str]  # the filter's state: the model's states, then estimated parameters
+    inputs: list[str]  # the model's inputs, in the order of u
+    sensors: Mapping[str, SensorConfig]  # measurement sensors (z in this order) and inputs
+    x0: Mapping[str, float]
+    P0: Mapping[str, float]  # variances
+    Q: Mapping[str, float] = field(default_factory=dict)  # variance growth per second
+    step: float = 0.05  # the longest single predict step, seconds
+    reorder_window: float = 0.0
+    nis_window: int = 50
+    nis_alpha: float = 0.001
+    cusum_k: float = 0.5
+    cusum_h: float = 12.0
+    policy: str = "merge"
+    recalibration: RecalibrationConfig | None = None
+    initialize: str = "readings"  # or "x0": where the measured states start
+
+    @classmethod
+    def from_config(cls, config: TwinConfig) -> SyncSettings:
+        f = config.filter
+        return cls(
+            states=f.estimated(config.model),
+            inputs=list(config.model.inputs),
+            sensors=dict(config.sensors),
+            x0=dict(f.x0),
+            P0=dict(f.P0),
+            Q=dict(f.Q),
+            step=config.model.step,
+            reorder_window=f.reorder_window,
+            nis_window=f.nis_window,
+            nis_alpha=f.nis_alpha,
+            cusum_k=f.cusum_k,
+            cusum_h=f.cusum_h,
+            policy=f.policy,
+            recalibration=f.recalibration,
+            initialize=f.initialize,
+        )
+
+    @property
+    def measurement_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable not in self.inputs]
+
+    @property
+    def input_sensors(self) -> list[SensorConfig]:
+        return [s for s in self.sensors.values() if s.variable in self.inputs]
 
 
 @dataclass
@@ -75,10 +144,10 @@ class Estimate:
 
 @dataclass
 class SensorMonitor:
-    """Windowed NIS and CUSUM state of one measurement sensor."""
+    """Windowed NIS (the shared :class:`~fmitwin.calibration.NisDivergenceDetector`, one degree
+    of freedom per reading) and two-sided CUSUM state of one measurement sensor."""
 
-    window: deque
-    bound: float  # chi2.ppf(1 - alpha, N)
+    nis: NisDivergenceDetector
     k: float
     h: float
     g_pos: float = 0.0
@@ -94,13 +163,10 @@ class SensorMonitor:
         nis = residual * residual / S
         e = residual / math.sqrt(S)
         self.last_nis, self.last_residual, self.last_sigma = nis, residual, math.sqrt(S)
-        self.window.append(nis)
         self.g_pos = max(0.0, self.g_pos + e - self.k)
         self.g_neg = max(0.0, self.g_neg - e - self.k)
-        window_sum = sum(self.window)
-        full = len(self.window) == self.window.maxlen
         reasons = []
-        if full and window_sum > self.bound:
+        if self.nis.update(nis, 1):
             reasons.append("windowed_nis")
         if self.g_pos > self.h or self.g_neg > self.h:
             reasons.append("cusum")
@@ -108,9 +174,9 @@ class SensorMonitor:
             return None
         evidence = {
             "reasons": reasons,
-            "window_nis_sum": window_sum,
-            "window_len": len(self.window),
-            "chi2_bound": self.bound,
+            "window_nis_sum": self.nis.total,
+            "window_len": len(self.nis),
+            "chi2_bound": self.nis.bound,
             "cusum_pos": self.g_pos,
             "cusum_neg": self.g_neg,
             "cusum_h": self.h,
@@ -118,13 +184,16 @@ class SensorMonitor:
             "residual_sigma": math.sqrt(S),
         }
         self.alarms += 1
-        self.window.clear()
-        self.g_pos = self.g_neg = 0.0
+        self.reset()
         return evidence
+
+    def reset(self) -> None:
+        self.nis.reset()
+        self.g_pos = self.g_neg = 0.0
 
     @property
     def window_passes(self) -> bool:
-        return len(self.window) == self.window.maxlen and sum(self.window) <= self.bound
+        return self.nis.passes
 
 
 @dataclass
@@ -135,20 +204,20 @@ class SyncCounters:
     quarantined: Counter = field(default_factory=Counter)
     divergences: int = 0
     recalibrations: int = 0
+    model_errors: int = 0
 
 
 class Synchronizer:
     """Applies readings to an EKF in event time and monitors plant/model agreement.
 
     ``ekf`` follows the fmitwin EKF contract (``predict(dt, u, Q=...)``, ``update(z, quality=q)``,
-    properties ``x``, ``P``, ``Q``); its z entries are the measurement sensors in ``config`` order
-    and its states are ``config.model.states`` followed by the estimated parameters
-    (``config.filter.parameters``).
+    properties ``x``, ``P``, ``Q``); its z entries are ``settings.measurement_sensors`` in order
+    and its states are ``settings.states``.
     """
 
     def __init__(
         self,
-        config: TwinConfig,
+        settings: SyncSettings,
         ekf: Any,
         gateway: Gateway,
         *,
@@ -156,30 +225,35 @@ class Synchronizer:
         on_event: EventSink | None = None,
         merge_q_factor: float = 25.0,
         clock: Callable[[], float] = time.time,
+        rebuild: Callable[[], Any] | None = None,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.ekf = ekf
+        self._rebuild = rebuild
+        self.model_failure: str | None = None  # why the model failed, until it recovers
+        self._failures_in_streak = 0
         self.gateway = gateway
         self.clock = clock
         self._on_event = on_event
-        self.states = config.filter.estimated(config.model)
-        self.measurements = [s.name for s in config.measurement_sensors]
+        self.states = list(settings.states)
+        self.measurements = [s.name for s in settings.measurement_sensors]
         self._z_index = {name: i for i, name in enumerate(self.measurements)}
         self._input_index = {
-            s.name: config.model.inputs.index(s.variable) for s in config.input_sensors
+            s.name: settings.inputs.index(s.variable) for s in settings.input_sensors
         }
-        self.u = np.zeros(len(config.model.inputs)) if u0 is None else np.array(u0, float)
-        self._q_rate = np.array([config.filter.Q[s] for s in self.states])
-        self._P0 = np.diag([config.filter.P0[s] for s in self.states])
-        f = config.filter
-        bound = float(chi2.ppf(1.0 - f.nis_alpha, f.nis_window))
+        self.u = np.zeros(len(settings.inputs)) if u0 is None else np.array(u0, float)
+        self._q_rate = np.array([settings.Q.get(s, 0.0) for s in self.states])
+        self._P0 = np.diag([settings.P0[s] for s in self.states])
+        f = settings
         self.monitors = {
-            name: SensorMonitor(deque(maxlen=f.nis_window), bound, f.cusum_k, f.cusum_h)
+            name: SensorMonitor(
+                NisDivergenceDetector(f.nis_window, f.nis_alpha), f.cusum_k, f.cusum_h
+            )
             for name in self.measurements
         }
         self.merge_q_factor = merge_q_factor
         self._merge_left = 0  # updates left with inflated Q
-        recal = config.filter.recalibration
+        recal = settings.recalibration
         self.recalibration = None
         if recal is not None:
             self.recalibration = RecalibrationWindow(
@@ -189,6 +263,17 @@ class Synchronizer:
                 duration=recal.duration,
             )
         self.t: float | None = None
+        # states a sensor measures directly, still waiting for their first reading (lock-on)
+        self._uninitialized = (
+            {s.variable for s in settings.measurement_sensors if s.variable in self.states}
+            if settings.initialize == "readings"
+            else set()
+        )
+        self._quiet_until = -math.inf  # divergence events are aggregated until then
+        self.unreported_divergences = 0  # alarms since the last divergence event
+        self._lost_seen = 0  # readings lost to overload (buffer drops + late) already reported
+        self._overloaded_until = -math.inf  # wall clock
+        self._last_overload_event = -math.inf
         self.counters = SyncCounters()
         self._heap: list = []
         self._seq = itertools.count()
@@ -204,7 +289,7 @@ class Synchronizer:
         now = self.clock() if now is None else now
         for r in self.gateway.buffer.drain():
             heapq.heappush(self._heap, (r.source_ts, next(self._seq), r))
-        window = self.config.filter.reorder_window
+        window = self.settings.reorder_window
         applied = 0
         held = []
         while self._heap:
@@ -226,10 +311,22 @@ class Synchronizer:
         if not self._heap:
             return None
         top = self._heap[0][2]
-        return max(0.0, top.received_ts + self.config.filter.reorder_window - now)
+        return max(0.0, top.received_ts + self.settings.reorder_window - now)
 
     def apply(self, reading: Reading) -> int:
-        """Apply one usable reading now; returns 1 if it changed the estimate, else 0."""
+        """Apply one usable reading now; returns 1 if it changed the estimate, else 0.
+
+        A failing model step is supervised (see the module docstring): it returns 1 too, as the
+        re-initialised estimate (health ``model_error``) is the one to publish."""
+        try:
+            return self._apply(reading)
+        except MODEL_ERRORS as exc:
+            self._model_failed(reading, exc)
+            if reading.sensor in self._input_index:  # a new input is what may end the fault
+                self.u[self._input_index[reading.sensor]] = reading.value
+            return 1
+
+    def _apply(self, reading: Reading) -> int:
         ts = reading.source_ts
         if self.t is not None and ts < self.t:
             self.counters.late[reading.sensor] += 1
@@ -239,6 +336,12 @@ class Synchronizer:
             self.u[self._input_index[reading.sensor]] = reading.value
             return 0
         self._predict_to(ts)
+        variable = self.settings.sensors[reading.sensor].variable
+        if variable in self._uninitialized:  # lock on: start from what the plant says
+            self._uninitialized.discard(variable)
+            x = self.ekf.x
+            x[self.states.index(variable)] = reading.value
+            self.ekf.x = x
         i = self._z_index[reading.sensor]
         monitor = self.monitors[reading.sensor]
         if monitor.quarantined:
@@ -249,6 +352,9 @@ class Synchronizer:
         z[i] = reading.value
         result = self.ekf.update(z, quality=reading.quality)
         z[i] = np.nan
+        _check_finite(self.ekf, "update")
+        if self.model_failure is not None:
+            self._model_recovered(ts)
         residual, S = _scalar(result.innovation, i), _scalar(result.S, i)
         if not result.accepted:
             self.counters.gated[reading.sensor] += 1
@@ -270,7 +376,7 @@ class Synchronizer:
             self.t = ts
             return
         remaining = ts - self.t
-        step = self.config.model.step
+        step = self.settings.step
         q_rate = self._q_rate * (self.merge_q_factor if self._merge_left else 1.0)
         while remaining > 0:
             dt = min(step, remaining)
@@ -278,12 +384,59 @@ class Synchronizer:
             if self.recalibration is not None:
                 self.recalibration.inflate(Q, dt)
             self.ekf.predict(dt, self.u, Q=Q)
+            _check_finite(self.ekf, "predict")
             remaining -= dt
         self.t = ts
 
+    def _model_failed(self, reading: Reading, exc: BaseException) -> None:
+        """Rebuild and re-initialise the filter at the reading's time (see Supervision)."""
+        self.counters.model_errors += 1
+        self._failures_in_streak += 1
+        reason = f"{type(exc).__name__}: {exc}"
+        first = self.model_failure is None
+        self.model_failure = reason
+        if self._rebuild is not None:
+            self.ekf = self._rebuild()
+        x0 = self.settings.x0
+        x = np.array([x0.get(name, float(self.ekf.x[i])) for i, name in enumerate(self.states)])
+        x = self._from_readings(x, reading.source_ts)
+        self.ekf.x, self.ekf.P = x, self._P0.copy()
+        self.t = reading.source_ts
+        for monitor in self.monitors.values():
+            monitor.reset()
+        self._merge_left = 0
+        if first:
+            self._event(
+                "model_error",
+                t=reading.source_ts,
+                sensor=reading.sensor,
+                reason=reason,
+                action="filter rebuilt and re-initialised from the latest good readings",
+                x=x.tolist(),
+            )
+        self._publishable(reading)
+
+    def _model_recovered(self, ts: float) -> None:
+        self._event(
+            "model_recovered", t=ts, failures=self._failures_in_streak, reason=self.model_failure
+        )
+        self.model_failure = None
+        self._failures_in_streak = 0
+
+    def _from_readings(self, x: np.ndarray, now: float) -> np.ndarray:
+        """``x`` (n,) with each directly measured state set to the latest good reading of a
+        sensor of it."""
+        x = np.array(x, float)
+        for s in self.settings.measurement_sensors:
+            if s.variable in self.states:
+                value, quality = self.gateway.last_known(s.name, now)
+                if quality > 0.0 and math.isfinite(value):
+                    x[self.states.index(s.variable)] = value
+        return x
+
     def _watch_quarantined(self, reading: Reading, i: int, monitor: SensorMonitor) -> None:
         """Residual of a quarantined sensor (virtual_wins), computed without updating."""
-        cfg = self.config.sensors[reading.sensor]
+        cfg = self.settings.sensors[reading.sensor]
         j = self.states.index(cfg.variable)
         x, P = self.ekf.x, self.ekf.P
         residual = reading.value - x[j]
@@ -295,22 +448,27 @@ class Synchronizer:
             self._event("quarantine_lifted", sensor=reading.sensor, t=reading.source_ts)
 
     def _diverged(self, reading: Reading, evidence: dict) -> None:
-        policy = self.config.filter.policy
+        policy = self.settings.policy
         self.counters.divergences += 1
         self.last_divergence = reading.source_ts
         if policy == "physical_wins":
-            action = "covariance reset to P0; the estimate follows the plant"
+            action = "covariance reset to P0, measured states to the latest readings"
+            self.ekf.x = self._from_readings(self.ekf.x, reading.source_ts)
             self.ekf.P = self._P0.copy()
         elif policy == "virtual_wins":
             action = "sensor quarantined until its windowed NIS passes"
             self.monitors[reading.sensor].quarantined = True
         else:
-            self._merge_left = self.config.filter.nis_window
+            self._merge_left = self.settings.nis_window
             action = f"process noise x{self.merge_q_factor:g} for {self._merge_left} updates"
         if self.recalibration is not None and self.recalibration.open(
             reading.source_ts, {"sensor": reading.sensor, **evidence}, self.ekf.x
         ):
             action += f"; recalibrating {', '.join(self.recalibration.names)}"
+        if reading.source_ts < self._quiet_until:  # no event storm: counted in the next one
+            self.unreported_divergences += 1
+            return
+        self._quiet_until = reading.source_ts + self._recent()
         self._event(
             "divergence",
             sensor=reading.sensor,
@@ -318,8 +476,10 @@ class Synchronizer:
             policy=policy,
             action=action,
             x=self.ekf.x.tolist(),
+            suppressed=self.unreported_divergences,  # alarms since the last event
             **evidence,
         )
+        self.unreported_divergences = 0
 
     def _recalibrated(self, ts: float) -> None:
         """Record the recalibration event when its window closes at event time ``ts``."""
@@ -360,11 +520,20 @@ class Synchronizer:
     # -- state ----------------------------------------------------------------------------------
 
     def health(self, now: float | None = None) -> str:
-        """``starting``, ``ok``, ``degraded`` (stale or quarantined sensor) or ``diverged``."""
+        """One of :data:`HEALTH`: ``starting``, ``model_error`` (see Supervision), ``stale`` (no
+        measurement sensor is fresh: the estimate is a prediction), ``diverged``, ``overloaded``
+        (readings were lost to overload within the last second, see ``check_load``),
+        ``degraded`` (a stale or quarantined sensor) or ``ok``."""
         if self.t is None:
             return "starting"
+        if self.model_failure is not None:
+            return "model_error"
+        if all(self.gateway.stats[s].stale for s in self.measurements):
+            return "stale"
         if self.last_divergence is not None and self.t - self.last_divergence < self._recent():
             return "diverged"
+        if self.clock() < self._overloaded_until:
+            return "overloaded"
         stats = self.gateway.stats
         if any(stats[s].stale for s in self.gateway.sensors) or any(
             m.quarantined for m in self.monitors.values()
@@ -372,14 +541,53 @@ class Synchronizer:
             return "degraded"
         return "ok"
 
+    @property
+    def lost(self) -> int:
+        """Readings lost to overload: dropped by the full gateway buffer, or applied too late."""
+        return self.gateway.buffer.dropped + sum(self.counters.late.values())
+
+    def check_load(self, lag: float) -> None:
+        """Called periodically: readings lost since the last call make health ``overloaded``
+        for :data:`OVERLOAD_HOLD` s and an ``overload`` event, at most one a second."""
+        now = self.clock()
+        lost = self.lost
+        if lost == self._lost_seen:
+            return
+        self._overloaded_until = now + OVERLOAD_HOLD
+        if now - self._last_overload_event >= 1.0:
+            self._event(
+                "overload",
+                lost=lost - self._lost_seen,
+                dropped=self.gateway.buffer.dropped,
+                late=sum(self.counters.late.values()),
+                lag=lag,
+                policy="the oldest buffered readings are dropped; publication coalesces",
+            )
+            self._last_overload_event = now
+            self._lost_seen = lost
+
     def _recent(self) -> float:
         """How long after a divergence event health stays 'diverged': one NIS window of time."""
-        rates = [self.config.sensors[s].rate for s in self.measurements]
-        return self.config.filter.nis_window / max(sum(rates), 1e-9)
+        rates = [self.settings.sensors[s].rate for s in self.measurements]
+        return self.settings.nis_window / max(sum(rates), 1e-9)
 
     def _event(self, kind: str, **details) -> None:
         if self._on_event is not None:
             self._on_event(kind, details)
+
+
+class ModelFailure(ArithmeticError):
+    """The filter's state or covariance stopped being finite."""
+
+
+#: What a failing model step raises: the FMU's errors (fmitwin.FmuError is a RuntimeError),
+#: numerical failures, and a refused step (ValueError).
+MODEL_ERRORS = (RuntimeError, ArithmeticError, ValueError)
+
+
+def _check_finite(ekf: Any, stage: str) -> None:
+    if not (np.all(np.isfinite(ekf.x)) and np.all(np.isfinite(ekf.P))):
+        raise ModelFailure(f"the {stage} left a non-finite state or covariance")
 
 
 def _scalar(value: Any, i: int) -> float:
@@ -406,20 +614,21 @@ class CommandWriter:
 
     def __init__(
         self,
-        config: TwinConfig,
+        commands: Mapping[str, CommandConfig],
         synchronizer: Synchronizer,
         send: Callable[[CommandConfig, float], Any],
         *,
+        enabled: bool = False,
         on_event: EventSink | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.enabled = config.commands_enabled
-        self.commands = config.commands
+        self.enabled = enabled
+        self.commands = dict(commands)
         self.sync = synchronizer
         self.send = send
         self.clock = clock
         self._on_event = on_event
-        self._max_age = min(s.stale_after for s in config.measurement_sensors)
+        self._max_age = min(s.stale_after for s in synchronizer.settings.measurement_sensors)
         self.last_sent: dict[str, tuple[float, float]] = {}  # name -> (time, value)
         self._last_block: dict[str, str] = {}
         self.sent = 0
@@ -483,7 +692,7 @@ class CommandWriter:
 
     def _measured_input(self, variable: str, now: float) -> tuple[float, float] | None:
         """``(now - period, value)`` of a fresh input sensor of ``variable``, if any."""
-        for s in self.sync.config.input_sensors:
+        for s in self.sync.settings.input_sensors:
             value, quality = self.sync.gateway.last_known(s.name, now)
             if s.variable == variable and quality > 0.0:
                 period = next(c.period for c in self.commands.values() if c.variable == variable)
@@ -499,7 +708,7 @@ class CommandWriter:
         health = self.sync.health()
         if health != "ok":
             return f"twin health is {health}"
-        for s in self.sync.config.input_sensors:
+        for s in self.sync.settings.input_sensors:
             if self.sync.gateway.last_known(s.name, now)[1] <= 0.0:
                 return f"input sensor {s.name} is stale or bad"
         return ""

@@ -19,17 +19,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import numpy as np
 
 from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
-from fmitwin.live.mqtt import MqttLink, encode_payload, sensor_link
+from fmitwin.live.mqtt import MqttLink, encode_payload, mqtt_auth, sensor_link
 from fmitwin.live.opcua import OpcUaSource
-from fmitwin.live.publish import Publisher, TwinOpcUaServer
+from fmitwin.live.publish import OFFLINE, Publisher, TwinOpcUaServer
 from fmitwin.live.readings import Reading, raise_if_cancelled
+from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
-from fmitwin.live.synchronizer import CommandWriter, Synchronizer
+from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
+from fmitwin.live.units import unit_maps
 
 log = logging.getLogger("fmitwin.live")
 
@@ -63,15 +66,16 @@ def build_filter(config: TwinConfig) -> tuple[Any, np.ndarray]:
         process = fmitwin.LinearProcessModel(np.eye(n), np.zeros((n, len(u0))))
         measurement = fmitwin.LinearMeasurementModel(measurement_matrix(config))
     else:
-        process, measurement, u0, starts = _fmu_process_model(config)
+        process, measurement, u0, starts = _fmu_process_model(config)  # the FMU is checked
         x0 = {**starts, **x0}
+    scales = {name: abs(scale) for name, (scale, _) in unit_maps(config).items()}
     ekf = fmitwin.ExtendedKalmanFilter(
         n,
         len(sensors),
         x0=np.array([x0[s] for s in states]),
         P0=np.diag([f.P0[s] for s in states]),
         Q=np.diag([f.Q[s] for s in states]),
-        R=np.diag([s.noise**2 for s in sensors]),
+        R=np.diag([(scales.get(s.name, 1.0) * s.noise) ** 2 for s in sensors]),  # model units
         process_model=process,
         measurement_model=measurement,
         gate_probability=f.gate_probability,
@@ -91,41 +95,36 @@ def resolve_fmu(config: TwinConfig) -> Path:
     try:
         return fmitwin.models.path(config.model.fmu)
     except (ValueError, FileNotFoundError) as exc:
-        raise ConfigError(
-            str(config.file), None, "model.fmu", f"neither a file nor a bundled model: {exc}"
-        ) from exc
+        raise config.error("model.fmu", f"neither a file nor a bundled model: {exc}") from exc
 
 
 def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[str, float]]:
     """FMU-backed process and measurement models (model exchange, integrated natively), u0 and
     the start values of the estimated parameters."""
     from fmitwin.estimation import fmu_models
-    from fmitwin.fmu import load_fmu
+    from fmitwin.fmu import FmuError, load_fmu
 
     path = resolve_fmu(config)
-    model = load_fmu(path)
+    try:
+        model = load_fmu(path)
+    except (FmuError, ValueError, OSError) as exc:
+        raise config.error("model.fmu", f"cannot load {path}: {exc}") from exc
     fmu_states = [v.name for v in model.states]
     fmu_inputs = [v.name for v in model.inputs]
     if fmu_states != config.model.states:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.states",
             f"{config.model.states} do not match the continuous states of {path.name}, "
             f"{fmu_states}; list exactly those, in that order",
         )
     if unknown := [name for name in config.model.inputs if name not in fmu_inputs]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.inputs",
             f"{unknown} are not inputs of {path.name}; its inputs are {fmu_inputs}",
         )
     fmu_outputs = [v.name for v in model.outputs]
     if unknown := [name for name in config.model.outputs if name not in fmu_outputs]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "model.outputs",
             f"{unknown} are not outputs of {path.name}; its outputs are {fmu_outputs}",
         )
@@ -135,20 +134,27 @@ def _fmu_process_model(config: TwinConfig) -> tuple[Any, Any, np.ndarray, dict[s
         if v.causality == "parameter" and v.variability == "tunable"
     ]
     if unknown := [name for name in config.filter.parameters if name not in tunable]:
-        raise ConfigError(
-            str(config.file),
-            None,
+        raise config.error(
             "filter.parameters",
             f"{unknown} are not tunable parameters of {path.name}; only those can be "
             f"estimated: {tunable}",
         )
-    models = fmu_models(
-        model,
-        measurements=[s.variable for s in config.measurement_sensors],
-        inputs=config.model.inputs,
-        parameters=config.filter.parameters,
-        start_values=config.model.parameters,
-    )
+    variables = set(model.variables)
+    if unknown := [name for name in config.model.parameters if name not in variables]:
+        raise config.error(
+            "model.parameters",
+            f"{unknown} are not variables of {path.name}; see `fmitwin info {path}`",
+        )
+    try:
+        models = fmu_models(
+            model,
+            measurements=[s.variable for s in config.measurement_sensors],
+            inputs=config.model.inputs,
+            parameters=config.filter.parameters,
+            start_values=config.model.parameters,
+        )
+    except (TypeError, ValueError, KeyError) as exc:  # e.g. a string for a Real parameter
+        raise config.error("model.parameters", str(exc).strip('"')) from exc
     instance = models.process.instance
     u0 = np.array(
         [
@@ -174,14 +180,21 @@ class Twin:
         replay: Sequence[Reading] | None = None,
         speed: float = 0.0,
         history: str | Path | None | bool = True,
+        capacity: int = 100_000,
     ):
         """``replay``: play these readings instead of connecting the live adapters (``speed`` 1 =
         real time, 0 = as fast as possible). ``history``: True = the config's path, a path, or
-        None/False for no record."""
+        None/False for no record. ``capacity``: readings the gateway buffers for the
+        synchronizer; beyond it the oldest are dropped (the load-shedding policy)."""
         self.config = config
         self.tick = tick
+        rebuild = None
         if ekf is None:
             ekf, u0 = build_filter(config)
+
+            def rebuild():  # after a model failure: a fresh filter, and a fresh FMU instance
+                return build_filter(config)[0]
+
         self.events: deque = deque(maxlen=200)
         self.clock = time.time if replay is None else ReplayClock()
         self.history = None
@@ -200,13 +213,21 @@ class Twin:
         self._ready = asyncio.Event()
         self.gateway = Gateway(
             config.sensors,
+            capacity=capacity,
+            units=unit_maps(config),
             on_reading=self.history.record_reading if self.history else None,
             on_event=self.event,
             on_buffered=self._ready.set,
             clock=self.clock,
         )
         self.sync = Synchronizer(
-            config, ekf, self.gateway, u0=u0, on_event=self.event, clock=self.clock
+            SyncSettings.from_config(config),
+            ekf,
+            self.gateway,
+            u0=u0,
+            on_event=self.event,
+            clock=self.clock,
+            rebuild=rebuild,
         )
         by_source = {"opcua": [], "mqtt": [], "csv": []}
         for s in config.sensors.values():
@@ -231,9 +252,19 @@ class Twin:
         pub = config.publish
         self.server = self.publish_link = None
         if pub.opcua:
-            self.server = TwinOpcUaServer(pub.opcua, pub.namespace, config.name, self.sync)
+            if problem := pub.security.problem():
+                raise ConfigError(str(config.file), pub.line, "publish", problem)
+            self.server = TwinOpcUaServer(
+                pub.opcua, pub.namespace, config.name, self.sync, pub.security
+            )
         if pub.mqtt:
-            self.publish_link = MqttLink("publish", pub.mqtt, on_event=self.event)
+            self.publish_link = MqttLink(
+                "publish",
+                pub.mqtt,
+                on_event=self.event,
+                will=aiomqtt.Will(f"{pub.prefix}/status", OFFLINE, qos=1, retain=True),
+                **mqtt_auth(config.mqtt),
+            )
         self.publisher = Publisher(
             self.sync,
             opcua=self.server,
@@ -243,11 +274,17 @@ class Twin:
             history=self.history,
         )
         self.commands = CommandWriter(
-            config, self.sync, self._send_command, on_event=self.event, clock=self.clock
+            config.commands,
+            self.sync,
+            self._send_command,
+            enabled=config.commands_enabled,
+            on_event=self.event,
+            clock=self.clock,
         )
         self.started = time.time()
 
     def event(self, kind: str, details: dict) -> None:
+        details = redact_details(details)  # a URL with a password never reaches log or history
         now = self.clock()
         self.events.append((now, kind, details))
         if self.history is not None:
@@ -282,6 +319,9 @@ class Twin:
         while True:
             await asyncio.sleep(self.tick)
             self.gateway.check_staleness()
+            lag = self.publisher.latencies[-1] if self.publisher.latencies else 0.0
+            self.sync.check_load(lag)
+            await self.publisher.refresh()
             await self.commands.tick()
             if self.history is not None:
                 self.history.maybe_flush()
@@ -291,7 +331,7 @@ class Twin:
         stop = stop or asyncio.Event()
         if self.server is not None:
             await self.server.start()
-        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]
+        coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]  # then links
         links = (self.opcua, self.mqtt, self.replay, self.publish_link)
         coros += [link.run() for link in links if link]
         tasks = [asyncio.create_task(c) for c in coros]
@@ -312,16 +352,23 @@ class Twin:
             await self._shutdown(tasks)
 
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
-        for t in tasks:
-            t.cancel()
-        _, stuck = await asyncio.wait(tasks, timeout=10.0)
-        if stuck:  # never hang the shutdown: report and go on flushing
-            log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
-        self.sync.step(now=math.inf)  # apply everything still held for reordering
-        if self.sync.estimate is not None:  # the last estimate: served and recorded
-            await self.publisher.publish(self.sync.estimate)
-        if self.server is not None:
-            await self.server.stop()
-        self.event("twin_stopped", {"counts": self.gateway.counts()})
-        if self.history is not None:
-            self.history.close()
+        """Stop everything; whatever fails on the way, the stop is recorded and the history
+        closed."""
+        try:
+            for t in tasks[:3]:  # synchronizer, housekeeping, publisher: nothing new goes out
+                t.cancel()
+            await self.publisher.offline()  # the last status, while the MQTT link is still up
+            for t in tasks:
+                t.cancel()
+            _, stuck = await asyncio.wait(tasks, timeout=10.0)
+            if stuck:  # never hang the shutdown: report and go on flushing
+                log.error("tasks did not stop within 10 s: %s", [t.get_coro() for t in stuck])
+            self.sync.step(now=math.inf)  # apply everything still held for reordering
+            if self.sync.estimate is not None:  # the last estimate: served and recorded
+                await self.publisher.publish(self.sync.estimate)
+            if self.server is not None:
+                await self.server.stop()
+        finally:
+            self.event("twin_stopped", {"counts": self.gateway.counts()})
+            if self.history is not None:
+                self.history.close()
