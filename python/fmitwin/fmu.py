@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import ctypes
 import difflib
-import math
 import os
 import shutil
 import weakref
@@ -23,12 +22,12 @@ from typing import Any, Literal
 from xml.etree import ElementTree
 
 import fmpy
-import numpy as np
 from fmpy import fmi2, fmi3
 from fmpy.fmi1 import FMICallException
 from fmpy.model_description import ModelDescription
 
 from fmitwin import _core
+from fmitwin.fmi_types import access_kind, check_value, scalar_type, value_kind
 
 Kind = Literal["cs", "me"]
 
@@ -86,80 +85,6 @@ class LoadOptions:
 
     compiled: bool = False
     platforms: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-# kind -> (accepts(value), what it needs)
-_TYPE_CHECKS = {
-    "real": (_is_number, "a number"),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "boolean": (lambda v: isinstance(v, bool), "a bool"),
-    "string": (lambda v: isinstance(v, str), "a str"),
-}
-
-
-def value_kind(type_name: str) -> str:
-    """The Python kind of an FMI type name: 'real', 'integer', 'boolean', 'string' or 'other'."""
-    if type_name in ("Real", "Float64", "Float32"):
-        return "real"
-    if type_name in ("Integer", "Enumeration") or type_name.startswith(("Int", "UInt")):
-        return "integer"
-    if type_name == "Boolean":
-        return "boolean"
-    if type_name == "String":
-        return "string"
-    return "other"
-
-
-def _access_kind(type_name: str, fmi_major: int) -> str:
-    if fmi_major == 2:
-        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
-    else:
-        kinds = {"Float64": "real", "Int32": "integer"}
-    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
-
-
-_FMI2_SCALAR_TYPES = {"Real": "float64", "Integer": "int32", "Enumeration": "int32"}
-_FMI3_SCALAR_TYPES = {
-    "Float64": "float64",
-    "Float32": "float32",
-    **{t: t.lower() for t in ("Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32")},
-    **{t: t.lower() for t in ("Int64", "UInt64")},
-    "Enumeration": "int64",
-}
-
-
-def scalar_type(type_name: str, fmi_major: int) -> str | None:
-    """The FMI type a variable of ``type_name`` is read and written as (numpy-style name, or
-    'boolean'); None for String, Binary and Clock variables."""
-    if type_name == "Boolean":
-        return "boolean"
-    return (_FMI2_SCALAR_TYPES if fmi_major == 2 else _FMI3_SCALAR_TYPES).get(type_name)
-
-
-def value_range_error(variable: Variable, value: Any) -> str | None:
-    """Why ``value`` cannot be set exactly on ``variable`` (a whole number within an integer
-    type's range; a Float32 value within its finite range), or None when it can."""
-    stype = variable.scalar_type
-    if stype == "float32":
-        limit = float(np.finfo(np.float32).max)
-        if abs(value) > limit and not (isinstance(value, float) and math.isinf(value)):
-            return f"{variable.name} is Float32 (finite values up to +-{limit:.9g}); got {value!r}"
-        return None
-    if stype is None or stype in ("float64", "boolean"):
-        return None
-    info = np.iinfo(stype)
-    kind = f"{variable.name} is {variable.type} ({stype}, range {info.min}..{info.max})"
-    if isinstance(value, float):
-        if not value.is_integer():
-            return f"{kind} and takes whole numbers only; got {value!r}"
-        value = int(value)  # compared exactly: float(2**64 - 1) would pass for a UInt64
-    if not info.min <= value <= info.max:
-        return f"{kind}; {value!r} is outside that range"
-    return None
 
 
 def _parse_start(variable: Any) -> Any:
@@ -352,7 +277,7 @@ class FmuModel:
                 unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
                 start=_parse_start(v),
                 description=v.description,
-                kind=_access_kind(v.type, description.fmiMajorVersion),
+                kind=access_kind(v.type, description.fmiMajorVersion),
                 scalar_type=scalar_type(v.type, description.fmiMajorVersion),
             )
             for v in description.modelVariables
@@ -414,17 +339,7 @@ class FmuModel:
         checked = {}
         for name, value in values.items():
             variable = self.variable(name, argument="start_values")
-            if isinstance(value, np.generic):
-                value = value.item()
-            kind = value_kind(variable.type)
-            if kind in _TYPE_CHECKS and not _TYPE_CHECKS[kind][0](value):
-                raise TypeError(
-                    f"start_values[{name!r}]: {name} is {variable.type} and needs "
-                    f"{_TYPE_CHECKS[kind][1]}, got {type(value).__name__} {value!r}"
-                )
-            problem = value_range_error(variable, value)
-            if problem is not None:
-                raise ValueError(f"start_values[{name!r}]: {problem}")
+            value = check_value(variable, value, "start_values")
             if variable.variability == "constant":
                 raise ValueError(f"start_values[{name!r}]: {name} is a constant and cannot be set")
             checked[name] = value
@@ -507,7 +422,7 @@ class FmuModel:
 
     def summary(self) -> str:
         """A readable description: interfaces, capabilities, experiment and variables."""
-        from fmitwin.commands.info import format_summary
+        from fmitwin.fmu_summary import format_summary
 
         return format_summary(self)
 

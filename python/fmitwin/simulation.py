@@ -15,32 +15,17 @@ from typing import Any
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuModel, Variable, load_fmu, value_range_error
+from fmitwin.fmi_types import (
+    column_dtype,
+    core_type,
+    is_continuous,
+    record_buffer,
+    value_range_error,
+)
+from fmitwin.fmu import FmuModel, Variable, load_fmu
 
-_FLOATING = ("float64", "float32")
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
 _EXACT_INTEGER_LIMIT = 2**53
-
-
-def _buffer(scalar_type: str) -> str:
-    """Where a run records a variable of that type: 'real' (float64 table), 'integer' (int64
-    columns; UInt64 as its bit pattern) or 'boolean'."""
-    if scalar_type in _FLOATING:
-        return "real"
-    return "boolean" if scalar_type == "boolean" else "integer"
-
-
-def _column_dtype(scalar_type: str) -> type:
-    """The result column's dtype: Float32 widened to float64 (exact), integers as int64, UInt64
-    as uint64 (every value exactly, none wraps), Booleans as bool."""
-    if scalar_type == "uint64":
-        return np.uint64
-    return {"real": np.float64, "integer": np.int64, "boolean": np.bool_}[_buffer(scalar_type)]
-
-
-def _core_type(scalar_type: str) -> Any:
-    """The compiled core's ScalarType of that name."""
-    return getattr(_core.ScalarType, scalar_type)
 
 
 class SimulationResult:
@@ -139,7 +124,7 @@ def _input_table(
     # Events: repeated times (step changes), and changes of discrete-time signals.
     events = set(times[1:][np.diff(times) == 0].tolist())
     for variable, row in zip(variables, values, strict=True):
-        if not _is_continuous(variable):
+        if not is_continuous(variable):
             events.update(times[1:][np.diff(row) != 0].tolist())
     return times, variables, values, np.array(sorted(events), dtype=float)
 
@@ -187,13 +172,6 @@ def _extremes(values: np.ndarray, scalar_type: str) -> list[int]:
     return odd + [int(np.argmin(finite)), int(np.argmax(finite))]
 
 
-def _is_continuous(variable: Variable) -> bool:
-    return variable.scalar_type in _FLOATING and variable.variability not in (
-        "discrete",
-        "tunable",
-    )
-
-
 def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
     """The variables a run records: ``outputs`` by name (unknown names get the closest-names
     error), or by default the model's outputs, else its states."""
@@ -218,7 +196,7 @@ def _output_reads(recorded: list[Variable]) -> dict[str, dict[str, list[Variable
     reads: dict[str, dict[str, list[Variable]]] = {"real": {}, "integer": {}, "boolean": {}}
     for variable in recorded:
         stype = variable.scalar_type
-        reads[_buffer(stype)].setdefault(stype, []).append(variable)
+        reads[record_buffer(stype)].setdefault(stype, []).append(variable)
     return reads
 
 
@@ -288,7 +266,7 @@ def simulate(
         reads = _output_reads(recorded)
         typed = {
             buffer: [
-                (_core_type(stype), [v.value_reference for v in variables])
+                (core_type(stype), [v.value_reference for v in variables])
                 for stype, variables in by_type.items()
             ]
             for buffer, by_type in reads.items()
@@ -301,8 +279,8 @@ def simulate(
             model.capabilities[kind].can_handle_variable_step,
             times.tolist(),
             [v.value_reference for v in in_vars],
-            [_core_type(v.scalar_type) for v in in_vars],
-            [_is_continuous(v) for v in in_vars],
+            [core_type(v.scalar_type) for v in in_vars],
+            [is_continuous(v) for v in in_vars],
             in_values.ravel().tolist(),
             events.tolist(),
             typed["real"],
@@ -336,7 +314,7 @@ def _result_data(
     """
     table, integers, booleans = run.take_results()
     dtype = np.dtype(
-        [("time", np.float64)] + [(v.name, _column_dtype(v.scalar_type)) for v in recorded]
+        [("time", np.float64)] + [(v.name, column_dtype(v.scalar_type)) for v in recorded]
     )
     order = [v for by_type in reads.values() for variables in by_type.values() for v in variables]
     if order == recorded and not reads["integer"] and not reads["boolean"]:

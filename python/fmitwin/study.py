@@ -309,6 +309,7 @@ def run_study(
     import pandas as pd
 
     from fmitwin.fmu import FmuModel
+    from fmitwin.ssp import write_ssp
     from fmitwin.system import System
 
     if isinstance(metrics, str):
@@ -326,7 +327,7 @@ def run_study(
     if isinstance(target, System):
         temporary = tempfile.TemporaryDirectory(prefix="fmitwin-study-", dir=workdir)
         path = Path(temporary.name) / f"{target.name}.ssp"
-        target.to_ssp(path)
+        write_ssp(target, path)
         with zipfile.ZipFile(path) as zf:
             described = zf.read("SystemStructure.ssd")
     else:

@@ -1,10 +1,10 @@
 """Co-simulation of coupled FMUs: a :class:`System` of named FMU instances and connections.
 
-Build a system in Python (or import it with :func:`fmitwin.ssp.read_ssp`), then
-:meth:`System.simulate` it, or :meth:`System.start` a :class:`SystemRun` to advance it step by
-step, checkpoint it and branch what-if runs. The time loop runs in the compiled core
-(``fmitwin._core.Execution``) with the GIL released: stepping and value transfer call the FMUs'
-C functions directly.
+Build a system in Python (or import one with :func:`fmitwin.ssp.read_ssp`; write one with
+:func:`fmitwin.ssp.write_ssp`), then :meth:`System.simulate` it, or :meth:`System.start` a
+:class:`SystemRun` to advance it step by step, checkpoint it and branch what-if runs. The time
+loop runs in the compiled core (``fmitwin._core.Execution``) with the GIL released: stepping and
+value transfer call the FMUs' C functions directly.
 
 Coupling semantics (base communication step h, t_k = t0 + k h):
 
@@ -34,7 +34,6 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -461,21 +460,6 @@ class System:
             if not np.all(np.isfinite(values)):
                 raise ValueError(f"inputs: {name!r} has non-finite values")
         return table
-
-    # -- SSP -----------------------------------------------------------------------------------
-
-    def to_ssp(self, path: str | os.PathLike[str], **experiment: Any) -> Path:
-        """Writes the system as an SSP archive (see :func:`fmitwin.ssp.write_ssp`)."""
-        from fmitwin.ssp import write_ssp
-
-        return write_ssp(self, path, **experiment)
-
-    @classmethod
-    def from_ssp(cls, path: str | os.PathLike[str]) -> System:
-        """Reads an SSP archive or SystemStructure.ssd (see :func:`fmitwin.ssp.read_ssp`)."""
-        from fmitwin.ssp import read_ssp
-
-        return read_ssp(path)
 
     def __repr__(self) -> str:
         return (

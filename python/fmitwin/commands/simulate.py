@@ -48,31 +48,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
-def _start_values(pairs: list[str], model) -> dict:
-    from fmitwin.fmu import value_kind
-
-    values = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set: expected NAME=VALUE, got {pair!r}")
-        kind = value_kind(model.variable(name, argument="--set").type)
-        try:
-            if kind == "boolean":
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(text)
-                values[name] = text.lower() in ("true", "1")
-            elif kind == "integer":
-                values[name] = int(text)
-            elif kind == "real":
-                values[name] = float(text)
-            else:
-                values[name] = text
-        except ValueError:
-            raise SystemExit(f"--set {name}: {text!r} is not a valid {kind} value") from None
-    return values
-
-
 def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
 
@@ -106,6 +81,7 @@ def _show_progress(args: argparse.Namespace, t0: float, t1: float, step: float) 
 def _simulate_fmu(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.fmi_types import parse_assignments
     from fmitwin.fmu import load_fmu
     from fmitwin.simulation import simulate
 
@@ -124,7 +100,7 @@ def _simulate_fmu(args: argparse.Namespace):
         start_time=t0,
         inputs=inputs,
         outputs=args.output,
-        start_values=_start_values(args.set, model),
+        start_values=parse_assignments(args.set, lambda n: model.variable(n, argument="--set")),
         kind=args.kind,
         solver=args.solver,
         rtol=args.rtol,
@@ -135,6 +111,7 @@ def _simulate_fmu(args: argparse.Namespace):
 def _simulate_system(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.fmi_types import parse_assignments
     from fmitwin.ssp import read_ssp
 
     if args.kind is not None:
@@ -151,7 +128,7 @@ def _simulate_system(args: argparse.Namespace):
         method=exp.get("method", "jacobi"),
         inputs=pd.read_csv(args.input) if args.input else None,
         outputs=args.output,
-        start_values=_start_values(args.set, system),
+        start_values=parse_assignments(args.set, lambda n: system.variable(n, argument="--set")),
         solver=args.solver,
         solver_rtol=args.rtol if args.rtol is not None else 1e-6,
         progress=_show_progress(args, t0, t1, step),
