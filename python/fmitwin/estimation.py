@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fmitwin import _core
+from fmitwin.fmi_types import with_article
 from fmitwin.fmu import FmuError, FmuInstance, FmuModel, load_fmu
 
 _JACOBIANS = ("auto", "directional", "finite_difference")
@@ -128,7 +129,9 @@ def fmu_models(
     )
     for v in u_vars:
         if v.causality != "input":
-            raise ValueError(f"inputs: {v.name} is a {v.causality} variable, not an input")
+            raise ValueError(
+                f"inputs: {v.name} is {with_article(v.causality)} variable, not an input"
+            )
     p_vars = _real_variables(model, parameters, "parameters")
     for v in p_vars:
         if v.causality != "parameter" or v.variability != "tunable":

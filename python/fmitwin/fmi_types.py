@@ -190,3 +190,8 @@ def parse_assignments(
         except ValueError as exc:
             raise ValueError(f"{argument} {name}: {exc}") from None
     return values
+
+
+def with_article(word: str) -> str:
+    """``word`` with its indefinite article, for messages: "an input", "a parameter"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -345,6 +345,15 @@ class FmuModel:
             checked[name] = value
         return checked
 
+    def experiment_defaults(self) -> dict[str, float | None]:
+        """The default experiment as :func:`fmitwin.run_checks.experiment_times` takes it."""
+        exp = self.default_experiment
+        return {
+            "default_start": exp.start_time,
+            "default_stop": exp.stop_time,
+            "default_step": exp.step_size,
+        }
+
     def _interface(self, kind: Kind) -> Any:
         return self.description.coSimulation if kind == "cs" else self.description.modelExchange
 

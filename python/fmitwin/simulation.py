@@ -21,8 +21,10 @@ from fmitwin.fmi_types import (
     is_continuous,
     record_buffer,
     value_range_error,
+    with_article,
 )
 from fmitwin.fmu import FmuModel, Variable, load_fmu
+from fmitwin.run_checks import check_result_memory, experiment_times
 
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
 _EXACT_INTEGER_LIMIT = 2**53
@@ -107,8 +109,8 @@ def _input_table(
         variable = model.variable(name, argument="inputs")
         if variable.causality != "input" and variable.variability != "tunable":
             raise ValueError(
-                f"inputs: {name} is a {variable.causality} variable; only inputs (and tunable "
-                "parameters) can be driven"
+                f"inputs: {name} is {with_article(variable.causality)} variable; only inputs "
+                "(and tunable parameters) can be driven"
             )
         if variable.scalar_type is None:
             raise TypeError(
@@ -239,16 +241,9 @@ def simulate(
     model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
     kind = model.check_kind(kind)
     exp = model.default_experiment
-    t0 = float(start_time if start_time is not None else (exp.start_time or 0.0))
-    t1 = float(stop_time if stop_time is not None else (exp.stop_time or t0 + 1.0))
-    if not t1 > t0:
-        raise ValueError(f"stop_time: must be greater than start_time ({t0}), got {t1}")
-    if step is None:
-        step = exp.step_size or (t1 - t0) / 500
-    step = float(step)
-    if not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step: must be a positive number, got {step}")
+    t0, t1, step = experiment_times(start_time, stop_time, step, **model.experiment_defaults())
     recorded = recorded_variables(model, outputs)
+    check_result_memory((t1 - t0) / step + 2, 1 + len(recorded))
     start_values = model.check_start_values(start_values or {})
     if inputs is not None:
         times, in_vars, in_values, events = _input_table(model, inputs)

@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 
 from fmitwin import _core
+from fmitwin.fmi_types import with_article
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
+from fmitwin.run_checks import check_result_memory, experiment_times
 from fmitwin.simulation import SimulationResult
 
 _CORE_TYPES = {
@@ -149,9 +151,9 @@ class System:
         out = self.variable(source, argument="source")
         inp = self.variable(target, argument="target")
         if out.causality != "output":
-            raise ValueError(f"source: {source} is a {out.causality}, not an output")
+            raise ValueError(f"source: {source} is {with_article(out.causality)}, not an output")
         if inp.causality != "input":
-            raise ValueError(f"target: {target} is a {inp.causality}, not an input")
+            raise ValueError(f"target: {target} is {with_article(inp.causality)}, not an input")
         if out.kind != inp.kind or out.kind not in _CORE_TYPES:
             raise TypeError(
                 f"connect: {source} is {out.type} but {target} is {inp.type}; connect variables "
@@ -184,7 +186,9 @@ class System:
         for target in targets:
             var = self.variable(target, argument="targets")
             if var.causality != "input":
-                raise ValueError(f"targets: {target} is a {var.causality}, not an input")
+                raise ValueError(
+                    f"targets: {target} is {with_article(var.causality)}, not an input"
+                )
             if any(c.target == target for c in self.connections):
                 raise ValueError(f"targets: {target} is already driven by a connection")
             kinds.add(var.kind)
@@ -321,12 +325,7 @@ class System:
             raise ValueError(f"loop_solver: 'fixed_point' or 'newton', got {loop_solver!r}")
         if method not in METHODS:
             raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
-        step = float(step)
-        t0, t1 = float(start_time), float(stop_time)
-        if not (math.isfinite(step) and step > 0):
-            raise ValueError(f"step: must be positive and finite, got {step}")
-        if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
-            raise ValueError(f"stop_time: must be finite and after start_time ({t0}), got {t1}")
+        t0, t1, step = experiment_times(start_time, stop_time, step)
         if method != "variable":
             _require_grid(t1 - t0, step, "stop_time - start_time")
         if output_interval is None:
@@ -337,10 +336,11 @@ class System:
         if method != "variable":
             _require_grid(output_interval, step, "output_interval")
         count = int(math.floor((t1 - t0) / output_interval * (1 + 1e-12))) + 1
+        recorded = self._recorded(outputs)
+        check_result_memory(count + 1, 1 + len(recorded))
         output_times = t0 + output_interval * np.arange(count)
         if output_times[-1] < t1 - 1e-9 * max(1.0, abs(t1)):
             output_times = np.append(output_times, t1)
-        recorded = self._recorded(outputs)
         per_instance = {name: dict(inst.start_values) for name, inst in self.instances.items()}
         for name, value in (start_values or {}).items():
             instance, variable = _split(name, "start_values")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 HELP = "Simulate an FMU in the compiled core and write the results as CSV."
 
@@ -50,13 +51,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
+    from fmitwin.run_checks import check_output_file
 
     try:
+        if args.out:
+            check_output_file(args.out, inputs=(Path(args.fmu),), argument="-o")
         if args.fmu.lower().endswith((".ssp", ".ssd")):
             result = _simulate_system(args)
         else:
             result = _simulate_fmu(args)
-    except (FmuError, KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (FmuError, KeyError, ValueError, TypeError, OSError, RuntimeError, MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fmitwin simulate: {message}", file=sys.stderr)
         return 1
@@ -83,28 +87,23 @@ def _simulate_fmu(args: argparse.Namespace):
 
     from fmitwin.fmi_types import parse_assignments
     from fmitwin.fmu import load_fmu
+    from fmitwin.run_checks import experiment_times
     from fmitwin.simulation import simulate
 
     model = load_fmu(args.fmu)
-    inputs = pd.read_csv(args.input) if args.input else None
-    start, stop = args.start, args.stop
-    exp = model.default_experiment
-    t0 = start if start is not None else (exp.start_time or 0.0)
-    t1 = stop if stop is not None else (exp.stop_time or t0 + 1.0)
-    step = args.step or exp.step_size or (t1 - t0) / 500
-    show = _show_progress(args, t0, t1, step)
+    t0, t1, step = experiment_times(args.start, args.stop, args.step, **model.experiment_defaults())
     return simulate(
         model,
         t1,
         step,
         start_time=t0,
-        inputs=inputs,
+        inputs=pd.read_csv(args.input) if args.input else None,
         outputs=args.output,
         start_values=parse_assignments(args.set, lambda n: model.variable(n, argument="--set")),
         kind=args.kind,
         solver=args.solver,
         rtol=args.rtol,
-        progress=show,
+        progress=_show_progress(args, t0, t1, step),
     )
 
 
@@ -112,15 +111,21 @@ def _simulate_system(args: argparse.Namespace):
     import pandas as pd
 
     from fmitwin.fmi_types import parse_assignments
+    from fmitwin.run_checks import experiment_times
     from fmitwin.ssp import read_ssp
 
     if args.kind is not None:
         raise ValueError("--kind: an SSP file names each component's kind; leave --kind out")
     system = read_ssp(args.fmu)
     exp = system.experiment
-    t0 = args.start if args.start is not None else exp.get("start_time", 0.0)
-    t1 = args.stop if args.stop is not None else exp.get("stop_time", t0 + 1.0)
-    step = args.step or exp.get("step") or (t1 - t0) / 500
+    t0, t1, step = experiment_times(
+        args.start,
+        args.stop,
+        args.step,
+        default_start=exp.get("start_time"),
+        default_stop=exp.get("stop_time"),
+        default_step=exp.get("step"),
+    )
     return system.simulate(
         t1,
         step,
