@@ -27,6 +27,7 @@ from fmpy.fmi1 import FMICallException
 from fmpy.model_description import ModelDescription
 
 from fmitwin import _core
+from fmitwin.archive import ArchiveError, ExtractionLimits, extract
 from fmitwin.fmi_types import access_kind, check_value, scalar_type, value_kind
 
 Kind = Literal["cs", "me"]
@@ -176,6 +177,23 @@ def _open_description(path: Path) -> ModelDescription:
     return description
 
 
+def _refuse_duplicate_names(path: Path, description: ModelDescription) -> None:
+    """FMI requires unique variable names; with a repeated one, a name would silently mean
+    another variable (FMPy does not check it)."""
+    seen: set[str] = set()
+    repeated = []
+    for v in description.modelVariables:
+        if v.name in seen and v.name not in repeated:
+            repeated.append(v.name)
+        seen.add(v.name)
+    if repeated:
+        raise FmuError(
+            f"{path}: the modelDescription.xml declares the variable name(s) "
+            f"{', '.join(repr(n) for n in repeated)} more than once, which FMI forbids; the FMU "
+            "is broken: re-export it (or report it to the tool that generated it)"
+        )
+
+
 def _directional_derivative_flags(path: Path, description: ModelDescription) -> dict[str, bool]:
     """kind -> whether the interface provides directional derivatives.
 
@@ -199,21 +217,28 @@ def _directional_derivative_flags(path: Path, description: ModelDescription) -> 
 
 
 def load_fmu(
-    path: str | os.PathLike[str], *, compile: bool = False, require_binary: bool = True
+    path: str | os.PathLike[str],
+    *,
+    compile: bool = False,
+    require_binary: bool = True,
+    extraction_limits: ExtractionLimits | None = None,
 ) -> FmuModel:
     """Loads an FMU (FMI 2.0 or 3.0; a .fmu file or an extracted directory).
 
     ``compile=True`` builds a binary for this platform from the FMU's sources with FMPy's build
     tooling (``fmpy.build.build_platform_binary``; needs CMake and a C compiler) when the FMU has
     none. ``require_binary=False`` loads the description only (for ``fmitwin info``): such a model
-    cannot be instantiated.
+    cannot be instantiated. ``extraction_limits`` bound what extracting the archive may write
+    (:class:`fmitwin.archive.ExtractionLimits`: 4 GiB and a compression ratio of 200 by default);
+    a model description declaring one variable name twice is refused.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such FMU file or directory")
     description = _open_description(path)
+    _refuse_duplicate_names(path, description)
     platforms = tuple(fmpy.supported_platforms(str(path)))
-    model = FmuModel(path, description, platforms)
+    model = FmuModel(path, description, platforms, extraction_limits)
     if not require_binary:
         return model
     binaries = [p for p in platforms if p != "c-code"]
@@ -254,8 +279,15 @@ class FmuModel:
     ``default_experiment``, ``capabilities`` (kind -> :class:`Capabilities`), ``platforms``.
     """
 
-    def __init__(self, path: Path, description: ModelDescription, platforms: tuple[str, ...]):
+    def __init__(
+        self,
+        path: Path,
+        description: ModelDescription,
+        platforms: tuple[str, ...],
+        extraction_limits: ExtractionLimits | None = None,
+    ):
         self.path = path
+        self.extraction_limits = extraction_limits
         self.description = description
         self.platforms = platforms
         self.fmi_version: str = description.fmiVersion
@@ -388,11 +420,17 @@ class FmuModel:
             if self.path.is_dir():
                 self._unzip_dir = str(self.path)
             else:
-                self._unzip_dir = str(fmpy.extract(str(self.path), include=_used_by_instances))
+                self._unzip_dir = str(self._extract(None, _used_by_instances))
                 self._cleanup = weakref.finalize(
                     self, shutil.rmtree, self._unzip_dir, ignore_errors=True
                 )
         return self._unzip_dir
+
+    def _extract(self, destination: str | None, include: Callable[[str], bool]) -> Path:
+        try:
+            return extract(self.path, destination, include=include, limits=self.extraction_limits)
+        except ArchiveError as exc:
+            raise FmuError(str(exc)) from exc
 
     def _compile(self) -> None:
         from fmpy.build import build_platform_binary
@@ -408,9 +446,7 @@ class FmuModel:
                 "extracted directory it was given)."
             )
         try:
-            fmpy.extract(
-                str(self.path), self.unzip_dir, include=lambda name: not _used_by_instances(name)
-            )
+            self._extract(self.unzip_dir, lambda name: not _used_by_instances(name))
             build_platform_binary(self.unzip_dir)
         except Exception as exc:
             raise FmuError(f"{self.path}: compiling the FMU's C sources failed: {exc}") from exc

@@ -39,6 +39,7 @@ from asyncua.crypto.permission_rules import User, UserRole
 from fmpy.fmi2 import FMU2Slave
 from fmpy.fmi3 import FMU3Slave
 
+from fmitwin.archive import extract
 from fmitwin.live.mqtt import MqttLink, decode_payload, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import Flag
@@ -74,7 +75,7 @@ class FmuStepper:
         self.md = fmpy.read_model_description(str(self.path))
         if self.md.coSimulation is None:
             raise ValueError(f"{self.path}: the plant needs a co-simulation FMU; this one has none")
-        self._unzip = fmpy.extract(str(self.path))
+        self._unzip = str(extract(self.path))  # bounded: see fmitwin.archive
         self.vars = {v.name: v for v in self.md.modelVariables}
         self.fmi3 = self.md.fmiVersion.startswith("3")
         cls = FMU3Slave if self.fmi3 else FMU2Slave
