@@ -208,6 +208,10 @@ std::vector<fmu::OutputRead> to_reads(const TypedReads& reads) {
 }
 
 void bind_run(py::module_& m) {
+  m.def("fmi2_formatting_logger", &fmu::fmi2_formatting_logger,
+        "Address of an fmi2CallbackLogger that formats the printf-style message and passes the "
+        "text to the sink given as componentEnvironment: "
+        "void sink(instance_name, status, category, text).");
   py::enum_<fmu::ScalarType>(m, "ScalarType", "The FMI type a variable is read and written as.")
       .value("float64", fmu::ScalarType::float64)
       .value("float32", fmu::ScalarType::float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import difflib
+import logging as pylogging
 import os
 import shutil
 import weakref
@@ -34,6 +35,19 @@ Kind = Literal["cs", "me"]
 
 _KIND_NAMES = {"cs": "co-simulation", "me": "model exchange"}
 _FMI2_LOG_STATUS = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")
+_LOG_LEVELS = (
+    pylogging.INFO,
+    pylogging.WARNING,
+    pylogging.WARNING,
+    pylogging.ERROR,
+    pylogging.CRITICAL,
+    pylogging.INFO,
+)
+_LOGGER = pylogging.getLogger("fmitwin.fmu")
+# The sink the compiled FMI 2 logger passes formatted messages to (see FmuInstance).
+_FMI2_LOG_SINK = ctypes.CFUNCTYPE(
+    None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p
+)
 
 
 # One exception for every FMU failure, whether Python (loading, checking) or the compiled core
@@ -118,9 +132,29 @@ def _used_by_instances(name: str) -> bool:
     return name != "modelDescription.xml" and not name.startswith(("sources/", "documentation/"))
 
 
-def _current_platforms() -> tuple[str, str]:
-    """This machine's platform in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
-    return fmpy.platform, fmpy.platform_tuple
+def current_platform(fmi_major: int) -> str:
+    """This machine's platform folder name under ``binaries/`` in the FMI version's spelling:
+    FMI 2.0 e.g. ``linux64``, FMI 3.0 e.g. ``x86_64-linux``."""
+    return fmpy.platform if fmi_major == 2 else fmpy.platform_tuple
+
+
+def _archive_platforms(path: Path) -> tuple[str, ...]:
+    """The platform folders under ``binaries/`` that hold files, as the FMU names them (FMPy's
+    ``supported_platforms`` reports FMI 3.0 folders in FMI 2.0 spelling), and "c-code" when the
+    FMU ships its sources."""
+    if path.is_dir():
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+    else:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    found = []
+    for name in names:
+        parts = name.split("/")
+        if len(parts) >= 3 and parts[0] == "binaries" and parts[1] not in found:
+            found.append(parts[1])
+    if any(n.startswith("sources/") and n.endswith(".c") for n in names):
+        found.insert(0, "c-code")
+    return tuple(found)
 
 
 def _unreadable(path: Path, exc: Exception) -> FmuError:
@@ -167,12 +201,6 @@ def _open_description(path: Path) -> ModelDescription:
     if description.fmiVersion == "1.0":
         raise FmuError(
             f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."
-        )
-    if description.coSimulation is None and description.modelExchange is None:
-        raise FmuError(
-            f"{path}: the FMU offers neither co-simulation nor model exchange (only scheduled "
-            "execution), which fmitwin does not run. Re-export it with co-simulation or model "
-            "exchange enabled."
         )
     return description
 
@@ -237,12 +265,15 @@ def load_fmu(
         raise FileNotFoundError(f"{path}: no such FMU file or directory")
     description = _open_description(path)
     _refuse_duplicate_names(path, description)
-    platforms = tuple(fmpy.supported_platforms(str(path)))
+    platforms = _archive_platforms(path)
     model = FmuModel(path, description, platforms, extraction_limits)
     if not require_binary:
         return model
+    if not model.kinds:
+        raise model.no_runnable_interface()
     binaries = [p for p in platforms if p != "c-code"]
-    if not set(_current_platforms()) & set(binaries):
+    here = current_platform(model.fmi_major)
+    if here not in binaries:
         if "c-code" in platforms and compile:
             model._compile()
         elif "c-code" in platforms:
@@ -255,14 +286,14 @@ def load_fmu(
                 "load_fmu(path, compile=True)"
             )
             raise FmuError(
-                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}) but "
+                f"{path}: the FMU has no binary for this platform (binaries/{here}) but "
                 f"ships its C sources; {how}."
             )
         else:
             model.close()
             listed = ", ".join(binaries) if binaries else "none"
             raise FmuError(
-                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}); it "
+                f"{path}: the FMU has no binary for this platform (binaries/{here}); it "
                 f"contains binaries for: {listed}. Re-export it for this platform or include the "
                 "C sources."
             )
@@ -389,8 +420,18 @@ class FmuModel:
     def _interface(self, kind: Kind) -> Any:
         return self.description.coSimulation if kind == "cs" else self.description.modelExchange
 
+    def no_runnable_interface(self) -> FmuError:
+        """The error for an FMU offering only scheduled execution."""
+        return FmuError(
+            f"{self.path}: the FMU offers neither co-simulation nor model exchange (only "
+            "scheduled execution), which fmitwin does not run. Re-export it with co-simulation "
+            "or model exchange enabled."
+        )
+
     def default_kind(self) -> Kind:
         """Co-simulation when offered (the FMU's own solver), else model exchange."""
+        if not self.kinds:
+            raise self.no_runnable_interface()
         return self.kinds[0]
 
     def check_kind(self, kind: str | None) -> Kind:
@@ -399,6 +440,8 @@ class FmuModel:
             return self.default_kind()
         if kind not in _KIND_NAMES:
             raise ValueError(f"kind: expected 'cs' or 'me', got {kind!r}")
+        if not self.kinds:
+            raise self.no_runnable_interface()
         if kind not in self.kinds:
             offered = " and ".join(_KIND_NAMES[k] for k in self.kinds)
             raise FmuError(
@@ -509,16 +552,23 @@ class FmuInstance:
         except Exception as exc:
             raise FmuError(
                 f"{model.path}: the FMU's shared library could not be loaded ({exc}). Check that "
-                f"the binary matches this platform ({fmpy.platform_tuple})."
+                f"the binary matches this platform (binaries/{current_platform(model.fmi_major)})."
             ) from exc
+        forward = (instance_name or iface.modelIdentifier) if logging else None
         try:
             if model.fmi_major == 2:
-                self._callbacks = fmi2.fmi2CallbackFunctions()
-                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(
-                    lambda env, name, status, category, message: _remember(
-                        log, status, category, message
+                # FMI 2 log messages are printf formats with arguments: the compiled core's
+                # logger formats them and passes the text to this sink (kept by the FMPy object,
+                # which lives as long as the FMU instance).
+                sink = _FMI2_LOG_SINK(
+                    lambda name, status, category, text: _remember(
+                        log, status, category, text, forward
                     )
                 )
+                self.fmu._fmitwin_log_sink = sink
+                self._callbacks = fmi2.fmi2CallbackFunctions()
+                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(_core.fmi2_formatting_logger())
+                self._callbacks.componentEnvironment = ctypes.cast(sink, ctypes.c_void_p)
                 self._callbacks.allocateMemory = fmi2.fmi2CallbackAllocateMemoryTYPE(fmpy.calloc)
                 self._callbacks.freeMemory = fmi2.fmi2CallbackFreeMemoryTYPE(fmpy.free)
                 self.fmu.instantiate(callbacks=self._callbacks, loggingOn=logging)
@@ -526,7 +576,7 @@ class FmuInstance:
                 self.fmu.instantiate(
                     loggingOn=logging,
                     logMessage=lambda env, status, category, message: _remember(
-                        log, status, category, message
+                        log, status, category, message, forward
                     ),
                 )
         except Exception as exc:
@@ -573,7 +623,10 @@ class FmuInstance:
         if self.log:
             message += " The FMU logged:\n  " + "\n  ".join(self.log)
         else:
-            message += " The FMU logged nothing; instantiate with logging=True for its debug log."
+            message += (
+                " The FMU logged nothing; run it with logging=True (simulate, System.add) or "
+                "`fmitwin simulate --log` for its debug log."
+            )
         return FmuError(message)
 
     # -- initialisation --------------------------------------------------------------------------
@@ -632,11 +685,19 @@ class FmuInstance:
         self._finalizer()
 
 
-def _remember(log: collections.deque[str], status: int, category: Any, message: Any) -> None:
-    name = _FMI2_LOG_STATUS[status] if 0 <= status < len(_FMI2_LOG_STATUS) else str(status)
+def _remember(
+    log: collections.deque[str], status: int, category: Any, message: Any, forward: str | None
+) -> None:
+    """Keeps one FMU log message for error messages; with logging on (``forward``: the instance
+    name), also emits it on the ``fmitwin.fmu`` logger at the level of its status."""
+    known = 0 <= status < len(_FMI2_LOG_STATUS)
+    name = _FMI2_LOG_STATUS[status] if known else str(status)
     text = (message or b"").decode("utf-8", errors="replace")
     cat = (category or b"").decode("utf-8", errors="replace")
-    log.append(f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}")
+    line = f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}"
+    log.append(line)
+    if forward is not None:
+        _LOGGER.log(_LOG_LEVELS[status] if known else pylogging.INFO, "%s %s", forward, line)
 
 
 def _free_fmpy_instance(fmu: Any, access: Any) -> None:

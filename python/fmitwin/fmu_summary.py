@@ -29,7 +29,7 @@ def _number(value: float | None) -> str:
 
 def format_summary(model: FmuModel) -> str:
     """The text that ``fmitwin info`` prints for ``model``."""
-    import fmpy
+    from fmitwin.fmu import current_platform
 
     d = model.description
     lines = [f"Model:       {model.name} (FMI {model.fmi_version})", f"File:        {model.path}"]
@@ -43,12 +43,17 @@ def format_summary(model: FmuModel) -> str:
         flags = [text for attr, text in _CAPABILITY_TEXT if getattr(caps, attr)]
         name = "co-simulation" if kind == "cs" else "model exchange"
         interfaces.append(f"{name} ({', '.join(flags)})" if flags else name)
-    lines.append(f"Interfaces:  {'; '.join(interfaces)}")
-    here = {fmpy.platform, fmpy.platform_tuple}
-    runnable = "yes" if here & set(model.platforms) else "no"
+    if d.scheduledExecution is not None:
+        interfaces.append(
+            "scheduled execution (not supported: fmitwin runs co-simulation and model exchange, "
+            "and no clocks)"
+        )
+    lines.append(f"Interfaces:  {'; '.join(interfaces) or 'none'}")
+    here = current_platform(model.fmi_major)
+    runnable = "yes" if here in model.platforms else "no"
     lines.append(
         f"Platforms:   {', '.join(model.platforms) or 'none'} "
-        f"(runs on this {fmpy.platform_tuple}: {runnable})"
+        f"(binaries/{here} for this machine: {runnable})"
     )
     exp = model.default_experiment
     lines.append(

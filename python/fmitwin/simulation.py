@@ -176,9 +176,10 @@ def _extremes(values: np.ndarray, scalar_type: str) -> list[int]:
 
 def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
     """The variables a run records: ``outputs`` by name (unknown names get the closest-names
-    error), or by default the model's outputs, else its states."""
+    error), or by default the model's numeric and Boolean outputs (String and Binary outputs
+    are left out), else its states."""
     if outputs is None:
-        chosen = model.outputs or model.states
+        chosen = [v for v in model.outputs if v.scalar_type is not None] or model.states
     else:
         if isinstance(outputs, str):
             raise TypeError("outputs: give a list of variable names, not a single string")
@@ -217,6 +218,7 @@ def simulate(
     atol: float = 1e-8,
     solver_step: float | None = None,
     progress: bool | Callable[[float, float], None] = False,
+    logging: bool = False,
 ) -> SimulationResult:
     """Simulates ``fmu`` from ``start_time`` to ``stop_time`` with communication step ``step``.
 
@@ -235,6 +237,8 @@ def simulate(
         the largest step) or "rk4" (fixed ``solver_step``, default ``step``); rtol (default: the
         FMU's default tolerance, else 1e-6) is also passed to the FMU.
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
+    logging: instantiate the FMU with logging on: its messages (FMI 2 formats formatted) go to
+        the ``fmitwin.fmu`` Python logger, and errors quote the last ones.
 
     Returns a :class:`SimulationResult` with ``len = number of communication points + 1``.
     """
@@ -250,7 +254,7 @@ def simulate(
     else:
         times, in_vars, in_values, events = np.zeros(0), [], np.zeros((0, 0)), np.zeros(0)
 
-    instance = model.instantiate(kind)
+    instance = model.instantiate(kind, logging=logging)
     try:
         sim = instance.simulator
         if kind == "me":

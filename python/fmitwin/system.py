@@ -72,6 +72,7 @@ class Instance:
     kind: str
     step_multiple: int = 1
     start_values: dict[str, Any] = field(default_factory=dict)
+    logging: bool = False  # the FMU logs (see fmitwin.simulate's logging)
 
 
 def _split(name: str, argument: str) -> tuple[str, str]:
@@ -107,11 +108,13 @@ class System:
         kind: str | None = None,
         step_multiple: int = 1,
         start_values: Mapping[str, Any] | None = None,
+        logging: bool = False,
     ) -> Instance:
         """Adds an instance of ``fmu`` called ``name`` (several instances of one FMU are fine).
 
         ``kind``: "cs" or "me" (model exchange, integrated by the native solver); default
         co-simulation when offered. ``start_values``: parameters and start values by name.
+        ``logging``: the instance logs (its messages go to the ``fmitwin.fmu`` Python logger).
         """
         if not name or "." in name:
             raise ValueError(f"name: {name!r} must be non-empty and contain no '.'")
@@ -131,7 +134,7 @@ class System:
                 "(canBeInstantiatedOnlyOncePerProcess); it cannot appear twice in a system"
             )
         checked = model.check_start_values(dict(start_values or {}))
-        instance = Instance(name, model, kind, int(step_multiple), checked)
+        instance = Instance(name, model, kind, int(step_multiple), checked, bool(logging))
         self.instances[name] = instance
         return instance
 
@@ -564,7 +567,9 @@ class SystemRun:
         self._closed = False
         try:
             for name, inst in system.instances.items():
-                fmu_instance = inst.model.instantiate(inst.kind, instance_name=name)
+                fmu_instance = inst.model.instantiate(
+                    inst.kind, instance_name=name, logging=inst.logging
+                )
                 self._fmu_instances[name] = fmu_instance
                 if inst.kind == "me":
                     fmu_instance.simulator.configure_solver(*solver)

@@ -47,12 +47,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--out", default=None, help="CSV file to write (default: stdout)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--log", action="store_true", help="turn the FMUs' logging on and print it to stderr"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
     from fmitwin.run_checks import check_output_file
 
+    if args.log:
+        _print_fmu_log()
     try:
         if args.out:
             check_output_file(args.out, inputs=(Path(args.fmu),), argument="-o")
@@ -76,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
     if result.terminated_by_fmu:
         print(f"note: the FMU ended the simulation at t = {result.time[-1]:g}", file=sys.stderr)
     return 0
+
+
+def _print_fmu_log() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fmu log: %(message)s"))
+    logger = logging.getLogger("fmitwin.fmu")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _show_progress(args: argparse.Namespace, t0: float, t1: float, step: float) -> bool:
@@ -104,6 +119,7 @@ def _simulate_fmu(args: argparse.Namespace):
         solver=args.solver,
         rtol=args.rtol,
         progress=_show_progress(args, t0, t1, step),
+        logging=args.log,
     )
 
 
@@ -117,6 +133,8 @@ def _simulate_system(args: argparse.Namespace):
     if args.kind is not None:
         raise ValueError("--kind: an SSP file names each component's kind; leave --kind out")
     system = read_ssp(args.fmu)
+    for instance in system.instances.values():
+        instance.logging = args.log
     exp = system.experiment
     t0, t1, step = experiment_times(
         args.start,

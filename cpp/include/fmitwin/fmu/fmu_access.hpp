@@ -142,6 +142,17 @@ class FmuAccess {
   bool released_ = false;
 };
 
+// The FMI 2.0 logger callback is variadic (printf-style `message, ...`), which a ctypes callback
+// cannot receive. `fmi2_formatting_logger()` is the address of a C function of the fmi2CallbackLogger
+// signature that formats the message with vsnprintf and passes the text on to a non-variadic
+// sink: give its address as `logger` and the sink's address as `componentEnvironment` in the
+// fmi2CallbackFunctions. The sink has the type
+//   void sink(fmi2String instance_name, fmi2Status status, fmi2String category, fmi2String text)
+// and must outlive the instance (FMPy keeps the callbacks; the Python side keeps the sink).
+using Fmi2LogSink = void (*)(const char* instance_name, int status, const char* category,
+                             const char* text);
+std::uintptr_t fmi2_formatting_logger();
+
 // Looks up the FMI functions in the library FMPy already loaded.
 //   library_handle: the dlopen / LoadLibrary handle (FMPy: `fmu.dll._handle`)
 //   instance:       fmi2Component / fmi3Instance (FMPy: `fmu.component`)
