@@ -113,7 +113,10 @@ void bind_simulator(py::module_& m) {
       m, "FmuAccess", "The C functions of one FMU instance, borrowed from FMPy.")
       .def("release", &fmu::FmuAccess::release,
            "Marks the instance as freed: later calls raise FmuError instead of crashing.")
-      .def_property_readonly("released", &fmu::FmuAccess::released);
+      .def_property_readonly("released", &fmu::FmuAccess::released)
+      .def("set_array_sizes", &fmu::FmuAccess::set_array_sizes, py::arg("sizes"),
+           "FMI 3.0 arrays: {value reference: number of values}; an array then appears once per "
+           "value in value-reference lists (see fmu_access.hpp).");
 
   py::class_<fmu::CoSimulation, fmu::FmuSimulator, std::shared_ptr<fmu::CoSimulation>>(
       m, "CoSimulation",

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from xml.etree import ElementTree
 
 import fmpy
+import numpy as np
 from fmpy import fmi2, fmi3
 from fmpy.fmi1 import FMICallException
 from fmpy.model_description import ModelDescription
@@ -57,7 +58,7 @@ FmuError = _core.FmuError
 
 @dataclass(frozen=True)
 class Variable:
-    """One scalar model variable as declared in modelDescription.xml."""
+    """One model variable (a scalar, or an FMI 3.0 array) as declared in modelDescription.xml."""
 
     name: str
     value_reference: int
@@ -66,7 +67,7 @@ class Variable:
     variability: str
     initial: str | None
     unit: str | None
-    start: Any
+    start: Any = field(compare=False)  # an array start is a numpy array: not compared
     description: str | None
     # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
     # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
@@ -75,6 +76,15 @@ class Variable:
     # 'boolean'; FMI 2 Integer/Enumeration and FMI 3 Enumeration are 'int32' and 'int64'), or
     # None for String, Binary and Clock variables (see scalar_type()).
     scalar_type: str | None = None
+    # FMI 3.0 arrays: one entry per dimension, a fixed size or the name of the structural
+    # parameter giving it; () for a scalar. ``shape`` is the array's shape with the structural
+    # parameters at their start values (see FmuModel.shapes for other values).
+    dimensions: tuple[int | str, ...] = ()
+    shape: tuple[int, ...] = ()
+
+    @property
+    def is_array(self) -> bool:
+        return bool(self.dimensions)
 
 
 @dataclass(frozen=True)
@@ -102,12 +112,38 @@ class LoadOptions:
     platforms: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _dimensions(variable: Any) -> tuple[int | str, ...]:
+    """An FMPy variable's dimensions: fixed sizes, or the names of structural parameters."""
+    return tuple(
+        int(d.start) if d.start is not None else d.variable.name
+        for d in (getattr(variable, "dimensions", None) or ())
+    )
+
+
+def element_names(name: str, shape: tuple[int, ...]) -> list[str]:
+    """The result columns of an array variable, row-major and 1-based: ``x[1]``, ``x[2]`` for
+    shape (2,), ``A[1,1]``, ``A[1,2]`` ... for a matrix; ``[name]`` for a scalar."""
+    if not shape:
+        return [name]
+    return [f"{name}[{','.join(str(i + 1) for i in index)}]" for index in np.ndindex(*shape)]
+
+
 def _parse_start(variable: Any) -> Any:
-    """The start value in its Python type (FMPy keeps it as the XML string)."""
+    """The start value in its Python type (FMPy keeps it as the XML string); an array's start
+    is a numpy array of its shape."""
     start = variable.start
-    if start is None or variable.shape:
+    if start is None:
         return start
     kind = value_kind(variable.type)
+    if variable.shape:
+        if kind not in ("real", "integer", "boolean") or not isinstance(start, str):
+            return start
+        words = start.split()
+        if kind == "boolean":
+            values = np.array([w in ("true", "1") for w in words])
+        else:
+            values = np.array(words, dtype=float if kind == "real" else np.int64)
+        return values.reshape(variable.shape) if values.size == np.prod(variable.shape) else values
     try:
         if kind == "real":
             return float(start)
@@ -342,6 +378,8 @@ class FmuModel:
                 description=v.description,
                 kind=access_kind(v.type, description.fmiMajorVersion),
                 scalar_type=scalar_type(v.type, description.fmiMajorVersion),
+                dimensions=_dimensions(v),
+                shape=tuple(v.shape or ()),
             )
             for v in description.modelVariables
         }
@@ -400,13 +438,34 @@ class FmuModel:
         FMPy would wrap) and for a constant; returns the values as plain Python scalars.
         """
         checked = {}
+        variables = {name: self.variable(name, argument="start_values") for name in values}
+        scalars = {n: v for n, v in values.items() if not variables[n].is_array}
+        shapes = None
         for name, value in values.items():
-            variable = self.variable(name, argument="start_values")
-            value = check_value(variable, value, "start_values")
+            variable = variables[name]
+            if variable.is_array:
+                if shapes is None:  # structural parameters among the values fix the shapes
+                    shapes = self.shapes(scalars)
+                value = _check_array(variable, value, shapes[name])
+            else:
+                value = check_value(variable, value, "start_values")
             if variable.variability == "constant":
                 raise ValueError(f"start_values[{name!r}]: {name} is a constant and cannot be set")
             checked[name] = value
         return checked
+
+    def shapes(self, start_values: Mapping[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+        """name -> shape of every array variable, its structural parameters taken from
+        ``start_values`` where given there, else at their start values."""
+        given = start_values or {}
+        shapes = {}
+        for v in self.variables.values():
+            if v.is_array:
+                shapes[v.name] = tuple(
+                    d if isinstance(d, int) else int(given.get(d, self.variables[d].start))
+                    for d in v.dimensions
+                )
+        return shapes
 
     def experiment_defaults(self) -> dict[str, float | None]:
         """The default experiment as :func:`fmitwin.run_checks.experiment_times` takes it."""
@@ -503,10 +562,20 @@ class FmuModel:
     # -- instances -------------------------------------------------------------------------------
 
     def instantiate(
-        self, kind: str | None = None, *, instance_name: str | None = None, logging: bool = False
+        self,
+        kind: str | None = None,
+        *,
+        instance_name: str | None = None,
+        logging: bool = False,
+        start_values: Mapping[str, Any] | None = None,
     ) -> FmuInstance:
-        """Creates one FMU instance through FMPy (not yet initialised) and its C++ simulator."""
-        return FmuInstance(self, self.check_kind(kind), instance_name, logging)
+        """Creates one FMU instance through FMPy (not yet initialised) and its C++ simulator.
+
+        ``start_values``: the values :meth:`FmuInstance.initialize` will set; the structural
+        parameters among them fix the sizes of the arrays (and the number of states).
+        """
+        shapes = self.shapes(start_values)
+        return FmuInstance(self, self.check_kind(kind), instance_name, logging, shapes)
 
     def summary(self) -> str:
         """A readable description: interfaces, capabilities, experiment and variables."""
@@ -526,9 +595,17 @@ class FmuInstance:
     messages, which error messages quote.
     """
 
-    def __init__(self, model: FmuModel, kind: Kind, instance_name: str | None, logging: bool):
+    def __init__(
+        self,
+        model: FmuModel,
+        kind: Kind,
+        instance_name: str | None,
+        logging: bool,
+        shapes: Mapping[str, tuple[int, ...]],
+    ):
         self.model = model
         self.kind = kind
+        self.shapes = dict(shapes)  # name -> shape of every array variable
         # The FMU's log callbacks capture only this deque, not the instance: FMPy keeps the
         # callbacks, and a reference back to the instance would keep it alive forever.
         self.log: collections.deque[str] = collections.deque(maxlen=50)
@@ -600,12 +677,18 @@ class FmuInstance:
                 model.fmi_major,
                 handle,
                 component,
-                len(model.states),
+                sum(int(np.prod(self.shapes.get(v.name, ()))) for v in model.states),
                 description.numberOfEventIndicators,
                 caps.can_get_and_set_state,
                 caps.provides_directional_derivatives,
             )
         self.simulator._fmu_owner = self
+        sizes = {
+            model.variables[name].value_reference: int(np.prod(shape))
+            for name, shape in self.shapes.items()
+        }
+        if sizes:
+            self.simulator.fmu_access.set_array_sizes(sizes)
         # The finalizer holds the FMPy object and the function table, not the simulator (which
         # holds this instance): no reference cycle keeps the instance alive.
         self._finalizer = weakref.finalize(
@@ -670,15 +753,45 @@ class FmuInstance:
                 f"start_values: {', '.join(fixed)} cannot be set in {self.model.path.name} "
                 "(calculated variables and constants have no settable start value)"
             )
+        structural = {
+            n: v for n, v in values.items() if declared[n].causality == "structuralParameter"
+        }
+        arrays = {n: v for n, v in values.items() if n not in structural and declared[n].shape}
+        scalars = {n: v for n, v in values.items() if n not in structural and n not in arrays}
         try:
-            values = apply_start_values(self.fmu, description, values, settable_in_instantiated)
+            if structural and self.model.fmi_major == 3:
+                # FMI 3.0 sets structural parameters in configuration mode.
+                self.fmu.enterConfigurationMode()
+                apply_start_values(self.fmu, description, structural)
+                self.fmu.exitConfigurationMode()
+            else:
+                scalars.update(structural)
+            arrays = self._set_arrays(arrays, settable_in_instantiated)
+            scalars = apply_start_values(self.fmu, description, scalars, settable_in_instantiated)
             self.simulator.enter_initialization(start_time, stop_time)
-            apply_start_values(self.fmu, description, values, settable_in_initialization_mode)
+            self._set_arrays(arrays, settable_in_initialization_mode)
+            apply_start_values(self.fmu, description, scalars, settable_in_initialization_mode)
             if during_initialization is not None:
                 during_initialization()
             self.simulator.exit_initialization()
         except (FMICallException, FmuError) as exc:
             raise self.error(f"initializing the FMU failed ({exc})") from exc
+
+    def _set_arrays(
+        self, arrays: dict[str, Any], settable: Callable[[Any], bool]
+    ) -> dict[str, Any]:
+        """Sets the array start values ``settable`` accepts (whole, row-major; FMPy would check
+        them against the default shapes); returns the others."""
+        left = {}
+        for v in self.model.description.modelVariables:
+            if v.name not in arrays:
+                continue
+            if not settable(v):
+                left[v.name] = arrays[v.name]
+                continue
+            setter = getattr(self.fmu, "setInt64" if v.type == "Enumeration" else "set" + v.type)
+            setter([v.valueReference], np.asarray(arrays[v.name]).ravel().tolist())
+        return left
 
     def free(self) -> None:
         """Terminates nothing; frees the FMPy instance and unloads the library (idempotent)."""
@@ -698,6 +811,41 @@ def _remember(
     log.append(line)
     if forward is not None:
         _LOGGER.log(_LOG_LEVELS[status] if known else pylogging.INFO, "%s %s", forward, line)
+
+
+def _check_array(variable: Variable, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """An array start value as a numpy array of the variable's ``shape`` (a flat sequence of
+    the right length is reshaped, row-major); TypeError or ValueError naming the variable, its
+    shape and what was given otherwise."""
+    where = f"start_values[{variable.name!r}]"
+    kind = value_kind(variable.type)
+    needs = {"real": "numbers", "integer": "integers", "boolean": "bools"}.get(kind)
+    if needs is None:
+        raise TypeError(
+            f"{where}: {variable.name} is a {variable.type} array, which fmitwin does not set"
+        )
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(
+            f"{where}: {variable.name} is a {variable.type} array of shape {shape}; {exc}"
+        ) from None
+    good = {"real": "iuf", "integer": "iu", "boolean": "b"}[kind]
+    if array.dtype.kind not in good or array.ndim == 0:
+        raise TypeError(
+            f"{where}: {variable.name} is a {variable.type} array of shape {shape} and needs "
+            f"{needs} of that shape, got {type(value).__name__} {value!r}"
+        )
+    if array.shape != shape:
+        if array.ndim != 1 or array.size != int(np.prod(shape)):
+            raise ValueError(
+                f"{where}: {variable.name} is a {variable.type} array of shape {shape} "
+                f"({int(np.prod(shape))} values), got shape {array.shape}"
+            )
+        array = array.reshape(shape)
+    for element in array.flat[:1].tolist() + [array.min().item(), array.max().item()]:
+        check_value(variable, element, "start_values")
+    return array
 
 
 def _free_fmpy_instance(fmu: Any, access: Any) -> None:

@@ -3,10 +3,13 @@ returns): interfaces and their capabilities, platforms, default experiment, stat
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
-    from fmitwin.fmu import FmuModel
+    from fmitwin.fmu import FmuModel, Variable
 
 _CAPABILITY_TEXT = (
     ("can_handle_variable_step", "variable step"),
@@ -25,6 +28,26 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
+
+
+def _dimensions(v: Variable) -> str:
+    """An array's dimensions as declared, e.g. "[n,n]" (structural parameter n) or "[3]"."""
+    return f"[{','.join(str(d) for d in v.dimensions)}]" if v.is_array else ""
+
+
+def _with_shape(v: Variable) -> str:
+    """A name with an array's shape at the start values, e.g. "x[3]" or "A[3,3]"."""
+    return f"{v.name}[{','.join(map(str, v.shape))}]" if v.is_array else v.name
+
+
+def _start(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, np.ndarray):
+        return " ".join(
+            f"{x:g}" if isinstance(x, float) else str(x) for x in value.ravel().tolist()
+        )
+    return str(value)
 
 
 def format_summary(model: FmuModel) -> str:
@@ -60,8 +83,9 @@ def format_summary(model: FmuModel) -> str:
         f"Experiment:  start {_number(exp.start_time)}, stop {_number(exp.stop_time)}, "
         f"step {_number(exp.step_size)}, tolerance {_number(exp.tolerance)}"
     )
-    states = ", ".join(f"{s.name} [{s.unit}]" if s.unit else s.name for s in model.states)
-    lines.append(f"States ({len(model.states)}): {states or '-'}")
+    states = ", ".join(_with_shape(s) + (f" [{s.unit}]" if s.unit else "") for s in model.states)
+    count = sum(math.prod(s.shape) for s in model.states)
+    lines.append(f"States ({count}): {states or '-'}")
     lines.append(f"Event indicators: {d.numberOfEventIndicators}")
     lines.append(
         f"Inputs: {len(model.inputs)}  Outputs: {len(model.outputs)}  "
@@ -77,8 +101,8 @@ def format_summary(model: FmuModel) -> str:
                 str(v.value_reference),
                 v.causality or "",
                 v.variability or "",
-                v.type or "",
-                "" if v.start is None else str(v.start),
+                v.type + _dimensions(v) if v.type else "",
+                _start(v.start),
                 v.unit or "",
                 v.description or "",
             ]

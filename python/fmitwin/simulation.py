@@ -23,7 +23,7 @@ from fmitwin.fmi_types import (
     value_range_error,
     with_article,
 )
-from fmitwin.fmu import FmuModel, Variable, load_fmu
+from fmitwin.fmu import FmuModel, Variable, element_names, load_fmu
 from fmitwin.run_checks import check_result_memory, experiment_times
 
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
@@ -107,6 +107,11 @@ def _input_table(
     variables, rows = [], []
     for name, column in columns.items():
         variable = model.variable(name, argument="inputs")
+        if variable.is_array:
+            raise TypeError(
+                f"inputs: {name} is an array; input tables drive scalar variables (set an "
+                "array input's value with start_values)"
+            )
         if variable.causality != "input" and variable.variability != "tunable":
             raise ValueError(
                 f"inputs: {name} is {with_article(variable.causality)} variable; only inputs "
@@ -247,14 +252,16 @@ def simulate(
     exp = model.default_experiment
     t0, t1, step = experiment_times(start_time, stop_time, step, **model.experiment_defaults())
     recorded = recorded_variables(model, outputs)
-    check_result_memory((t1 - t0) / step + 2, 1 + len(recorded))
     start_values = model.check_start_values(start_values or {})
+    shapes = model.shapes(start_values)
+    columns = {v.name: element_names(v.name, shapes.get(v.name, ())) for v in recorded}
+    check_result_memory((t1 - t0) / step + 2, 1 + sum(map(len, columns.values())))
     if inputs is not None:
         times, in_vars, in_values, events = _input_table(model, inputs)
     else:
         times, in_vars, in_values, events = np.zeros(0), [], np.zeros((0, 0)), np.zeros(0)
 
-    instance = model.instantiate(kind, logging=logging)
+    instance = model.instantiate(kind, logging=logging, start_values=start_values)
     try:
         sim = instance.simulator
         if kind == "me":
@@ -265,7 +272,8 @@ def simulate(
         reads = _output_reads(recorded)
         typed = {
             buffer: [
-                (core_type(stype), [v.value_reference for v in variables])
+                # an array: its value reference once per element (see FmuAccess arrays)
+                (core_type(stype), [v.value_reference for v in variables for _ in columns[v.name]])
                 for stype, variables in by_type.items()
             ]
             for buffer, by_type in reads.items()
@@ -284,7 +292,11 @@ def simulate(
             events.tolist(),
             typed["real"],
             typed["integer"],
-            [v.value_reference for v in reads["boolean"].get("boolean", [])],
+            [
+                v.value_reference
+                for v in reads["boolean"].get("boolean", [])
+                for _ in columns[v.name]
+            ],
         )
         instance.initialize(
             t0,
@@ -296,12 +308,16 @@ def simulate(
         sim.terminate()
     finally:
         instance.free()
-    units = {v.name: v.unit for v in recorded}
-    return SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    units = {name: v.unit for v in recorded for name in columns[v.name]}
+    data = _result_data(run, recorded, reads, columns)
+    return SimulationResult(data, units, run.terminated_by_fmu)
 
 
 def _result_data(
-    run: Any, recorded: list[Variable], reads: dict[str, dict[str, list[Variable]]]
+    run: Any,
+    recorded: list[Variable],
+    reads: dict[str, dict[str, list[Variable]]],
+    columns: Mapping[str, list[str]],
 ) -> np.ndarray:
     """The finished run's rows as a structured array: fields ``time`` and the recorded names.
 
@@ -313,21 +329,23 @@ def _result_data(
     """
     table, integers, booleans = run.take_results()
     dtype = np.dtype(
-        [("time", np.float64)] + [(v.name, column_dtype(v.scalar_type)) for v in recorded]
+        [("time", np.float64)]
+        + [(name, column_dtype(v.scalar_type)) for v in recorded for name in columns[v.name]]
     )
     order = [v for by_type in reads.values() for variables in by_type.values() for v in variables]
     if order == recorded and not reads["integer"] and not reads["boolean"]:
         return table.view(dtype).reshape(len(table))
     data = np.empty(len(table), dtype=dtype)
     data["time"] = table[:, 0]
-    columns = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
+    buffers = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
     for buffer, by_type in reads.items():
         position = 0
         for stype, variables in by_type.items():
             for variable in variables:
-                column = columns[buffer][:, position]
-                data[variable.name] = column.view(np.uint64) if stype == "uint64" else column
-                position += 1
+                for name in columns[variable.name]:
+                    column = buffers[buffer][:, position]
+                    data[name] = column.view(np.uint64) if stype == "uint64" else column
+                    position += 1
     return data
 
 

@@ -1,10 +1,12 @@
-// FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalar variables).
+// FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalars and arrays).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "fmi3FunctionTypes.h"
@@ -84,10 +86,12 @@ class Fmi3Access final : public FmuAccess {
   void terminate() override { check(terminate_(inst()), "fmi3Terminate"); }
 
   void set_real(const ValueReference* vr, std::size_t n, const double* v) override {
-    check(set_real_(inst(), vr, n, v, n), "fmi3SetFloat64");
+    const Refs r = refs(vr, n);
+    check(set_real_(inst(), r.vr, r.count, v, n), "fmi3SetFloat64");
   }
   void get_real(const ValueReference* vr, std::size_t n, double* v) override {
-    check(get_real_(inst(), vr, n, v, n), "fmi3GetFloat64");
+    const Refs r = refs(vr, n);
+    check(get_real_(inst(), r.vr, r.count, v, n), "fmi3GetFloat64");
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
     set_as(set_integer_, "fmi3SetInt32", vr, n, v);
@@ -96,10 +100,12 @@ class Fmi3Access final : public FmuAccess {
     get_as(get_integer_, "fmi3GetInt32", vr, n, v);
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
-    check(set_boolean_(inst(), vr, n, v, n), "fmi3SetBoolean");
+    const Refs r = refs(vr, n);
+    check(set_boolean_(inst(), r.vr, r.count, v, n), "fmi3SetBoolean");
   }
   void get_boolean(const ValueReference* vr, std::size_t n, bool* v) override {
-    check(get_boolean_(inst(), vr, n, v, n), "fmi3GetBoolean");
+    const Refs r = refs(vr, n);
+    check(get_boolean_(inst(), r.vr, r.count, v, n), "fmi3GetBoolean");
   }
 
   void get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) override {
@@ -263,7 +269,8 @@ class Fmi3Access final : public FmuAccess {
     if (get == nullptr) missing(function);
     std::vector<Native>& native = buffer<Native>();
     native.resize(n);
-    check(get(inst(), vr, n, native.data(), n), function);
+    const Refs r = refs(vr, n);
+    check(get(inst(), r.vr, r.count, native.data(), n), function);
     for (std::size_t i = 0; i < n; ++i) v[i] = convert<Carrier>(native[i]);
   }
   // The carrier values converted into a native buffer, then fmi3Set<Type>.
@@ -275,13 +282,41 @@ class Fmi3Access final : public FmuAccess {
     std::vector<Native>& native = buffer<Native>();
     native.resize(n);
     for (std::size_t i = 0; i < n; ++i) native[i] = convert<Native>(v[i]);
-    check(set(inst(), vr, n, native.data(), n), function);
+    const Refs r = refs(vr, n);
+    check(set(inst(), r.vr, r.count, native.data(), n), function);
   }
+  void set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes) override {
+    array_sizes_ = std::move(sizes);
+  }
+  // The value references an FMI call takes for `n` per-value entries (see set_array_sizes): the
+  // entries themselves without arrays, else each array's run of entries collapsed into one.
+  struct Refs {
+    const ValueReference* vr;
+    std::size_t count;
+  };
+  Refs refs(const ValueReference* vr, std::size_t n) {
+    if (array_sizes_.empty()) return {vr, n};
+    collapsed_.clear();
+    for (std::size_t i = 0; i < n;) {
+      const auto found = array_sizes_.find(vr[i]);
+      const std::size_t k = found == array_sizes_.end() ? 1 : std::max<std::size_t>(found->second, 1);
+      if (i + k > n || std::any_of(vr + i, vr + i + k, [&](ValueReference r) { return r != vr[i]; })) {
+        throw FmuError("value reference " + std::to_string(vr[i]) + " is an array of " +
+                       std::to_string(k) + " values, read and written whole (one entry per value)");
+      }
+      collapsed_.push_back(vr[i]);
+      i += k;
+    }
+    return {collapsed_.data(), collapsed_.size()};
+  }
+
   [[noreturn]] static void missing(const char* function) {
     throw FmuError(std::string("the FMU's shared library does not export ") + function +
                    ", which its variables of that type need");
   }
 
+  std::unordered_map<ValueReference, std::size_t> array_sizes_;
+  std::vector<ValueReference> collapsed_;
   InterfaceType type_;
   fmi3Instance c_;
   std::size_t nx_, nz_;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "fmitwin/simulator.hpp"
 
@@ -108,6 +109,14 @@ class FmuAccess {
   virtual void get_int(ScalarType type, const ValueReference* vr, std::size_t n, std::int64_t* v);
   virtual void set_int(ScalarType type, const ValueReference* vr, std::size_t n,
                        const std::int64_t* v);
+
+  // FMI 3.0 arrays: `sizes` maps each array variable's value reference to its number of values
+  // (after structural parameters are set). Callers then lay out one entry per value: an array's
+  // value reference appears once per element, consecutively, in the value-reference lists of
+  // the calls above, and its values fill that many consecutive slots (row-major); the FMI call
+  // names it once. A reference that does not appear the whole number of times throws FmuError.
+  // Call before any access that involves an array; FMI 2.0 has no arrays (non-empty: FmuError).
+  virtual void set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes);
 
   // FMU state (capability canGetAndSetFMUstate). The handle is opaque and freed by free_state.
   virtual bool can_save_state() const = 0;
