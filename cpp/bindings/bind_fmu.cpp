@@ -114,6 +114,9 @@ void bind_simulator(py::module_& m) {
       .def("release", &fmu::FmuAccess::release,
            "Marks the instance as freed: later calls raise FmuError instead of crashing.")
       .def_property_readonly("released", &fmu::FmuAccess::released)
+      .def("set_variable_types", &fmu::FmuAccess::set_variable_types, py::arg("types"),
+           "FMI 3.0: {value reference: ScalarType} of the variables that are neither Float64, "
+           "Int32 nor Boolean; the category calls then use each one's own type.")
       .def("set_array_sizes", &fmu::FmuAccess::set_array_sizes, py::arg("sizes"),
            "FMI 3.0 arrays: {value reference: number of values}; an array then appears once per "
            "value in value-reference lists (see fmu_access.hpp).");

@@ -55,13 +55,14 @@ def value_kind(type_name: str) -> str:
 
 
 def access_kind(type_name: str, fmi_major: int) -> str:
-    """How the compiled core's scalar calls reach it: 'real' (FMI 2 Real, FMI 3 Float64),
-    'integer' (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other'."""
-    if fmi_major == 2:
-        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
-    else:
-        kinds = {"Float64": "real", "Int32": "integer"}
-    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
+    """How the compiled core's category calls reach a scalar variable of that type: 'real'
+    (floating types: FMI 2 Real, FMI 3 Float64 and Float32), 'integer' (every integer type and
+    Enumeration), 'boolean', or 'other' (String, Binary, Clock). The core's FMI 3 access layer
+    calls each variable's own FMI function (FmuAccess::set_variable_types), so a System
+    connection, a recorded column or an estimated quantity of any numeric type goes through
+    the same three categories."""
+    stype = scalar_type(type_name, fmi_major)
+    return "other" if stype is None else record_buffer(stype)
 
 
 def core_type(stype: str) -> Any:

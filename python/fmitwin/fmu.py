@@ -30,7 +30,7 @@ from fmpy.model_description import ModelDescription
 
 from fmitwin import _core
 from fmitwin.archive import ArchiveError, ExtractionLimits, extract
-from fmitwin.fmi_types import access_kind, check_value, scalar_type, value_kind
+from fmitwin.fmi_types import access_kind, check_value, core_type, scalar_type, value_kind
 
 Kind = Literal["cs", "me"]
 
@@ -69,8 +69,9 @@ class Variable:
     unit: str | None
     start: Any = field(compare=False)  # an array start is a numpy array: not compared
     description: str | None
-    # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
-    # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
+    # How the compiled core's category calls read and write it (fmi_types.access_kind): 'real'
+    # (floating types), 'integer' (integer types, Enumeration), 'boolean', or 'other' (String,
+    # Binary, Clock and arrays: not connected, recorded or driven through these calls).
     kind: str
     # The FMI type its value is read and written as ('float64', 'float32', 'int8' ... 'uint64',
     # 'boolean'; FMI 2 Integer/Enumeration and FMI 3 Enumeration are 'int32' and 'int64'), or
@@ -376,7 +377,7 @@ class FmuModel:
                 unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
                 start=_parse_start(v),
                 description=v.description,
-                kind=access_kind(v.type, description.fmiMajorVersion),
+                kind="other" if v.shape else access_kind(v.type, description.fmiMajorVersion),
                 scalar_type=scalar_type(v.type, description.fmiMajorVersion),
                 dimensions=_dimensions(v),
                 shape=tuple(v.shape or ()),
@@ -689,6 +690,15 @@ class FmuInstance:
         }
         if sizes:
             self.simulator.fmu_access.set_array_sizes(sizes)
+        # FMI 3: the category calls (get_real, get_integer ...) reach each variable through its
+        # own FMI type (e.g. fmi3GetFloat32 for a Float32 variable read as 'real').
+        typed = {
+            v.value_reference: core_type(v.scalar_type)
+            for v in model.variables.values()
+            if v.scalar_type not in (None, "float64", "int32", "boolean")
+        }
+        if typed:
+            self.simulator.fmu_access.set_variable_types(typed)
         # The finalizer holds the FMPy object and the function table, not the simulator (which
         # holds this instance): no reference cycle keeps the instance alive.
         self._finalizer = weakref.finalize(

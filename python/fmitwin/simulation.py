@@ -25,6 +25,7 @@ from fmitwin.fmi_types import (
 )
 from fmitwin.fmu import FmuModel, Variable, element_names, load_fmu
 from fmitwin.run_checks import check_result_memory, experiment_times
+from fmitwin.signals import read_table, step_times
 
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
 _EXACT_INTEGER_LIMIT = 2**53
@@ -84,26 +85,7 @@ def _input_table(
     Accepts a numpy structured array with a first field ``time`` (FMPy's input format), a pandas
     DataFrame with a ``time`` column or a time index, or a mapping with key ``time``.
     """
-    if hasattr(inputs, "columns"):  # pandas DataFrame
-        columns = {c: inputs[c].to_numpy() for c in inputs.columns}
-        if "time" not in columns:
-            columns = {"time": inputs.index.to_numpy(), **columns}
-    elif isinstance(inputs, np.ndarray) and inputs.dtype.names:
-        columns = {name: inputs[name] for name in inputs.dtype.names}
-    elif isinstance(inputs, Mapping):
-        columns = {str(k): np.asarray(v) for k, v in inputs.items()}
-    else:
-        raise TypeError(
-            "inputs: expected a structured numpy array (first field 'time'), a pandas DataFrame "
-            f"or a dict with a 'time' entry, got {type(inputs).__name__}"
-        )
-    if "time" not in columns:
-        raise ValueError("inputs: no 'time' column; give the sample times as 'time'")
-    times = np.asarray(columns.pop("time"), dtype=float)
-    if times.ndim != 1 or times.size == 0:
-        raise ValueError("inputs: 'time' must be a non-empty 1-D sequence")
-    if not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0):
-        raise ValueError("inputs: 'time' must be finite and non-decreasing")
+    times, columns = read_table(inputs)
     variables, rows = [], []
     for name, column in columns.items():
         variable = model.variable(name, argument="inputs")
@@ -123,13 +105,11 @@ def _input_table(
                 "(String, Binary and Clock variables are not supported)"
             )
         column = np.asarray(column)
-        if column.shape != times.shape:
-            raise ValueError(f"inputs[{name!r}]: {column.size} values for {times.size} time points")
         variables.append(variable)
         rows.append(_signal_values(variable, column, times))
     values = np.array(rows, dtype=float).reshape(len(rows), times.size)
     # Events: repeated times (step changes), and changes of discrete-time signals.
-    events = set(times[1:][np.diff(times) == 0].tolist())
+    events = set(step_times(times).tolist())
     for variable, row in zip(variables, values, strict=True):
         if not is_continuous(variable):
             events.update(times[1:][np.diff(row) != 0].tolist())

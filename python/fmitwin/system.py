@@ -42,6 +42,7 @@ from fmitwin import _core
 from fmitwin.fmi_types import with_article
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
 from fmitwin.run_checks import check_result_memory, experiment_times
+from fmitwin.signals import read_signals
 from fmitwin.simulation import SimulationResult
 
 _CORE_TYPES = {
@@ -450,18 +451,13 @@ class System:
         return signals
 
     def _checked_inputs(self, inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        table = _input_columns(inputs)
+        table = read_signals(inputs)
         unknown = set(table) - set(self.inputs)
         if unknown:
             raise KeyError(
                 f"inputs: no system input {', '.join(sorted(unknown))} "
                 f"(system inputs: {', '.join(self.inputs) or 'none'}; add_input() first)"
             )
-        for name, (times, values) in table.items():
-            if times.size and np.any(np.diff(times) <= 0):
-                raise ValueError(f"inputs: the times of {name!r} must be strictly increasing")
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"inputs: {name!r} has non-finite values")
         return table
 
     def __repr__(self) -> str:
@@ -478,41 +474,6 @@ def _require_grid(length: float, step: float, argument: str) -> None:
             f"{argument}: {length} is not a whole number of steps of {step}; fixed-step methods "
             "need it on the step grid"
         )
-
-
-def _input_columns(inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """name -> (times, values) from the ``inputs`` argument (constants get one sample at t=0)."""
-    if inputs is None:
-        return {}
-    names = getattr(getattr(inputs, "dtype", None), "names", None)
-    if names is not None or hasattr(inputs, "columns"):
-        if hasattr(inputs, "columns"):
-            frame = inputs if "time" in inputs.columns else inputs.reset_index()
-            if "time" not in frame.columns:
-                raise ValueError("inputs: the DataFrame needs a 'time' column or index")
-            columns = {c: np.asarray(frame[c], dtype=float) for c in frame.columns}
-        else:
-            if "time" not in names:
-                raise ValueError("inputs: the structured array needs a 'time' field")
-            columns = {n: np.asarray(inputs[n], dtype=float) for n in names}
-        times = columns.pop("time")
-        return {name: (times, values) for name, values in columns.items()}
-    if not isinstance(inputs, Mapping):
-        raise TypeError(
-            "inputs: give a mapping name -> constant or (times, values), or a DataFrame / "
-            "structured array with a 'time' column"
-        )
-    out = {}
-    for name, value in inputs.items():
-        if np.ndim(value) == 0:
-            out[name] = (np.zeros(1), np.array([float(value)]))
-        else:
-            times, values = value
-            times, values = np.asarray(times, float), np.asarray(values, float)
-            if times.shape != values.shape or times.ndim != 1 or times.size == 0:
-                raise ValueError(f"inputs: {name!r} needs equal-length 1-D times and values")
-            out[name] = (times, values)
-    return out
 
 
 class Checkpoint:

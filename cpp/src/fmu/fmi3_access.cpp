@@ -86,18 +86,32 @@ class Fmi3Access final : public FmuAccess {
   void terminate() override { check(terminate_(inst()), "fmi3Terminate"); }
 
   void set_real(const ValueReference* vr, std::size_t n, const double* v) override {
-    const Refs r = refs(vr, n);
-    check(set_real_(inst(), r.vr, r.count, v, n), "fmi3SetFloat64");
+    if (types_.empty()) return set_float64(vr, n, v);
+    by_type(vr, n, ScalarType::float64, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, const double* x) {
+              set_float(t, r, k, x);
+            });
   }
   void get_real(const ValueReference* vr, std::size_t n, double* v) override {
-    const Refs r = refs(vr, n);
-    check(get_real_(inst(), r.vr, r.count, v, n), "fmi3GetFloat64");
+    if (types_.empty()) return get_float64(vr, n, v);
+    by_type(vr, n, ScalarType::float64, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, double* x) {
+              get_float(t, r, k, x);
+            });
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
-    set_as(set_integer_, "fmi3SetInt32", vr, n, v);
+    if (types_.empty()) return set_as(set_integer_, "fmi3SetInt32", vr, n, v);
+    by_type(vr, n, ScalarType::int32, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, const std::int64_t* x) {
+              set_int(t, r, k, x);
+            });
   }
   void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) override {
-    get_as(get_integer_, "fmi3GetInt32", vr, n, v);
+    if (types_.empty()) return get_as(get_integer_, "fmi3GetInt32", vr, n, v);
+    by_type(vr, n, ScalarType::int32, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, std::int64_t* x) {
+              get_int(t, r, k, x);
+            });
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
     const Refs r = refs(vr, n);
@@ -110,7 +124,7 @@ class Fmi3Access final : public FmuAccess {
 
   void get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) override {
     switch (type) {
-      case ScalarType::float64: return get_real(vr, n, v);
+      case ScalarType::float64: return get_float64(vr, n, v);
       case ScalarType::float32: return get_as(get_float32_, "fmi3GetFloat32", vr, n, v);
       default: not_of_kind(type, "a floating-point");
     }
@@ -118,7 +132,7 @@ class Fmi3Access final : public FmuAccess {
   void set_float(ScalarType type, const ValueReference* vr, std::size_t n,
                  const double* v) override {
     switch (type) {
-      case ScalarType::float64: return set_real(vr, n, v);
+      case ScalarType::float64: return set_float64(vr, n, v);
       case ScalarType::float32:
         check_float_range(type, vr, n, v);
         return set_as(set_float32_, "fmi3SetFloat32", vr, n, v);
@@ -285,6 +299,35 @@ class Fmi3Access final : public FmuAccess {
     const Refs r = refs(vr, n);
     check(set(inst(), r.vr, r.count, native.data(), n), function);
   }
+  void set_float64(const ValueReference* vr, std::size_t n, const double* v) {
+    const Refs r = refs(vr, n);
+    check(set_real_(inst(), r.vr, r.count, v, n), "fmi3SetFloat64");
+  }
+  void get_float64(const ValueReference* vr, std::size_t n, double* v) {
+    const Refs r = refs(vr, n);
+    check(get_real_(inst(), r.vr, r.count, v, n), "fmi3GetFloat64");
+  }
+  void set_variable_types(std::unordered_map<ValueReference, ScalarType> types) override {
+    types_ = std::move(types);
+  }
+  // Calls `call(type, refs, count, values)` once per run of consecutive references of one FMI
+  // type (`fallback` for those not in types_); an array's entries share a type, so stay whole.
+  template <class Carrier, class Call>
+  void by_type(const ValueReference* vr, std::size_t n, ScalarType fallback, Carrier* v,
+               Call call) {
+    auto type_of = [&](ValueReference r) {
+      const auto found = types_.find(r);
+      return found == types_.end() ? fallback : found->second;
+    };
+    for (std::size_t i = 0; i < n;) {
+      const ScalarType t = type_of(vr[i]);
+      std::size_t k = 1;
+      while (i + k < n && type_of(vr[i + k]) == t) ++k;
+      call(t, vr + i, k, v + i);
+      i += k;
+    }
+  }
+
   void set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes) override {
     array_sizes_ = std::move(sizes);
   }
@@ -315,6 +358,7 @@ class Fmi3Access final : public FmuAccess {
                    ", which its variables of that type need");
   }
 
+  std::unordered_map<ValueReference, ScalarType> types_;
   std::unordered_map<ValueReference, std::size_t> array_sizes_;
   std::vector<ValueReference> collapsed_;
   InterfaceType type_;

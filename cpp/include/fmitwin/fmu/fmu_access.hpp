@@ -110,6 +110,13 @@ class FmuAccess {
   virtual void set_int(ScalarType type, const ValueReference* vr, std::size_t n,
                        const std::int64_t* v);
 
+  // FMI 3.0: the FMI type of each variable that is neither Float64, Int32 nor Boolean. The
+  // category calls above then reach each variable through its own type: set_real/get_real take
+  // Float64 and Float32 variables, set_integer/get_integer every integer type (ranges checked
+  // on set as set_int does), each run of same-typed references in one FMI call. Without it
+  // they are Float64 / Int32 / Boolean only. FMI 2.0 has no other types (non-empty: FmuError).
+  virtual void set_variable_types(std::unordered_map<ValueReference, ScalarType> types);
+
   // FMI 3.0 arrays: `sizes` maps each array variable's value reference to its number of values
   // (after structural parameters are set). Callers then lay out one entry per value: an array's
   // value reference appears once per element, consecutively, in the value-reference lists of
