@@ -584,8 +584,16 @@ class FmuModel:
 
         return format_summary(self)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled as its file (for an isolated worker, which loads the FMU again).
+        return (_load_again, (str(self.path), self.extraction_limits))
+
     def __repr__(self) -> str:
         return f"FmuModel({str(self.path)!r}, fmi={self.fmi_version}, kinds={self.kinds})"
+
+
+def _load_again(path: str, limits: ExtractionLimits | None) -> FmuModel:
+    return load_fmu(path, extraction_limits=limits)
 
 
 class FmuInstance:
@@ -808,6 +816,16 @@ class FmuInstance:
         self._finalizer()
 
 
+# Functions every FMU log message is also passed to (see add_log_tap).
+_LOG_TAPS: list[Callable[[str], None]] = []
+
+
+def add_log_tap(tap: Callable[[str], None]) -> None:
+    """Passes every FMU log message of this process, as quoted in errors, to ``tap(line)`` as
+    it is logged (the isolated worker sends them to its caller, so they outlive a crash)."""
+    _LOG_TAPS.append(tap)
+
+
 def _remember(
     log: collections.deque[str], status: int, category: Any, message: Any, forward: str | None
 ) -> None:
@@ -819,6 +837,8 @@ def _remember(
     cat = (category or b"").decode("utf-8", errors="replace")
     line = f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}"
     log.append(line)
+    for tap in _LOG_TAPS:
+        tap(line)
     if forward is not None:
         _LOGGER.log(_LOG_LEVELS[status] if known else pylogging.INFO, "%s %s", forward, line)
 

@@ -204,6 +204,8 @@ def simulate(
     solver_step: float | None = None,
     progress: bool | Callable[[float, float], None] = False,
     logging: bool = False,
+    isolate: bool = False,
+    timeout: float | None = None,
 ) -> SimulationResult:
     """Simulates ``fmu`` from ``start_time`` to ``stop_time`` with communication step ``step``.
 
@@ -224,10 +226,39 @@ def simulate(
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
     logging: instantiate the FMU with logging on: its messages (FMI 2 formats formatted) go to
         the ``fmitwin.fmu`` Python logger, and errors quote the last ones.
+    isolate, timeout: run the FMU in a worker process (:mod:`fmitwin.isolation`): a crash
+        (segmentation fault, abort) or a run longer than ``timeout`` seconds becomes an
+        FmuError with the FMU's log instead of taking this process down.
 
     Returns a :class:`SimulationResult` with ``len = number of communication points + 1``.
     """
     model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
+    if isolate:
+        if callable(progress):
+            raise ValueError("progress: a callback cannot run in an isolated worker; use True")
+        from fmitwin.isolation import run_isolated
+
+        return run_isolated(
+            simulate,
+            model,
+            stop_time,
+            step,
+            what=str(model.path),
+            timeout=timeout,
+            start_time=start_time,
+            inputs=inputs,
+            outputs=outputs,
+            start_values=start_values,
+            kind=kind,
+            solver=solver,
+            rtol=rtol,
+            atol=atol,
+            solver_step=solver_step,
+            progress=progress,
+            logging=logging,
+        )
+    if timeout is not None:
+        raise ValueError("timeout: applies to isolated runs only (isolate=True)")
     kind = model.check_kind(kind)
     exp = model.default_experiment
     t0, t1, step = experiment_times(start_time, stop_time, step, **model.experiment_defaults())

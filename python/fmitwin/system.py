@@ -393,13 +393,34 @@ class System:
         *,
         progress: bool | Callable[[float, float], None] = False,
         real_time_factor: float = 0.0,
+        isolate: bool = False,
+        timeout: float | None = None,
         **options: Any,
     ) -> SimulationResult:
         """Simulates the system to ``stop_time`` and returns the recorded result.
 
         Options as :meth:`start`; ``real_time_factor`` > 0 paces simulated time to wall-clock
         time; ``progress``: True for a progress bar, or a callback ``f(time, stop_time)``.
+        ``isolate=True`` runs it in a worker process (:mod:`fmitwin.isolation`): an FMU that
+        crashes, or a run longer than ``timeout`` seconds, gives an FmuError with the log.
         """
+        if isolate:
+            if callable(progress):
+                raise ValueError("progress: a callback cannot run in an isolated worker")
+            from fmitwin.isolation import run_isolated
+
+            return run_isolated(
+                self.simulate,
+                stop_time,
+                step,
+                what=f"system {self.name!r}",
+                timeout=timeout,
+                progress=progress,
+                real_time_factor=real_time_factor,
+                **options,
+            )
+        if timeout is not None:
+            raise ValueError("timeout: applies to isolated runs only (isolate=True)")
         run = self.start(step, stop_time=stop_time, **options)
         try:
             run.real_time_factor = real_time_factor

@@ -50,6 +50,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log", action="store_true", help="turn the FMUs' logging on and print it to stderr"
     )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the FMUs in a worker process: a crash becomes an error message",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="with --isolate: stop after S s"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +128,8 @@ def _simulate_fmu(args: argparse.Namespace):
         rtol=args.rtol,
         progress=_show_progress(args, t0, t1, step),
         logging=args.log,
+        isolate=args.isolate,
+        timeout=args.timeout,
     )
 
 
@@ -155,4 +165,6 @@ def _simulate_system(args: argparse.Namespace):
         solver=args.solver,
         solver_rtol=args.rtol if args.rtol is not None else 1e-6,
         progress=_show_progress(args, t0, t1, step),
+        isolate=args.isolate,
+        timeout=args.timeout,
     )
