@@ -2,7 +2,7 @@
 take the caller down with it.
 
 :func:`run_isolated` runs a picklable function (``fmitwin.simulate``, ``System.simulate``) in a
-fresh ("spawn") worker process. The FMU's log messages are sent to the caller as they are
+fresh worker process (a new interpreter). The FMU's log messages are sent to the caller as they are
 logged, so they survive the worker: a crash (segmentation fault, abort) or a run longer than
 ``timeout`` becomes an :class:`~fmitwin.FmuError` quoting them. Exceptions raised in the worker
 are raised again in the caller with their type and message, and with ``logging=True`` the
@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import collections
 import logging
-import multiprocessing
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 from fmitwin.fmu import FmuError, add_log_tap
@@ -44,7 +47,12 @@ class _SendRecords(logging.Handler):
         self.connection.send(("record", record.levelno, record.getMessage()))
 
 
-def _worker(connection: Any, function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def serve(request_fd: int, reply_fd: int) -> None:
+    """The worker: reads (function, args, kwargs) from ``request_fd``, sends the FMU's log
+    lines, its log records and the outcome to ``reply_fd``."""
+    with Connection(request_fd, writable=False) as requests:
+        function, args, kwargs = requests.recv()
+    connection = Connection(reply_fd, readable=False)
     add_log_tap(lambda line: connection.send(("log", line)))
     logger = logging.getLogger("fmitwin.fmu")
     logger.setLevel(logging.INFO)
@@ -78,17 +86,27 @@ def run_isolated(
     ``timeout`` seconds (None: no limit) gives FmuError with the FMU's last log messages."""
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: must be a positive number of seconds, got {timeout}")
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_worker, args=(sender, function, args, kwargs), name="fmitwin-fmu", daemon=True
+    # A fresh interpreter (not multiprocessing's spawn, which would run the caller's __main__
+    # again): two pipes carry the request and the replies.
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from fmitwin.isolation import serve; serve({request_read}, {reply_write})",
+        ],
+        pass_fds=(request_read, reply_write),
     )
-    process.start()
-    sender.close()
+    os.close(request_read)
+    os.close(reply_write)
+    receiver = Connection(reply_read, writable=False)
     log: collections.deque[str] = collections.deque(maxlen=50)
     deadline = None if timeout is None else time.monotonic() + timeout
     outcome = None
     try:
+        with Connection(request_write, readable=False) as request:
+            request.send((function, args, kwargs))
         while outcome is None:
             wait = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             if receiver.poll(wait):
@@ -106,14 +124,14 @@ def run_isolated(
                 raise _failure(
                     what, f"the run did not finish within timeout={timeout:g} s (stopped)", log
                 )
-        process.join(10)
+        process.wait(10)
     finally:
-        if process.is_alive():
+        if process.poll() is None:
             process.kill()
-            process.join()
+            process.wait()
         receiver.close()
     if outcome is None:
-        code = process.exitcode
+        code = process.returncode
         if code is not None and code < 0:
             try:
                 why = f"the FMU crashed the worker process ({signal.Signals(-code).name})"
