@@ -114,3 +114,15 @@ def test_the_structural_parameter_sets_the_array_sizes_before_initialisation(sta
 def test_an_input_table_cannot_drive_an_array(state_space):
     with pytest.raises(TypeError, match="inputs: x is an array; input tables drive scalar"):
         fmitwin.simulate(state_space, inputs={"time": [0.0], "x": [1.0]})
+
+
+def test_a_system_instance_takes_the_structural_parameter_too(state_space):
+    system = fmitwin.System()
+    system.add(
+        "s",
+        state_space,
+        kind="me",
+        start_values={"n": 1, "A": [[-2.0]], "B": [0.0], "C": [1.0], "x": [1.0]},
+    )
+    result = system.simulate(2.0, 0.1, outputs=["s.y"], solver_rtol=1e-10, solver_atol=1e-12)
+    np.testing.assert_allclose(result["s.y"], np.exp(-2.0 * result.time), rtol=1e-7)

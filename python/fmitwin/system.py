@@ -550,7 +550,10 @@ class SystemRun:
         try:
             for name, inst in system.instances.items():
                 fmu_instance = inst.model.instantiate(
-                    inst.kind, instance_name=name, logging=inst.logging
+                    inst.kind,
+                    instance_name=name,
+                    logging=inst.logging,
+                    start_values=start_values[name],
                 )
                 self._fmu_instances[name] = fmu_instance
                 if inst.kind == "me":
