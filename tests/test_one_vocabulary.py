@@ -79,3 +79,22 @@ def test_the_plant_simulator_sets_and_reads_any_numeric_type(all_types):
         ]
     finally:
         stepper.close()
+
+
+def test_fmu_models_measure_and_drive_float32_variables(all_types):
+    models = fmitwin.fmu_models(
+        all_types,
+        measurements=["x", "f32_affine"],
+        inputs=["f64_in", "f32_in"],
+        jacobian="finite_difference",
+    )
+    x, F = models.process.propagate(np.array([1.0]), np.array([2.0, 1.5]), 0.5)
+    assert x.tolist() == [2.0] and F.tolist() == [[1.0]]  # der(x) = f64_in
+    z, _ = models.measurement.measure(np.array([2.0]), np.array([2.0, 1.5]))
+    f32 = np.float32
+    assert z.tolist() == [2.0, float(f32(3) * f32(1.5) + f32(0.1))]
+
+
+def test_fmu_models_refuse_array_states_by_name(test_fmu):
+    with pytest.raises(fmitwin.FmuError, match="the states x are arrays; the FMU-backed filters"):
+        fmitwin.fmu_models(test_fmu("state_space", 3), measurements=["y"])
