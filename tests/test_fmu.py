@@ -166,3 +166,25 @@ def test_info_command_prints_summary(capsys, tank):
     assert "co-simulation (variable step, get/set state, directional derivatives)" in out
     assert "States (1): T [K]" in out
     assert "P_heater" in out and "Electric heater power" in out
+
+
+def test_assignments_parse_into_each_variables_type(tank):
+    from fmitwin.fmi_types import parse_assignments
+
+    values = parse_assignments(["m=2.5", "UA=3"], tank.variable)
+    assert values == {"m": 2.5, "UA": 3.0} and all(type(v) is float for v in values.values())
+    with pytest.raises(ValueError, match=r"--set m: m is (Real|Float64); 'heavy' is not a number"):
+        parse_assignments(["m=heavy"], tank.variable)
+    with pytest.raises(ValueError, match="--set: expected NAME=VALUE, got 'm'"):
+        parse_assignments(["m"], tank.variable)
+
+
+def test_assignments_parse_integers_and_booleans(test_fmu):
+    from fmitwin.fmi_types import parse_assignments
+
+    model = fmitwin.load_fmu(test_fmu("all_types", 3))
+    names = {v.type: v.name for v in model.variables.values() if v.causality == "input"}
+    values = parse_assignments([f"{names['Int16']}=-7", f"{names['Boolean']}=TRUE"], model.variable)
+    assert values == {names["Int16"]: -7, names["Boolean"]: True}
+    with pytest.raises(ValueError, match="is not an integer"):
+        parse_assignments([f"{names['Int16']}=1.5"], model.variable)

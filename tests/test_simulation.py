@@ -204,7 +204,7 @@ def test_bad_arguments_give_clear_errors():
     tank = fmitwin.load_fmu(fmitwin.models.path("heated_tank", 2))
     with pytest.raises(KeyError, match="inputs: .*no variable 'P_heat'.*Did you mean: P_heater"):
         fmitwin.simulate(tank, 60, 1, inputs={"time": [0], "P_heat": [1]})
-    with pytest.raises(ValueError, match="inputs: T is a output variable; only inputs"):
+    with pytest.raises(ValueError, match="inputs: T is an output variable; only inputs"):
         fmitwin.simulate(tank, 60, 1, inputs={"time": [0], "T": [1]})
     with pytest.raises(ValueError, match="inputs: 'time' must be finite and non-decreasing"):
         fmitwin.simulate(tank, 60, 1, inputs={"time": [1, 0], "P_heater": [1, 2]})

@@ -114,7 +114,13 @@ void bind_simulator(py::module_& m) {
       m, "FmuAccess", "The C functions of one FMU instance, borrowed from FMPy.")
       .def("release", &fmu::FmuAccess::release,
            "Marks the instance as freed: later calls raise FmuError instead of crashing.")
-      .def_property_readonly("released", &fmu::FmuAccess::released);
+      .def_property_readonly("released", &fmu::FmuAccess::released)
+      .def("set_variable_types", &fmu::FmuAccess::set_variable_types, py::arg("types"),
+           "FMI 3.0: {value reference: ScalarType} of the variables that are neither Float64, "
+           "Int32 nor Boolean; the category calls then use each one's own type.")
+      .def("set_array_sizes", &fmu::FmuAccess::set_array_sizes, py::arg("sizes"),
+           "FMI 3.0 arrays: {value reference: number of values}; an array then appears once per "
+           "value in value-reference lists (see fmu_access.hpp).");
 
   py::class_<fmu::CoSimulation, fmu::FmuSimulator, std::shared_ptr<fmu::CoSimulation>>(
       m, "CoSimulation",
@@ -212,6 +218,10 @@ std::vector<fmu::OutputRead> to_reads(const TypedReads& reads) {
 }
 
 void bind_run(py::module_& m) {
+  m.def("fmi2_formatting_logger", &fmu::fmi2_formatting_logger,
+        "Address of an fmi2CallbackLogger that formats the printf-style message and passes the "
+        "text to the sink given as componentEnvironment: "
+        "void sink(instance_name, status, category, text).");
   py::enum_<fmu::ScalarType>(m, "ScalarType", "The FMI type a variable is read and written as.")
       .value("float64", fmu::ScalarType::float64)
       .value("float32", fmu::ScalarType::float32)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fmitwin import _core
+from fmitwin.fmi_types import with_article
 from fmitwin.fmu import FmuError, FmuInstance, FmuModel, load_fmu
 
 _JACOBIANS = ("auto", "directional", "finite_difference")
@@ -88,8 +89,13 @@ def _real_variables(model: FmuModel, names: Sequence[str], argument: str) -> lis
         raise TypeError(f"{argument}: give a list of variable names, not a single string")
     variables = [model.variable(name, argument=argument) for name in names]
     for v in variables:
+        if v.is_array:
+            raise TypeError(f"{argument}: {v.name} is an array; the filter takes scalar variables")
         if v.kind != "real":
-            raise TypeError(f"{argument}: {v.name} is {v.type}; only real variables can be used")
+            raise TypeError(
+                f"{argument}: {v.name} is {v.type}; only floating-point variables (Float64, "
+                "Float32, FMI 2 Real) can be used"
+            )
     return variables
 
 
@@ -128,6 +134,12 @@ def fmu_models(
         raise ValueError(f"jacobian: expected one of {', '.join(_JACOBIANS)}, got {jacobian!r}")
     if not model.states:
         raise FmuError(f"{model.path}: the FMU has no continuous states to estimate")
+    arrays = [s.name for s in model.states if s.is_array]
+    if arrays:
+        raise FmuError(
+            f"{model.path}: the states {', '.join(arrays)} are arrays; the FMU-backed filters "
+            "take scalar states only (simulate() handles array states)"
+        )
     z_vars = _real_variables(model, measurements, "measurements")
     if not z_vars:
         raise ValueError("measurements: name at least one FMU variable to measure")
@@ -136,7 +148,9 @@ def fmu_models(
     )
     for v in u_vars:
         if v.causality != "input":
-            raise ValueError(f"inputs: {v.name} is a {v.causality} variable, not an input")
+            raise ValueError(
+                f"inputs: {v.name} is {with_article(v.causality)} variable, not an input"
+            )
     p_vars = _real_variables(model, parameters, "parameters")
     for v in p_vars:
         if v.causality != "parameter" or v.variability != "tunable":
@@ -153,7 +167,7 @@ def fmu_models(
             "derivatives; use jacobian='finite_difference' (or 'auto')"
         )
 
-    instance = model.instantiate("me")
+    instance = model.instantiate("me", start_values=start_values)
     try:
         instance.simulator.configure_solver(solver, rtol, atol, step)
         instance.initialize(start_time, float("inf"), start_values=start_values)

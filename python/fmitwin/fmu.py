@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import difflib
-import math
+import logging as pylogging
 import os
 import shutil
 import weakref
@@ -29,11 +29,26 @@ from fmpy.fmi1 import FMICallException
 from fmpy.model_description import ModelDescription
 
 from fmitwin import _core
+from fmitwin.archive import ArchiveError, ExtractionLimits, extract
+from fmitwin.fmi_types import access_kind, check_value, core_type, scalar_type, value_kind
 
 Kind = Literal["cs", "me"]
 
 _KIND_NAMES = {"cs": "co-simulation", "me": "model exchange"}
 _FMI2_LOG_STATUS = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")
+_LOG_LEVELS = (
+    pylogging.INFO,
+    pylogging.WARNING,
+    pylogging.WARNING,
+    pylogging.ERROR,
+    pylogging.CRITICAL,
+    pylogging.INFO,
+)
+_LOGGER = pylogging.getLogger("fmitwin.fmu")
+# The sink the compiled FMI 2 logger passes formatted messages to (see FmuInstance).
+_FMI2_LOG_SINK = ctypes.CFUNCTYPE(
+    None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p
+)
 
 
 # One exception for every FMU failure, whether Python (loading, checking) or the compiled core
@@ -43,7 +58,7 @@ FmuError = _core.FmuError
 
 @dataclass(frozen=True)
 class Variable:
-    """One scalar model variable as declared in modelDescription.xml."""
+    """One model variable (a scalar, or an FMI 3.0 array) as declared in modelDescription.xml."""
 
     name: str
     value_reference: int
@@ -52,15 +67,25 @@ class Variable:
     variability: str
     initial: str | None
     unit: str | None
-    start: Any
+    start: Any = field(compare=False)  # an array start is a numpy array: not compared
     description: str | None
-    # How the compiled core reads and writes it: 'real' (FMI 2 Real, FMI 3 Float64), 'integer'
-    # (FMI 2 Integer/Enumeration, FMI 3 Int32), 'boolean', or 'other' (not recorded or driven).
+    # How the compiled core's category calls read and write it (fmi_types.access_kind): 'real'
+    # (floating types), 'integer' (integer types, Enumeration), 'boolean', or 'other' (String,
+    # Binary, Clock and arrays: not connected, recorded or driven through these calls).
     kind: str
     # The FMI type its value is read and written as ('float64', 'float32', 'int8' ... 'uint64',
     # 'boolean'; FMI 2 Integer/Enumeration and FMI 3 Enumeration are 'int32' and 'int64'), or
     # None for String, Binary and Clock variables (see scalar_type()).
     scalar_type: str | None = None
+    # FMI 3.0 arrays: one entry per dimension, a fixed size or the name of the structural
+    # parameter giving it; () for a scalar. ``shape`` is the array's shape with the structural
+    # parameters at their start values (see FmuModel.shapes for other values).
+    dimensions: tuple[int | str, ...] = ()
+    shape: tuple[int, ...] = ()
+
+    @property
+    def is_array(self) -> bool:
+        return bool(self.dimensions)
 
 
 @dataclass(frozen=True)
@@ -88,86 +113,38 @@ class LoadOptions:
     platforms: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+def _dimensions(variable: Any) -> tuple[int | str, ...]:
+    """An FMPy variable's dimensions: fixed sizes, or the names of structural parameters."""
+    return tuple(
+        int(d.start) if d.start is not None else d.variable.name
+        for d in (getattr(variable, "dimensions", None) or ())
+    )
 
 
-# kind -> (accepts(value), what it needs)
-_TYPE_CHECKS = {
-    "real": (_is_number, "a number"),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "boolean": (lambda v: isinstance(v, bool), "a bool"),
-    "string": (lambda v: isinstance(v, str), "a str"),
-}
-
-
-def value_kind(type_name: str) -> str:
-    """The Python kind of an FMI type name: 'real', 'integer', 'boolean', 'string' or 'other'."""
-    if type_name in ("Real", "Float64", "Float32"):
-        return "real"
-    if type_name in ("Integer", "Enumeration") or type_name.startswith(("Int", "UInt")):
-        return "integer"
-    if type_name == "Boolean":
-        return "boolean"
-    if type_name == "String":
-        return "string"
-    return "other"
-
-
-def _access_kind(type_name: str, fmi_major: int) -> str:
-    if fmi_major == 2:
-        kinds = {"Real": "real", "Integer": "integer", "Enumeration": "integer"}
-    else:
-        kinds = {"Float64": "real", "Int32": "integer"}
-    return kinds.get(type_name, "boolean" if type_name == "Boolean" else "other")
-
-
-_FMI2_SCALAR_TYPES = {"Real": "float64", "Integer": "int32", "Enumeration": "int32"}
-_FMI3_SCALAR_TYPES = {
-    "Float64": "float64",
-    "Float32": "float32",
-    **{t: t.lower() for t in ("Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32")},
-    **{t: t.lower() for t in ("Int64", "UInt64")},
-    "Enumeration": "int64",
-}
-
-
-def scalar_type(type_name: str, fmi_major: int) -> str | None:
-    """The FMI type a variable of ``type_name`` is read and written as (numpy-style name, or
-    'boolean'); None for String, Binary and Clock variables."""
-    if type_name == "Boolean":
-        return "boolean"
-    return (_FMI2_SCALAR_TYPES if fmi_major == 2 else _FMI3_SCALAR_TYPES).get(type_name)
-
-
-def value_range_error(variable: Variable, value: Any) -> str | None:
-    """Why ``value`` cannot be set exactly on ``variable`` (a whole number within an integer
-    type's range; a Float32 value within its finite range), or None when it can."""
-    stype = variable.scalar_type
-    if stype == "float32":
-        limit = float(np.finfo(np.float32).max)
-        if abs(value) > limit and not (isinstance(value, float) and math.isinf(value)):
-            return f"{variable.name} is Float32 (finite values up to +-{limit:.9g}); got {value!r}"
-        return None
-    if stype is None or stype in ("float64", "boolean"):
-        return None
-    info = np.iinfo(stype)
-    kind = f"{variable.name} is {variable.type} ({stype}, range {info.min}..{info.max})"
-    if isinstance(value, float):
-        if not value.is_integer():
-            return f"{kind} and takes whole numbers only; got {value!r}"
-        value = int(value)  # compared exactly: float(2**64 - 1) would pass for a UInt64
-    if not info.min <= value <= info.max:
-        return f"{kind}; {value!r} is outside that range"
-    return None
+def element_names(name: str, shape: tuple[int, ...]) -> list[str]:
+    """The result columns of an array variable, row-major and 1-based: ``x[1]``, ``x[2]`` for
+    shape (2,), ``A[1,1]``, ``A[1,2]`` ... for a matrix; ``[name]`` for a scalar."""
+    if not shape:
+        return [name]
+    return [f"{name}[{','.join(str(i + 1) for i in index)}]" for index in np.ndindex(*shape)]
 
 
 def _parse_start(variable: Any) -> Any:
-    """The start value in its Python type (FMPy keeps it as the XML string)."""
+    """The start value in its Python type (FMPy keeps it as the XML string); an array's start
+    is a numpy array of its shape."""
     start = variable.start
-    if start is None or variable.shape:
+    if start is None:
         return start
     kind = value_kind(variable.type)
+    if variable.shape:
+        if kind not in ("real", "integer", "boolean") or not isinstance(start, str):
+            return start
+        words = start.split()
+        if kind == "boolean":
+            values = np.array([w in ("true", "1") for w in words])
+        else:
+            values = np.array(words, dtype=float if kind == "real" else np.int64)
+        return values.reshape(variable.shape) if values.size == np.prod(variable.shape) else values
     try:
         if kind == "real":
             return float(start)
@@ -192,9 +169,29 @@ def _used_by_instances(name: str) -> bool:
     return name != "modelDescription.xml" and not name.startswith(("sources/", "documentation/"))
 
 
-def _current_platforms() -> tuple[str, str]:
-    """This machine's platform in FMI 2.0 and FMI 3.0 spelling (e.g. linux64, x86_64-linux)."""
-    return fmpy.platform, fmpy.platform_tuple
+def current_platform(fmi_major: int) -> str:
+    """This machine's platform folder name under ``binaries/`` in the FMI version's spelling:
+    FMI 2.0 e.g. ``linux64``, FMI 3.0 e.g. ``x86_64-linux``."""
+    return fmpy.platform if fmi_major == 2 else fmpy.platform_tuple
+
+
+def _archive_platforms(path: Path) -> tuple[str, ...]:
+    """The platform folders under ``binaries/`` that hold files, as the FMU names them (FMPy's
+    ``supported_platforms`` reports FMI 3.0 folders in FMI 2.0 spelling), and "c-code" when the
+    FMU ships its sources."""
+    if path.is_dir():
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+    else:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    found = []
+    for name in names:
+        parts = name.split("/")
+        if len(parts) >= 3 and parts[0] == "binaries" and parts[1] not in found:
+            found.append(parts[1])
+    if any(n.startswith("sources/") and n.endswith(".c") for n in names):
+        found.insert(0, "c-code")
+    return tuple(found)
 
 
 def _unreadable(path: Path, exc: Exception) -> FmuError:
@@ -242,13 +239,24 @@ def _open_description(path: Path) -> ModelDescription:
         raise FmuError(
             f"{path}: FMI 1.0 FMUs are not supported. Re-export the model as FMI 2.0 or 3.0."
         )
-    if description.coSimulation is None and description.modelExchange is None:
-        raise FmuError(
-            f"{path}: the FMU offers neither co-simulation nor model exchange (only scheduled "
-            "execution), which fmitwin does not run. Re-export it with co-simulation or model "
-            "exchange enabled."
-        )
     return description
+
+
+def _refuse_duplicate_names(path: Path, description: ModelDescription) -> None:
+    """FMI requires unique variable names; with a repeated one, a name would silently mean
+    another variable (FMPy does not check it)."""
+    seen: set[str] = set()
+    repeated = []
+    for v in description.modelVariables:
+        if v.name in seen and v.name not in repeated:
+            repeated.append(v.name)
+        seen.add(v.name)
+    if repeated:
+        raise FmuError(
+            f"{path}: the modelDescription.xml declares the variable name(s) "
+            f"{', '.join(repr(n) for n in repeated)} more than once, which FMI forbids; the FMU "
+            "is broken: re-export it (or report it to the tool that generated it)"
+        )
 
 
 def _directional_derivative_flags(path: Path, description: ModelDescription) -> dict[str, bool]:
@@ -274,7 +282,11 @@ def _directional_derivative_flags(path: Path, description: ModelDescription) -> 
 
 
 def load_fmu(
-    path: str | os.PathLike[str], *, compile: bool = False, require_binary: bool = True
+    path: str | os.PathLike[str],
+    *,
+    compile: bool = False,
+    require_binary: bool = True,
+    extraction_limits: ExtractionLimits | None = None,
 ) -> FmuModel:
     """Loads an FMU (FMI 2.0 or 3.0; a .fmu file, an extracted directory, or the name of a
     bundled model such as ``"heated_tank"``).
@@ -282,18 +294,24 @@ def load_fmu(
     ``compile=True`` builds a binary for this platform from the FMU's sources with FMPy's build
     tooling (``fmpy.build.build_platform_binary``; needs CMake and a C compiler) when the FMU has
     none. ``require_binary=False`` loads the description only (for ``fmitwin info``): such a model
-    cannot be instantiated.
+    cannot be instantiated. ``extraction_limits`` bound what extracting the archive may write
+    (:class:`fmitwin.archive.ExtractionLimits`: 4 GiB and a compression ratio of 200 by default);
+    a model description declaring one variable name twice is refused.
     """
     from fmitwin.models import resolve
 
     path = resolve(path)  # a path, or a bundled model's name ("heated_tank")
     description = _open_description(path)
-    platforms = tuple(fmpy.supported_platforms(str(path)))
-    model = FmuModel(path, description, platforms)
+    _refuse_duplicate_names(path, description)
+    platforms = _archive_platforms(path)
+    model = FmuModel(path, description, platforms, extraction_limits)
     if not require_binary:
         return model
+    if not model.kinds:
+        raise model.no_runnable_interface()
     binaries = [p for p in platforms if p != "c-code"]
-    if not set(_current_platforms()) & set(binaries):
+    here = current_platform(model.fmi_major)
+    if here not in binaries:
         if "c-code" in platforms and compile:
             model._compile()
         elif "c-code" in platforms:
@@ -306,14 +324,14 @@ def load_fmu(
                 "load_fmu(path, compile=True)"
             )
             raise FmuError(
-                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}) but "
+                f"{path}: the FMU has no binary for this platform (binaries/{here}) but "
                 f"ships its C sources; {how}."
             )
         else:
             model.close()
             listed = ", ".join(binaries) if binaries else "none"
             raise FmuError(
-                f"{path}: the FMU has no binary for this platform ({fmpy.platform_tuple}); it "
+                f"{path}: the FMU has no binary for this platform (binaries/{here}); it "
                 f"contains binaries for: {listed}. Re-export it for this platform or include the "
                 "C sources."
             )
@@ -330,8 +348,15 @@ class FmuModel:
     ``default_experiment``, ``capabilities`` (kind -> :class:`Capabilities`), ``platforms``.
     """
 
-    def __init__(self, path: Path, description: ModelDescription, platforms: tuple[str, ...]):
+    def __init__(
+        self,
+        path: Path,
+        description: ModelDescription,
+        platforms: tuple[str, ...],
+        extraction_limits: ExtractionLimits | None = None,
+    ):
         self.path = path
+        self.extraction_limits = extraction_limits
         self.description = description
         self.platforms = platforms
         self.fmi_version: str = description.fmiVersion
@@ -353,8 +378,10 @@ class FmuModel:
                 unit=v.unit or (v.declaredType.unit if v.declaredType is not None else None),
                 start=_parse_start(v),
                 description=v.description,
-                kind=_access_kind(v.type, description.fmiMajorVersion),
+                kind="other" if v.shape else access_kind(v.type, description.fmiMajorVersion),
                 scalar_type=scalar_type(v.type, description.fmiMajorVersion),
+                dimensions=_dimensions(v),
+                shape=tuple(v.shape or ()),
             )
             for v in description.modelVariables
         }
@@ -413,29 +440,59 @@ class FmuModel:
         FMPy would wrap) and for a constant; returns the values as plain Python scalars.
         """
         checked = {}
+        variables = {name: self.variable(name, argument="start_values") for name in values}
+        scalars = {n: v for n, v in values.items() if not variables[n].is_array}
+        shapes = None
         for name, value in values.items():
-            variable = self.variable(name, argument="start_values")
-            if isinstance(value, np.generic):
-                value = value.item()
-            kind = value_kind(variable.type)
-            if kind in _TYPE_CHECKS and not _TYPE_CHECKS[kind][0](value):
-                raise TypeError(
-                    f"start_values[{name!r}]: {name} is {variable.type} and needs "
-                    f"{_TYPE_CHECKS[kind][1]}, got {type(value).__name__} {value!r}"
-                )
-            problem = value_range_error(variable, value)
-            if problem is not None:
-                raise ValueError(f"start_values[{name!r}]: {problem}")
+            variable = variables[name]
+            if variable.is_array:
+                if shapes is None:  # structural parameters among the values fix the shapes
+                    shapes = self.shapes(scalars)
+                value = _check_array(variable, value, shapes[name])
+            else:
+                value = check_value(variable, value, "start_values")
             if variable.variability == "constant":
                 raise ValueError(f"start_values[{name!r}]: {name} is a constant and cannot be set")
             checked[name] = value
         return checked
 
+    def shapes(self, start_values: Mapping[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+        """name -> shape of every array variable, its structural parameters taken from
+        ``start_values`` where given there, else at their start values."""
+        given = start_values or {}
+        shapes = {}
+        for v in self.variables.values():
+            if v.is_array:
+                shapes[v.name] = tuple(
+                    d if isinstance(d, int) else int(given.get(d, self.variables[d].start))
+                    for d in v.dimensions
+                )
+        return shapes
+
+    def experiment_defaults(self) -> dict[str, float | None]:
+        """The default experiment as :func:`fmitwin.run_checks.experiment_times` takes it."""
+        exp = self.default_experiment
+        return {
+            "default_start": exp.start_time,
+            "default_stop": exp.stop_time,
+            "default_step": exp.step_size,
+        }
+
     def _interface(self, kind: Kind) -> Any:
         return self.description.coSimulation if kind == "cs" else self.description.modelExchange
 
+    def no_runnable_interface(self) -> FmuError:
+        """The error for an FMU offering only scheduled execution."""
+        return FmuError(
+            f"{self.path}: the FMU offers neither co-simulation nor model exchange (only "
+            "scheduled execution), which fmitwin does not run. Re-export it with co-simulation "
+            "or model exchange enabled."
+        )
+
     def default_kind(self) -> Kind:
         """Co-simulation when offered (the FMU's own solver), else model exchange."""
+        if not self.kinds:
+            raise self.no_runnable_interface()
         return self.kinds[0]
 
     def check_kind(self, kind: str | None) -> Kind:
@@ -444,6 +501,8 @@ class FmuModel:
             return self.default_kind()
         if kind not in _KIND_NAMES:
             raise ValueError(f"kind: expected 'cs' or 'me', got {kind!r}")
+        if not self.kinds:
+            raise self.no_runnable_interface()
         if kind not in self.kinds:
             offered = " and ".join(_KIND_NAMES[k] for k in self.kinds)
             raise FmuError(
@@ -465,11 +524,17 @@ class FmuModel:
             if self.path.is_dir():
                 self._unzip_dir = str(self.path)
             else:
-                self._unzip_dir = str(fmpy.extract(str(self.path), include=_used_by_instances))
+                self._unzip_dir = str(self._extract(None, _used_by_instances))
                 self._cleanup = weakref.finalize(
                     self, shutil.rmtree, self._unzip_dir, ignore_errors=True
                 )
         return self._unzip_dir
+
+    def _extract(self, destination: str | None, include: Callable[[str], bool]) -> Path:
+        try:
+            return extract(self.path, destination, include=include, limits=self.extraction_limits)
+        except ArchiveError as exc:
+            raise FmuError(str(exc)) from exc
 
     def _compile(self) -> None:
         from fmpy.build import build_platform_binary
@@ -485,9 +550,7 @@ class FmuModel:
                 "extracted directory it was given)."
             )
         try:
-            fmpy.extract(
-                str(self.path), self.unzip_dir, include=lambda name: not _used_by_instances(name)
-            )
+            self._extract(self.unzip_dir, lambda name: not _used_by_instances(name))
             build_platform_binary(self.unzip_dir)
         except Exception as exc:
             raise FmuError(f"{self.path}: compiling the FMU's C sources failed: {exc}") from exc
@@ -501,19 +564,37 @@ class FmuModel:
     # -- instances -------------------------------------------------------------------------------
 
     def instantiate(
-        self, kind: str | None = None, *, instance_name: str | None = None, logging: bool = False
+        self,
+        kind: str | None = None,
+        *,
+        instance_name: str | None = None,
+        logging: bool = False,
+        start_values: Mapping[str, Any] | None = None,
     ) -> FmuInstance:
-        """Creates one FMU instance through FMPy (not yet initialised) and its C++ simulator."""
-        return FmuInstance(self, self.check_kind(kind), instance_name, logging)
+        """Creates one FMU instance through FMPy (not yet initialised) and its C++ simulator.
+
+        ``start_values``: the values :meth:`FmuInstance.initialize` will set; the structural
+        parameters among them fix the sizes of the arrays (and the number of states).
+        """
+        shapes = self.shapes(start_values)
+        return FmuInstance(self, self.check_kind(kind), instance_name, logging, shapes)
 
     def summary(self) -> str:
         """A readable description: interfaces, capabilities, experiment and variables."""
-        from fmitwin.commands.info import format_summary
+        from fmitwin.fmu_summary import format_summary
 
         return format_summary(self)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled as its file (for an isolated worker, which loads the FMU again).
+        return (_load_again, (str(self.path), self.extraction_limits))
+
     def __repr__(self) -> str:
         return f"FmuModel({str(self.path)!r}, fmi={self.fmi_version}, kinds={self.kinds})"
+
+
+def _load_again(path: str, limits: ExtractionLimits | None) -> FmuModel:
+    return load_fmu(path, extraction_limits=limits)
 
 
 class FmuInstance:
@@ -524,9 +605,17 @@ class FmuInstance:
     messages, which error messages quote.
     """
 
-    def __init__(self, model: FmuModel, kind: Kind, instance_name: str | None, logging: bool):
+    def __init__(
+        self,
+        model: FmuModel,
+        kind: Kind,
+        instance_name: str | None,
+        logging: bool,
+        shapes: Mapping[str, tuple[int, ...]],
+    ):
         self.model = model
         self.kind = kind
+        self.shapes = dict(shapes)  # name -> shape of every array variable
         # The FMU's log callbacks capture only this deque, not the instance: FMPy keeps the
         # callbacks, and a reference back to the instance would keep it alive forever.
         self.log: collections.deque[str] = collections.deque(maxlen=50)
@@ -550,16 +639,23 @@ class FmuInstance:
         except Exception as exc:
             raise FmuError(
                 f"{model.path}: the FMU's shared library could not be loaded ({exc}). Check that "
-                f"the binary matches this platform ({fmpy.platform_tuple})."
+                f"the binary matches this platform (binaries/{current_platform(model.fmi_major)})."
             ) from exc
+        forward = (instance_name or iface.modelIdentifier) if logging else None
         try:
             if model.fmi_major == 2:
-                self._callbacks = fmi2.fmi2CallbackFunctions()
-                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(
-                    lambda env, name, status, category, message: _remember(
-                        log, status, category, message
+                # FMI 2 log messages are printf formats with arguments: the compiled core's
+                # logger formats them and passes the text to this sink (kept by the FMPy object,
+                # which lives as long as the FMU instance).
+                sink = _FMI2_LOG_SINK(
+                    lambda name, status, category, text: _remember(
+                        log, status, category, text, forward
                     )
                 )
+                self.fmu._fmitwin_log_sink = sink
+                self._callbacks = fmi2.fmi2CallbackFunctions()
+                self._callbacks.logger = fmi2.fmi2CallbackLoggerTYPE(_core.fmi2_formatting_logger())
+                self._callbacks.componentEnvironment = ctypes.cast(sink, ctypes.c_void_p)
                 self._callbacks.allocateMemory = fmi2.fmi2CallbackAllocateMemoryTYPE(fmpy.calloc)
                 self._callbacks.freeMemory = fmi2.fmi2CallbackFreeMemoryTYPE(fmpy.free)
                 self.fmu.instantiate(callbacks=self._callbacks, loggingOn=logging)
@@ -567,7 +663,7 @@ class FmuInstance:
                 self.fmu.instantiate(
                     loggingOn=logging,
                     logMessage=lambda env, status, category, message: _remember(
-                        log, status, category, message
+                        log, status, category, message, forward
                     ),
                 )
         except Exception as exc:
@@ -591,12 +687,27 @@ class FmuInstance:
                 model.fmi_major,
                 handle,
                 component,
-                len(model.states),
+                sum(int(np.prod(self.shapes.get(v.name, ()))) for v in model.states),
                 description.numberOfEventIndicators,
                 caps.can_get_and_set_state,
                 caps.provides_directional_derivatives,
             )
         self.simulator._fmu_owner = self
+        sizes = {
+            model.variables[name].value_reference: int(np.prod(shape))
+            for name, shape in self.shapes.items()
+        }
+        if sizes:
+            self.simulator.fmu_access.set_array_sizes(sizes)
+        # FMI 3: the category calls (get_real, get_integer ...) reach each variable through its
+        # own FMI type (e.g. fmi3GetFloat32 for a Float32 variable read as 'real').
+        typed = {
+            v.value_reference: core_type(v.scalar_type)
+            for v in model.variables.values()
+            if v.scalar_type not in (None, "float64", "int32", "boolean")
+        }
+        if typed:
+            self.simulator.fmu_access.set_variable_types(typed)
         # The finalizer holds the FMPy object and the function table, not the simulator (which
         # holds this instance): no reference cycle keeps the instance alive.
         self._finalizer = weakref.finalize(
@@ -614,7 +725,10 @@ class FmuInstance:
         if self.log:
             message += " The FMU logged:\n  " + "\n  ".join(self.log)
         else:
-            message += " The FMU logged nothing; instantiate with logging=True for its debug log."
+            message += (
+                " The FMU logged nothing; run it with logging=True (simulate, System.add) or "
+                "`fmitwin simulate --log` for its debug log."
+            )
         return FmuError(message)
 
     # -- initialisation --------------------------------------------------------------------------
@@ -658,26 +772,111 @@ class FmuInstance:
                 f"start_values: {', '.join(fixed)} cannot be set in {self.model.path.name} "
                 "(calculated variables and constants have no settable start value)"
             )
+        structural = {
+            n: v for n, v in values.items() if declared[n].causality == "structuralParameter"
+        }
+        arrays = {n: v for n, v in values.items() if n not in structural and declared[n].shape}
+        scalars = {n: v for n, v in values.items() if n not in structural and n not in arrays}
         try:
-            values = apply_start_values(self.fmu, description, values, settable_in_instantiated)
+            if structural and self.model.fmi_major == 3:
+                # FMI 3.0 sets structural parameters in configuration mode.
+                self.fmu.enterConfigurationMode()
+                apply_start_values(self.fmu, description, structural)
+                self.fmu.exitConfigurationMode()
+            else:
+                scalars.update(structural)
+            arrays = self._set_arrays(arrays, settable_in_instantiated)
+            scalars = apply_start_values(self.fmu, description, scalars, settable_in_instantiated)
             self.simulator.enter_initialization(start_time, stop_time)
-            apply_start_values(self.fmu, description, values, settable_in_initialization_mode)
+            self._set_arrays(arrays, settable_in_initialization_mode)
+            apply_start_values(self.fmu, description, scalars, settable_in_initialization_mode)
             if during_initialization is not None:
                 during_initialization()
             self.simulator.exit_initialization()
         except (FMICallException, FmuError) as exc:
             raise self.error(f"initializing the FMU failed ({exc})") from exc
 
+    def _set_arrays(
+        self, arrays: dict[str, Any], settable: Callable[[Any], bool]
+    ) -> dict[str, Any]:
+        """Sets the array start values ``settable`` accepts (whole, row-major; FMPy would check
+        them against the default shapes); returns the others."""
+        left = {}
+        for v in self.model.description.modelVariables:
+            if v.name not in arrays:
+                continue
+            if not settable(v):
+                left[v.name] = arrays[v.name]
+                continue
+            setter = getattr(self.fmu, "setInt64" if v.type == "Enumeration" else "set" + v.type)
+            setter([v.valueReference], np.asarray(arrays[v.name]).ravel().tolist())
+        return left
+
     def free(self) -> None:
         """Terminates nothing; frees the FMPy instance and unloads the library (idempotent)."""
         self._finalizer()
 
 
-def _remember(log: collections.deque[str], status: int, category: Any, message: Any) -> None:
-    name = _FMI2_LOG_STATUS[status] if 0 <= status < len(_FMI2_LOG_STATUS) else str(status)
+# Functions every FMU log message is also passed to (see add_log_tap).
+_LOG_TAPS: list[Callable[[str], None]] = []
+
+
+def add_log_tap(tap: Callable[[str], None]) -> None:
+    """Passes every FMU log message of this process, as quoted in errors, to ``tap(line)`` as
+    it is logged (the isolated worker sends them to its caller, so they outlive a crash)."""
+    _LOG_TAPS.append(tap)
+
+
+def _remember(
+    log: collections.deque[str], status: int, category: Any, message: Any, forward: str | None
+) -> None:
+    """Keeps one FMU log message for error messages; with logging on (``forward``: the instance
+    name), also emits it on the ``fmitwin.fmu`` logger at the level of its status."""
+    known = 0 <= status < len(_FMI2_LOG_STATUS)
+    name = _FMI2_LOG_STATUS[status] if known else str(status)
     text = (message or b"").decode("utf-8", errors="replace")
     cat = (category or b"").decode("utf-8", errors="replace")
-    log.append(f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}")
+    line = f"[{name}] {cat}: {text}" if cat else f"[{name}] {text}"
+    log.append(line)
+    for tap in _LOG_TAPS:
+        tap(line)
+    if forward is not None:
+        _LOGGER.log(_LOG_LEVELS[status] if known else pylogging.INFO, "%s %s", forward, line)
+
+
+def _check_array(variable: Variable, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """An array start value as a numpy array of the variable's ``shape`` (a flat sequence of
+    the right length is reshaped, row-major); TypeError or ValueError naming the variable, its
+    shape and what was given otherwise."""
+    where = f"start_values[{variable.name!r}]"
+    kind = value_kind(variable.type)
+    needs = {"real": "numbers", "integer": "integers", "boolean": "bools"}.get(kind)
+    if needs is None:
+        raise TypeError(
+            f"{where}: {variable.name} is a {variable.type} array, which fmitwin does not set"
+        )
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(
+            f"{where}: {variable.name} is a {variable.type} array of shape {shape}; {exc}"
+        ) from None
+    good = {"real": "iuf", "integer": "iu", "boolean": "b"}[kind]
+    if array.dtype.kind not in good or array.ndim == 0:
+        raise TypeError(
+            f"{where}: {variable.name} is a {variable.type} array of shape {shape} and needs "
+            f"{needs} of that shape, got {type(value).__name__} {value!r}"
+        )
+    if array.shape != shape:
+        if array.ndim != 1 or array.size != int(np.prod(shape)):
+            raise ValueError(
+                f"{where}: {variable.name} is a {variable.type} array of shape {shape} "
+                f"({int(np.prod(shape))} values), got shape {array.shape}"
+            )
+        array = array.reshape(shape)
+    for element in array.flat[:1].tolist() + [array.min().item(), array.max().item()]:
+        check_value(variable, element, "start_values")
+    return array
 
 
 def _free_fmpy_instance(fmu: Any, access: Any) -> None:

@@ -18,32 +18,20 @@ from typing import Any
 import numpy as np
 
 from fmitwin import _core
-from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu, value_range_error
+from fmitwin.fmi_types import (
+    column_dtype,
+    core_type,
+    is_continuous,
+    record_buffer,
+    value_range_error,
+    with_article,
+)
+from fmitwin.fmu import FmuError, FmuModel, Variable, element_names, load_fmu
+from fmitwin.run_checks import check_result_memory, experiment_times
+from fmitwin.signals import read_table, step_times
 
-_FLOATING = ("float64", "float32")
 # Input tables carry float64 values: whole numbers are exact up to 2**53 in magnitude.
 _EXACT_INTEGER_LIMIT = 2**53
-
-
-def _buffer(scalar_type: str) -> str:
-    """Where a run records a variable of that type: 'real' (float64 table), 'integer' (int64
-    columns; UInt64 as its bit pattern) or 'boolean'."""
-    if scalar_type in _FLOATING:
-        return "real"
-    return "boolean" if scalar_type == "boolean" else "integer"
-
-
-def _column_dtype(scalar_type: str) -> type:
-    """The result column's dtype: Float32 widened to float64 (exact), integers as int64, UInt64
-    as uint64 (every value exactly, none wraps), Booleans as bool."""
-    if scalar_type == "uint64":
-        return np.uint64
-    return {"real": np.float64, "integer": np.int64, "boolean": np.bool_}[_buffer(scalar_type)]
-
-
-def _core_type(scalar_type: str) -> Any:
-    """The compiled core's ScalarType of that name."""
-    return getattr(_core.ScalarType, scalar_type)
 
 
 class SimulationResult:
@@ -122,33 +110,19 @@ def _input_table(
     Accepts a numpy structured array with a first field ``time`` (FMPy's input format), a pandas
     DataFrame with a ``time`` column or a time index, or a mapping with key ``time``.
     """
-    if hasattr(inputs, "columns"):  # pandas DataFrame
-        columns = {c: inputs[c].to_numpy() for c in inputs.columns}
-        if "time" not in columns:
-            columns = {"time": inputs.index.to_numpy(), **columns}
-    elif isinstance(inputs, np.ndarray) and inputs.dtype.names:
-        columns = {name: inputs[name] for name in inputs.dtype.names}
-    elif isinstance(inputs, Mapping):
-        columns = {str(k): np.asarray(v) for k, v in inputs.items()}
-    else:
-        raise TypeError(
-            "inputs: expected a structured numpy array (first field 'time'), a pandas DataFrame "
-            f"or a dict with a 'time' entry, got {type(inputs).__name__}"
-        )
-    if "time" not in columns:
-        raise ValueError("inputs: no 'time' column; give the sample times as 'time'")
-    times = np.asarray(columns.pop("time"), dtype=float)
-    if times.ndim != 1 or times.size == 0:
-        raise ValueError("inputs: 'time' must be a non-empty 1-D sequence")
-    if not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0):
-        raise ValueError("inputs: 'time' must be finite and non-decreasing")
+    times, columns = read_table(inputs)
     variables, rows = [], []
     for name, column in columns.items():
         variable = model.variable(name, argument="inputs")
+        if variable.is_array:
+            raise TypeError(
+                f"inputs: {name} is an array; input tables drive scalar variables (set an "
+                "array input's value with start_values)"
+            )
         if variable.causality != "input" and variable.variability != "tunable":
             raise ValueError(
-                f"inputs: {name} is a {variable.causality} variable; only inputs (and tunable "
-                "parameters) can be driven"
+                f"inputs: {name} is {with_article(variable.causality)} variable; only inputs "
+                "(and tunable parameters) can be driven"
             )
         if variable.scalar_type is None:
             raise TypeError(
@@ -156,15 +130,13 @@ def _input_table(
                 "(String, Binary and Clock variables are not supported)"
             )
         column = np.asarray(column)
-        if column.shape != times.shape:
-            raise ValueError(f"inputs[{name!r}]: {column.size} values for {times.size} time points")
         variables.append(variable)
         rows.append(_signal_values(variable, column, times))
     values = np.array(rows, dtype=float).reshape(len(rows), times.size)
     # Events: repeated times (step changes), and changes of discrete-time signals.
-    events = set(times[1:][np.diff(times) == 0].tolist())
+    events = set(step_times(times).tolist())
     for variable, row in zip(variables, values, strict=True):
-        if not _is_continuous(variable):
+        if not is_continuous(variable):
             events.update(times[1:][np.diff(row) != 0].tolist())
     return times, variables, values, np.array(sorted(events), dtype=float)
 
@@ -212,18 +184,12 @@ def _extremes(values: np.ndarray, scalar_type: str) -> list[int]:
     return odd + [int(np.argmin(finite)), int(np.argmax(finite))]
 
 
-def _is_continuous(variable: Variable) -> bool:
-    return variable.scalar_type in _FLOATING and variable.variability not in (
-        "discrete",
-        "tunable",
-    )
-
-
 def recorded_variables(model: FmuModel, outputs: Sequence[str] | None) -> list[Variable]:
     """The variables a run records: ``outputs`` by name (unknown names get the closest-names
-    error), or by default the model's outputs, else its states."""
+    error), or by default the model's numeric and Boolean outputs (String and Binary outputs
+    are left out), else its states."""
     if outputs is None:
-        chosen = model.outputs or model.states
+        chosen = [v for v in model.outputs if v.scalar_type is not None] or model.states
     else:
         if isinstance(outputs, str):
             raise TypeError("outputs: give a list of variable names, not a single string")
@@ -271,7 +237,7 @@ def _output_reads(recorded: list[Variable]) -> dict[str, dict[str, list[Variable
     reads: dict[str, dict[str, list[Variable]]] = {"real": {}, "integer": {}, "boolean": {}}
     for variable in recorded:
         stype = variable.scalar_type
-        reads[_buffer(stype)].setdefault(stype, []).append(variable)
+        reads[record_buffer(stype)].setdefault(stype, []).append(variable)
     return reads
 
 
@@ -293,6 +259,9 @@ def simulate(
     record_events: bool = False,
     strict: bool = False,
     progress: bool | Callable[[float, float], None] = False,
+    logging: bool = False,
+    isolate: bool = False,
+    timeout: float | None = None,
 ) -> SimulationResult:
     """Simulates ``fmu`` from ``start_time`` to ``stop_time`` with communication step ``step``.
 
@@ -322,6 +291,11 @@ def simulate(
     strict: a recorded real output that is NaN raises FmuError (naming the variable and the
         first time); by default it is reported as a RuntimeWarning and kept.
     progress: True for a progress bar on stderr, or a callback ``f(time, stop_time)``.
+    logging: instantiate the FMU with logging on: its messages (FMI 2 formats formatted) go to
+        the ``fmitwin.fmu`` Python logger, and errors quote the last ones.
+    isolate, timeout: run the FMU in a worker process (:mod:`fmitwin.isolation`): a crash
+        (segmentation fault, abort) or a run longer than ``timeout`` seconds becomes an
+        FmuError with the FMU's log instead of taking this process down.
 
     Conventions at events: a row at a communication point holds the values after every FMU
     event at that instant (time, state and step events), as a co-simulation FMU gives them at
@@ -335,25 +309,48 @@ def simulate(
     :class:`SimulationInterrupted` carrying the rows recorded so far.
     """
     model = fmu if isinstance(fmu, FmuModel) else load_fmu(fmu)
+    if isolate:
+        if callable(progress):
+            raise ValueError("progress: a callback cannot run in an isolated worker; use True")
+        from fmitwin.isolation import run_isolated
+
+        return run_isolated(
+            simulate,
+            model,
+            stop_time,
+            step,
+            what=str(model.path),
+            timeout=timeout,
+            start_time=start_time,
+            inputs=inputs,
+            outputs=outputs,
+            start_values=start_values,
+            kind=kind,
+            solver=solver,
+            rtol=rtol,
+            atol=atol,
+            solver_step=solver_step,
+            progress=progress,
+            logging=logging,
+            tolerance=tolerance,
+            strict=strict,
+            record_events=record_events,
+        )
+    if timeout is not None:
+        raise ValueError("timeout: applies to isolated runs only (isolate=True)")
     kind = model.check_kind(kind)
-    exp = model.default_experiment
-    t0 = float(start_time if start_time is not None else (exp.start_time or 0.0))
-    t1 = float(stop_time if stop_time is not None else (exp.stop_time or t0 + 1.0))
-    if not t1 > t0:
-        raise ValueError(f"stop_time: must be greater than start_time ({t0}), got {t1}")
-    if step is None:
-        step = exp.step_size or (t1 - t0) / 500
-    step = float(step)
-    if not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step: must be a positive number, got {step}")
+    t0, t1, step = experiment_times(start_time, stop_time, step, **model.experiment_defaults())
     recorded = recorded_variables(model, outputs)
     start_values = model.check_start_values(start_values or {})
+    shapes = model.shapes(start_values)
+    columns = {v.name: element_names(v.name, shapes.get(v.name, ())) for v in recorded}
+    check_result_memory((t1 - t0) / step + 2, 1 + sum(map(len, columns.values())))
     if inputs is not None:
         times, in_vars, in_values, events = _input_table(model, inputs)
     else:
         times, in_vars, in_values, events = np.zeros(0), [], np.zeros((0, 0)), np.zeros(0)
 
-    instance = model.instantiate(kind)
+    instance = model.instantiate(kind, logging=logging, start_values=start_values)
     try:
         sim = instance.simulator
         tolerance = run_tolerance(model, kind, tolerance, rtol)
@@ -364,7 +361,8 @@ def simulate(
         reads = _output_reads(recorded)
         typed = {
             buffer: [
-                (_core_type(stype), [v.value_reference for v in variables])
+                # an array: its value reference once per element (see FmuAccess arrays)
+                (core_type(stype), [v.value_reference for v in variables for _ in columns[v.name]])
                 for stype, variables in by_type.items()
             ]
             for buffer, by_type in reads.items()
@@ -377,13 +375,17 @@ def simulate(
             model.capabilities[kind].can_handle_variable_step,
             times.tolist(),
             [v.value_reference for v in in_vars],
-            [_core_type(v.scalar_type) for v in in_vars],
-            [_is_continuous(v) for v in in_vars],
+            [core_type(v.scalar_type) for v in in_vars],
+            [is_continuous(v) for v in in_vars],
             in_values.ravel().tolist(),
             events.tolist(),
             typed["real"],
             typed["integer"],
-            [v.value_reference for v in reads["boolean"].get("boolean", [])],
+            [
+                v.value_reference
+                for v in reads["boolean"].get("boolean", [])
+                for _ in columns[v.name]
+            ],
         )
         instance.initialize(
             t0,
@@ -392,17 +394,18 @@ def simulate(
             during_initialization=lambda: run.apply_inputs(t0, False),
         )
         run.record_events = bool(record_events)
-        units = {v.name: v.unit for v in recorded}
+        units = {name: v.unit for v in recorded for name in columns[v.name]}
         try:
             _advance(run, instance, t1, progress)
         except KeyboardInterrupt as interrupt:
             run.stop_early()
-            partial = SimulationResult(_result_data(run, recorded, reads), units, False)
+            partial = SimulationResult(_result_data(run, recorded, reads, columns), units, False)
             raise SimulationInterrupted(partial) from interrupt
         sim.terminate()
     finally:
         instance.free()
-    result = SimulationResult(_result_data(run, recorded, reads), units, run.terminated_by_fmu)
+    data = _result_data(run, recorded, reads, columns)
+    result = SimulationResult(data, units, run.terminated_by_fmu)
     report_nan(result, model.path.name, strict)
     return result
 
@@ -427,7 +430,10 @@ def report_nan(result: SimulationResult, source: str, strict: bool) -> None:
 
 
 def _result_data(
-    run: Any, recorded: list[Variable], reads: dict[str, dict[str, list[Variable]]]
+    run: Any,
+    recorded: list[Variable],
+    reads: dict[str, dict[str, list[Variable]]],
+    columns: Mapping[str, list[str]],
 ) -> np.ndarray:
     """The finished run's rows as a structured array: fields ``time`` and the recorded names.
 
@@ -439,21 +445,23 @@ def _result_data(
     """
     table, integers, booleans = run.take_results()
     dtype = np.dtype(
-        [("time", np.float64)] + [(v.name, _column_dtype(v.scalar_type)) for v in recorded]
+        [("time", np.float64)]
+        + [(name, column_dtype(v.scalar_type)) for v in recorded for name in columns[v.name]]
     )
     order = [v for by_type in reads.values() for variables in by_type.values() for v in variables]
     if order == recorded and not reads["integer"] and not reads["boolean"]:
         return table.view(dtype).reshape(len(table))
     data = np.empty(len(table), dtype=dtype)
     data["time"] = table[:, 0]
-    columns = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
+    buffers = {"real": table[:, 1:], "integer": integers, "boolean": booleans}
     for buffer, by_type in reads.items():
         position = 0
         for stype, variables in by_type.items():
             for variable in variables:
-                column = columns[buffer][:, position]
-                data[variable.name] = column.view(np.uint64) if stype == "uint64" else column
-                position += 1
+                for name in columns[variable.name]:
+                    column = buffers[buffer][:, position]
+                    data[name] = column.view(np.uint64) if stype == "uint64" else column
+                    position += 1
     return data
 
 

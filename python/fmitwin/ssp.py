@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tempfile
 import weakref
 import zipfile
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any
 
 from lxml import etree
 
+from fmitwin.archive import ExtractionLimits, extract
+from fmitwin.fmu import load_fmu
 from fmitwin.system import System
 
 NS = {
@@ -44,12 +45,22 @@ def _q(prefix: str, tag: str) -> str:
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def read_ssp(path: str | os.PathLike[str]) -> System:
+def read_ssp(
+    path: str | os.PathLike[str],
+    *,
+    allow_external_sources: bool = False,
+    extraction_limits: ExtractionLimits | None = None,
+) -> System:
     """Builds a :class:`System` from an ``.ssp`` archive or a ``.ssd`` file.
 
     The returned system's ``experiment`` holds the SSD's default experiment (``start_time``,
     ``stop_time``) and fmitwin's ``step`` / ``method`` when present. FMUs of an archive are
-    extracted to a temporary folder that lives as long as the system.
+    extracted (within ``extraction_limits``, see :class:`fmitwin.archive.ExtractionLimits`) to a
+    temporary folder that lives as long as the system. A component whose source lies outside
+    the archive (or, for a ``.ssd`` file, outside its folder), through ``..`` or an absolute
+    path, is refused unless ``allow_external_sources=True``: an SSP file from elsewhere must
+    not load FMUs of its choosing from this machine. Allowed, a relative source is resolved as
+    if the archive were a folder beside it (``../x.fmu`` is ``x.fmu`` beside the ``.ssp``).
     """
     from fmpy.ssp.ssd import read_ssd
 
@@ -71,8 +82,7 @@ def read_ssp(path: str | os.PathLike[str]) -> System:
             if "SystemStructure.ssd" not in zf.namelist():
                 raise ValueError(f"{path}: the archive has no SystemStructure.ssd")
             xml = zf.read("SystemStructure.ssd")
-            extracted = Path(tempfile.mkdtemp(prefix="fmitwin-ssp-"))
-            zf.extractall(extracted)
+        extracted = extract(path, limits=extraction_limits)
         archive = str(path)
         resources = extracted
     try:
@@ -82,7 +92,9 @@ def read_ssp(path: str | os.PathLike[str]) -> System:
             shutil.rmtree(extracted, ignore_errors=True)
         raise ValueError(f"{path}: invalid SystemStructure.ssd ({exc})") from exc
     try:
-        system = _build(ssd, etree.fromstring(xml), resources, path)
+        system = _build(
+            ssd, etree.fromstring(xml), resources, path, allow_external_sources, extraction_limits
+        )
     except BaseException:
         if extracted is not None:
             shutil.rmtree(extracted, ignore_errors=True)
@@ -92,7 +104,14 @@ def read_ssp(path: str | os.PathLike[str]) -> System:
     return system
 
 
-def _build(ssd: Any, root: Any, resources: Path, path: Path) -> System:
+def _build(
+    ssd: Any,
+    root: Any,
+    resources: Path,
+    path: Path,
+    allow_external: bool,
+    limits: ExtractionLimits | None,
+) -> System:
     from fmpy.ssp.ssd import Component
 
     top = ssd.system
@@ -114,6 +133,15 @@ def _build(ssd: Any, root: Any, resources: Path, path: Path) -> System:
                 "only FMUs (application/x-fmu-sharedlibrary) are supported"
             )
         fmu_path = (resources / component.source).resolve()
+        if not fmu_path.is_relative_to(resources.resolve()):
+            if not allow_external:
+                raise ValueError(
+                    f"{path}: component {component.name!r} refers to {component.source}, "
+                    "outside the SSP; read_ssp(..., allow_external_sources=True) loads it if "
+                    "you trust this file"
+                )
+            if path.suffix.lower() != ".ssd":  # as if the archive were a folder beside it
+                fmu_path = (path.parent / path.stem / component.source).resolve()
         if not fmu_path.is_file():
             raise FileNotFoundError(
                 f"{path}: component {component.name!r} refers to {component.source}, "
@@ -128,7 +156,7 @@ def _build(ssd: Any, root: Any, resources: Path, path: Path) -> System:
             step_multiple = annotation.get("stepMultiple")
         system.add(
             component.name,
-            fmu_path,
+            load_fmu(fmu_path, extraction_limits=limits),
             kind=kind,
             step_multiple=int(step_multiple or 1),
             start_values=_parameter_values(component),

@@ -795,6 +795,7 @@ def run_study(
     import pandas as pd
 
     from fmitwin.fmu import FmuModel
+    from fmitwin.ssp import write_ssp
     from fmitwin.system import System
 
     if isinstance(metrics, str):

@@ -1,10 +1,10 @@
 """Co-simulation of coupled FMUs: a :class:`System` of named FMU instances and connections.
 
-Build a system in Python (or import it with :func:`fmitwin.ssp.read_ssp`), then
-:meth:`System.simulate` it, or :meth:`System.start` a :class:`SystemRun` to advance it step by
-step, checkpoint it and branch what-if runs. The time loop runs in the compiled core
-(``fmitwin._core.Execution``) with the GIL released: stepping and value transfer call the FMUs'
-C functions directly.
+Build a system in Python (or import one with :func:`fmitwin.ssp.read_ssp`; write one with
+:func:`fmitwin.ssp.write_ssp`), then :meth:`System.simulate` it, or :meth:`System.start` a
+:class:`SystemRun` to advance it step by step, checkpoint it and branch what-if runs. The time
+loop runs in the compiled core (``fmitwin._core.Execution``) with the GIL released: stepping and
+value transfer call the FMUs' C functions directly.
 
 Coupling semantics (base communication step h, t_k = t0 + k h):
 
@@ -58,13 +58,15 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fmitwin import _core
+from fmitwin.fmi_types import with_article
 from fmitwin.fmu import FmuError, FmuModel, Variable, load_fmu
+from fmitwin.run_checks import check_result_memory, experiment_times
+from fmitwin.signals import read_signals
 from fmitwin.simulation import SimulationInterrupted, SimulationResult, report_nan, run_tolerance
 
 _CORE_TYPES = {
@@ -96,6 +98,7 @@ class Instance:
     step_multiple: int = 1
     start_values: dict[str, Any] = field(default_factory=dict)
     tolerance: float | None = None
+    logging: bool = False  # the FMU logs (see fmitwin.simulate's logging)
 
 
 def _split(name: str, argument: str) -> tuple[str, str]:
@@ -132,6 +135,7 @@ class System:
         step_multiple: int = 1,
         start_values: Mapping[str, Any] | None = None,
         tolerance: float | None = None,
+        logging: bool = False,
     ) -> Instance:
         """Adds an instance of ``fmu`` called ``name`` (several instances of one FMU are fine).
 
@@ -141,6 +145,7 @@ class System:
         :func:`fmitwin.simulation.run_tolerance`: a co-simulation FMU receives it (default: its
         DefaultExperiment tolerance, else undefined); a model-exchange instance uses it as its
         solver's rtol (default: ``solver_rtol`` of :meth:`start`).
+        ``logging``: the instance logs (its messages go to the ``fmitwin.fmu`` Python logger).
         """
         if not name or "." in name:
             raise ValueError(f"name: {name!r} must be non-empty and contain no '.'")
@@ -162,7 +167,9 @@ class System:
         checked = model.check_start_values(dict(start_values or {}))
         if tolerance is not None:
             tolerance = run_tolerance(model, kind, tolerance)
-        instance = Instance(name, model, kind, int(step_multiple), checked, tolerance)
+        instance = Instance(
+            name, model, kind, int(step_multiple), checked, tolerance, bool(logging)
+        )
         self.instances[name] = instance
         return instance
 
@@ -182,9 +189,9 @@ class System:
         out = self.variable(source, argument="source")
         inp = self.variable(target, argument="target")
         if out.causality != "output":
-            raise ValueError(f"source: {source} is a {out.causality}, not an output")
+            raise ValueError(f"source: {source} is {with_article(out.causality)}, not an output")
         if inp.causality != "input":
-            raise ValueError(f"target: {target} is a {inp.causality}, not an input")
+            raise ValueError(f"target: {target} is {with_article(inp.causality)}, not an input")
         if out.kind != inp.kind or out.kind not in _CORE_TYPES:
             raise TypeError(
                 f"connect: {source} is {out.type} but {target} is {inp.type}; connect variables "
@@ -217,7 +224,9 @@ class System:
         for target in targets:
             var = self.variable(target, argument="targets")
             if var.causality != "input":
-                raise ValueError(f"targets: {target} is a {var.causality}, not an input")
+                raise ValueError(
+                    f"targets: {target} is {with_article(var.causality)}, not an input"
+                )
             if any(c.target == target for c in self.connections):
                 raise ValueError(f"targets: {target} is already driven by a connection")
             kinds.add(var.kind)
@@ -354,12 +363,7 @@ class System:
             raise ValueError(f"loop_solver: 'fixed_point' or 'newton', got {loop_solver!r}")
         if method not in METHODS:
             raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
-        step = float(step)
-        t0, t1 = float(start_time), float(stop_time)
-        if not (math.isfinite(step) and step > 0):
-            raise ValueError(f"step: must be positive and finite, got {step}")
-        if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
-            raise ValueError(f"stop_time: must be finite and after start_time ({t0}), got {t1}")
+        t0, t1, step = experiment_times(start_time, stop_time, step)
         if method != "variable":
             _require_grid(t1 - t0, step, "stop_time - start_time")
         if output_interval is None:
@@ -370,10 +374,11 @@ class System:
         if method != "variable":
             _require_grid(output_interval, step, "output_interval")
         count = int(math.floor((t1 - t0) / output_interval * (1 + 1e-12))) + 1
+        recorded = self._recorded(outputs)
+        check_result_memory(count + 1, 1 + len(recorded))
         output_times = t0 + output_interval * np.arange(count)
         if output_times[-1] < t1 - 1e-9 * max(1.0, abs(t1)):
             output_times = np.append(output_times, t1)
-        recorded = self._recorded(outputs)
         per_instance = {name: dict(inst.start_values) for name, inst in self.instances.items()}
         for name, value in (start_values or {}).items():
             instance, variable = _split(name, "start_values")
@@ -423,6 +428,8 @@ class System:
         progress: bool | Callable[[float, float], None] = False,
         real_time_factor: float = 0.0,
         strict: bool = False,
+        isolate: bool = False,
+        timeout: float | None = None,
         **options: Any,
     ) -> SimulationResult:
         """Simulates the system to ``stop_time`` and returns the recorded result.
@@ -433,7 +440,27 @@ class System:
         variable and time). An FMU asking to terminate ends the run there (the result's
         ``terminated_by_fmu``); Ctrl-C raises :class:`fmitwin.SimulationInterrupted` carrying
         the rows recorded so far.
+        ``isolate=True`` runs it in a worker process (:mod:`fmitwin.isolation`): an FMU that
+        crashes, or a run longer than ``timeout`` seconds, gives an FmuError with the log.
         """
+        if isolate:
+            if callable(progress):
+                raise ValueError("progress: a callback cannot run in an isolated worker")
+            from fmitwin.isolation import run_isolated
+
+            return run_isolated(
+                self.simulate,
+                stop_time,
+                step,
+                what=f"system {self.name!r}",
+                timeout=timeout,
+                progress=progress,
+                real_time_factor=real_time_factor,
+                strict=strict,
+                **options,
+            )
+        if timeout is not None:
+            raise ValueError("timeout: applies to isolated runs only (isolate=True)")
         run = self.start(step, stop_time=stop_time, **options)
         try:
             run.real_time_factor = real_time_factor
@@ -490,34 +517,14 @@ class System:
         return signals
 
     def _checked_inputs(self, inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        table = _input_columns(inputs)
+        table = read_signals(inputs)
         unknown = set(table) - set(self.inputs)
         if unknown:
             raise KeyError(
                 f"inputs: no system input {', '.join(sorted(unknown))} "
                 f"(system inputs: {', '.join(self.inputs) or 'none'}; add_input() first)"
             )
-        for name, (times, values) in table.items():
-            if times.size and np.any(np.diff(times) <= 0):
-                raise ValueError(f"inputs: the times of {name!r} must be strictly increasing")
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"inputs: {name!r} has non-finite values")
         return table
-
-    # -- SSP -----------------------------------------------------------------------------------
-
-    def to_ssp(self, path: str | os.PathLike[str], **experiment: Any) -> Path:
-        """Writes the system as an SSP archive (see :func:`fmitwin.ssp.write_ssp`)."""
-        from fmitwin.ssp import write_ssp
-
-        return write_ssp(self, path, **experiment)
-
-    @classmethod
-    def from_ssp(cls, path: str | os.PathLike[str]) -> System:
-        """Reads an SSP archive or SystemStructure.ssd (see :func:`fmitwin.ssp.read_ssp`)."""
-        from fmitwin.ssp import read_ssp
-
-        return read_ssp(path)
 
     def __repr__(self) -> str:
         return (
@@ -533,41 +540,6 @@ def _require_grid(length: float, step: float, argument: str) -> None:
             f"{argument}: {length} is not a whole number of steps of {step}; fixed-step methods "
             "need it on the step grid"
         )
-
-
-def _input_columns(inputs: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """name -> (times, values) from the ``inputs`` argument (constants get one sample at t=0)."""
-    if inputs is None:
-        return {}
-    names = getattr(getattr(inputs, "dtype", None), "names", None)
-    if names is not None or hasattr(inputs, "columns"):
-        if hasattr(inputs, "columns"):
-            frame = inputs if "time" in inputs.columns else inputs.reset_index()
-            if "time" not in frame.columns:
-                raise ValueError("inputs: the DataFrame needs a 'time' column or index")
-            columns = {c: np.asarray(frame[c], dtype=float) for c in frame.columns}
-        else:
-            if "time" not in names:
-                raise ValueError("inputs: the structured array needs a 'time' field")
-            columns = {n: np.asarray(inputs[n], dtype=float) for n in names}
-        times = columns.pop("time")
-        return {name: (times, values) for name, values in columns.items()}
-    if not isinstance(inputs, Mapping):
-        raise TypeError(
-            "inputs: give a mapping name -> constant or (times, values), or a DataFrame / "
-            "structured array with a 'time' column"
-        )
-    out = {}
-    for name, value in inputs.items():
-        if np.ndim(value) == 0:
-            out[name] = (np.zeros(1), np.array([float(value)]))
-        else:
-            times, values = value
-            times, values = np.asarray(times, float), np.asarray(values, float)
-            if times.shape != values.shape or times.ndim != 1 or times.size == 0:
-                raise ValueError(f"inputs: {name!r} needs equal-length 1-D times and values")
-            out[name] = (times, values)
-    return out
 
 
 class Checkpoint:
@@ -622,7 +594,12 @@ class SystemRun:
         self._closed = False
         try:
             for name, inst in system.instances.items():
-                fmu_instance = inst.model.instantiate(inst.kind, instance_name=name)
+                fmu_instance = inst.model.instantiate(
+                    inst.kind,
+                    instance_name=name,
+                    logging=inst.logging,
+                    start_values=start_values[name],
+                )
                 self._fmu_instances[name] = fmu_instance
                 if inst.kind == "me":
                     method, rtol, atol, step = solver

@@ -45,3 +45,12 @@ def build_fmu(name: str, fmi_version: int, directory: Path) -> Path:
         archive.write(SOURCES / f"{name}.xml", "modelDescription.xml")
         archive.write(library, f"binaries/{platform}/{library.name}")
     return fmu
+
+
+def description_only_fmu(name: str, directory: Path) -> Path:
+    """directory/<name>.fmu holding tests/fmus/<name>.xml and nothing else (for describing an
+    FMU, e.g. one whose interface fmitwin does not run)."""
+    fmu = directory / f"{name}.fmu"
+    with zipfile.ZipFile(fmu, "w") as archive:
+        archive.write(SOURCES / f"{name}.xml", "modelDescription.xml")
+    return fmu

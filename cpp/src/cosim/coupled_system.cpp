@@ -236,8 +236,9 @@ void CoupledSystem::set_input_signal(const VariableId& variable, std::vector<dou
     throw std::invalid_argument("set_input_signal: times and values must be non-empty and of equal length");
   }
   for (std::size_t i = 1; i < times.size(); ++i) {
-    if (!(times[i] > times[i - 1])) {
-      throw std::invalid_argument("set_input_signal: times must be strictly increasing");
+    // A repeated time is a step change: Signal::at gives the later value from that time on.
+    if (!(times[i] >= times[i - 1])) {
+      throw std::invalid_argument("set_input_signal: times must be non-decreasing");
     }
   }
   for (const auto& c : connections_) {

@@ -1,5 +1,8 @@
 // FmuAccess over the FMI 2.0 C API (co-simulation and model exchange).
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "fmi2FunctionTypes.h"
@@ -221,7 +224,37 @@ class Fmi2Access final : public FmuAccess {
   fmi2GetNominalsOfContinuousStatesTYPE* get_nominals_ = nullptr;
 };
 
+// fmi2CallbackLogger: formats `message` with its arguments, as FMI 2.0 defines it (a printf
+// format), and hands the text to the sink passed as component environment.
+extern "C" void format_fmi2_log(fmi2ComponentEnvironment environment, fmi2String instance_name,
+                                fmi2Status status, fmi2String category, fmi2String message, ...) {
+  if (environment == nullptr) return;
+  std::string text;
+  if (message != nullptr) {
+    std::va_list args;
+    va_start(args, message);
+    std::va_list measure;
+    va_copy(measure, args);
+    const int length = std::vsnprintf(nullptr, 0, message, measure);
+    va_end(measure);
+    if (length > 0) {
+      text.resize(static_cast<std::size_t>(length) + 1);
+      std::vsnprintf(text.data(), text.size(), message, args);
+      text.resize(static_cast<std::size_t>(length));
+    } else if (length < 0) {
+      text = message;  // not a valid format: show it as it is
+    }
+    va_end(args);
+  }
+  reinterpret_cast<Fmi2LogSink>(environment)(instance_name, static_cast<int>(status), category,
+                                             text.c_str());
+}
+
 }  // namespace
+
+std::uintptr_t fmi2_formatting_logger() {
+  return reinterpret_cast<std::uintptr_t>(&format_fmi2_log);
+}
 
 std::shared_ptr<FmuAccess> make_fmi2_access(InterfaceType type, std::uintptr_t lib,
                                             std::uintptr_t instance, std::size_t nx,

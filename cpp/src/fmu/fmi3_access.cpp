@@ -1,10 +1,12 @@
-// FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalar variables).
+// FmuAccess over the FMI 3.0 C API (co-simulation and model exchange; scalars and arrays).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "fmi3FunctionTypes.h"
@@ -84,27 +86,45 @@ class Fmi3Access final : public FmuAccess {
   void terminate() override { check(terminate_(inst()), "fmi3Terminate"); }
 
   void set_real(const ValueReference* vr, std::size_t n, const double* v) override {
-    check(set_real_(inst(), vr, n, v, n), "fmi3SetFloat64");
+    if (types_.empty()) return set_float64(vr, n, v);
+    by_type(vr, n, ScalarType::float64, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, const double* x) {
+              set_float(t, r, k, x);
+            });
   }
   void get_real(const ValueReference* vr, std::size_t n, double* v) override {
-    check(get_real_(inst(), vr, n, v, n), "fmi3GetFloat64");
+    if (types_.empty()) return get_float64(vr, n, v);
+    by_type(vr, n, ScalarType::float64, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, double* x) {
+              get_float(t, r, k, x);
+            });
   }
   void set_integer(const ValueReference* vr, std::size_t n, const std::int64_t* v) override {
-    set_as(set_integer_, "fmi3SetInt32", vr, n, v);
+    if (types_.empty()) return set_as(set_integer_, "fmi3SetInt32", vr, n, v);
+    by_type(vr, n, ScalarType::int32, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, const std::int64_t* x) {
+              set_int(t, r, k, x);
+            });
   }
   void get_integer(const ValueReference* vr, std::size_t n, std::int64_t* v) override {
-    get_as(get_integer_, "fmi3GetInt32", vr, n, v);
+    if (types_.empty()) return get_as(get_integer_, "fmi3GetInt32", vr, n, v);
+    by_type(vr, n, ScalarType::int32, v,
+            [&](ScalarType t, const ValueReference* r, std::size_t k, std::int64_t* x) {
+              get_int(t, r, k, x);
+            });
   }
   void set_boolean(const ValueReference* vr, std::size_t n, const bool* v) override {
-    check(set_boolean_(inst(), vr, n, v, n), "fmi3SetBoolean");
+    const Refs r = refs(vr, n);
+    check(set_boolean_(inst(), r.vr, r.count, v, n), "fmi3SetBoolean");
   }
   void get_boolean(const ValueReference* vr, std::size_t n, bool* v) override {
-    check(get_boolean_(inst(), vr, n, v, n), "fmi3GetBoolean");
+    const Refs r = refs(vr, n);
+    check(get_boolean_(inst(), r.vr, r.count, v, n), "fmi3GetBoolean");
   }
 
   void get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) override {
     switch (type) {
-      case ScalarType::float64: return get_real(vr, n, v);
+      case ScalarType::float64: return get_float64(vr, n, v);
       case ScalarType::float32: return get_as(get_float32_, "fmi3GetFloat32", vr, n, v);
       default: not_of_kind(type, "a floating-point");
     }
@@ -112,7 +132,7 @@ class Fmi3Access final : public FmuAccess {
   void set_float(ScalarType type, const ValueReference* vr, std::size_t n,
                  const double* v) override {
     switch (type) {
-      case ScalarType::float64: return set_real(vr, n, v);
+      case ScalarType::float64: return set_float64(vr, n, v);
       case ScalarType::float32:
         check_float_range(type, vr, n, v);
         return set_as(set_float32_, "fmi3SetFloat32", vr, n, v);
@@ -263,7 +283,8 @@ class Fmi3Access final : public FmuAccess {
     if (get == nullptr) missing(function);
     std::vector<Native>& native = buffer<Native>();
     native.resize(n);
-    check(get(inst(), vr, n, native.data(), n), function);
+    const Refs r = refs(vr, n);
+    check(get(inst(), r.vr, r.count, native.data(), n), function);
     for (std::size_t i = 0; i < n; ++i) v[i] = convert<Carrier>(native[i]);
   }
   // The carrier values converted into a native buffer, then fmi3Set<Type>.
@@ -275,13 +296,71 @@ class Fmi3Access final : public FmuAccess {
     std::vector<Native>& native = buffer<Native>();
     native.resize(n);
     for (std::size_t i = 0; i < n; ++i) native[i] = convert<Native>(v[i]);
-    check(set(inst(), vr, n, native.data(), n), function);
+    const Refs r = refs(vr, n);
+    check(set(inst(), r.vr, r.count, native.data(), n), function);
   }
+  void set_float64(const ValueReference* vr, std::size_t n, const double* v) {
+    const Refs r = refs(vr, n);
+    check(set_real_(inst(), r.vr, r.count, v, n), "fmi3SetFloat64");
+  }
+  void get_float64(const ValueReference* vr, std::size_t n, double* v) {
+    const Refs r = refs(vr, n);
+    check(get_real_(inst(), r.vr, r.count, v, n), "fmi3GetFloat64");
+  }
+  void set_variable_types(std::unordered_map<ValueReference, ScalarType> types) override {
+    types_ = std::move(types);
+  }
+  // Calls `call(type, refs, count, values)` once per run of consecutive references of one FMI
+  // type (`fallback` for those not in types_); an array's entries share a type, so stay whole.
+  template <class Carrier, class Call>
+  void by_type(const ValueReference* vr, std::size_t n, ScalarType fallback, Carrier* v,
+               Call call) {
+    auto type_of = [&](ValueReference r) {
+      const auto found = types_.find(r);
+      return found == types_.end() ? fallback : found->second;
+    };
+    for (std::size_t i = 0; i < n;) {
+      const ScalarType t = type_of(vr[i]);
+      std::size_t k = 1;
+      while (i + k < n && type_of(vr[i + k]) == t) ++k;
+      call(t, vr + i, k, v + i);
+      i += k;
+    }
+  }
+
+  void set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes) override {
+    array_sizes_ = std::move(sizes);
+  }
+  // The value references an FMI call takes for `n` per-value entries (see set_array_sizes): the
+  // entries themselves without arrays, else each array's run of entries collapsed into one.
+  struct Refs {
+    const ValueReference* vr;
+    std::size_t count;
+  };
+  Refs refs(const ValueReference* vr, std::size_t n) {
+    if (array_sizes_.empty()) return {vr, n};
+    collapsed_.clear();
+    for (std::size_t i = 0; i < n;) {
+      const auto found = array_sizes_.find(vr[i]);
+      const std::size_t k = found == array_sizes_.end() ? 1 : std::max<std::size_t>(found->second, 1);
+      if (i + k > n || std::any_of(vr + i, vr + i + k, [&](ValueReference r) { return r != vr[i]; })) {
+        throw FmuError("value reference " + std::to_string(vr[i]) + " is an array of " +
+                       std::to_string(k) + " values, read and written whole (one entry per value)");
+      }
+      collapsed_.push_back(vr[i]);
+      i += k;
+    }
+    return {collapsed_.data(), collapsed_.size()};
+  }
+
   [[noreturn]] static void missing(const char* function) {
     throw FmuError(std::string("the FMU's shared library does not export ") + function +
                    ", which its variables of that type need");
   }
 
+  std::unordered_map<ValueReference, ScalarType> types_;
+  std::unordered_map<ValueReference, std::size_t> array_sizes_;
+  std::vector<ValueReference> collapsed_;
   InterfaceType type_;
   fmi3Instance c_;
   std::size_t nx_, nz_;

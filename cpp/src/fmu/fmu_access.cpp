@@ -67,6 +67,14 @@ void check_float_range(ScalarType type, const ValueReference* vr, std::size_t n,
 }
 
 // The FMI 2.0 defaults: Float64 is Real, Int32 is Integer; FMI 3.0 overrides all four.
+void FmuAccess::set_variable_types(std::unordered_map<ValueReference, ScalarType> types) {
+  if (!types.empty()) throw FmuError("variable types other than Float64, Int32 and Boolean exist in FMI 3.0 only");
+}
+
+void FmuAccess::set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes) {
+  if (!sizes.empty()) throw FmuError("array variables exist in FMI 3.0 only");
+}
+
 void FmuAccess::get_float(ScalarType type, const ValueReference* vr, std::size_t n, double* v) {
   if (type != ScalarType::float64) unsupported(type);
   get_real(vr, n, v);

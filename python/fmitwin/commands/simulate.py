@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 HELP = "Simulate an FMU in the compiled core and write the results as CSV."
 
@@ -70,37 +71,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail when a recorded output is NaN (default: warn and write it)",
     )
-
-
-def _start_values(pairs: list[str], model) -> dict:
-    from fmitwin.fmu import value_kind
-
-    values = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set: expected NAME=VALUE, got {pair!r}")
-        kind = value_kind(model.variable(name, argument="--set").type)
-        try:
-            if kind == "boolean":
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(text)
-                values[name] = text.lower() in ("true", "1")
-            elif kind == "integer":
-                values[name] = int(text)
-            elif kind == "real":
-                values[name] = float(text)
-            else:
-                values[name] = text
-        except ValueError:
-            raise SystemExit(f"--set {name}: {text!r} is not a valid {kind} value") from None
-    return values
+    parser.add_argument(
+        "--log", action="store_true", help="turn the FMUs' logging on and print it to stderr"
+    )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the FMUs in a worker process: a crash becomes an error message",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="with --isolate: stop after S s"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
+    from fmitwin.run_checks import check_output_file
 
+    if args.log:
+        _print_fmu_log()
     try:
+        if args.out:
+            check_output_file(args.out, inputs=(Path(args.fmu),), argument="-o")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
             if args.fmu.lower().endswith((".ssp", ".ssd")):
@@ -109,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 result = _simulate_fmu(args)
         for warning in caught:
             print(f"fmitwin simulate: warning: {warning.message}", file=sys.stderr)
-    except (FmuError, KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (FmuError, KeyError, ValueError, TypeError, OSError, RuntimeError, MemoryError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fmitwin simulate: {message}", file=sys.stderr)
         return 1
@@ -127,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_fmu_log() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fmu log: %(message)s"))
+    logger = logging.getLogger("fmitwin.fmu")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _show_progress(args: argparse.Namespace, t0: float, t1: float, step: float) -> bool:
     return not args.no_progress and sys.stderr.isatty() and (t1 - t0) / step > _PROGRESS_STEPS
 
@@ -134,46 +136,54 @@ def _show_progress(args: argparse.Namespace, t0: float, t1: float, step: float) 
 def _simulate_fmu(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.fmi_types import parse_assignments
     from fmitwin.fmu import load_fmu
+    from fmitwin.run_checks import experiment_times
     from fmitwin.simulation import simulate
 
     model = load_fmu(args.fmu)
-    inputs = pd.read_csv(args.input) if args.input else None
-    start, stop = args.start, args.stop
-    exp = model.default_experiment
-    t0 = start if start is not None else (exp.start_time or 0.0)
-    t1 = stop if stop is not None else (exp.stop_time or t0 + 1.0)
-    step = args.step or exp.step_size or (t1 - t0) / 500
-    show = _show_progress(args, t0, t1, step)
+    t0, t1, step = experiment_times(args.start, args.stop, args.step, **model.experiment_defaults())
     return simulate(
         model,
         t1,
         step,
         start_time=t0,
-        inputs=inputs,
+        inputs=pd.read_csv(args.input) if args.input else None,
         outputs=args.output,
-        start_values=_start_values(args.set, model),
+        start_values=parse_assignments(args.set, lambda n: model.variable(n, argument="--set")),
         kind=args.kind,
         solver=args.solver,
         tolerance=args.tolerance,
         strict=args.strict,
-        progress=show,
+        progress=_show_progress(args, t0, t1, step),
+        logging=args.log,
+        isolate=args.isolate,
+        timeout=args.timeout,
     )
 
 
 def _simulate_system(args: argparse.Namespace):
     import pandas as pd
 
+    from fmitwin.fmi_types import parse_assignments
+    from fmitwin.run_checks import experiment_times
     from fmitwin.simulation import run_tolerance
     from fmitwin.ssp import read_ssp
 
     if args.kind is not None:
         raise ValueError("--kind: an SSP file names each component's kind; leave --kind out")
     system = read_ssp(args.fmu)
+    for instance in system.instances.values():
+        instance.logging = args.log
     exp = system.experiment
-    t0 = args.start if args.start is not None else exp.get("start_time", 0.0)
-    t1 = args.stop if args.stop is not None else exp.get("stop_time", t0 + 1.0)
-    step = args.step or exp.get("step") or (t1 - t0) / 500
+    t0, t1, step = experiment_times(
+        args.start,
+        args.stop,
+        args.step,
+        default_start=exp.get("start_time"),
+        default_stop=exp.get("stop_time"),
+        default_step=exp.get("step"),
+    )
     if args.tolerance is not None:
         for instance in system.instances.values():
             if instance.tolerance is None:
@@ -185,9 +195,11 @@ def _simulate_system(args: argparse.Namespace):
         method=exp.get("method", "jacobi"),
         inputs=pd.read_csv(args.input) if args.input else None,
         outputs=args.output,
-        start_values=_start_values(args.set, system),
+        start_values=parse_assignments(args.set, lambda n: system.variable(n, argument="--set")),
         solver=args.solver,
         solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
         strict=args.strict,
         progress=_show_progress(args, t0, t1, step),
+        isolate=args.isolate,
+        timeout=args.timeout,
     )

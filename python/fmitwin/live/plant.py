@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import fmpy
 import numpy as np
@@ -45,6 +46,8 @@ from asyncua import Server, ua
 from fmpy.fmi2 import FMU2Slave
 from fmpy.fmi3 import FMU3Slave
 
+from fmitwin.archive import extract
+from fmitwin.fmi_types import scalar_type, value_kind
 from fmitwin.live.access import AccessPolicy
 from fmitwin.live.mqtt import MqttLink, decode_payload, encode_payload
 from fmitwin.live.opcua import data_value
@@ -82,7 +85,7 @@ class FmuStepper:
         self.md = fmpy.read_model_description(str(self.path))
         if self.md.coSimulation is None:
             raise ValueError(f"{self.path}: the plant needs a co-simulation FMU; this one has none")
-        self._unzip = fmpy.extract(str(self.path))
+        self._unzip = str(extract(self.path))  # bounded: see fmitwin.archive
         self.vars = {v.name: v for v in self.md.modelVariables}
         self.fmi3 = self.md.fmiVersion.startswith("3")
         cls = FMU3Slave if self.fmi3 else FMU2Slave
@@ -108,13 +111,37 @@ class FmuStepper:
             raise KeyError(f"{self.path.name} has no variable {name!r}; it has {sorted(self.vars)}")
         return self.vars[name].valueReference
 
+    def _accessor(self, verb: str, name: str) -> tuple[Any, int]:
+        """FMPy's get/set method for the variable's FMI type (fmitwin.fmi_types), and its vr."""
+        vr = self._vr(name)
+        variable = self.vars[name]
+        if scalar_type(variable.type, 3 if self.fmi3 else 2) is None:
+            raise TypeError(
+                f"{self.path.name}: {name} is {variable.type}; the plant serves numbers"
+            )
+        fmi_name = (
+            ("Int64" if self.fmi3 else "Integer")
+            if variable.type == "Enumeration"
+            else variable.type
+        )
+        return getattr(self.fmu, verb + fmi_name), vr
+
     def set(self, name: str, value: float) -> None:
-        vr = [self._vr(name)]
-        (self.fmu.setFloat64 if self.fmi3 else self.fmu.setReal)(vr, [float(value)])
+        setter, vr = self._accessor("set", name)
+        kind = value_kind(self.vars[name].type)
+        setter(
+            [vr],
+            [
+                bool(value)
+                if kind == "boolean"
+                else int(value)
+                if kind == "integer"
+                else float(value)
+            ],
+        )
 
     def get(self, names: Sequence[str]) -> list[float]:
-        vrs = [self._vr(n) for n in names]
-        return list((self.fmu.getFloat64 if self.fmi3 else self.fmu.getReal)(vrs))
+        return [float(getter([vr])[0]) for getter, vr in (self._accessor("get", n) for n in names)]
 
     def step(self, h: float) -> None:
         self.fmu.doStep(self.time, h)

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "fmitwin/simulator.hpp"
 
@@ -109,6 +110,21 @@ class FmuAccess {
   virtual void set_int(ScalarType type, const ValueReference* vr, std::size_t n,
                        const std::int64_t* v);
 
+  // FMI 3.0: the FMI type of each variable that is neither Float64, Int32 nor Boolean. The
+  // category calls above then reach each variable through its own type: set_real/get_real take
+  // Float64 and Float32 variables, set_integer/get_integer every integer type (ranges checked
+  // on set as set_int does), each run of same-typed references in one FMI call. Without it
+  // they are Float64 / Int32 / Boolean only. FMI 2.0 has no other types (non-empty: FmuError).
+  virtual void set_variable_types(std::unordered_map<ValueReference, ScalarType> types);
+
+  // FMI 3.0 arrays: `sizes` maps each array variable's value reference to its number of values
+  // (after structural parameters are set). Callers then lay out one entry per value: an array's
+  // value reference appears once per element, consecutively, in the value-reference lists of
+  // the calls above, and its values fill that many consecutive slots (row-major); the FMI call
+  // names it once. A reference that does not appear the whole number of times throws FmuError.
+  // Call before any access that involves an array; FMI 2.0 has no arrays (non-empty: FmuError).
+  virtual void set_array_sizes(std::unordered_map<ValueReference, std::size_t> sizes);
+
   // FMU state (capability canGetAndSetFMUstate). The handle is opaque and freed by free_state.
   virtual bool can_save_state() const = 0;
   virtual void* get_state(void* reuse) = 0;
@@ -141,6 +157,17 @@ class FmuAccess {
  private:
   bool released_ = false;
 };
+
+// The FMI 2.0 logger callback is variadic (printf-style `message, ...`), which a ctypes callback
+// cannot receive. `fmi2_formatting_logger()` is the address of a C function of the fmi2CallbackLogger
+// signature that formats the message with vsnprintf and passes the text on to a non-variadic
+// sink: give its address as `logger` and the sink's address as `componentEnvironment` in the
+// fmi2CallbackFunctions. The sink has the type
+//   void sink(fmi2String instance_name, fmi2Status status, fmi2String category, fmi2String text)
+// and must outlive the instance (FMPy keeps the callbacks; the Python side keeps the sink).
+using Fmi2LogSink = void (*)(const char* instance_name, int status, const char* category,
+                             const char* text);
+std::uintptr_t fmi2_formatting_logger();
 
 // Looks up the FMI functions in the library FMPy already loaded.
 //   library_handle: the dlopen / LoadLibrary handle (FMPy: `fmu.dll._handle`)
