@@ -15,7 +15,7 @@ from fmitwin.live.readings import Flag
 from fmitwin.live.status import render
 from fmitwin.live.twin import Twin
 from rich.console import Console
-from support.live_servers import free_port, heated_tank_twin, wait_for_port
+from support.live_servers import free_port, heated_tank_twin, replay_twin, wait_for_port
 
 
 def _rows(path) -> int:
@@ -135,26 +135,7 @@ async def test_csv_replay_goes_through_the_gateway(tmp_path):
         rows.append(f"{t0 + 0.05 * i:.3f},T,{truth + 0.2 * np.sin(i):.4f},good")
     rows += [f"{t0 + 5.0},T,9999,good", f"{t0 + 5.05},T,hot,good", f"{t0 + 5.1},T,300,bad"]
     csv.write_text("\n".join(rows) + "\n")
-    text = """
-[twin]
-name = "csv"
-[model]
-process = "random_walk"
-states = ["temp"]
-[filter]
-x0 = { temp = 290.0 }
-P0 = { temp = 100.0 }
-Q = { temp = 0.001 }
-[csv]
-path = "readings.csv"
-speed = 0
-[sensors.T]
-variable = "temp"
-source = "csv"
-range = [250, 400]
-rate = 20
-noise = 0.2
-"""
+    text = replay_twin("readings.csv")
     twin = Twin(parse_config(text, tmp_path / "twin.toml"), history=None)
     await twin.run()
     counts = twin.gateway.counts()["T"]

@@ -11,36 +11,20 @@ from fmitwin.live.history import recorded_estimates, recorded_events
 from fmitwin.live.publish import status_payload
 from fmitwin.live.status import render
 from rich.console import Console
+from support.live_servers import replay_twin
 
-TWIN = """
-[twin]
-name = "tank"
-
-[model]
-process = "random_walk"
-states = ["T"]
-
-[filter]
-x0 = { T = 300.0 }
-P0 = { T = 1.0 }
-Q = { T = 0.01 }
-
-[csv]
-path = "readings.csv"
-speed = 1
-
-[sensors.T]
-variable = "T"
-source = "csv"
-unit = "K"
-range = [250, 450]
-rate = 20
-noise = 0.2
-stale_after = 5
-
-[history]
-path = "history.sqlite"
-"""
+TWIN = replay_twin(
+    "readings.csv",
+    name="tank",
+    state="T",
+    x0=300.0,
+    P0=1.0,
+    Q=0.01,
+    speed=1.0,
+    value_range=(250.0, 450.0),
+    sensor_options='unit = "K"\nstale_after = 5',
+    extra='[history]\npath = "history.sqlite"',
+)
 
 
 def readings() -> str:

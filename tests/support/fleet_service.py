@@ -12,34 +12,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from support.live_servers import free_port, wait_for_port
+from support.live_servers import free_port, replay_twin, wait_for_port
 
 TOKEN = "s3cret-token-for-writes"
 
-REPLAY_TWIN = """\
-[twin]
-name = "template"
-
-[model]
-process = "random_walk"
-states = ["temp"]
-
-[filter]
-x0 = { temp = 290.0 }
-P0 = { temp = 100.0 }
-Q = { temp = 1.0 }
-
-[csv]
-path = "{id}.csv"
-speed = 1.0
-
-[sensors.T]
-variable = "temp"
-source = "csv"
-range = [250, 400]
-rate = 10
-noise = 0.2
-"""
+REPLAY_TWIN = replay_twin("{id}.csv", name="template", Q=1.0, speed=1.0, rate=10.0)
 
 FLEET = """\
 [fleet]

@@ -316,3 +316,48 @@ stale_after = {stale_after}
     if history:
         text += f'\n[history]\npath = "{history}"\nflush_interval = 0.1\n'
     return text + extra
+
+
+def replay_twin(
+    csv: str,
+    *,
+    name: str = "csv",
+    state: str = "temp",
+    x0: float = 290.0,
+    P0: float = 100.0,
+    Q: float = 0.001,
+    speed: float = 0.0,
+    rate: float = 20.0,
+    value_range: tuple[float, float] = (250.0, 400.0),
+    sensor_options: str = "",
+    extra: str = "",
+) -> str:
+    """A twin file of a random-walk ``state`` measured by sensor ``T`` replayed from ``csv``
+    (``speed`` 0: as fast as possible); ``sensor_options`` are more ``[sensors.T]`` keys,
+    ``extra`` more tables."""
+    return f"""
+[twin]
+name = "{name}"
+
+[model]
+process = "random_walk"
+states = ["{state}"]
+
+[filter]
+x0 = {{ {state} = {x0} }}
+P0 = {{ {state} = {P0} }}
+Q = {{ {state} = {Q} }}
+
+[csv]
+path = "{csv}"
+speed = {speed}
+
+[sensors.T]
+variable = "{state}"
+source = "csv"
+range = [{value_range[0]}, {value_range[1]}]
+rate = {rate}
+noise = 0.2
+{sensor_options}
+{extra}
+"""

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fmitwin.commands import import_extra
+
 HELP = (
     "Export a twin as an Asset Administration Shell (AAS v3): an AASX package with the FMU "
     "inside (Nameplate, SimulationModels, OperationalData, Maintenance submodels), or JSON."
@@ -23,14 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from fmitwin.fleet.aas import build_aas
-    except ImportError as exc:
-        print(
-            f"fmitwin aas: {exc.name} is not installed; pip install 'fmitwin[fleet]'",
-            file=sys.stderr,
-        )
+    aas_module = import_extra("fmitwin.fleet.aas", "aas", "fleet")
+    if aas_module is None:
         return 1
+    build_aas = aas_module.build_aas
     from fmitwin.fleet import load_fleet
     from fmitwin.live.config import ConfigError, load_config
     from fmitwin.live.twin import resolve_fmu

@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fmitwin.commands import import_extra
+
 HELP = (
     "Serve a fleet: register the fleet file's twins, run them, and serve the REST API "
     "(/api/v1, OpenAPI at /docs) and Prometheus /metrics on 127.0.0.1."
@@ -49,14 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from fmitwin.fleet.service import check_bind_address
-    except ImportError as exc:
-        print(
-            f"fmitwin serve: {exc.name} is not installed; pip install 'fmitwin[fleet]'",
-            file=sys.stderr,
-        )
+    service = import_extra("fmitwin.fleet.service", "serve", "fleet")
+    if service is None:
         return 1
+    check_bind_address = service.check_bind_address
     from fmitwin.fleet import RegistryError, SqliteRegistry, load_fleet, register_fleet
     from fmitwin.live.config import ConfigError
 
