@@ -36,4 +36,4 @@ def test_rul_validate_alone_overwrites_nothing(tmp_path, monkeypatch, capsys):
     (tmp_path / "rul.csv").write_text("my own results\n")
     assert main(["rul", "--train", "train.txt", "--test", "test.txt", "--validate"]) == 0
     assert (tmp_path / "rul.csv").read_text() == "my own results\n"
-    assert "RMSE" in capsys.readouterr().out
+    assert "rmse_capped" in capsys.readouterr().out
