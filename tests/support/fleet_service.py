@@ -37,6 +37,7 @@ template = "tank"
 id = "TK-{n}"
 count = 3
 site = "north"
+set = { "history.path" = "{id}.history.sqlite" }
 
 [[assets]]
 template = "tank"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 
 HELP = (
     "Fleets of twins: `check` a fleet file, `register` its twins in the registry, `list` the "
-    "registry's twins most urgent first (filters: site, type, tag, lifecycle, RUL)."
+    "registry's twins most urgent first (filters: site, type, tag, lifecycle, RUL), write a "
+    "`grafana` dashboard over the service's Prometheus metrics."
 )
 
 
@@ -21,6 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     register.add_argument("fleet", help="fleet TOML file")
     register.add_argument("--registry", help="registry file (default: the fleet file's)")
+    grafana = actions.add_parser(
+        "grafana", help="write a Grafana dashboard (JSON to import) over `fmitwin serve` /metrics"
+    )
+    grafana.add_argument("fleet", help="fleet TOML file")
+    grafana.add_argument("-o", "--output", required=True, help="dashboard JSON file to write")
     listing = actions.add_parser("list", help="the registry's twins, most urgent first")
     source = listing.add_mutually_exclusive_group(required=True)
     source.add_argument("--fleet", help="fleet TOML file whose registry to read")
@@ -65,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
                     f"{', '.join(report.undeclared)}"
                 )
             return 0
+        if args.action == "grafana":
+            from fmitwin.fleet.grafana import dashboard_json
+
+            fleet = load_fleet(args.fleet)
+            Path(args.output).write_text(dashboard_json(fleet.name), encoding="utf-8")
+            print(f"{args.output}: Grafana dashboard of {fleet.name} (import it, pick Prometheus)")
+            return 0
         path = args.registry or load_fleet(args.fleet).registry
         with SqliteRegistry(path) as registry:
             criteria = {
@@ -79,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             records = [r for r in registry.ranked(args.horizon) if r.id in chosen]
         _print_records(records, args.horizon)
         return 0
-    except (ConfigError, RegistryError) as exc:
+    except (ConfigError, RegistryError, OSError) as exc:
         print(f"fmitwin fleet: {exc}", file=sys.stderr)
         return 1
 

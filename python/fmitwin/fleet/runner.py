@@ -154,6 +154,14 @@ class FleetRunner:
 
     # --- control ------------------------------------------------------------------------
 
+    def add(self, twin_id: str, twin: Any, prognosis: Prognosis | None = None) -> None:
+        """Run ``twin`` (a validated twin definition) as ``twin_id`` too, e.g. one registered
+        through the API; start it with :meth:`start`."""
+        if twin_id in self.configs:
+            raise KeyError(f"{twin_id!r} already has a twin definition in this service")
+        self.configs[twin_id] = twin
+        self._prognoses[twin_id] = prognosis
+
     async def run(self, stop: asyncio.Event, *, start: str = "active") -> None:
         """Run until ``stop`` is set. ``start``: "active" starts the twins whose lifecycle
         says they should run (commissioning, running, degraded), "all" every twin not retired,

@@ -21,19 +21,46 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
 
 from fmitwin.fleet.registry import (
     Lifecycle,
     Registry,
     RegistryError,
+    TwinEntry,
     TwinRecord,
     rank_by_urgency,
 )
 from fmitwin.fleet.runner import FleetRunner, TwinSnapshot
 
-__all__ = ["check_bind_address", "create_app", "snapshot_json", "twin_summary"]
+__all__ = [
+    "NewTwin",
+    "check_bind_address",
+    "create_app",
+    "maintenance_advice",
+    "snapshot_json",
+    "twin_summary",
+]
 
 log = logging.getLogger("fmitwin.fleet")
+
+# P(failure within the horizon) from which maintenance is advised, most urgent first.
+_ADVICE = (
+    (0.5, "act now: failure within the horizon is more likely than not"),
+    (0.1, "schedule maintenance within the horizon"),
+)
+
+
+class NewTwin(BaseModel):
+    """``POST /api/v1/twins``: a twin to register from a twin file on the service's machine."""
+
+    id: str = Field(min_length=1, description="the twin's id, unique in the registry")
+    twin: str = Field(min_length=1, description="path of the twin TOML file (on the server)")
+    asset_type: str = Field(min_length=1)
+    site: str = Field(min_length=1)
+    asset_id: str | None = Field(None, description="the asset's id (default: the twin's id)")
+    tags: list[str] = []
+    start: bool = Field(False, description="start the twin once registered")
 
 
 def check_bind_address(host: str, *, allow_remote: bool) -> None:
@@ -196,6 +223,118 @@ def create_app(
     async def retire(twin_id: str) -> dict[str, Any]:
         return move(twin_id, Lifecycle.RETIRED, "retired through the API")
 
+    @app.post("/api/v1/twins", status_code=201, dependencies=[Depends(authorised)])
+    async def register(new: NewTwin) -> dict[str, Any]:
+        """Register a twin from a twin file, validated as ``fmitwin run`` validates it; it
+        starts ``registered`` (or is started at once with ``start: true``)."""
+        from fmitwin.live.config import ConfigError, load_config
+
+        path = Path(new.twin).expanduser().resolve()
+        try:
+            twin = load_config(path)
+        except ConfigError as exc:
+            raise HTTPException(422, f"{exc}; fix the twin file and post again") from None
+        entry = TwinEntry(
+            id=new.id,
+            asset_id=new.asset_id or new.id,
+            asset_type=new.asset_type,
+            site=new.site,
+            definition=str(path),
+            tags=tuple(new.tags),
+        )
+        try:
+            registry.get(new.id)
+        except RegistryError:
+            pass
+        else:
+            raise HTTPException(409, f"twin id {new.id!r} is already registered; choose another id")
+        try:
+            registry.register(entry, reason="registered through the API")
+        except RegistryError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if runner is not None:
+            runner.add(new.id, twin)
+            if new.start:
+                runner.start(new.id, reason="started through the API")
+        return twin_summary(registry.get(new.id), horizon)
+
+    @app.get("/api/v1/twins/{twin_id}/history")
+    async def history(
+        twin_id: str,
+        start: float | None = None,
+        end: float | None = None,
+        variables: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """The twin's recorded estimates with sigma, ``start <= t <= end`` (the twin's time),
+        oldest first, ``limit`` from ``offset``; ``next_offset`` is null on the last page."""
+        from fmitwin.live.history import HistoryError, recorded_estimates
+
+        record(twin_id)
+        if runner is None or twin_id not in runner.configs:
+            raise HTTPException(409, f"this service has no twin definition for {twin_id!r}")
+        twin = runner.configs[twin_id]
+        if twin.history.path is None:
+            raise HTTPException(
+                409,
+                f"twin {twin_id!r} records no history; add [history] path = ... to its twin file",
+            )
+        if start is not None and end is not None and end < start:
+            raise HTTPException(422, f"end={end:g} is before start={start:g}; swap them")
+        names = twin.filter.estimated(twin.model)
+        chosen = names if variables is None else variables
+        unknown = [v for v in chosen if v not in names]
+        if unknown:
+            raise HTTPException(
+                422, f"unknown variables {unknown}; twin {twin_id!r} estimates: {names}"
+            )
+        if not twin.history.path.is_file():
+            raise HTTPException(404, f"twin {twin_id!r} has recorded nothing yet; start it")
+        try:
+            rows = recorded_estimates(twin.history.path)
+        except HistoryError as exc:
+            raise HTTPException(409, str(exc)) from None
+        rows = [
+            r for r in rows if (start is None or r["t"] >= start) and (end is None or r["t"] <= end)
+        ]
+        page = rows[offset : offset + limit]
+        index = [names.index(v) for v in chosen]
+        return {
+            "twin": twin_id,
+            "variables": chosen,
+            "total": len(rows),
+            "offset": offset,
+            "next_offset": offset + limit if offset + limit < len(rows) else None,
+            "estimates": [
+                {
+                    "t": r["t"],
+                    "health": r["health"],
+                    "x": _finite_map({names[i]: r["x"][i] for i in index}),
+                    "sigma": _finite_map({names[i]: r["sigma"][i] for i in index}),
+                }
+                for r in page
+            ],
+        }
+
+    @app.get("/api/v1/twins/{twin_id}/maintenance")
+    async def maintenance(
+        twin_id: str, horizon: Annotated[float, Query(gt=0)] = horizon
+    ) -> dict[str, Any]:
+        """Health, RUL with its 90 % interval and distribution, probability of failure within
+        ``horizon``, rank in the fleet by urgency, and the recommended action."""
+        current = record(twin_id)
+        active = [r for r in registry.query() if r.lifecycle is not Lifecycle.RETIRED]
+        ranked = [r.id for r in rank_by_urgency(active, horizon)]
+        out = twin_summary(current, horizon)
+        rank = ranked.index(twin_id) + 1 if twin_id in ranked else None
+        out.update(
+            urgency_rank=rank,
+            fleet_size=len(ranked),
+            action=maintenance_advice(out["failure_probability"], current.lifecycle),
+        )
+        return out
+
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         """Prometheus text format: condition of every twin, and its sensors when it runs."""
@@ -228,6 +367,18 @@ def twin_summary(r: TwinRecord, horizon: float) -> dict[str, Any]:
         "horizon": horizon,
         "updated_at": s.updated_at,
     }
+
+
+def maintenance_advice(failure_probability: float | None, lifecycle: Lifecycle) -> str:
+    """The recommended action for a twin's probability of failure within the horizon."""
+    if lifecycle is Lifecycle.RETIRED:
+        return "none: the twin is retired"
+    if failure_probability is None:
+        return "none yet: no remaining-life estimate (the twin needs a maintenance indicator)"
+    for threshold, advice in _ADVICE:
+        if failure_probability >= threshold:
+            return advice
+    return "no action: failure within the horizon is unlikely"
 
 
 def snapshot_json(snap: TwinSnapshot) -> dict[str, Any]:
