@@ -1,6 +1,6 @@
 """A Grafana dashboard for a fleet, over the service's Prometheus ``/metrics``.
 
-:func:`grafana_dashboard` returns the dashboard model that Grafana imports (Dashboards ->
+``grafana_dashboard`` returns the dashboard model that Grafana imports (Dashboards ->
 Import, or a provisioning file): a Prometheus data-source input, ``site`` / ``asset_type`` /
 ``twin`` variables from the metrics' labels, and panels for lifecycle, health, remaining life
 with its interval, probability of failure, readings and rejections, NIS and latency.
@@ -182,5 +182,5 @@ def grafana_dashboard(title: str, *, refresh: str = "10s") -> dict[str, Any]:
 
 
 def dashboard_json(title: str) -> str:
-    """:func:`grafana_dashboard` as the JSON text Grafana imports."""
+    """``grafana_dashboard`` as the JSON text Grafana imports."""
     return json.dumps(grafana_dashboard(title), indent=2) + "\n"
