@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
 import math
 import tempfile
@@ -269,7 +270,8 @@ def create_app(
     ) -> dict[str, Any]:
         """The twin's recorded estimates with sigma, ``start <= t <= end`` (the twin's time),
         oldest first, ``limit`` from ``offset``; ``next_offset`` is null on the last page."""
-        from fmitwin.live.history import HistoryError, recorded_estimates
+        from fmitwin.live.history import HistoryError
+        from fmitwin.live.history import _query as query_history
 
         record(twin_id)
         if runner is None or twin_id not in runner.configs:
@@ -291,29 +293,35 @@ def create_app(
             )
         if not twin.history.path.is_file():
             raise HTTPException(404, f"twin {twin_id!r} has recorded nothing yet; start it")
+        within = " WHERE t >= ? AND t <= ?"
+        bounds = (-math.inf if start is None else start, math.inf if end is None else end)
         try:
-            rows = recorded_estimates(twin.history.path)
+            ((total,),) = query_history(
+                twin.history.path, "SELECT count(*) FROM estimates" + within, bounds
+            )
+            page = query_history(
+                twin.history.path,
+                "SELECT t, health, x, sigma FROM estimates" + within + " ORDER BY rowid"
+                " LIMIT ? OFFSET ?",
+                (*bounds, limit, offset),
+            )
         except HistoryError as exc:
             raise HTTPException(409, str(exc)) from None
-        rows = [
-            r for r in rows if (start is None or r["t"] >= start) and (end is None or r["t"] <= end)
-        ]
-        page = rows[offset : offset + limit]
         index = [names.index(v) for v in chosen]
+
+        def pick(values: str) -> dict[str, float | None]:
+            decoded = json.loads(values)
+            return _finite_map({names[i]: decoded[i] for i in index})
+
         return {
             "twin": twin_id,
             "variables": chosen,
-            "total": len(rows),
+            "total": total,
             "offset": offset,
-            "next_offset": offset + limit if offset + limit < len(rows) else None,
+            "next_offset": offset + limit if offset + limit < total else None,
             "estimates": [
-                {
-                    "t": r["t"],
-                    "health": r["health"],
-                    "x": _finite_map({names[i]: r["x"][i] for i in index}),
-                    "sigma": _finite_map({names[i]: r["sigma"][i] for i in index}),
-                }
-                for r in page
+                {"t": t, "health": health, "x": pick(x), "sigma": pick(sigma)}
+                for t, health, x, sigma in page
             ],
         }
 
