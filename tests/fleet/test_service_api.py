@@ -76,6 +76,7 @@ def test_register_a_twin_through_the_api(service):
     (folder / "new_twin.toml").write_text(replay_twin(str(folder / "NEW.csv"), speed=1.0))
     body = {"id": "TK-NEW", "twin": str(folder / "new_twin.toml"), "asset_type": "tank"}
     body |= {"site": "east", "tags": ["api"], "start": True}
+    body["maintenance"] = {"indicator": "temp", "failure_threshold": 340.0, "time_unit": 1.0}
 
     # writes need the token
     assert client.post("/api/v1/twins", json=body).status_code == 401
@@ -87,6 +88,9 @@ def test_register_a_twin_through_the_api(service):
     assert "bad_twin.toml:2: [twin.name] expected str" in bad.json()["detail"]
     missing = client.post("/api/v1/twins", json=body | {"twin": "/no/such.toml"}, headers=AUTH)
     assert missing.status_code == 422 and "cannot read the twin file" in missing.json()["detail"]
+    wrong = body | {"maintenance": {"indicator": "UA", "failure_threshold": 1.0}}
+    wrong = client.post("/api/v1/twins", json=wrong, headers=AUTH)
+    assert wrong.status_code == 422 and "it estimates: temp" in wrong.json()["detail"]
     incomplete = client.post("/api/v1/twins", json={"id": "X"}, headers=AUTH)
     assert incomplete.status_code == 422
     assert {e["loc"][-1] for e in incomplete.json()["detail"]} == {"twin", "asset_type", "site"}

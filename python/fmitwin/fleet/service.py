@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from fmitwin.fleet.config import Prognosis
 from fmitwin.fleet.registry import (
     Lifecycle,
     Registry,
@@ -35,6 +36,7 @@ from fmitwin.fleet.registry import (
 from fmitwin.fleet.runner import FleetRunner, TwinSnapshot
 
 __all__ = [
+    "NewMaintenance",
     "NewTwin",
     "check_bind_address",
     "create_app",
@@ -52,6 +54,16 @@ _ADVICE = (
 )
 
 
+class NewMaintenance(BaseModel):
+    """A registered twin's prognosis, as ``[templates.<name>.maintenance]`` of a fleet file."""
+
+    indicator: str = Field(min_length=1, description="the estimated state or parameter")
+    failure_threshold: float
+    time_unit: float = Field(3600.0, gt=0)
+    noise: float = Field(1.0, gt=0)
+    max_sigma: float | None = Field(None, gt=0)
+
+
 class NewTwin(BaseModel):
     """``POST /api/v1/twins``: a twin to register from a twin file on the service's machine."""
 
@@ -61,6 +73,9 @@ class NewTwin(BaseModel):
     site: str = Field(min_length=1)
     asset_id: str | None = Field(None, description="the asset's id (default: the twin's id)")
     tags: list[str] = []
+    maintenance: NewMaintenance | None = Field(
+        None, description="how its remaining life is estimated (as a fleet template's)"
+    )
     start: bool = Field(False, description="start the twin once registered")
 
 
@@ -235,6 +250,23 @@ def create_app(
             twin = load_config(path)
         except ConfigError as exc:
             raise HTTPException(422, f"{exc}; fix the twin file and post again") from None
+        prognosis = None
+        if new.maintenance is not None:
+            m = new.maintenance
+            estimated = twin.filter.estimated(twin.model)
+            if m.indicator not in estimated:
+                raise HTTPException(
+                    422,
+                    f"maintenance.indicator {m.indicator!r} is not estimated by the twin; it "
+                    f"estimates: {', '.join(estimated)}",
+                )
+            prognosis = Prognosis(
+                m.indicator,
+                m.failure_threshold,
+                m.time_unit,
+                m.noise,
+                math.inf if m.max_sigma is None else m.max_sigma,
+            )
         entry = TwinEntry(
             id=new.id,
             asset_id=new.asset_id or new.id,
@@ -254,7 +286,7 @@ def create_app(
         except RegistryError as exc:
             raise HTTPException(422, str(exc)) from None
         if runner is not None:
-            runner.add(new.id, twin)
+            runner.add(new.id, twin, prognosis)
             if new.start:
                 runner.start(new.id, reason="started through the API")
         return twin_summary(registry.get(new.id), horizon)
