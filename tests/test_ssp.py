@@ -132,3 +132,25 @@ def test_simulate_command_runs_an_ssp_like_an_fmu(plant, tmp_path):
     assert list(frame.columns) == ["Tb", "w"]
     np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
     assert main(["simulate", str(path), "--kind", "me"]) == 1
+
+
+def test_info_command_describes_an_ssp_system(plant, tmp_path, capsys):
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", stop_time=60.0, method="gauss_seidel")
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:5] == [
+        "System plant",
+        "Components (3):",
+        "  a: HeatedTank (heated_tank.fmu, cs)",
+        "    values: T = 350.0, UA = 35.0",
+        "  b: HeatedTank (heated_tank.fmu, cs, every 2 steps)",
+    ]
+    assert "  a.Q_loss * 0.5 + 10 -> b.P_heater" in lines
+    assert "  m.P_electric -> a.P_heater" in lines
+    assert lines[lines.index("Inputs (1):") + 1] == "  V -> m.V"
+    assert "  Tb <- b.T" in lines
+    assert "method = 'gauss_seidel'" in lines[-1] and "stop_time = 60.0" in lines[-1]
+    assert main(["info", str(tmp_path / "missing.ssp")]) == 1
+    assert "missing.ssp" in capsys.readouterr().err
