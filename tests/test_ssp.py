@@ -154,3 +154,23 @@ def test_info_command_describes_an_ssp_system(plant, tmp_path, capsys):
     assert "method = 'gauss_seidel'" in lines[-1] and "stop_time = 60.0" in lines[-1]
     assert main(["info", str(tmp_path / "missing.ssp")]) == 1
     assert "missing.ssp" in capsys.readouterr().err
+
+
+def test_simulate_command_holds_a_system_input_given_by_set(plant, tmp_path, capsys):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", method="gauss_seidel")
+    out = tmp_path / "out.csv"
+    command = ["simulate", str(path), "--stop", "0.5", "--step", "0.01", "-o", str(out)]
+    assert main([*command, "--set", "V=24", "--set", "a.T=340"]) == 0
+    expected = plant.simulate(
+        0.5, 0.01, method="gauss_seidel", start_values={"a.T": 340.0}, inputs={"V": 24.0}
+    )
+    frame = pd.read_csv(out, index_col="time")
+    np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    np.testing.assert_array_equal(frame["Tb"].to_numpy(), expected["Tb"])
+    pd.DataFrame({"time": [0.0], "V": [12.0]}).to_csv(tmp_path / "in.csv", index=False)
+    capsys.readouterr()
+    assert main([*command, "--set", "V=24", "--input", str(tmp_path / "in.csv")]) == 1
+    assert "--set V: the --input file gives V too" in capsys.readouterr().err
