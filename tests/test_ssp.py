@@ -174,3 +174,18 @@ def test_simulate_command_holds_a_system_input_given_by_set(plant, tmp_path, cap
     capsys.readouterr()
     assert main([*command, "--set", "V=24", "--input", str(tmp_path / "in.csv")]) == 1
     assert "--set V: the --input file gives V too" in capsys.readouterr().err
+
+
+def test_stored_inputs_and_method_make_the_shell_run_the_python_run(plant, tmp_path):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", method="gauss_seidel", inputs={"V": 24.0})
+    assert read_ssp(path).experiment == {"method": "gauss_seidel", "inputs": {"V": 24.0}}
+    out = tmp_path / "out.csv"
+    assert main(["simulate", str(path), "--stop", "0.5", "--step", "0.01", "-o", str(out)]) == 0
+    expected = plant.simulate(0.5, 0.01, method="gauss_seidel", inputs={"V": 24.0})
+    frame = pd.read_csv(out, index_col="time")
+    np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    with pytest.raises(KeyError, match="no system input P .system inputs: V"):
+        write_ssp(plant, tmp_path / "bad.ssp", inputs={"P": 1.0})

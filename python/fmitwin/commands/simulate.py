@@ -164,7 +164,6 @@ def _simulate_fmu(args: argparse.Namespace):
 
 
 def _simulate_system(args: argparse.Namespace):
-    import numpy as np
     import pandas as pd
 
     from fmitwin.fmi_types import parse_assignments
@@ -192,13 +191,14 @@ def _simulate_system(args: argparse.Namespace):
             if instance.tolerance is None:
                 instance.tolerance = run_tolerance(instance.model, instance.kind, args.tolerance)
     # --set NAME=value on a system input holds that input constant; other names are start values
-    inputs = read_signals(pd.read_csv(args.input) if args.input else None, "--input")
+    given = read_signals(pd.read_csv(args.input) if args.input else None, "--input")
     held = [pair for pair in args.set if pair.partition("=")[0] in system.inputs]
     constants = parse_assignments(held, lambda n: system.variable(system.inputs[n][0]))
-    for name, value in constants.items():
-        if name in inputs:
-            raise ValueError(f"--set {name}: the --input file gives {name} too; give it once")
-        inputs[name] = (np.zeros(1), np.array([float(value)]))
+    twice = sorted(constants.keys() & given.keys())
+    if twice:
+        raise ValueError(f"--set {twice[0]}: the --input file gives {twice[0]} too; give it once")
+    # the SSP's stored inputs, under --input and --set
+    inputs = {**exp.get("inputs", {}), **given, **constants}
     return system.simulate(
         t1,
         step,
