@@ -187,5 +187,11 @@ def test_stored_inputs_and_method_make_the_shell_run_the_python_run(plant, tmp_p
     expected = plant.simulate(0.5, 0.01, method="gauss_seidel", inputs={"V": 24.0})
     frame = pd.read_csv(out, index_col="time")
     np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    from fmitwin.study import run_study
+
+    study = run_study(
+        read_ssp(path), {"a.UA": [35.0]}, stop_time=0.5, step=0.01, workers=0, progress=False
+    )
+    assert study.table["w.final"].iloc[0] == expected["w"][-1]
     with pytest.raises(KeyError, match="no system input P .system inputs: V"):
         write_ssp(plant, tmp_path / "bad.ssp", inputs={"P": 1.0})

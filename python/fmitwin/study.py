@@ -813,13 +813,16 @@ def run_study(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     table_of_inputs = sample(design, parameters, samples, seed)
-    base_inputs = _input_frame(inputs)
-    signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
     model = target
     if not isinstance(target, System | FmuModel):
         from fmitwin.fmu import load_fmu
 
         model = load_fmu(target)
+    if inputs is None and isinstance(model, System) and "inputs" in model.experiment:
+        # the inputs its SSP file holds constant, as `fmitwin simulate` runs it
+        inputs = {"time": [0.0], **{n: [v] for n, v in model.experiment["inputs"].items()}}
+    base_inputs = _input_frame(inputs)
+    signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
     if base_inputs is not None:
         _check_inputs(model, base_inputs)
     _check_outputs(model, outputs)
