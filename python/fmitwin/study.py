@@ -1054,7 +1054,10 @@ def _records(task, pending, workers, scheduler, batch, timeout):
                 for process in workers_now:
                     process.terminate()
                 for process in workers_now:
-                    process.join()
+                    process.join(10)
+                    if process.is_alive():  # stuck in an FMU that never checks for signals
+                        process.kill()
+                        process.join()
                 raise
             finally:
                 for future in futures:
