@@ -132,3 +132,66 @@ def test_simulate_command_runs_an_ssp_like_an_fmu(plant, tmp_path):
     assert list(frame.columns) == ["Tb", "w"]
     np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
     assert main(["simulate", str(path), "--kind", "me"]) == 1
+
+
+def test_info_command_describes_an_ssp_system(plant, tmp_path, capsys):
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", stop_time=60.0, method="gauss_seidel")
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:5] == [
+        "System plant",
+        "Components (3):",
+        "  a: HeatedTank (heated_tank.fmu, cs)",
+        "    values: T = 350.0, UA = 35.0",
+        "  b: HeatedTank (heated_tank.fmu, cs, every 2 steps)",
+    ]
+    assert "  a.Q_loss * 0.5 + 10 -> b.P_heater" in lines
+    assert "  m.P_electric -> a.P_heater" in lines
+    assert lines[lines.index("Inputs (1):") + 1] == "  V -> m.V"
+    assert "  Tb <- b.T" in lines
+    assert "method = 'gauss_seidel'" in lines[-1] and "stop_time = 60.0" in lines[-1]
+    assert main(["info", str(tmp_path / "missing.ssp")]) == 1
+    assert "missing.ssp" in capsys.readouterr().err
+
+
+def test_simulate_command_holds_a_system_input_given_by_set(plant, tmp_path, capsys):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", method="gauss_seidel")
+    out = tmp_path / "out.csv"
+    command = ["simulate", str(path), "--stop", "0.5", "--step", "0.01", "-o", str(out)]
+    assert main([*command, "--set", "V=24", "--set", "a.T=340"]) == 0
+    expected = plant.simulate(
+        0.5, 0.01, method="gauss_seidel", start_values={"a.T": 340.0}, inputs={"V": 24.0}
+    )
+    frame = pd.read_csv(out, index_col="time")
+    np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    np.testing.assert_array_equal(frame["Tb"].to_numpy(), expected["Tb"])
+    pd.DataFrame({"time": [0.0], "V": [12.0]}).to_csv(tmp_path / "in.csv", index=False)
+    capsys.readouterr()
+    assert main([*command, "--set", "V=24", "--input", str(tmp_path / "in.csv")]) == 1
+    assert "--set V: the --input file gives V too" in capsys.readouterr().err
+
+
+def test_stored_inputs_and_method_make_the_shell_run_the_python_run(plant, tmp_path):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp", method="gauss_seidel", inputs={"V": 24.0})
+    assert read_ssp(path).experiment == {"method": "gauss_seidel", "inputs": {"V": 24.0}}
+    out = tmp_path / "out.csv"
+    assert main(["simulate", str(path), "--stop", "0.5", "--step", "0.01", "-o", str(out)]) == 0
+    expected = plant.simulate(0.5, 0.01, method="gauss_seidel", inputs={"V": 24.0})
+    frame = pd.read_csv(out, index_col="time")
+    np.testing.assert_array_equal(frame["w"].to_numpy(), expected["w"])
+    from fmitwin.study import run_study
+
+    study = run_study(
+        read_ssp(path), {"a.UA": [35.0]}, stop_time=0.5, step=0.01, workers=0, progress=False
+    )
+    assert study.table["w.final"].iloc[0] == expected["w"][-1]
+    with pytest.raises(KeyError, match="no system input P .system inputs: V"):
+        write_ssp(plant, tmp_path / "bad.ssp", inputs={"P": 1.0})

@@ -515,6 +515,69 @@ def test_pool_workers_die_with_a_killed_study_and_clean_up(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["runs.jsonl", "study.py", "tmp"]
 
 
+def test_ctrl_c_stops_a_pool_study_keeps_its_finished_runs_and_says_how_to_resume(tmp_path):
+    from fmitwin.ssp import write_ssp
+
+    system = System("paced")
+    system.add("a", load_fmu(fmitwin.models.path("heated_tank")))
+    system.add_output("Ta", "a.T")
+    write_ssp(system, tmp_path / "paced.ssp")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    config = tmp_path / "study.toml"
+    # 40 runs paced at 2x real time (0.5 s each) on 2 workers: Ctrl-C once a run is saved
+    temperatures = ", ".join(str(300.0 + i) for i in range(40))
+    config.write_text(
+        f"""
+[target]
+ssp = "paced.ssp"
+[simulation]
+stop_time = 1.0
+step = 0.1
+real_time_factor = 2.0
+[parameters]
+"a.T" = [{temperatures}]
+[output]
+results = "runs.jsonl"
+table = "table.csv"
+[execution]
+workers = 2
+"""
+    )
+    results = tmp_path / "runs.jsonl"
+    command = [sys.executable, "-m", "fmitwin", "study", str(config), "--no-progress"]
+    env = {**os.environ, "TMPDIR": str(temp)}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if results.exists() and len(results.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    workers = children(process.pid)
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    saved = len(results.read_text().splitlines()) - 1
+    assert 1 <= saved < 40
+    assert f"study interrupted after {saved} of 40 runs; they are saved in" in stderr
+    assert "run the study again to resume" in stderr
+    assert not any(alive(w) for w in workers)
+    assert os.listdir(temp) == []
+    assert sorted(os.listdir(tmp_path)) == ["paced.ssp", "runs.jsonl", "study.toml", "tmp"]
+    resumed = subprocess.run(
+        [*command, "--workers", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        input="",
+    )
+    assert f"40 runs, {saved} resumed" in resumed.stdout
+
+
 def test_a_study_is_saved_and_loaded_as_parquet(cascade, tmp_path):
     result = run_study(
         cascade,

@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "write_ssp": "fmitwin.ssp",
     "run_study": "fmitwin.study",
     "StudyResult": "fmitwin.study",
+    "StudyInterrupted": "fmitwin.study",
     "load_fmu": "fmitwin.fmu",
     "FmuModel": "fmitwin.fmu",
     "FmuError": "fmitwin.fmu",

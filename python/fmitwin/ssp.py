@@ -9,7 +9,8 @@ system.
 
 What fmitwin adds beyond the standard travels in annotations of type ``org.fmitwin``: per
 component ``<fmitwin:Instance kind="cs|me" stepMultiple="m"/>`` and, on the description,
-``<fmitwin:Experiment step="..." method="..."/>``. Other tools ignore them.
+``<fmitwin:Experiment step="..." method="...">`` holding ``<fmitwin:Input name="..." value="..."/>``
+per system input held constant. Other tools ignore them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import shutil
 import weakref
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +207,9 @@ def _build(
             system.experiment["step"] = float(ours.get("step"))
         if ours.get("method") is not None:
             system.experiment["method"] = ours.get("method")
+        held = {i.get("name"): float(i.get("value")) for i in ours.findall("fmitwin:Input", NS)}
+        if held:
+            system.experiment["inputs"] = held
     return system
 
 
@@ -240,11 +245,14 @@ def write_ssp(
     stop_time: float | None = None,
     step: float | None = None,
     method: str | None = None,
+    inputs: Mapping[str, float] | None = None,
 ) -> Path:
     """Writes ``system`` as an SSP archive at ``path`` (the FMUs are copied into it).
 
     The default experiment (start_time, stop_time) and fmitwin's step/method default to the
-    system's ``experiment``.
+    system's ``experiment``; ``inputs`` (system input -> constant value) are stored with them,
+    so that ``fmitwin simulate system.ssp`` runs the same experiment (``read_ssp`` puts them in
+    ``experiment["inputs"]``).
     """
     path = Path(path)
     if path.suffix.lower() != ".ssp":
@@ -255,9 +263,18 @@ def write_ssp(
         ("stop_time", stop_time),
         ("step", step),
         ("method", method),
+        ("inputs", inputs),
     ):
         if value is not None:
             experiment[key] = value
+    if "inputs" in experiment:
+        unknown = set(experiment["inputs"]) - set(system.inputs)
+        if unknown:
+            raise KeyError(
+                f"inputs: no system input {', '.join(sorted(unknown))} "
+                f"(system inputs: {', '.join(system.inputs) or 'none'})"
+            )
+        experiment["inputs"] = {n: float(v) for n, v in experiment["inputs"].items()}
     sources: dict[Path, str] = {}
     for inst in system.instances.values():
         if inst.model.path not in sources:
@@ -370,7 +387,7 @@ def _description(system: System, sources: dict[Path, str], experiment: dict[str,
         if "stop_time" in experiment:
             attributes["stopTime"] = repr(float(experiment["stop_time"]))
         S(root, _q("ssd", "DefaultExperiment"), **attributes)
-    if "step" in experiment or "method" in experiment:
+    if {"step", "method", "inputs"} & set(experiment):
         annotation = S(
             S(root, _q("ssd", "Annotations")), _q("ssc", "Annotation"), type=ANNOTATION_TYPE
         )
@@ -379,9 +396,11 @@ def _description(system: System, sources: dict[Path, str], experiment: dict[str,
             attributes["step"] = repr(float(experiment["step"]))
         if "method" in experiment:
             attributes["method"] = str(experiment["method"])
-        etree.SubElement(
+        ours = etree.SubElement(
             annotation, _q("fmitwin", "Experiment"), nsmap={"fmitwin": NS["fmitwin"]}, **attributes
         )
+        for name, value in experiment.get("inputs", {}).items():
+            S(ours, _q("fmitwin", "Input"), name=name, value=repr(value))
     return root
 
 

@@ -75,6 +75,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -507,6 +508,10 @@ def _prime(task: _Task) -> None:
     root = tempfile.mkdtemp(prefix="fmitwin-study-worker-")
     tempfile.tempdir = root
     multiprocessing.util.Finalize(None, shutil.rmtree, args=(root, True), exitpriority=0)
+    # Ctrl-C is the parent's to handle (it keeps the finished runs, then ends the workers with
+    # SIGTERM): a worker neither prints a traceback for it nor leaves its folder behind
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: (shutil.rmtree(root, True), os._exit(143)))
     _watch_parent(root)
     _target(task)
 
@@ -808,13 +813,16 @@ def run_study(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     table_of_inputs = sample(design, parameters, samples, seed)
-    base_inputs = _input_frame(inputs)
-    signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
     model = target
     if not isinstance(target, System | FmuModel):
         from fmitwin.fmu import load_fmu
 
         model = load_fmu(target)
+    if inputs is None and isinstance(model, System) and "inputs" in model.experiment:
+        # the inputs its SSP file holds constant, as `fmitwin simulate` runs it
+        inputs = {"time": [0.0], **{n: [v] for n, v in model.experiment["inputs"].items()}}
+    base_inputs = _input_frame(inputs)
+    signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
     if base_inputs is not None:
         _check_inputs(model, base_inputs)
     _check_outputs(model, outputs)
@@ -896,6 +904,7 @@ def run_study(
     ]
     if task.key not in _CACHE:
         _remember(task.key, model, None)  # this process runs on the model it already has
+    finished = resumed
     try:
         records_done = _execute(
             task,
@@ -920,6 +929,11 @@ def run_study(
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()
+            finished += 1
+    except KeyboardInterrupt as interrupt:
+        raise StudyInterrupted(
+            finished, len(inputs), None if results_file is None else Path(results_file)
+        ) from interrupt
     finally:
         if sink is not None:
             sink.close()
@@ -958,6 +972,25 @@ def _is_json(value: Any) -> bool:
 
 class StudyRunError(RuntimeError):
     """A run of a study failed and the study was run with ``on_error="raise"``."""
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a study: still a KeyboardInterrupt (a script stops as usual). The runs
+    finished until then are in the results file (``results_file``, ``[output] results``), and
+    running the same study again with it resumes, running only the missing runs. Pool workers
+    are ended and their temporary folders removed before it is raised.
+
+    ``finished`` and ``total`` count the runs; ``results_file`` is None when none was given."""
+
+    def __init__(self, finished: int, total: int, results_file: Path | None):
+        kept = (
+            f"they are saved in {results_file}: run the study again to resume"
+            if results_file is not None
+            else "no results file was given, so they are not kept (set results_file, or "
+            "[output] results in a study file, to resume an interrupted study)"
+        )
+        super().__init__(f"study interrupted after {finished} of {total} runs; {kept}")
+        self.finished, self.total, self.results_file = finished, total, results_file
 
 
 def _check_types(model: Any, table: Any, roles: Mapping[str, str]) -> None:
@@ -1014,6 +1047,18 @@ def _records(task, pending, workers, scheduler, batch, timeout):
             try:
                 for future in as_completed(futures):
                     yield future.result()
+            except KeyboardInterrupt:
+                # stop now, not after the runs in progress: end the workers (they clean up)
+                workers_now = list(pool._processes.values())  # the executor offers no kill
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in workers_now:
+                    process.terminate()
+                for process in workers_now:
+                    process.join(10)
+                    if process.is_alive():  # stuck in an FMU that never checks for signals
+                        process.kill()
+                        process.join()
+                raise
             finally:
                 for future in futures:
                     future.cancel()

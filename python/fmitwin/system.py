@@ -257,6 +257,33 @@ class System:
 
     # -- structure -----------------------------------------------------------------------------
 
+    def summary(self) -> str:
+        """A readable description: components (FMU, kind, parameter and start values),
+        connections, system inputs and outputs, and the default experiment."""
+
+        def assignments(values: Mapping[str, Any]) -> str:
+            return ", ".join(f"{name} = {value!r}" for name, value in values.items())
+
+        lines = [f"System {self.name}", f"Components ({len(self.instances)}):"]
+        for inst in self.instances.values():
+            every = f", every {inst.step_multiple} steps" if inst.step_multiple != 1 else ""
+            lines.append(
+                f"  {inst.name}: {inst.model.name} ({inst.model.path.name}, {inst.kind}{every})"
+            )
+            if inst.start_values:
+                lines.append(f"    values: {assignments(inst.start_values)}")
+        lines.append(f"Connections ({len(self.connections)}):")
+        for c in self.connections:
+            scaled = "" if (c.factor, c.offset) == (1.0, 0.0) else f" * {c.factor:g} + {c.offset:g}"
+            lines.append(f"  {c.source}{scaled} -> {c.target}")
+        lines.append(f"Inputs ({len(self.inputs)}):")
+        lines += [f"  {name} -> {', '.join(targets)}" for name, targets in self.inputs.items()]
+        lines.append(f"Outputs ({len(self.outputs)}):")
+        lines += [f"  {name} <- {source}" for name, source in self.outputs.items()]
+        if self.experiment:
+            lines.append(f"Default experiment: {assignments(self.experiment)}")
+        return "\n".join(lines)
+
     def feedthrough(self) -> list[tuple[str, str]]:
         """(input, output) pairs, "instance.variable", where an output depends directly on an input.
 

@@ -1,8 +1,9 @@
 """``fmitwin simulate model.fmu --stop 10 --step 1e-3 -o out.csv``: simulate one FMU to CSV.
 
 The same command co-simulates a system from an SSP file (``system.ssp`` or ``.ssd``): ``--set``
-takes "instance.variable=value", ``--input`` columns name system inputs, ``--record`` names
-system outputs or "instance.variable", and the defaults come from the SSP's default experiment.
+takes "instance.variable=value" or "input=value" (a system input held constant), ``--input``
+columns name system inputs, ``--record`` names system outputs or "instance.variable", and the
+defaults come from the SSP's default experiment.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="start value (repeatable), e.g. --set k=0.5",
+        help="start value (repeatable), e.g. --set k=0.5 (an SSP: also an input held constant)",
     )
     parser.add_argument(
         "--input", default=None, metavar="CSV", help="input signals as CSV with a 'time' column"
@@ -167,6 +168,7 @@ def _simulate_system(args: argparse.Namespace):
 
     from fmitwin.fmi_types import parse_assignments
     from fmitwin.run_checks import experiment_times
+    from fmitwin.signals import read_signals
     from fmitwin.simulation import run_tolerance
     from fmitwin.ssp import read_ssp
 
@@ -188,14 +190,26 @@ def _simulate_system(args: argparse.Namespace):
         for instance in system.instances.values():
             if instance.tolerance is None:
                 instance.tolerance = run_tolerance(instance.model, instance.kind, args.tolerance)
+    # --set NAME=value on a system input holds that input constant; other names are start values
+    given = read_signals(pd.read_csv(args.input) if args.input else None, "--input")
+    held = [pair for pair in args.set if pair.partition("=")[0] in system.inputs]
+    constants = parse_assignments(held, lambda n: system.variable(system.inputs[n][0]))
+    twice = sorted(constants.keys() & given.keys())
+    if twice:
+        raise ValueError(f"--set {twice[0]}: the --input file gives {twice[0]} too; give it once")
+    # the SSP's stored inputs, under --input and --set
+    inputs = {**exp.get("inputs", {}), **given, **constants}
     return system.simulate(
         t1,
         step,
         start_time=t0,
         method=exp.get("method", "jacobi"),
-        inputs=pd.read_csv(args.input) if args.input else None,
+        inputs=inputs or None,
         outputs=args.output,
-        start_values=parse_assignments(args.set, lambda n: system.variable(n, argument="--set")),
+        start_values=parse_assignments(
+            [pair for pair in args.set if pair not in held],
+            lambda n: system.variable(n, argument="--set"),
+        ),
         solver=args.solver,
         solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
         strict=args.strict,

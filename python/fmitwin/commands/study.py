@@ -39,7 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fmitwin.fmu import FmuError
     from fmitwin.live.config import ConfigError, locate_keys
-    from fmitwin.study import load_study_config, run_study
+    from fmitwin.study import StudyInterrupted, load_study_config, run_study
 
     try:
         call, outputs = load_study_config(args.config)
@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_study(**call)
+    except StudyInterrupted as stopped:
+        print(f"fmitwin study: {stopped}", file=sys.stderr)
+        return 130
     except ConnectionError as exc:
         where = ("execution", "scheduler") if args.scheduler is None else None
         message = str(exc).removeprefix("scheduler: ")
