@@ -6,7 +6,8 @@ OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
 writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
     <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time;
-                                              AnalogUnitRangeType: EngineeringUnits, EURange
+                                              AnalogUnitRangeType: EngineeringUnits, EURange;
+                                              HistoryRead: the newest HISTORY values (memory)
     <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
     <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
@@ -61,6 +62,9 @@ STATUS_OF_HEALTH = {
     "stale": (ua.StatusCodes.BadNoCommunication, "bad"),
     "model_error": (ua.StatusCodes.BadInternalError, "bad"),
 }
+
+#: Values kept per published state node for OPC UA HistoryRead (in memory, newest kept).
+HISTORY = 10_000
 
 #: EUInformation.NamespaceUri of UN/CEFACT units (OPC UA Part 8).
 CEFACT_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
@@ -135,6 +139,10 @@ class TwinOpcUaServer:
         await self._var(root, ".Dropped", "Dropped", 0, ua.VariantType.Int64)
         await self._var(root, ".Late", "Late", 0, ua.VariantType.Int64)
         await self.server.start()
+        for name in self.sync.states:  # asyncua subscribes to the nodes: after start()
+            for leaf in ("Value", "Sigma"):
+                node = self.server.get_node(self._nodes[f".States.{name}.{leaf}"])
+                await self.server.historize_node_data_change(node, period=None, count=HISTORY)
 
     def _id(self, suffix: str) -> ua.NodeId:
         return ua.NodeId(f"{self.twin}{suffix}", self.index)
