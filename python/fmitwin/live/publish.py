@@ -5,7 +5,9 @@ OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
 ``Objects/<twin>/...``; every node is read-only for every client, whatever its role: only the twin
 writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
-    <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time
+    <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time;
+                                              AnalogUnitRangeType: EngineeringUnits, EURange;
+                                              HistoryRead: the newest HISTORY values (memory)
     <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
     <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
@@ -61,6 +63,36 @@ STATUS_OF_HEALTH = {
     "model_error": (ua.StatusCodes.BadInternalError, "bad"),
 }
 
+#: Values kept per published state node for OPC UA HistoryRead (in memory, newest kept).
+HISTORY = 10_000
+
+#: EUInformation.NamespaceUri of UN/CEFACT units (OPC UA Part 8).
+CEFACT_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
+
+
+@dataclasses.dataclass(frozen=True)
+class StateMetadata:
+    """What a client sees of a published state: its unit and engineering range."""
+
+    unit: str = ""
+    low: float = -math.inf
+    high: float = math.inf
+
+    def sigma(self) -> StateMetadata:
+        """The standard deviation: same unit, range [0, inf)."""
+        return StateMetadata(self.unit, 0.0, math.inf)
+
+    def range(self) -> ua.Range:
+        return ua.Range(Low=self.low, High=self.high)
+
+    def eu_information(self) -> ua.EUInformation:
+        """The unit as OPC UA EUInformation; UnitId -1: the UN/CEFACT code is not derived."""
+        text = ua.LocalizedText(self.unit)
+        return ua.EUInformation(
+            NamespaceUri=CEFACT_UNITS, UnitId=-1, DisplayName=text, Description=text
+        )
+
+
 OFFLINE = json.dumps({"health": "offline"}).encode()
 
 
@@ -74,9 +106,11 @@ class TwinOpcUaServer:
         twin: str,
         sync: Synchronizer,
         security: ServerSecurity,
+        metadata: dict[str, StateMetadata] | None = None,
     ) -> None:
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
         self.sync, self.security = sync, security
+        self.metadata = metadata or {}
         self.server = Server()
         self.index = 0
         self._nodes: dict[str, ua.NodeId] = {}
@@ -90,8 +124,9 @@ class TwinOpcUaServer:
         states = await root.add_folder(self._id(".States"), "States")
         for name in self.sync.states:
             obj = await states.add_object(self._id(f".States.{name}"), name)
-            await self._var(obj, f".States.{name}.Value", "Value", math.nan)
-            await self._var(obj, f".States.{name}.Sigma", "Sigma", math.nan)
+            meta = self.metadata.get(name, StateMetadata())
+            await self._analog(obj, f".States.{name}.Value", "Value", meta)
+            await self._analog(obj, f".States.{name}.Sigma", "Sigma", meta.sigma())
         residuals = await root.add_folder(self._id(".Residuals"), "Residuals")
         for name in self.sync.measurements:
             obj = await residuals.add_object(self._id(f".Residuals.{name}"), name)
@@ -104,6 +139,10 @@ class TwinOpcUaServer:
         await self._var(root, ".Dropped", "Dropped", 0, ua.VariantType.Int64)
         await self._var(root, ".Late", "Late", 0, ua.VariantType.Int64)
         await self.server.start()
+        for name in self.sync.states:  # asyncua subscribes to the nodes: after start()
+            for leaf in ("Value", "Sigma"):
+                node = self.server.get_node(self._nodes[f".States.{name}.{leaf}"])
+                await self.server.historize_node_data_change(node, period=None, count=HISTORY)
 
     def _id(self, suffix: str) -> ua.NodeId:
         return ua.NodeId(f"{self.twin}{suffix}", self.index)
@@ -111,6 +150,17 @@ class TwinOpcUaServer:
     async def _var(self, parent, suffix, name, value, vtype=ua.VariantType.Double) -> None:
         node = await parent.add_variable(self._id(suffix), name, ua.Variant(value, vtype))
         self._nodes[suffix] = node.nodeid
+
+    async def _analog(self, parent, suffix: str, name: str, meta: StateMetadata) -> None:
+        """A Double typed AnalogUnitRangeType, with its EngineeringUnits and EURange properties
+        (read-only, like every published node)."""
+        await self._var(parent, suffix, name, math.nan)
+        node = self.server.get_node(self._nodes[suffix])
+        has_type = ua.ObjectIds.HasTypeDefinition
+        await node.delete_reference(ua.ObjectIds.BaseDataVariableType, has_type)
+        await node.add_reference(ua.ObjectIds.AnalogUnitRangeType, has_type)
+        for prop, value in (("EngineeringUnits", meta.eu_information()), ("EURange", meta.range())):
+            await node.add_property(self._id(f"{suffix}.{prop}"), ua.QualifiedName(prop, 0), value)
 
     async def publish(self, est: Estimate, latency: float, status: bool) -> None:
         write = self.server.write_attribute_value

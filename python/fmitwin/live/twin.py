@@ -32,7 +32,7 @@ from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
-from fmitwin.live.units import unit_maps
+from fmitwin.live.units import state_metadata, unit_maps
 
 log = logging.getLogger("fmitwin.live")
 
@@ -255,7 +255,12 @@ class Twin:
             if problem := pub.security.problem():
                 raise ConfigError(str(config.file), pub.line, "publish", problem)
             self.server = TwinOpcUaServer(
-                pub.opcua, pub.namespace, config.name, self.sync, pub.security
+                pub.opcua,
+                pub.namespace,
+                config.name,
+                self.sync,
+                pub.security,
+                metadata=state_metadata(config),
             )
         if pub.mqtt:
             self.publish_link = MqttLink(

@@ -9,12 +9,14 @@ variable without one in the FMU, is taken as it comes.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import fmpy
 import pint
 
 from fmitwin.live.config import TwinConfig
+from fmitwin.live.publish import StateMetadata
 
 #: sensor -> (scale, offset) into the model variable's unit
 UnitMaps = dict[str, tuple[float, float]]
@@ -25,14 +27,47 @@ def _registry() -> pint.UnitRegistry:
     return pint.UnitRegistry()
 
 
+def _declared(v, attribute: str):
+    return getattr(v, attribute, None) or getattr(getattr(v, "declaredType", None), attribute, None)
+
+
 def fmu_units(path) -> dict[str, str]:
     """Variable name -> declared unit ("" when none) of an FMU."""
     md = fmpy.read_model_description(str(path))
-    units = {}
-    for v in md.modelVariables:
-        unit = getattr(v, "unit", None) or getattr(getattr(v, "declaredType", None), "unit", None)
-        units[v.name] = unit or ""
-    return units
+    return {v.name: _declared(v, "unit") or "" for v in md.modelVariables}
+
+
+def state_metadata(config: TwinConfig) -> dict[str, StateMetadata]:
+    """The unit and engineering range each estimated state is published with: the FMU
+    variable's unit and min/max when it declares both, else the unit and range of a sensor
+    measuring it (converted into the model's unit)."""
+    declared: dict[str, tuple[str, float, float]] = {}
+    if config.model.process == "fmu":
+        from fmitwin.live.twin import resolve_fmu
+
+        md = fmpy.read_model_description(str(resolve_fmu(config)))
+        for v in md.modelVariables:
+            low, high = (_declared(v, a) for a in ("min", "max"))
+            declared[v.name] = (
+                _declared(v, "unit") or "",
+                -math.inf if low is None else float(low),
+                math.inf if high is None else float(high),
+            )
+    maps = unit_maps(config)
+    metadata = {}
+    for state in config.filter.estimated(config.model):
+        unit, low, high = declared.get(state, ("", -math.inf, math.inf))
+        for s in config.measurement_sensors:
+            if s.variable != state:
+                continue
+            scale, offset = maps.get(s.name, (1.0, 0.0))
+            ends = sorted(scale * r + offset for r in s.range)
+            unit = unit or s.unit or ""
+            if not (math.isfinite(low) and math.isfinite(high)):
+                low, high = ends
+            break
+        metadata[state] = StateMetadata(unit, low, high)
+    return metadata
 
 
 def unit_maps(config: TwinConfig) -> UnitMaps:

@@ -1,0 +1,60 @@
+"""Independent clients see what the twin publishes means: every state's Value and Sigma are OPC
+UA AnalogUnitRangeType variables with EngineeringUnits (from the FMU's unit, else the sensor's)
+and EURange (from the FMU's min/max, else the range of the sensor measuring the state), and
+clients cannot write them."""
+
+import math
+
+import pytest
+from asyncua import Client, ua
+from fmitwin.live.config import parse_config
+from fmitwin.live.twin import Twin
+from fmitwin.live.units import state_metadata
+from support.live_servers import Running, free_port, heated_tank_twin, replay_twin, wait_until
+
+
+def test_fmu_unit_and_sensor_range_in_the_model_unit():
+    text = heated_tank_twin(plant_opcua="opc.tcp://127.0.0.1:4840", mqtt=None, process="fmu")
+    meta = state_metadata(parse_config(text.replace('unit = "K"', 'unit = "degC"')))
+    assert meta["T"].unit == "K"  # the FMU's unit
+    assert (meta["T"].low, meta["T"].high) == pytest.approx((523.15, 723.15))  # degC range in K
+
+
+@pytest.mark.asyncio
+async def test_a_client_reads_engineering_units_and_range_and_cannot_write(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("ts,sensor,value\n" + "".join(f"{1e9 + i * 0.05},T,30\n" for i in range(600)))
+    port = free_port()
+    text = replay_twin(
+        str(csv),
+        speed=1.0,
+        sensor_options='unit = "degC"',
+        value_range=(0.0, 100.0),
+        extra=f'[publish]\nopcua = "opc.tcp://127.0.0.1:{port}"\nnamespace = "urn:test:twin"\n'
+        '[publish.security]\npolicies = ["None"]\n',
+    )
+    twin = Twin(parse_config(text, tmp_path / "twin.toml"))
+    async with Running(twin):
+        await wait_until(lambda: twin.publisher.published_health is not None, 30, "published")
+        client = Client(f"opc.tcp://127.0.0.1:{port}")
+        await client.connect()
+        idx = await client.get_namespace_index("urn:test:twin")
+        value = client.get_node(f"ns={idx};s=csv.States.temp.Value")
+        sigma = client.get_node(f"ns={idx};s=csv.States.temp.Sigma")
+        analog = ua.NodeId(ua.ObjectIds.AnalogUnitRangeType)
+        assert await value.read_type_definition() == analog
+        assert await sigma.read_type_definition() == analog
+        units = await (await value.get_child("0:EngineeringUnits")).read_value()
+        assert units.DisplayName.Text == "degC"
+        assert units.NamespaceUri == "http://www.opcfoundation.org/UA/units/un/cefact"
+        eu_range = await (await value.get_child("0:EURange")).read_value()
+        assert (eu_range.Low, eu_range.High) == (0.0, 100.0)
+        sigma_range = await (await sigma.get_child("0:EURange")).read_value()
+        assert sigma_range.Low == 0.0 and math.isinf(sigma_range.High)
+        for node in (value, await value.get_child("0:EURange")):
+            with pytest.raises(ua.UaStatusCodeError):
+                await node.write_value(ua.Variant(1.0, ua.VariantType.Double))
+        await wait_until(lambda: twin.sync.counters.applied >= 10, 30, "updates")
+        history = await value.read_raw_history()
+        assert any(math.isfinite(dv.Value.Value) for dv in history)  # the published estimates
+        await client.disconnect()
