@@ -25,7 +25,6 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import fmitwin
@@ -34,6 +33,7 @@ import simdkalman.primitives as simd
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import MerweScaledSigmaPoints
 from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
+from fmitwin.benchmarking import best_of, fmitwin_filter, linear_system
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor" / "ekf_floor.cpp"
@@ -80,36 +80,6 @@ def floor_seconds_per_step(n: int, m: int, steps: int, repeats: int) -> float:
         text=True,
     )
     return float(out.stdout.split()[0]) * 1e-9
-
-
-def best_of(
-    repeats: int, run: Callable[[], object], clock: Callable[[], float] = time.process_time
-) -> float:
-    """The shortest of `repeats` runs. Single-threaded contenders are timed in process CPU time,
-    which other processes on a busy machine inflate less; fleets on threads in wall time."""
-    best = np.inf
-    for _ in range(repeats):
-        start = clock()
-        run()
-        best = min(best, clock() - start)
-    return best
-
-
-def linear_system(n: int, m: int, rng: np.random.Generator):
-    F = 0.95 * np.eye(n) + 0.02 * rng.normal(size=(n, n)) / np.sqrt(n)
-    return F, 0.01 * np.eye(n), rng.normal(size=(m, n)), np.eye(m)
-
-
-def fmitwin_filter(F, Q, H, R, kind=fmitwin.ExtendedKalmanFilter):
-    n, m = F.shape[0], H.shape[0]
-    return kind(
-        n,
-        m,
-        Q=Q,
-        R=R,
-        process_model=fmitwin.LinearProcessModel(F),
-        measurement_model=fmitwin.LinearMeasurementModel(H),
-    )
 
 
 def filterpy_ukf(F, Q, H, R) -> FilterPyUKF:
