@@ -33,11 +33,12 @@ import simdkalman.primitives as simd
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import MerweScaledSigmaPoints
 from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
-from fmitwin.benchmarking import best_of, fmitwin_filter, linear_system
+from fmitwin.benchmarking import best_of, fmitwin_filter, linear_system, step_flops
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor" / "ekf_floor.cpp"
 FLOOR_BINARY = HERE / "floor" / "build" / "ekf_floor"
+PEAK_SOURCE = HERE / "floor" / "fma_peak.cpp"
 # The package's Release flags (CMakeLists.txt: CMAKE_BUILD_TYPE Release, -O3, EIGEN_NO_DEBUG).
 FLOOR_FLAGS = ["-O3", "-DNDEBUG", "-DEIGEN_NO_DEBUG", "-std=c++17"]
 
@@ -54,22 +55,27 @@ def eigen_include() -> Path:
     raise SystemExit("Eigen not found: pip install cmeel-eigen")
 
 
-def build_floor() -> Path:
-    if FLOOR_BINARY.exists() and FLOOR_BINARY.stat().st_mtime > FLOOR_SOURCE.stat().st_mtime:
-        return FLOOR_BINARY
-    FLOOR_BINARY.parent.mkdir(parents=True, exist_ok=True)
+def build(source: Path, binary: Path, extra: tuple[str, ...] = ()) -> Path:
+    """`source` compiled with the package's flags into `binary`, unless it is up to date."""
+    if binary.exists() and binary.stat().st_mtime > source.stat().st_mtime:
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
     compiler = os.environ.get("CXX") or shutil.which("c++") or "g++"
-    command = [
-        compiler,
-        *FLOOR_FLAGS,
-        f"-I{eigen_include()}",
-        str(FLOOR_SOURCE),
-        "-o",
-        str(FLOOR_BINARY),
-    ]
-    print("building the C++ floor:", " ".join(command), file=sys.stderr)
+    command = [compiler, *FLOOR_FLAGS, *extra, str(source), "-o", str(binary)]
+    print("building:", " ".join(command), file=sys.stderr)
     subprocess.run(command, check=True)
-    return FLOOR_BINARY
+    return binary
+
+
+def build_floor() -> Path:
+    return build(FLOOR_SOURCE, FLOOR_BINARY, (f"-I{eigen_include()}",))
+
+
+def fma_peak_gflops() -> tuple[float, str]:
+    """One core's measured double-precision FMA peak (benchmarks/floor/fma_peak.cpp)."""
+    binary = build(PEAK_SOURCE, FLOOR_BINARY.parent / "fma_peak")
+    out = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), out[1]
 
 
 def floor_seconds_per_step(n: int, m: int, steps: int, repeats: int) -> float:
@@ -241,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     for n, t in rows:
         ratios = " ".join(f"{t[peer] / t[ours]:14.1f}" for _, peer, ours in COLUMNS)
         print(f"{n:3d} {max(1, n // 2):3d} {ratios} {int(t['fleet count']):8d}")
+    peak, isa = fma_peak_gflops()
+    print(f"one core's double-precision FMA peak, measured ({isa}): {peak:.1f} GFLOP/s")
+    for n, t in rows:
+        gflops = step_flops(n, max(1, n // 2)) / t["fmitwin batch"] / 1e9
+        print(f"n = {n:2d}: batch {gflops:6.2f} GFLOP/s = {100 * gflops / peak:5.1f} % of the peak")
     print(
         "step: predict()+update(z) from Python; batch: batch_filter(z) over T steps; fleet: "
         "FleetKalmanFilter.run over N filters on 1 / 2 threads; simdk: simdkalman predict/update "
