@@ -19,8 +19,6 @@ usage: python benchmarks/compare_filters.py [--quick] [--sizes 2 6 12]
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,12 +31,18 @@ import simdkalman.primitives as simd
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import MerweScaledSigmaPoints
 from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
-from fmitwin.benchmarking import best_of, fmitwin_filter, linear_system, step_flops
+from fmitwin.benchmarking import (
+    best_of,
+    build_cpp,
+    fma_peak_gflops,
+    fmitwin_filter,
+    linear_system,
+    step_flops,
+)
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor" / "ekf_floor.cpp"
 FLOOR_BINARY = HERE / "floor" / "build" / "ekf_floor"
-PEAK_SOURCE = HERE / "floor" / "fma_peak.cpp"
 # The package's Release flags (CMakeLists.txt: CMAKE_BUILD_TYPE Release, -O3, EIGEN_NO_DEBUG).
 FLOOR_FLAGS = ["-O3", "-DNDEBUG", "-DEIGEN_NO_DEBUG", "-std=c++17"]
 
@@ -55,27 +59,8 @@ def eigen_include() -> Path:
     raise SystemExit("Eigen not found: pip install cmeel-eigen")
 
 
-def build(source: Path, binary: Path, extra: tuple[str, ...] = ()) -> Path:
-    """`source` compiled with the package's flags into `binary`, unless it is up to date."""
-    if binary.exists() and binary.stat().st_mtime > source.stat().st_mtime:
-        return binary
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    compiler = os.environ.get("CXX") or shutil.which("c++") or "g++"
-    command = [compiler, *FLOOR_FLAGS, *extra, str(source), "-o", str(binary)]
-    print("building:", " ".join(command), file=sys.stderr)
-    subprocess.run(command, check=True)
-    return binary
-
-
 def build_floor() -> Path:
-    return build(FLOOR_SOURCE, FLOOR_BINARY, (f"-I{eigen_include()}",))
-
-
-def fma_peak_gflops() -> tuple[float, str]:
-    """One core's measured double-precision FMA peak (benchmarks/floor/fma_peak.cpp)."""
-    binary = build(PEAK_SOURCE, FLOOR_BINARY.parent / "fma_peak")
-    out = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), out[1]
+    return build_cpp(FLOOR_SOURCE, FLOOR_BINARY, (*FLOOR_FLAGS, f"-I{eigen_include()}"))
 
 
 def floor_seconds_per_step(n: int, m: int, steps: int, repeats: int) -> float:

@@ -47,3 +47,10 @@ def test_bench_bad_arguments_are_explained(capsys, arguments, message):
     assert main(["bench", *arguments]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_bench_peak_gives_the_fraction_of_the_measured_fma_peak(capsys):
+    assert main(["bench", "--n", "4", "--steps", "50", "--fleet", "10", "--peak", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["fma_peak_gflops"] > 0 and result["fma_peak_isa"] in ("avx2-fma", "sse2")
+    assert result["rows"][0]["peak_fraction"] > 0

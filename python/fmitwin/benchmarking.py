@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,3 +102,27 @@ def kernel_isa() -> str:
             flags = set(line.split(":", 1)[1].split())
             break
     return "x86-64-v3 (AVX2, FMA)" if _V3_FLAGS <= flags else "x86-64 baseline"
+
+
+def build_cpp(source: Path, binary: Path, flags: tuple[str, ...] = ("-O3",)) -> Path:
+    """`source` compiled with `flags` into `binary`, unless `binary` is newer than `source`."""
+    if binary.exists() and binary.stat().st_mtime > source.stat().st_mtime:
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        raise RuntimeError("no C++ compiler found: install g++ or set CXX")
+    command = [compiler, *flags, str(source), "-o", str(binary)]
+    print("building:", " ".join(command), file=sys.stderr)
+    subprocess.run(command, check=True)
+    return binary
+
+
+def fma_peak_gflops() -> tuple[float, str]:
+    """One core's double-precision FMA peak in GFLOP/s, measured by data/fma_peak.cpp (compiled
+    here on each call), and the instruction set it used."""
+    with tempfile.TemporaryDirectory() as folder:
+        binary = build_cpp(Path(__file__).with_name("data") / "fma_peak.cpp", Path(folder) / "peak")
+        out = subprocess.run([str(binary)], check=True, capture_output=True, text=True)
+    value, isa = out.stdout.split()
+    return float(value), isa

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
 import time
 
@@ -21,6 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="fleet threads")
     parser.add_argument(
         "--peers", nargs="*", default=None, help=f"peers to compare (default: installed of {PEERS})"
+    )
+    parser.add_argument(
+        "--peak",
+        action="store_true",
+        help="also measure one core's FMA peak (compiles a C++ probe) and the fraction reached",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"fmitwin bench: {problem}", file=sys.stderr)
         return 2
-    from fmitwin.benchmarking import cpu_model, kernel_isa
+    from fmitwin.benchmarking import cpu_model, fma_peak_gflops, kernel_isa
 
     peers = (
         args.peers
@@ -119,6 +125,15 @@ def run(args: argparse.Namespace) -> int:
         "peers": peers,
         "rows": rows,
     }
+    if args.peak:
+        try:
+            peak, probe_isa = fma_peak_gflops()
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            print(f"fmitwin bench --peak: {exc}", file=sys.stderr)
+            return 1
+        result["fma_peak_gflops"], result["fma_peak_isa"] = peak, probe_isa
+        for row in rows:
+            row["peak_fraction"] = row["batch_gflops"] / peak
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -133,4 +148,8 @@ def run(args: argparse.Namespace) -> int:
         for key in ("batch_over_filterpy", "fleet_over_simdkalman"):
             line += f" {row[key]:14.1f}" if key in row else f" {'-':>14}"
         print(line)
+    if args.peak:
+        print(f"one core's FMA peak, measured ({result['fma_peak_isa']}): {peak:.1f} GFLOP/s")
+        for row in rows:
+            print(f"n = {row['n']}: batch at {100 * row['peak_fraction']:.1f} % of the peak")
     return 0

@@ -1,5 +1,5 @@
 // One core's double-precision FMA peak, measured: 12 independent chains of 4-wide FMAs (AVX2 +
-// FMA where the CPU has them, else 2-wide SSE2 multiply-adds). Built by compare_filters.py.
+// FMA where the CPU has them, else 2-wide SSE2 multiply-adds). Built by fmitwin.benchmarking.
 // Timed in process CPU time (std::clock).
 //
 // usage: fma_peak   ->  prints the best GFLOP/s of one core
