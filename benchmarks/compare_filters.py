@@ -19,13 +19,10 @@ usage: python benchmarks/compare_filters.py [--quick] [--sizes 2 6 12]
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import fmitwin
@@ -34,6 +31,14 @@ import simdkalman.primitives as simd
 from filterpy.kalman import ExtendedKalmanFilter as FilterPyEKF
 from filterpy.kalman import MerweScaledSigmaPoints
 from filterpy.kalman import UnscentedKalmanFilter as FilterPyUKF
+from fmitwin.benchmarking import (
+    best_of,
+    build_cpp,
+    fma_peak_gflops,
+    fmitwin_filter,
+    linear_system,
+    step_flops,
+)
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor" / "ekf_floor.cpp"
@@ -55,21 +60,7 @@ def eigen_include() -> Path:
 
 
 def build_floor() -> Path:
-    if FLOOR_BINARY.exists() and FLOOR_BINARY.stat().st_mtime > FLOOR_SOURCE.stat().st_mtime:
-        return FLOOR_BINARY
-    FLOOR_BINARY.parent.mkdir(parents=True, exist_ok=True)
-    compiler = os.environ.get("CXX") or shutil.which("c++") or "g++"
-    command = [
-        compiler,
-        *FLOOR_FLAGS,
-        f"-I{eigen_include()}",
-        str(FLOOR_SOURCE),
-        "-o",
-        str(FLOOR_BINARY),
-    ]
-    print("building the C++ floor:", " ".join(command), file=sys.stderr)
-    subprocess.run(command, check=True)
-    return FLOOR_BINARY
+    return build_cpp(FLOOR_SOURCE, FLOOR_BINARY, (*FLOOR_FLAGS, f"-I{eigen_include()}"))
 
 
 def floor_seconds_per_step(n: int, m: int, steps: int, repeats: int) -> float:
@@ -80,36 +71,6 @@ def floor_seconds_per_step(n: int, m: int, steps: int, repeats: int) -> float:
         text=True,
     )
     return float(out.stdout.split()[0]) * 1e-9
-
-
-def best_of(
-    repeats: int, run: Callable[[], object], clock: Callable[[], float] = time.process_time
-) -> float:
-    """The shortest of `repeats` runs. Single-threaded contenders are timed in process CPU time,
-    which other processes on a busy machine inflate less; fleets on threads in wall time."""
-    best = np.inf
-    for _ in range(repeats):
-        start = clock()
-        run()
-        best = min(best, clock() - start)
-    return best
-
-
-def linear_system(n: int, m: int, rng: np.random.Generator):
-    F = 0.95 * np.eye(n) + 0.02 * rng.normal(size=(n, n)) / np.sqrt(n)
-    return F, 0.01 * np.eye(n), rng.normal(size=(m, n)), np.eye(m)
-
-
-def fmitwin_filter(F, Q, H, R, kind=fmitwin.ExtendedKalmanFilter):
-    n, m = F.shape[0], H.shape[0]
-    return kind(
-        n,
-        m,
-        Q=Q,
-        R=R,
-        process_model=fmitwin.LinearProcessModel(F),
-        measurement_model=fmitwin.LinearMeasurementModel(H),
-    )
 
 
 def filterpy_ukf(F, Q, H, R) -> FilterPyUKF:
@@ -271,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     for n, t in rows:
         ratios = " ".join(f"{t[peer] / t[ours]:14.1f}" for _, peer, ours in COLUMNS)
         print(f"{n:3d} {max(1, n // 2):3d} {ratios} {int(t['fleet count']):8d}")
+    peak, isa = fma_peak_gflops()
+    print(f"one core's double-precision FMA peak, measured ({isa}): {peak:.1f} GFLOP/s")
+    for n, t in rows:
+        gflops = step_flops(n, max(1, n // 2)) / t["fmitwin batch"] / 1e9
+        print(f"n = {n:2d}: batch {gflops:6.2f} GFLOP/s = {100 * gflops / peak:5.1f} % of the peak")
     print(
         "step: predict()+update(z) from Python; batch: batch_filter(z) over T steps; fleet: "
         "FleetKalmanFilter.run over N filters on 1 / 2 threads; simdk: simdkalman predict/update "

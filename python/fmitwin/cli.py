@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "fleet": "fleet",
     "serve": "serve",
     "aas": "aas",
+    "bench": "bench",
 }
 
 
