@@ -465,6 +465,18 @@ def children(pid):
     return found
 
 
+def pool_workers_once_two_runs_are_saved(process, results):
+    """Wait (60 s at most) until the study has saved two runs; its pool workers' ids then."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if results.exists() and len(results.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    workers = children(process.pid)
+    assert len(workers) >= 2
+    return workers
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -498,13 +510,7 @@ def test_pool_workers_die_with_a_killed_study_and_clean_up(tmp_path):
     env = {**os.environ, "TMPDIR": str(temp)}
     # 40 runs paced at 2x real time (0.5 s each): kill the study once a run is saved
     process = subprocess.Popen([sys.executable, str(script), str(results), "40", "2"], env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if results.exists() and len(results.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    workers = children(process.pid)
-    assert len(workers) >= 2
+    workers = pool_workers_once_two_runs_are_saved(process, results)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 30
@@ -548,13 +554,7 @@ workers = 2
     command = [sys.executable, "-m", "fmitwin", "study", str(config), "--no-progress"]
     env = {**os.environ, "TMPDIR": str(temp)}
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if results.exists() and len(results.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
-    workers = children(process.pid)
-    assert len(workers) >= 2
+    workers = pool_workers_once_two_runs_are_saved(process, results)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130

@@ -8,17 +8,14 @@ import contextlib
 import pytest
 from fmitwin.fleet.ingest import Ingest
 from fmitwin.live.forward import Forwarder, Outbox
-from support.live_servers import LinkCut, Mosquitto, wait_until
+from support.live_servers import LinkCut, Mosquitto, running_broker, wait_until
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    mq = Mosquitto(tmp_path_factory.mktemp("edge-forward"))
-    mq.start()
-    yield mq
-    mq.stop()
+    yield from running_broker(tmp_path_factory.mktemp("edge-forward"), Mosquitto)
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,14 @@ from fmitwin.live.config import parse_config
 from fmitwin.live.history import recorded_readings
 from fmitwin.live.readings import Flag
 from fmitwin.live.twin import Twin
-from support.live_servers import LinkCut, Mosquitto, Running, heated_tank_twin, wait_until
+from support.live_servers import (
+    LinkCut,
+    Mosquitto,
+    Running,
+    heated_tank_twin,
+    running_broker,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -31,10 +38,7 @@ def persistent(tmp_path) -> str:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    mq = Mosquitto(tmp_path_factory.mktemp("mqtt-session"))
-    mq.start()
-    yield mq
-    mq.stop()
+    yield from running_broker(tmp_path_factory.mktemp("mqtt-session"), Mosquitto)
 
 
 @pytest_asyncio.fixture(loop_scope="module")

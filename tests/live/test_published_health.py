@@ -19,7 +19,7 @@ from support.live_servers import (
     Running,
     free_port,
     heated_tank_twin,
-    mqtt_broker,
+    running_broker,
     wait_until,
 )
 
@@ -28,10 +28,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    mq = mqtt_broker(tmp_path_factory.mktemp("mqtt"))
-    mq.start()
-    yield mq
-    mq.stop()
+    yield from running_broker(tmp_path_factory.mktemp("mqtt"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

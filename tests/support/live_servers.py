@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -231,6 +232,16 @@ def password_file(directory: Path, name: str, password: str) -> str:
 def mqtt_broker(directory: Path, **options) -> Mosquitto:
     """mosquitto when installed, else amqtt's broker (never a mock)."""
     return (Mosquitto if Path(MOSQUITTO).exists() else AmqttBroker)(directory, **options)
+
+
+def running_broker(directory: Path, make=mqtt_broker) -> Iterator[Mosquitto]:
+    """A started broker for a fixture (``yield from running_broker(...)``); stopped afterwards."""
+    broker = make(directory)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 async def wait_until(predicate, timeout: float, what, interval: float = 0.05) -> None:
