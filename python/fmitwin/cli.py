@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from fmitwin import __version__
+from fmitwin.commands import missing_extra_message
 
 # subcommand -> module in fmitwin.commands; each module defines
 #   HELP: str, configure(parser: argparse.ArgumentParser) -> None, run(args) -> int
@@ -58,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        # An optional extra the command needs is not installed: say which, not a traceback.
+        message = missing_extra_message(args.command, exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`fmitwin info x.fmu | head`): silence the flush at exit too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

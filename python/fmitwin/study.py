@@ -1123,15 +1123,16 @@ def _simulation_options(system: bool) -> set[str]:
 def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Path]]:
     """(keyword arguments of :func:`run_study`, output paths) from a study TOML file.
 
-    Every problem raises :class:`fmitwin.live.config.ConfigError` ``file:line: [key] message``
+    Every problem raises :class:`fmitwin.config_file.ConfigError` ``file:line: [key] message``
     with the fix, unknown keys included; relative paths are relative to the file.
     """
     import tomllib
 
     import scipy.stats
 
+    from fmitwin.config_file import ConfigError, locate_keys
+    from fmitwin.config_file import Section as _Section
     from fmitwin.fmu import FmuError
-    from fmitwin.live.config import ConfigError, _Section, locate_keys
 
     path = Path(path)
     file = str(path)

@@ -11,7 +11,7 @@ HELP = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from fmitwin.live.access import ROLES
+    from fmitwin.live.roles import ROLES
 
     parser.add_argument("file", help="the users file (created with mode 0600 if missing)")
     parser.add_argument("name", help="the user name")

@@ -37,8 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fmitwin.config_file import ConfigError, locate_keys
     from fmitwin.fmu import FmuError
-    from fmitwin.live.config import ConfigError, locate_keys
     from fmitwin.study import StudyInterrupted, load_study_config, run_study
 
     try:

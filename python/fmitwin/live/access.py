@@ -33,8 +33,7 @@ from asyncua import ua
 from asyncua.crypto.permission_rules import USER_TYPES, PermissionRuleset, User, UserRole
 from asyncua.server.user_managers import UserManager
 
-ROLES = ("reader", "operator")
-ANONYMOUS = ("off", "read", "operate")
+from fmitwin.live.roles import ANONYMOUS, ROLES
 
 _hasher = PasswordHasher()
 
