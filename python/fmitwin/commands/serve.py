@@ -24,11 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="serve a simulated demo fleet instead: 20 wearing heated tanks on three sites, "
-        "each a real-time plant with its OPC UA server on loopback, some with sensor faults",
+        help="serve a simulated demo fleet instead: 20 wearing pumps and heated tanks on three "
+        "sites, each a real-time plant with its OPC UA server on loopback, some with sensor faults",
     )
     parser.add_argument(
-        "--demo-assets", type=int, default=20, metavar="N", help="tanks in the demo (default 20)"
+        "--demo-assets", type=int, default=20, metavar="N", help="assets in the demo (default 20)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
