@@ -195,3 +195,44 @@ def test_stored_inputs_and_method_make_the_shell_run_the_python_run(plant, tmp_p
     assert study.table["w.final"].iloc[0] == expected["w"][-1]
     with pytest.raises(KeyError, match="no system input P .system inputs: V"):
         write_ssp(plant, tmp_path / "bad.ssp", inputs={"P": 1.0})
+
+
+def test_inputs_over_time_are_stored_and_the_shell_run_is_the_python_run(plant, tmp_path):
+    import pandas as pd
+    from fmitwin.cli import main
+    from fmitwin.study import run_study
+
+    motor = load_fmu(fmitwin.models.path("dc_motor", 3))
+    system = System("driven")
+    system.add("m", motor)
+    system.add_input("V", ["m.V"])
+    system.add_input("load", ["m.tau_load"])
+    system.add_output("w", "m.w")
+    # a step change at t = 0.2 (the time given twice), a ramp, and a constant load
+    volts = ([0.0, 0.2, 0.2, 0.5], [12.0, 12.0, 24.0, 30.0 + 1 / 3])
+    path = write_ssp(system, tmp_path / "driven.ssp", inputs={"V": volts, "load": 0.01})
+    read_ssd(str(path), validate=True)
+    with zipfile.ZipFile(path) as zf:
+        assert "resources/inputs.csv" in zf.namelist()
+        assert zf.read("resources/inputs.csv").decode().splitlines()[0] == "time,V"
+    back = read_ssp(path)
+    stored = back.experiment["inputs"]
+    assert stored["load"] == 0.01
+    np.testing.assert_array_equal(stored["V"][0], volts[0])
+    np.testing.assert_array_equal(stored["V"][1], volts[1])  # 30 + 1/3 to the last bit
+    expected = system.simulate(0.5, 0.01, inputs={"V": volts, "load": 0.01})
+    python_run = back.simulate(0.5, 0.01, inputs=stored)
+    np.testing.assert_array_equal(python_run["w"], expected["w"])
+    out = tmp_path / "out.csv"
+    assert main(["simulate", str(path), "--stop", "0.5", "--step", "0.01", "-o", str(out)]) == 0
+    shell_run = pd.read_csv(out, index_col="time")
+    np.testing.assert_array_equal(shell_run["w"].to_numpy(), expected["w"])
+    study = run_study(back, {"m.R": [1.2]}, stop_time=0.5, step=0.01, workers=0, progress=False)
+    assert study.table["w.final"].iloc[0] == expected["w"][-1]
+    # written again from the read system, the same archive content
+    again = write_ssp(back, tmp_path / "again.ssp")
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(again) as b:
+        assert a.read("resources/inputs.csv") == b.read("resources/inputs.csv")
+    # inputs that vary at different times cannot share the one table
+    with pytest.raises(ValueError, match="'load' varies at other times than 'V'"):
+        write_ssp(system, tmp_path / "bad.ssp", inputs={"V": volts, "load": ([0, 1], [0, 0.1])})
