@@ -236,3 +236,18 @@ def test_inputs_over_time_are_stored_and_the_shell_run_is_the_python_run(plant, 
     # inputs that vary at different times cannot share the one table
     with pytest.raises(ValueError, match="'load' varies at other times than 'V'"):
         write_ssp(system, tmp_path / "bad.ssp", inputs={"V": volts, "load": ([0, 1], [0, 0.1])})
+
+
+def test_simulate_command_names_what_an_unknown_set_name_could_be(plant, tmp_path, capsys):
+    from fmitwin.cli import main
+
+    path = write_ssp(plant, tmp_path / "plant.ssp")
+    for name in ("X", "a.X", "q.UA"):
+        assert main(["simulate", str(path), "--stop", "0.1", "--set", f"{name}=1"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith(f"fmitwin simulate: --set {name}: plant.ssp has no input or variable")
+        assert "system inputs: V; parameters: a.m, a.c_p, a.UA," in err and "m.R" in err
+        assert f"`fmitwin info {path}` lists all" in err
+    assert main(["simulate", str(path), "--stop", "0.1", "--set", "a.ua=1"]) == 1
+    assert "(did you mean a.UA, b.UA?)" in capsys.readouterr().err
