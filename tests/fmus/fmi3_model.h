@@ -13,6 +13,17 @@
     return n == 0 ? fmi3OK : fmi3Error;                                                        \
   }
 
+/* The types but Float64, Int32 and UInt64 (and String, Binary: always refused). */
+#define REFUSE_OTHER_TYPES                                                                     \
+  REFUSE_TYPE(fmi3Float32, Float32)                                                            \
+  REFUSE_TYPE(fmi3Int8, Int8)                                                                  \
+  REFUSE_TYPE(fmi3UInt8, UInt8)                                                                \
+  REFUSE_TYPE(fmi3Int16, Int16)                                                                \
+  REFUSE_TYPE(fmi3UInt16, UInt16)                                                              \
+  REFUSE_TYPE(fmi3UInt32, UInt32)                                                              \
+  REFUSE_TYPE(fmi3Int64, Int64)                                                                \
+  REFUSE_TYPE(fmi3Boolean, Boolean)
+
 static fmi3Instance instantiate(fmi3String name, fmi3Boolean logging) {
   Model *m = calloc(1, sizeof(Model));
   m->logging = logging;
@@ -99,15 +110,8 @@ fmi3Status fmi3SetInt32(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
   }
   return fmi3OK;
 }
-REFUSE_TYPE(fmi3Float32, Float32)
-REFUSE_TYPE(fmi3Int8, Int8)
-REFUSE_TYPE(fmi3UInt8, UInt8)
-REFUSE_TYPE(fmi3Int16, Int16)
-REFUSE_TYPE(fmi3UInt16, UInt16)
-REFUSE_TYPE(fmi3UInt32, UInt32)
-REFUSE_TYPE(fmi3Int64, Int64)
+REFUSE_OTHER_TYPES
 REFUSE_TYPE(fmi3UInt64, UInt64)
-REFUSE_TYPE(fmi3Boolean, Boolean)
 #endif
 
 fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3Boolean no_set,

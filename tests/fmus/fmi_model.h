@@ -20,7 +20,8 @@
  *   MODEL_INITIALIZED   defined: the model defines void model_initialized(Model *m), called at
  *                       the end of initialization mode (after model_derivatives)
  *   MODEL_OWN_ACCESSORS (FMI 3.0) the model defines the fmi3Get/Set functions of every type but
- *                       String and Binary itself (REFUSE_TYPE(Type, Name) refuses a type)
+ *                       String and Binary itself (REFUSE_TYPE(Type, Name) refuses a type,
+ *                       REFUSE_OTHER_TYPES all but Float64, Int32 and UInt64)
  *   MODEL_OWN_STATES    (FMI 3.0) the model defines the continuous-state functions itself
  *                       (fmi3Get/SetContinuousStates, fmi3GetContinuousStateDerivatives,
  *                       fmi3GetNominalsOfContinuousStates, fmi3GetNumberOfContinuousStates)

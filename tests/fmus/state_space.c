@@ -121,15 +121,8 @@ fmi3Status fmi3SetUInt64(fmi3Instance c, const fmi3ValueReference vr[], size_t n
   return fmi3OK;
 }
 
-REFUSE_TYPE(fmi3Float32, Float32)
-REFUSE_TYPE(fmi3Int8, Int8)
-REFUSE_TYPE(fmi3UInt8, UInt8)
-REFUSE_TYPE(fmi3Int16, Int16)
-REFUSE_TYPE(fmi3UInt16, UInt16)
+REFUSE_OTHER_TYPES
 REFUSE_TYPE(fmi3Int32, Int32)
-REFUSE_TYPE(fmi3UInt32, UInt32)
-REFUSE_TYPE(fmi3Int64, Int64)
-REFUSE_TYPE(fmi3Boolean, Boolean)
 
 /* n states, set in configuration mode */
 fmi3Status fmi3EnterConfigurationMode(fmi3Instance c) {
