@@ -193,6 +193,12 @@ def test_stored_inputs_and_method_make_the_shell_run_the_python_run(plant, tmp_p
         read_ssp(path), {"a.UA": [35.0]}, stop_time=0.5, step=0.01, workers=0, progress=False
     )
     assert study.table["w.final"].iloc[0] == expected["w"][-1]
+    # a sampled input replaces the stored one, as --set does
+    sampled = run_study(
+        read_ssp(path), {"V": [12.0]}, stop_time=0.5, step=0.01, workers=0, progress=False
+    )
+    other = plant.simulate(0.5, 0.01, method="gauss_seidel", inputs={"V": 12.0})
+    assert sampled.table["w.final"].iloc[0] == other["w"][-1]
     with pytest.raises(KeyError, match="no system input P .system inputs: V"):
         write_ssp(plant, tmp_path / "bad.ssp", inputs={"P": 1.0})
 
