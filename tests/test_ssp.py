@@ -257,3 +257,23 @@ def test_simulate_command_names_what_an_unknown_set_name_could_be(plant, tmp_pat
         assert f"`fmitwin info {path}` lists all" in err
     assert main(["simulate", str(path), "--stop", "0.1", "--set", "a.ua=1"]) == 1
     assert "(did you mean a.UA, b.UA?)" in capsys.readouterr().err
+
+
+def test_the_readme_cascade_gives_the_same_numbers_from_the_shell(tmp_path, monkeypatch):
+    import pandas as pd
+    from fmitwin.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    tank = load_fmu(fmitwin.models.path("heated_tank"))
+    system = System("cascade")  # README.md, "Couple FMUs into a system", as written there
+    system.add("a", tank, start_values={"T": 350.0})
+    system.add("b", tank)
+    system.connect("a.Q_loss", "b.P_heater")
+    system.add_input("P", "a.P_heater")
+    run = system.simulate(3600.0, 60.0, method="gauss_seidel", inputs={"P": 2000.0})
+    write_ssp(system, "cascade.ssp", method="gauss_seidel", inputs={"P": 2000.0})
+    command = "simulate cascade.ssp --stop 3600 --step 60 -o cascade.csv"
+    assert main(command.split()) == 0
+    shell = pd.read_csv("cascade.csv", index_col="time")
+    assert shell["a.T"].iloc[-1] == run["a.T"][-1]  # 348.01 K, not 333.45 as without the inputs
+    np.testing.assert_array_equal(shell["b.T"].to_numpy(), run["b.T"])
