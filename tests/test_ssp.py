@@ -277,3 +277,23 @@ def test_the_readme_cascade_gives_the_same_numbers_from_the_shell(tmp_path, monk
     shell = pd.read_csv("cascade.csv", index_col="time")
     assert shell["a.T"].iloc[-1] == run["a.T"][-1]  # 348.01 K, not 333.45 as without the inputs
     np.testing.assert_array_equal(shell["b.T"].to_numpy(), run["b.T"])
+
+
+def test_a_broken_inputs_table_is_refused_naming_the_file(plant, tmp_path):
+    path = write_ssp(plant, tmp_path / "plant.ssp", inputs={"V": ([0.0, 1.0], [12.0, 24.0])})
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    cases = {
+        b"time,V\n0.0,12.0\n1.0\n": "every row needs 2 numbers",
+        b"time,V\n0.0,12.0\n1.0,twelve\n": "could not convert",
+        b"time,V\n1.0,12.0\n0.0,24.0\n": "'time' must be finite and non-decreasing",
+        b"time,W\n0.0,12.0\n": "gives W, which are not system inputs",
+    }
+    for text, message in cases.items():
+        broken = tmp_path / "broken.ssp"
+        with zipfile.ZipFile(broken, "w") as zf:
+            for name, data in files.items():
+                zf.writestr(name, text if name == "resources/inputs.csv" else data)
+        with pytest.raises(ValueError, match=message) as info:
+            read_ssp(broken)
+        assert "broken.ssp" in str(info.value)

@@ -467,17 +467,18 @@ def _description(system: System, sources: dict[Path, str], experiment: dict[str,
         ours = etree.SubElement(
             annotation, _q("fmitwin", "Experiment"), nsmap={"fmitwin": NS["fmitwin"]}, **attributes
         )
-        for name, value in experiment.get("inputs", {}).items():
-            if name not in _varying(experiment):
+        inputs = experiment.get("inputs", {})
+        for name, value in inputs.items():
+            if not isinstance(value, tuple):
                 S(ours, _q("fmitwin", "Input"), name=name, value=repr(value))
-        if _varying(experiment):
+        if any(isinstance(value, tuple) for value in inputs.values()):
             S(ours, _q("fmitwin", "Inputs"), source=INPUTS_RESOURCE)
     return root
 
 
 def _varying(experiment: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The table of the experiment's inputs that vary over time (empty: none do)."""
-    inputs = {n: v for n, v in experiment.get("inputs", {}).items() if np.ndim(v) != 0}
+    inputs = {n: v for n, v in experiment.get("inputs", {}).items() if isinstance(v, tuple)}
     return inputs_table(inputs) if inputs else {}
 
 
