@@ -3,7 +3,8 @@
 The same command co-simulates a system from an SSP file (``system.ssp`` or ``.ssd``): ``--set``
 takes "instance.variable=value" or "input=value" (a system input held constant), ``--input``
 columns name system inputs, ``--record`` names system outputs or "instance.variable", and the
-defaults come from the SSP's default experiment.
+defaults come from the SSP's default experiment, with the system inputs it stores (constants
+and signals over time; ``--input`` and ``--set`` override them input by input).
 """
 
 from __future__ import annotations
