@@ -37,3 +37,24 @@ def test_rul_validate_alone_overwrites_nothing(tmp_path, monkeypatch, capsys):
     assert main(["rul", "--train", "train.txt", "--test", "test.txt", "--validate"]) == 0
     assert (tmp_path / "rul.csv").read_text() == "my own results\n"
     assert "rmse_capped" in capsys.readouterr().out
+
+
+def test_every_command_spells_the_written_file_minus_o_and_output():
+    import argparse
+
+    from fmitwin.cli import build_parser
+
+    def options(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    yield from options(subparser, f"{name} {sub}")
+            elif {"-o", "--output"} & set(action.option_strings):
+                yield name, action
+
+    found = dict(options(build_parser(), "fmitwin"))
+    assert {"fmitwin simulate", "fmitwin study", "fmitwin rul", "fmitwin aas"} <= set(found)
+    for name, action in found.items():
+        assert {"-o", "--output"} <= set(action.option_strings), name
+        assert action.nargs is None and action.const is None, name  # one path, never a flag
+        assert any(w in action.help for w in ("write", "path", "folder")), (name, action.help)

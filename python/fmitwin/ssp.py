@@ -10,11 +10,16 @@ system.
 What fmitwin adds beyond the standard travels in annotations of type ``org.fmitwin``: per
 component ``<fmitwin:Instance kind="cs|me" stepMultiple="m"/>`` and, on the description,
 ``<fmitwin:Experiment step="..." method="...">`` holding ``<fmitwin:Input name="..." value="..."/>``
-per system input held constant. Other tools ignore them.
+per system input held constant and ``<fmitwin:Inputs source="resources/inputs.csv"/>`` for the
+inputs that vary over time. SSP 1.0 defines no format for signals over time but lets an archive
+carry any resource: the table is a CSV file in the archive's ``resources/`` folder, a ``time``
+column and one column per input (a time given twice is a step change, as in
+:mod:`fmitwin.signals`), its numbers written to round-trip exactly. Other tools ignore them.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import shutil
@@ -24,10 +29,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from lxml import etree
 
 from fmitwin.archive import ExtractionLimits, extract
 from fmitwin.fmu import load_fmu
+from fmitwin.signals import read_signals
 from fmitwin.system import System
 
 NS = {
@@ -37,6 +44,7 @@ NS = {
     "fmitwin": "https://github.com/fmitwin/fmitwin/ssp",
 }
 ANNOTATION_TYPE = "org.fmitwin"
+INPUTS_RESOURCE = "resources/inputs.csv"
 _SSV_TYPES = {"real": "Real", "integer": "Integer", "boolean": "Boolean"}
 
 
@@ -207,10 +215,60 @@ def _build(
             system.experiment["step"] = float(ours.get("step"))
         if ours.get("method") is not None:
             system.experiment["method"] = ours.get("method")
-        held = {i.get("name"): float(i.get("value")) for i in ours.findall("fmitwin:Input", NS)}
+        held: dict[str, Any] = {
+            i.get("name"): float(i.get("value")) for i in ours.findall("fmitwin:Input", NS)
+        }
+        table = ours.find("fmitwin:Inputs", NS)
+        if table is not None:
+            held.update(_read_inputs(resources, table.get("source", ""), path))
+        unknown = sorted(set(held) - set(system.inputs))
+        if unknown:
+            raise ValueError(
+                f"{path}: the experiment gives {', '.join(unknown)}, which are not system inputs"
+            )
         if held:
             system.experiment["inputs"] = held
     return system
+
+
+def _read_inputs(resources: Path, source: str, path: Path) -> dict[str, Any]:
+    """name -> (times, values) from the experiment's inputs table (a CSV resource)."""
+    file = (resources / source).resolve()
+    if not file.is_relative_to(resources.resolve()) or not file.is_file():
+        raise ValueError(
+            f"{path}: the experiment's inputs table {source!r} is not a file in the SSP"
+        )
+    with open(file, newline="") as f:
+        rows = list(csv.reader(f))
+    where = f"{path}: {source}"
+    if not rows or rows[0][:1] != ["time"] or len(rows[0]) < 2:
+        raise ValueError(f"{where}: the first row must be 'time' and the input names")
+    if any(len(row) != len(rows[0]) for row in rows):
+        raise ValueError(f"{where}: every row needs {len(rows[0])} numbers")
+    try:
+        columns = np.array([[float(x) for x in row] for row in rows[1:]], dtype=float)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return read_signals(dict(zip(rows[0], columns.reshape(-1, len(rows[0])).T, strict=True)), where)
+
+
+def inputs_table(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """System inputs (name -> constant or (times, values), as an SSP's experiment holds them) as
+    one table: a ``time`` column and one column per input, constants repeated. The inputs that
+    vary over time must share their times (as the SSP's inputs table does)."""
+    signals = read_signals(inputs, "inputs")
+    varying = {n: t for n, (t, _) in signals.items() if t.size > 1}
+    times = next(iter(varying.values()), np.zeros(1))
+    for name, t in varying.items():
+        if not np.array_equal(t, times):
+            raise ValueError(
+                f"inputs: {name!r} varies at other times than {next(iter(varying))!r}; give the "
+                "inputs that vary as one table (a 'time' column and one column per input)"
+            )
+    return {
+        "time": times,
+        **{n: v if n in varying else np.full(times.size, v[0]) for n, (_, v) in signals.items()},
+    }
 
 
 def _parameter_values(component: Any) -> dict[str, Any]:
@@ -245,14 +303,17 @@ def write_ssp(
     stop_time: float | None = None,
     step: float | None = None,
     method: str | None = None,
-    inputs: Mapping[str, float] | None = None,
+    inputs: Any = None,
 ) -> Path:
     """Writes ``system`` as an SSP archive at ``path`` (the FMUs are copied into it).
 
     The default experiment (start_time, stop_time) and fmitwin's step/method default to the
-    system's ``experiment``; ``inputs`` (system input -> constant value) are stored with them,
-    so that ``fmitwin simulate system.ssp`` runs the same experiment (``read_ssp`` puts them in
-    ``experiment["inputs"]``).
+    system's ``experiment``; ``inputs`` (the system inputs over time, in any form
+    :meth:`System.simulate` takes: constants, (times, values) pairs, a table with a ``time``
+    column; step changes included) are stored with them, so that ``fmitwin simulate system.ssp``
+    runs the same experiment. ``read_ssp`` puts them in ``experiment["inputs"]``: name ->
+    constant, or (times, values) for an input that varies. The inputs that vary must share
+    their times (one table).
     """
     path = Path(path)
     if path.suffix.lower() != ".ssp":
@@ -274,7 +335,11 @@ def write_ssp(
                 f"inputs: no system input {', '.join(sorted(unknown))} "
                 f"(system inputs: {', '.join(system.inputs) or 'none'})"
             )
-        experiment["inputs"] = {n: float(v) for n, v in experiment["inputs"].items()}
+        experiment["inputs"] = {
+            n: float(v[0]) if t.size == 1 else (t, v)
+            for n, (t, v) in read_signals(experiment["inputs"], "inputs").items()
+        }
+        inputs_table(experiment["inputs"])  # refuses inputs varying at different times
     sources: dict[Path, str] = {}
     for inst in system.instances.values():
         if inst.model.path not in sources:
@@ -294,6 +359,9 @@ def write_ssp(
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("SystemStructure.ssd", xml)
+        varying = _varying(experiment)
+        if varying:
+            zf.writestr(INPUTS_RESOURCE, _csv(varying))
         for fmu_path, name in sources.items():
             zf.write(fmu_path, name)
     return path
@@ -399,9 +467,28 @@ def _description(system: System, sources: dict[Path, str], experiment: dict[str,
         ours = etree.SubElement(
             annotation, _q("fmitwin", "Experiment"), nsmap={"fmitwin": NS["fmitwin"]}, **attributes
         )
-        for name, value in experiment.get("inputs", {}).items():
-            S(ours, _q("fmitwin", "Input"), name=name, value=repr(value))
+        inputs = experiment.get("inputs", {})
+        for name, value in inputs.items():
+            if not isinstance(value, tuple):
+                S(ours, _q("fmitwin", "Input"), name=name, value=repr(value))
+        if any(isinstance(value, tuple) for value in inputs.values()):
+            S(ours, _q("fmitwin", "Inputs"), source=INPUTS_RESOURCE)
     return root
+
+
+def _varying(experiment: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The table of the experiment's inputs that vary over time (empty: none do)."""
+    inputs = {n: v for n, v in experiment.get("inputs", {}).items() if isinstance(v, tuple)}
+    return inputs_table(inputs) if inputs else {}
+
+
+def _csv(table: Mapping[str, np.ndarray]) -> str:
+    """The table as CSV, each number as Python's repr (it reads back to the same float)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(table)
+    writer.writerows(zip(*([repr(float(x)) for x in c] for c in table.values()), strict=True))
+    return text.getvalue()
 
 
 def _connector(parent: Any, name: str, kind: str, variable: Any) -> None:

@@ -819,8 +819,12 @@ def run_study(
 
         model = load_fmu(target)
     if inputs is None and isinstance(model, System) and "inputs" in model.experiment:
-        # the inputs its SSP file holds constant, as `fmitwin simulate` runs it
-        inputs = {"time": [0.0], **{n: [v] for n, v in model.experiment["inputs"].items()}}
+        # the inputs its SSP file holds (constant or over time), as `fmitwin simulate` runs
+        # it; an input sampled as a constant replaces the stored one (as --set does)
+        from fmitwin.ssp import inputs_table
+
+        stored = {n: v for n, v in model.experiment["inputs"].items() if n not in parameters}
+        inputs = inputs_table(stored) if stored else None
     base_inputs = _input_frame(inputs)
     signals = set() if base_inputs is None else set(base_inputs.columns) - {"time"}
     if base_inputs is not None:

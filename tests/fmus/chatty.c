@@ -4,141 +4,32 @@
  * With logging on it logs "instantiated <name> with gain <gain>" (a format with arguments, as
  * FMI 2.0 defines log messages); a step ending after fail_at logs an error and returns fmi2Error.
  * Value references: Real 0 y, 1 gain (parameter), 2 fail_at (parameter); String 0 label. */
-#include <stdlib.h>
-#include <string.h>
+#define NX 0
+#define NZ 0
+#define NR 3
+#define NI 1
+#define NS 1
+#define MODEL_INITIALIZED
+#include "fmi_model.h"
 
-#include "fmi2Functions.h"
-
-typedef struct {
-  double t, gain, fail_at;
-  int logging;
-  char *name; /* copied: the caller's string need not outlive fmi2Instantiate */
-  const fmi2CallbackFunctions *cb;
-} Chatty;
-
-fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
-                              const fmi2CallbackFunctions *cb, fmi2Boolean visible,
-                              fmi2Boolean logging) {
-  Chatty *m = calloc(1, sizeof(Chatty));
-  m->gain = 2.5;
-  m->fail_at = 1e300;
-  m->logging = logging;
-  m->name = strdup(name);
-  m->cb = cb;
-  return m;
+static void model_start(Model *m) {
+  m->r[1] = 2.5;
+  m->r[2] = 1e300;
+  m->s[0] = "chatty";
 }
-void fmi2FreeInstance(fmi2Component c) {
-  free(((Chatty *)c)->name);
-  free(c);
-}
-const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
-const char *fmi2GetVersion(void) { return fmi2Version; }
-fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean on, size_t n, const fmi2String cat[]) {
-  ((Chatty *)c)->logging = on;
-  return fmi2OK;
-}
-fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean td, fmi2Real tol, fmi2Real t0,
-                               fmi2Boolean sd, fmi2Real t1) {
-  ((Chatty *)c)->t = t0;
-  return fmi2OK;
-}
-fmi2Status fmi2EnterInitializationMode(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
-  Chatty *m = c;
+static void model_derivatives(Model *m) { m->r[0] = m->r[1] * m->t; }
+static void model_initialized(Model *m) {
   if (m->logging)
-    m->cb->logger(m->cb->componentEnvironment, m->name, fmi2OK, "logAll",
-                  "instantiated %s with gain %.2f and %d output(s)", m->name, m->gain, 2);
-  return fmi2OK;
+    model_log(m, fmi2OK, "logAll", "instantiated %s with gain %.2f and %d output(s)", m->name,
+              m->r[1], 2);
 }
-fmi2Status fmi2Terminate(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2Reset(fmi2Component c) { return fmi2Error; }
-fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real v[]) {
-  Chatty *m = c;
-  for (size_t i = 0; i < n; i++) v[i] = vr[i] == 0 ? m->gain * m->t : vr[i] == 1 ? m->gain : m->fail_at;
-  return fmi2OK;
-}
-fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                       const fmi2Real v[]) {
-  Chatty *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 1) m->gain = v[i];
-    else if (vr[i] == 2) m->fail_at = v[i];
-    else return fmi2Error;
+static void model_indicators(const Model *m, double z[]) {}
+static void model_event(Model *m, EventInfo *info) {}
+static int model_do_step(Model *m, double h) {
+  if (m->t + h > m->r[2]) {
+    model_log(m, fmi2Error, "logStatusError", "the step from t = %g to %g passes fail_at = %g",
+              m->t, m->t + h, m->r[2]);
+    return -1;
   }
-  return fmi2OK;
-}
-fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          fmi2Integer v[]) {
-  return n ? fmi2Error : fmi2OK;
-}
-fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          const fmi2Integer v[]) {
-  return n ? fmi2Error : fmi2OK;
-}
-fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          fmi2Boolean v[]) {
-  return n ? fmi2Error : fmi2OK;
-}
-fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          const fmi2Boolean v[]) {
-  return n ? fmi2Error : fmi2OK;
-}
-fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                         fmi2String v[]) {
-  for (size_t i = 0; i < n; i++) v[i] = "chatty";
-  return fmi2OK;
-}
-fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                         const fmi2String v[]) {
-  return n ? fmi2Error : fmi2OK;
-}
-fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean noSetPrior) {
-  Chatty *m = c;
-  if (t + h > m->fail_at) {
-    m->cb->logger(m->cb->componentEnvironment, m->name, fmi2Error, "logStatusError",
-                  "the step from t = %g to %g passes fail_at = %g", t, t + h, m->fail_at);
-    return fmi2Error;
-  }
-  m->t = t + h;
-  return fmi2OK;
-}
-fmi2Status fmi2CancelStep(fmi2Component c) { return fmi2Error; }
-fmi2Status fmi2GetStatus(fmi2Component c, const fmi2StatusKind s, fmi2Status *v) { return fmi2Error; }
-fmi2Status fmi2GetRealStatus(fmi2Component c, const fmi2StatusKind s, fmi2Real *v) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetIntegerStatus(fmi2Component c, const fmi2StatusKind s, fmi2Integer *v) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *v) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetStringStatus(fmi2Component c, const fmi2StatusKind s, fmi2String *v) {
-  return fmi2Error;
-}
-fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                                       const fmi2Integer order[], const fmi2Real value[]) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                                        const fmi2Integer order[], fmi2Real value[]) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
-fmi2Status fmi2SetFMUstate(fmi2Component c, fmi2FMUstate s) { return fmi2Error; }
-fmi2Status fmi2FreeFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
-fmi2Status fmi2SerializedFMUstateSize(fmi2Component c, fmi2FMUstate s, size_t *n) {
-  return fmi2Error;
-}
-fmi2Status fmi2SerializeFMUstate(fmi2Component c, fmi2FMUstate s, fmi2Byte b[], size_t n) {
-  return fmi2Error;
-}
-fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte b[], size_t n,
-                                   fmi2FMUstate *s) {
-  return fmi2Error;
-}
-fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference u[], size_t nu,
-                                        const fmi2ValueReference k[], size_t nk,
-                                        const fmi2Real dk[], fmi2Real du[]) {
-  return fmi2Error;
+  return 0;
 }

@@ -1,17 +1,25 @@
 /* fmi2_model.h - the FMI 2.0 functions of fmi_model.h (included by it, not directly). */
-#include "fmi2Functions.h"
+#define model_log(m, status, category, ...)                                                    \
+  (m)->cb->logger((m)->cb->componentEnvironment, (m)->name, status, category, __VA_ARGS__)
 
 fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
                               const fmi2CallbackFunctions *cb, fmi2Boolean visible,
                               fmi2Boolean logging) {
   Model *m = calloc(1, sizeof(Model));
+  m->logging = logging;
+  m->name = strdup(name);
+  m->cb = cb;
   model_start(m);
   return m;
 }
-void fmi2FreeInstance(fmi2Component c) { free(c); }
+void fmi2FreeInstance(fmi2Component c) {
+  free(((Model *)c)->name);
+  free(c);
+}
 const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
 const char *fmi2GetVersion(void) { return fmi2Version; }
 fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean on, size_t n, const fmi2String cat[]) {
+  ((Model *)c)->logging = on;
   return fmi2OK;
 }
 fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean tolerance_defined, fmi2Real tolerance,
@@ -24,6 +32,9 @@ fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean tolerance_defined, f
 fmi2Status fmi2EnterInitializationMode(fmi2Component c) { return fmi2OK; }
 fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
   model_derivatives(c);
+#ifdef MODEL_INITIALIZED
+  model_initialized(c);
+#endif
   return fmi2OK;
 }
 fmi2Status fmi2Terminate(fmi2Component c) { return fmi2OK; }
@@ -70,7 +81,18 @@ fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t
 fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n,
                           const fmi2Boolean v[]) { return n == 0 ? fmi2OK : fmi2Error; }
 fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                         fmi2String v[]) { return n == 0 ? fmi2OK : fmi2Error; }
+                         fmi2String v[]) {
+#if NS > 0
+  Model *m = c;
+  for (size_t k = 0; k < n; k++) {
+    if (vr[k] >= NS) return fmi2Error;
+    v[k] = m->s[vr[k]];
+  }
+  return fmi2OK;
+#else
+  return n == 0 ? fmi2OK : fmi2Error;
+#endif
+}
 fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
                          const fmi2String v[]) { return n == 0 ? fmi2OK : fmi2Error; }
 
@@ -149,7 +171,9 @@ fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real dx[], size_t n) {
 #if NX > 0
   Model *m = c;
   if (n != NX) return fmi2Error;
+  m->failed = false;
   model_derivatives(m);
+  if (m->failed) return fmi2Error;
   for (size_t k = 0; k < n; k++) dx[k] = m->r[derivative_vrs[k]];
   return fmi2OK;
 #else
@@ -180,7 +204,9 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean no_pr
   Model *m = c;
   if (m->terminated) return fmi2Error;
   m->t = t;
-  if (model_do_step(m, h)) {
+  const int outcome = model_do_step(m, h);
+  if (outcome < 0) return fmi2Error;
+  if (outcome > 0) {
     m->terminated = 1;
     return fmi2Discard;
   }

@@ -1,10 +1,33 @@
 /* fmi3_model.h - the FMI 3.0 functions of fmi_model.h (included by it, not directly): Real
  * variables are Float64, Integer variables Int32; the other types, clocks and scheduled
  * execution are refused (fmi3Error), as FMPy resolves every FMI 3.0 function when it loads. */
-#include "fmi3Functions.h"
 
-static fmi3Instance instantiate(void) {
+/* fmi3Get<Name> and fmi3Set<Name> for a type the model has no variables of. */
+#define REFUSE_TYPE(Type, Name)                                                                \
+  fmi3Status fmi3Get##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n, Type v[],  \
+                           size_t nv) {                                                        \
+    return n == 0 ? fmi3OK : fmi3Error;                                                        \
+  }                                                                                            \
+  fmi3Status fmi3Set##Name(fmi3Instance c, const fmi3ValueReference vr[], size_t n,            \
+                           const Type v[], size_t nv) {                                        \
+    return n == 0 ? fmi3OK : fmi3Error;                                                        \
+  }
+
+/* The types but Float64, Int32 and UInt64 (and String, Binary: always refused). */
+#define REFUSE_OTHER_TYPES                                                                     \
+  REFUSE_TYPE(fmi3Float32, Float32)                                                            \
+  REFUSE_TYPE(fmi3Int8, Int8)                                                                  \
+  REFUSE_TYPE(fmi3UInt8, UInt8)                                                                \
+  REFUSE_TYPE(fmi3Int16, Int16)                                                                \
+  REFUSE_TYPE(fmi3UInt16, UInt16)                                                              \
+  REFUSE_TYPE(fmi3UInt32, UInt32)                                                              \
+  REFUSE_TYPE(fmi3Int64, Int64)                                                                \
+  REFUSE_TYPE(fmi3Boolean, Boolean)
+
+static fmi3Instance instantiate(fmi3String name, fmi3Boolean logging) {
   Model *m = calloc(1, sizeof(Model));
+  m->logging = logging;
+  m->name = strdup(name);
   model_start(m);
   return m;
 }
@@ -12,7 +35,7 @@ fmi3Instance fmi3InstantiateModelExchange(fmi3String name, fmi3String token, fmi
                                           fmi3Boolean visible, fmi3Boolean logging,
                                           fmi3InstanceEnvironment env,
                                           fmi3LogMessageCallback log) {
-  return instantiate();
+  return instantiate(name, logging);
 }
 fmi3Instance fmi3InstantiateCoSimulation(fmi3String name, fmi3String token, fmi3String res,
                                          fmi3Boolean visible, fmi3Boolean logging,
@@ -20,11 +43,15 @@ fmi3Instance fmi3InstantiateCoSimulation(fmi3String name, fmi3String token, fmi3
                                          const fmi3ValueReference req[], size_t nreq,
                                          fmi3InstanceEnvironment env, fmi3LogMessageCallback log,
                                          fmi3IntermediateUpdateCallback update) {
-  return instantiate();
+  return instantiate(name, logging);
 }
-void fmi3FreeInstance(fmi3Instance c) { free(c); }
+void fmi3FreeInstance(fmi3Instance c) {
+  free(((Model *)c)->name);
+  free(c);
+}
 const char *fmi3GetVersion(void) { return fmi3Version; }
 fmi3Status fmi3SetDebugLogging(fmi3Instance c, fmi3Boolean on, size_t n, const fmi3String cat[]) {
+  ((Model *)c)->logging = on;
   return fmi3OK;
 }
 fmi3Status fmi3EnterInitializationMode(fmi3Instance c, fmi3Boolean tolerance_defined,
@@ -37,11 +64,15 @@ fmi3Status fmi3EnterInitializationMode(fmi3Instance c, fmi3Boolean tolerance_def
 }
 fmi3Status fmi3ExitInitializationMode(fmi3Instance c) {
   model_derivatives(c);
+#ifdef MODEL_INITIALIZED
+  model_initialized(c);
+#endif
   return fmi3OK;
 }
 fmi3Status fmi3Terminate(fmi3Instance c) { return fmi3OK; }
 fmi3Status fmi3Reset(fmi3Instance c) { return fmi3Error; }
 
+#ifndef MODEL_OWN_ACCESSORS
 fmi3Status fmi3GetFloat64(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
                           fmi3Float64 v[], size_t nv) {
   Model *m = c;
@@ -79,6 +110,9 @@ fmi3Status fmi3SetInt32(fmi3Instance c, const fmi3ValueReference vr[], size_t n,
   }
   return fmi3OK;
 }
+REFUSE_OTHER_TYPES
+REFUSE_TYPE(fmi3UInt64, UInt64)
+#endif
 
 fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3Boolean no_set,
                       fmi3Boolean *event, fmi3Boolean *terminate, fmi3Boolean *early,
@@ -86,7 +120,9 @@ fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3Boolean 
   Model *m = c;
   *event = *early = false;
   m->t = t;
-  *terminate = model_do_step(m, h) ? true : false;
+  const int outcome = model_do_step(m, h);
+  if (outcome < 0) return fmi3Error;
+  *terminate = outcome > 0;
   if (!*terminate) m->t = t + h;
   *last = m->t;
   return fmi3OK;
@@ -132,6 +168,7 @@ fmi3Status fmi3SetTime(fmi3Instance c, fmi3Float64 t) {
   ((Model *)c)->t = t;
   return fmi3OK;
 }
+#ifndef MODEL_OWN_STATES
 fmi3Status fmi3SetContinuousStates(fmi3Instance c, const fmi3Float64 x[], size_t n) {
 #if NX > 0
   Model *m = c;
@@ -156,17 +193,14 @@ fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance c, fmi3Float64 dx[], s
 #if NX > 0
   Model *m = c;
   if (n != NX) return fmi3Error;
+  m->failed = false;
   model_derivatives(m);
+  if (m->failed) return fmi3Error;
   for (size_t k = 0; k < n; k++) dx[k] = m->r[derivative_vrs[k]];
   return fmi3OK;
 #else
   return fmi3Error;
 #endif
-}
-fmi3Status fmi3GetEventIndicators(fmi3Instance c, fmi3Float64 z[], size_t n) {
-  if (n != NZ) return fmi3Error;
-  if (n > 0) model_indicators(c, z);
-  return fmi3OK;
 }
 fmi3Status fmi3GetNominalsOfContinuousStates(fmi3Instance c, fmi3Float64 x[], size_t n) {
   if (n != NX) return fmi3Error;
@@ -177,6 +211,14 @@ fmi3Status fmi3GetNumberOfContinuousStates(fmi3Instance c, size_t *n) {
   *n = NX;
   return fmi3OK;
 }
+fmi3Status fmi3EnterConfigurationMode(fmi3Instance c) { return fmi3Error; }
+fmi3Status fmi3ExitConfigurationMode(fmi3Instance c) { return fmi3Error; }
+#endif
+fmi3Status fmi3GetEventIndicators(fmi3Instance c, fmi3Float64 z[], size_t n) {
+  if (n != NZ) return fmi3Error;
+  if (n > 0) model_indicators(c, z);
+  return fmi3OK;
+}
 fmi3Status fmi3GetNumberOfEventIndicators(fmi3Instance c, size_t *n) {
   *n = NZ;
   return fmi3OK;
@@ -185,22 +227,6 @@ fmi3Status fmi3GetNumberOfEventIndicators(fmi3Instance c, size_t *n) {
 /* ---- not supported ---- */
 typedef fmi3Instance I;
 typedef const fmi3ValueReference *VRs;
-#define REFUSE_TYPE(Type, Name)                                                                \
-  fmi3Status fmi3Get##Name(I c, VRs vr, size_t n, Type v[], size_t nv) {                     \
-    return n == 0 ? fmi3OK : fmi3Error;                                                        \
-  }                                                                                            \
-  fmi3Status fmi3Set##Name(I c, VRs vr, size_t n, const Type v[], size_t nv) {               \
-    return n == 0 ? fmi3OK : fmi3Error;                                                        \
-  }
-REFUSE_TYPE(fmi3Float32, Float32)
-REFUSE_TYPE(fmi3Int8, Int8)
-REFUSE_TYPE(fmi3UInt8, UInt8)
-REFUSE_TYPE(fmi3Int16, Int16)
-REFUSE_TYPE(fmi3UInt16, UInt16)
-REFUSE_TYPE(fmi3UInt32, UInt32)
-REFUSE_TYPE(fmi3Int64, Int64)
-REFUSE_TYPE(fmi3UInt64, UInt64)
-REFUSE_TYPE(fmi3Boolean, Boolean)
 REFUSE_TYPE(fmi3String, String)
 fmi3Instance fmi3InstantiateScheduledExecution(fmi3String a, fmi3String b, fmi3String c,
                                                fmi3Boolean d, fmi3Boolean e,
@@ -244,8 +270,6 @@ fmi3Status fmi3GetAdjointDerivative(I c, VRs u, size_t nu, VRs k, size_t nk,
                                     size_t nd) {
   return fmi3Error;
 }
-fmi3Status fmi3EnterConfigurationMode(I c) { return fmi3Error; }
-fmi3Status fmi3ExitConfigurationMode(I c) { return fmi3Error; }
 fmi3Status fmi3GetIntervalDecimal(I c, VRs vr, size_t n, fmi3Float64 v[],
                                   fmi3IntervalQualifier q[]) {
   return fmi3Error;

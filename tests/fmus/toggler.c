@@ -3,129 +3,30 @@
  *   der(x) = r,  r in {+1, -1} flips at every t = k * period (time events), n counts the flips.
  * x(t) is a triangle wave, exact for any Runge-Kutta method when steps end at the events.
  * Value references: 0 x, 1 der(x), 2 period (parameter), 3 n (Integer output). */
-#include <math.h>
-#include <stdlib.h>
+#define NX 1
+#define NZ 0
+#define NR 3
+#define NI 4
+#define STATE_VRS {0}
+#define DERIVATIVE_VRS {1}
+#include "fmi_model.h"
 
-#include "fmi2Functions.h"
+/* the next flip: after n flips, at (n + 1) * period */
+static double next_flip(const Model *m) { return (m->i[3] + 1) * m->r[2]; }
 
-typedef struct {
-  double t, x, r, period, next;
-  int n;
-} Toggler;
-
-static void schedule(Toggler *m) { m->next = (m->n + 1) * m->period; }
-
-fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
-                              const fmi2CallbackFunctions *cb, fmi2Boolean visible,
-                              fmi2Boolean logging) {
-  Toggler *m = calloc(1, sizeof(Toggler));
-  m->r = 1.0;
-  m->period = 0.25;
-  return m;
+static void model_start(Model *m) {
+  m->r[1] = 1.0;
+  m->r[2] = 0.25;
 }
-void fmi2FreeInstance(fmi2Component c) { free(c); }
-const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
-const char *fmi2GetVersion(void) { return fmi2Version; }
-fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean on, size_t n, const fmi2String cat[]) {
-  return fmi2OK;
-}
-fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean td, fmi2Real tol, fmi2Real t0,
-                               fmi2Boolean sd, fmi2Real t1) {
-  ((Toggler *)c)->t = t0;
-  return fmi2OK;
-}
-fmi2Status fmi2EnterInitializationMode(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
-  schedule(c);
-  return fmi2OK;
-}
-fmi2Status fmi2Terminate(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2Reset(fmi2Component c) { return fmi2Error; }
-fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real v[]) {
-  Toggler *m = c;
-  for (size_t i = 0; i < n; i++) v[i] = vr[i] == 0 ? m->x : vr[i] == 1 ? m->r : m->period;
-  return fmi2OK;
-}
-fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                       const fmi2Real v[]) {
-  Toggler *m = c;
-  for (size_t i = 0; i < n; i++) {
-    if (vr[i] == 0) m->x = v[i];
-    else if (vr[i] == 2) m->period = v[i];
-    else return fmi2Error;
+static void model_derivatives(Model *m) {}
+static void model_indicators(const Model *m, double z[]) {}
+static void model_event(Model *m, EventInfo *info) {
+  const double next = next_flip(m);
+  if (m->t >= next - 1e-12 * fmax(1.0, fabs(next))) { /* the time event is due */
+    m->r[1] = -m->r[1];
+    m->i[3] += 1;
   }
-  return fmi2OK;
+  info->next_time_defined = true;
+  info->next_time = next_flip(m);
 }
-fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          fmi2Integer v[]) {
-  for (size_t i = 0; i < n; i++) v[i] = ((Toggler *)c)->n;
-  return fmi2OK;
-}
-fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          const fmi2Integer v[]) { return fmi2Error; }
-fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          fmi2Boolean v[]) { return fmi2Error; }
-fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                          const fmi2Boolean v[]) { return fmi2Error; }
-fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                         fmi2String v[]) { return fmi2Error; }
-fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t n,
-                         const fmi2String v[]) { return fmi2Error; }
-fmi2Status fmi2GetFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
-fmi2Status fmi2SetFMUstate(fmi2Component c, fmi2FMUstate s) { return fmi2Error; }
-fmi2Status fmi2FreeFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
-fmi2Status fmi2SerializedFMUstateSize(fmi2Component c, fmi2FMUstate s, size_t *n) {
-  return fmi2Error;
-}
-fmi2Status fmi2SerializeFMUstate(fmi2Component c, fmi2FMUstate s, fmi2Byte b[], size_t n) {
-  return fmi2Error;
-}
-fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte b[], size_t n,
-                                   fmi2FMUstate *s) { return fmi2Error; }
-fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference u[], size_t nu,
-                                        const fmi2ValueReference k[], size_t nk,
-                                        const fmi2Real dk[], fmi2Real du[]) { return fmi2Error; }
-fmi2Status fmi2EnterEventMode(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *info) {
-  Toggler *m = c;
-  if (m->t >= m->next - 1e-12 * fmax(1.0, fabs(m->next))) { /* the time event is due */
-    m->r = -m->r;
-    m->n += 1;
-    schedule(m);
-  }
-  info->newDiscreteStatesNeeded = fmi2False;
-  info->terminateSimulation = fmi2False;
-  info->nominalsOfContinuousStatesChanged = fmi2False;
-  info->valuesOfContinuousStatesChanged = fmi2False;
-  info->nextEventTimeDefined = fmi2True;
-  info->nextEventTime = m->next;
-  return fmi2OK;
-}
-fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) { return fmi2OK; }
-fmi2Status fmi2CompletedIntegratorStep(fmi2Component c, fmi2Boolean no_set, fmi2Boolean *event,
-                                       fmi2Boolean *term) {
-  *event = fmi2False;
-  *term = fmi2False;
-  return fmi2OK;
-}
-fmi2Status fmi2SetTime(fmi2Component c, fmi2Real t) {
-  ((Toggler *)c)->t = t;
-  return fmi2OK;
-}
-fmi2Status fmi2SetContinuousStates(fmi2Component c, const fmi2Real x[], size_t n) {
-  ((Toggler *)c)->x = x[0];
-  return fmi2OK;
-}
-fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real d[], size_t n) {
-  d[0] = ((Toggler *)c)->r;
-  return fmi2OK;
-}
-fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real z[], size_t n) { return fmi2OK; }
-fmi2Status fmi2GetContinuousStates(fmi2Component c, fmi2Real x[], size_t n) {
-  x[0] = ((Toggler *)c)->x;
-  return fmi2OK;
-}
-fmi2Status fmi2GetNominalsOfContinuousStates(fmi2Component c, fmi2Real x[], size_t n) {
-  x[0] = 1.0;
-  return fmi2OK;
-}
+static int model_do_step(Model *m, double h) { return 0; }

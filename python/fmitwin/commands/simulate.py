@@ -3,7 +3,8 @@
 The same command co-simulates a system from an SSP file (``system.ssp`` or ``.ssd``): ``--set``
 takes "instance.variable=value" or "input=value" (a system input held constant), ``--input``
 columns name system inputs, ``--record`` names system outputs or "instance.variable", and the
-defaults come from the SSP's default experiment.
+defaults come from the SSP's default experiment, with the system inputs it stores (constants
+and signals over time; ``--input`` and ``--set`` override them input by input).
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def _simulate_system(args: argparse.Namespace):
         outputs=args.output,
         start_values=parse_assignments(
             [pair for pair in args.set if pair not in held],
-            lambda n: system.variable(n, argument="--set"),
+            lambda n: _system_variable(system, args.fmu, n),
         ),
         solver=args.solver,
         solver_rtol=args.tolerance if args.tolerance is not None else 1e-6,
@@ -216,4 +217,26 @@ def _simulate_system(args: argparse.Namespace):
         progress=_show_progress(args, t0, t1, step),
         isolate=args.isolate,
         timeout=args.timeout,
+    )
+
+
+def _system_variable(system, path: str, name: str):
+    """The variable "instance.variable" that ``--set name=...`` sets; an unknown name is a
+    one-line KeyError listing what can be set: the system inputs and the parameters."""
+    import difflib
+
+    try:
+        return system.variable(name, argument="--set")
+    except (KeyError, ValueError):
+        pass
+    parameters = [
+        f"{inst.name}.{v.name}" for inst in system.instances.values() for v in inst.model.parameters
+    ]
+    names = {n.lower(): n for n in [*system.inputs, *parameters]}
+    close = [names[n] for n in difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.75)]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise KeyError(
+        f"--set {name}: {Path(path).name} has no input or variable {name!r}{hint}; "
+        f"system inputs: {', '.join(system.inputs) or 'none'}; "
+        f"parameters: {', '.join(parameters) or 'none'} (`fmitwin info {path}` lists all)"
     )
