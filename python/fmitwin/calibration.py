@@ -14,7 +14,8 @@ constant by a tiny process noise), typically the FMU-backed one from
 ``fmitwin.fmu_models(fmu, measurements=..., parameters=[...]).filter(...)``, runs on live
 measurements; a divergence detector on the normalised innovation squared (NIS) opens a
 recalibration window in which the parameters' process noise is raised so the filter re-learns
-them, and the window is recorded as an event with the parameters before and after.
+them, and the window is recorded as an event with the parameters before and after. Its predict
+and update are :class:`AugmentedStep`, which the live synchronizer runs too.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = [
+    "AugmentedStep",
     "CalibrationResult",
     "FmuSimulation",
+    "ModelFailure",
     "NisDivergenceDetector",
     "OnlineRecalibrator",
     "RecalibrationEvent",
@@ -630,6 +633,94 @@ class RecalibrationWindow:
         )
 
 
+class ModelFailure(ArithmeticError):
+    """The filter's state or covariance stopped being finite."""
+
+
+class AugmentedStep:
+    """The online predict-then-update step of an augmented-state EKF (estimated parameters
+    appended to its state), shared by :class:`OnlineRecalibrator` and the live synchronizer.
+
+    Process noise, the one rule: a predict over ``dt`` adds
+
+        Q = Q_step + diag(q_rate) * scale * dt + [window open] diag(window.noise) * dt
+
+    ``Q_step`` (n, n) is a covariance per predict call (the recalibrator's filter Q; None for
+    none), ``q_rate`` (n,) variances per unit time (the live twin's ``[filter] Q``; the
+    recalibrator's ``parameter_noise`` on the parameters), ``scale`` the caller's temporary
+    inflation (the synchronizer's ``merge`` policy), and the :class:`RecalibrationWindow`'s
+    noise applies to the parameters while it is open. A predict runs in steps of at most
+    ``max_step``; ``dt = 0`` predicts nothing.
+
+    ``update`` updates the filter, hands the result to ``observe`` (the caller's divergence
+    detection, which may open the window), then closes the window when due and returns the
+    :class:`RecalibrationEvent`. A predict or update that leaves a non-finite state or
+    covariance raises :class:`ModelFailure`.
+    """
+
+    def __init__(
+        self,
+        q_rate: Sequence[float] | np.ndarray,
+        *,
+        Q_step: np.ndarray | None = None,
+        window: RecalibrationWindow | None = None,
+        max_step: float = math.inf,
+    ) -> None:
+        self.q_rate = np.asarray(q_rate, dtype=float)
+        self.Q_step = None if Q_step is None else np.array(Q_step, dtype=float)
+        self.window = window
+        if not max_step > 0:
+            raise ValueError(f"max_step={max_step!r} must be positive")
+        self.max_step = float(max_step)
+
+    def process_noise(self, dt: float, scale: float = 1.0) -> np.ndarray:
+        """The Q (n, n) of one predict over ``dt`` (see the class docstring)."""
+        Q = np.diag(self.q_rate * scale * dt)
+        if self.Q_step is not None:
+            Q += self.Q_step
+        if self.window is not None:
+            self.window.inflate(Q, dt)
+        return Q
+
+    def predict(self, ekf: Any, dt: float, u: np.ndarray | None = None, scale: float = 1.0) -> None:
+        """Predict ``ekf`` over ``dt`` (with inputs ``u``), in steps of at most ``max_step``."""
+        remaining = dt
+        while remaining > 0:
+            h = min(self.max_step, remaining)
+            Q = self.process_noise(h, scale)
+            if u is None:
+                ekf.predict(h, Q=Q)
+            else:
+                ekf.predict(h, u, Q=Q)
+            check_finite(ekf, "predict")
+            remaining -= h
+
+    def update(
+        self,
+        ekf: Any,
+        time: float,
+        z: np.ndarray,
+        observe: Callable[[Any], None] | None = None,
+        **options: Any,
+    ) -> tuple[Any, RecalibrationEvent | None]:
+        """Update ``ekf`` with ``z`` at data time ``time`` (``options`` go to ``ekf.update``),
+        call ``observe(result)``, then close the window when due; returns (result, event)."""
+        result = ekf.update(z, **options)
+        check_finite(ekf, "update")
+        if observe is not None:
+            observe(result)
+        event = None
+        if self.window is not None:
+            event = self.window.close_if_due(time, ekf.x, ekf.P)
+        return result, event
+
+
+def check_finite(ekf: Any, stage: str) -> None:
+    """Raise :class:`ModelFailure` when ``ekf``'s state or covariance is not finite."""
+    if not (np.all(np.isfinite(ekf.x)) and np.all(np.isfinite(ekf.P))):
+        raise ModelFailure(f"the {stage} left a non-finite state or covariance")
+
+
 class OnlineRecalibrator:
     """Runs an augmented-state EKF some of whose state entries (``parameters``) are parameters.
 
@@ -654,14 +745,15 @@ class OnlineRecalibrator:
     ) -> None:
         self.ekf = ekf
         self.indices, self.names = _state_entries(ekf, parameters)
-        self.parameter_noise = np.broadcast_to(
-            np.asarray(parameter_noise, float), self.indices.shape
+        q_rate = np.zeros(ekf.x.size)
+        q_rate[self.indices] = np.broadcast_to(
+            np.asarray(parameter_noise, float), self.indices.size
         )
         self.window = RecalibrationWindow(
             self.indices, self.names, noise=recalibration_noise, duration=duration
         )
         self.detector = None if detector == "external" else detector or NisDivergenceDetector()
-        self.base_Q = self.ekf.Q
+        self.stepper = AugmentedStep(q_rate, Q_step=self.ekf.Q, window=self.window)
         self.events: list[RecalibrationEvent] = []
 
     def trigger(self, time: float, evidence: Mapping[str, Any] | None = None) -> bool:
@@ -683,22 +775,18 @@ class OnlineRecalibrator:
         return self.window.parameters(self.ekf.x)
 
     def step(self, time: float, dt: float, z: np.ndarray, u: np.ndarray | None = None) -> Any:
-        """Predict over ``dt`` (with ``u``), update with ``z`` at data time ``time``; returns the
-        filter's update result."""
-        Q = self.base_Q.copy()
-        Q[self.indices, self.indices] += self.parameter_noise * dt
-        self.window.inflate(Q, dt)
-        if u is None:
-            self.ekf.predict(dt, Q=Q)
-        else:
-            self.ekf.predict(dt, u, Q=Q)
-        result = self.ekf.update(np.asarray(z, dtype=float))
-        if not self.window.is_open:
-            if self.detector is not None and self.detector.update(
-                result.nis, int(np.count_nonzero(result.used))
-            ):
+        """Predict over ``dt`` (with ``u``), update with ``z`` at data time ``time`` (the shared
+        :class:`AugmentedStep`); returns the filter's update result."""
+
+        def observe(result: Any) -> None:
+            if self.detector is None or self.window.is_open:
+                return
+            if self.detector.update(result.nis, int(np.count_nonzero(result.used))):
                 self.trigger(time, {"nis": float(result.nis)})
-        elif event := self.window.close_if_due(time, self.ekf.x, self.ekf.P):
+
+        self.stepper.predict(self.ekf, dt, u)
+        result, event = self.stepper.update(self.ekf, time, np.asarray(z, dtype=float), observe)
+        if event is not None:
             self.events.append(event)
             if self.detector is not None:
                 self.detector.reset()

@@ -201,6 +201,13 @@ def test_a_prognosis_must_use_an_estimated_quantity(folder):
     assert fleet.asset("TK-03").prognosis.failure_threshold == 80.0
 
 
+def test_a_template_without_maintenance_uses_the_twin_file_s(folder):
+    twin = TANK_TWIN + '\n[maintenance]\nindicator = "T"\nfailure_threshold = 350\nhorizon = 24\n'
+    write(folder, "tank_twin.toml", twin)
+    prognosis = load_fleet(write(folder, "fleet.toml", FLEET)).asset("TK-03").prognosis
+    assert (prognosis.indicator, prognosis.failure_threshold, prognosis.horizon) == ("T", 350, 24)
+
+
 def test_a_missing_template_file_is_named(folder):
     path = write(folder, "fleet.toml", FLEET.replace("tank_twin.toml", "pump_twin.toml"))
     with pytest.raises(ConfigError, match=r"fleet.toml:5: \[templates.tank.twin\] twin file not"):

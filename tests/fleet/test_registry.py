@@ -211,23 +211,3 @@ def test_an_unusable_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(RegistryError, match="cannot open the registry"):
         SqliteRegistry(bad)
-
-
-def test_remaining_life_from_a_twin_indicator_trend():
-    from fmitwin.fleet.config import Prognosis
-    from fmitwin.fleet.runner import RemainingLife, TwinSnapshot
-
-    rng = np.random.default_rng(3)
-    tracker = RemainingLife(Prognosis("UA", failure_threshold=80.0, time_unit=3600.0, noise=0.3))
-    slope, start = 1.5 / 24, 45.0  # W/K per hour: 1.5 a day
-    rul = None
-    for hour in range(0, 24 * 10, 2):
-        value = start + slope * hour + 0.3 * rng.standard_normal()
-        snap = TwinSnapshot(
-            "ok", 1.8e9 + 3600.0 * hour, {"UA": value}, {"UA": 0.2}, {}, {}, None, {}, {}, []
-        )
-        rul = tracker.update(snap) or rul
-    truth = (80.0 - (start + slope * hour)) / slope
-    low, high = rul.interval(0.9)
-    assert low < truth < high
-    assert abs(rul.median - truth) < 0.1 * truth

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from fmitwin.calibration import RecalibrationWindow
+from fmitwin.calibration import OnlineRecalibrator, RecalibrationWindow
 from fmitwin.live.config import ConfigError, parse_config
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History, recorded_events
@@ -234,3 +234,44 @@ def test_an_estimated_parameter_starts_from_x0_model_parameters_or_the_fmu():
     assert start(TWIN) == 40.0  # the FMU's start value
     assert start(TWIN.replace("{ m = 0.5,", "{ UA = 45.0, m = 0.5,")) == 45.0
     assert start(TWIN.replace("x0 = { T = 343.15 }", "x0 = { T = 343.15, UA = 50.0 }")) == 50.0
+
+
+def test_the_synchronizer_and_the_online_recalibrator_give_identical_estimates():
+    """Both run the shared AugmentedStep: fed the same readings (one predict step each, 8 Hz),
+    with the recalibrator's window opened whenever the synchronizer opens its own, their
+    estimates are the same numbers at every reading."""
+    text = TWIN.replace("step = 0.05", "step = 0.125").replace("rate = 10", "rate = 8")
+    text = text.replace("policy = ", 'initialize = "x0"\npolicy = ')
+    config = parse_config(text.replace("POLICY", "merge"), "recal.toml")
+    ekf, u0 = build_filter(config)
+    twin_ekf, _ = build_filter(config)
+    twin_ekf.Q = ekf.Q * 0.125  # the twin's Q is a rate; the recalibrator's is per step
+    recalibrator = OnlineRecalibrator(
+        twin_ekf, ["UA"], recalibration_noise=0.5, duration=60.0, detector="external"
+    )
+    now = [T0]
+    gateway = Gateway(config.sensors, clock=lambda: now[0])
+    sync = Synchronizer(
+        SyncSettings.from_config(config),
+        ekf,
+        gateway,
+        u0=u0,
+        clock=lambda: now[0],
+        merge_q_factor=1.0,  # the recalibrator has no merge policy
+    )
+    times = np.arange(0.0, 240.0, 0.125)
+    values = plant_temperature(times, change=40.0)
+    values += np.random.default_rng(7).normal(0.0, 0.2, times.size)
+    last = None
+    for t, value in zip(times, values, strict=True):
+        now[0] = T0 + t
+        recalibrator.step(now[0], 0.0 if last is None else now[0] - last, [value], u0)
+        gateway.submit(Reading("T", float(value), now[0], None, now[0]))
+        assert sync.step() == 1
+        if sync.recalibration.is_open:  # also on a divergence aggregated into an earlier event
+            recalibrator.trigger(now[0])
+        np.testing.assert_array_equal(sync.ekf.x, recalibrator.ekf.x)
+        np.testing.assert_array_equal(sync.ekf.P, recalibrator.ekf.P)
+        last = now[0]
+    assert sync.counters.recalibrations == len(recalibrator.events) >= 1
+    assert recalibrator.parameters()["UA"] == pytest.approx(60.0, abs=3.0)

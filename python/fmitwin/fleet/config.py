@@ -25,25 +25,28 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fmitwin.fleet.registry import Registry, RegistryError, TwinEntry
 from fmitwin.live.config import (
     ConfigError,
     TwinConfig,
+    check_indicator,
     locate_keys,
     parse_config_data,
+    parse_prognosis,
     parse_toml,
 )
 from fmitwin.live.config import _Section as Section
 
+if TYPE_CHECKING:
+    from fmitwin.maintenance.online import Prognosis
+
 __all__ = [
     "FleetAsset",
-    "Prognosis",
     "FleetConfig",
     "RegistrationReport",
     "load_fleet",
@@ -55,25 +58,10 @@ _BUILT_IN = ("id", "asset_id", "site", "n")
 
 
 @dataclass(frozen=True)
-class Prognosis:
-    """How a template's twins turn an estimate into remaining life: the estimated state or
-    parameter ``indicator`` follows a linear trend (``fmitwin.maintenance``
-    LinearDegradationModel) and the asset fails when it reaches ``failure_threshold``; RUL is
-    in ``time_unit`` seconds (3600: hours). ``noise``: scatter of the indicator about its
-    trend, in its unit. ``max_sigma``: estimates less certain than this are not used (the
-    filter is still converging from its initial guess)."""
-
-    indicator: str
-    failure_threshold: float
-    time_unit: float = 3600.0
-    noise: float = 1.0
-    max_sigma: float = math.inf
-
-
-@dataclass(frozen=True)
 class FleetAsset:
     """One asset of the fleet: its registry entry, its validated twin definition and, when
-    its template has ``[templates.<name>.maintenance]``, how to estimate its remaining life."""
+    its template has ``[templates.<name>.maintenance]`` (or its twin file ``[maintenance]``),
+    how to estimate its remaining life."""
 
     entry: TwinEntry
     twin: TwinConfig
@@ -174,19 +162,9 @@ def _template(name: str, section: Section, base: Path) -> _Template:
         prognosis=None,
         prognosis_section=section.table("maintenance"),
     )
-    if template.prognosis_section is not None:
-        m = template.prognosis_section
-        template = dataclasses.replace(
-            template,
-            prognosis=Prognosis(
-                indicator=m.get("indicator", str, hint="the estimated state or parameter"),
-                failure_threshold=m.number("failure_threshold"),
-                time_unit=m.number("time_unit", 3600.0, positive=True),
-                noise=m.number("noise", 1.0, positive=True),
-                max_sigma=m.number("max_sigma", None, positive=True) or math.inf,
-            ),
-        )
-        m.finish()
+    if template.prognosis_section is not None:  # its indicator is checked per twin
+        prognosis = parse_prognosis(template.prognosis_section, None)
+        template = dataclasses.replace(template, prognosis=prognosis)
     section.finish()
     return template
 
@@ -252,13 +230,11 @@ def _assets(group: Section, templates: dict[str, _Template], fleet_file: Path) -
             definition=f"{fleet_file}#{values['id']}",
             tags=tags,
         )
-        prognosis = template.prognosis
-        if prognosis is not None and prognosis.indicator not in twin.filter.estimated(twin.model):
-            estimated = ", ".join(twin.filter.estimated(twin.model))
-            raise template.prognosis_section.error(
-                "indicator",
-                f"{prognosis.indicator!r} is not estimated by twin {twin.name}; it estimates: "
-                f"{estimated}",
+        prognosis = template.prognosis or twin.maintenance
+        if template.prognosis is not None:
+            estimated = twin.filter.estimated(twin.model)
+            check_indicator(
+                template.prognosis_section, prognosis.indicator, estimated, f"twin {twin.name}"
             )
         assets.append(FleetAsset(entry=entry, twin=twin, prognosis=prognosis))
     return assets

@@ -17,14 +17,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from fmitwin.fleet.config import FleetConfig, Prognosis
+from fmitwin.fleet.config import FleetConfig
 from fmitwin.fleet.registry import Lifecycle, Registry
 
-__all__ = ["FleetRunner", "RemainingLife", "TwinSnapshot"]
+if TYPE_CHECKING:
+    from fmitwin.maintenance.online import Prognosis, RemainingLife
+
+__all__ = ["FleetRunner", "TwinSnapshot"]
 
 log = logging.getLogger("fmitwin.fleet")
 
@@ -76,42 +77,6 @@ def snapshot(twin: Any) -> TwinSnapshot:
         else None,
         **common,
     )
-
-
-class RemainingLife:
-    """A twin's remaining life from its estimates of the prognosis indicator: a linear
-    degradation trend conditioned on each estimate with its sigma, crossing the failure
-    threshold. Times are counted from the first estimate, in the prognosis' time unit."""
-
-    def __init__(self, prognosis: Prognosis) -> None:
-        from fmitwin.maintenance.degradation import LinearDegradationModel
-
-        self.prognosis = prognosis
-        scale = max(abs(prognosis.failure_threshold), 1.0)
-        self.model = LinearDegradationModel(
-            prognosis.failure_threshold,
-            prior_mean=[0.0, 0.0],
-            prior_cov=np.diag([1e3 * scale, 1e3 * scale]) ** 2,  # nearly uninformative
-            noise_std=prognosis.noise,
-        )
-        self.t0: float | None = None
-        self.last: float | None = None
-
-    def update(self, snap: TwinSnapshot) -> object | None:
-        """Condition on the snapshot's estimate; the RUL distribution once a trend shows."""
-        name = self.prognosis.indicator
-        if snap.t is None or name not in snap.states or not math.isfinite(snap.states[name]):
-            return None
-        if not snap.sigma[name] <= self.prognosis.max_sigma:
-            return None
-        if self.t0 is None:
-            self.t0 = snap.t
-        t = (snap.t - self.t0) / self.prognosis.time_unit
-        if self.last is not None and t <= self.last:
-            return None
-        self.last = t
-        self.model.update(t, snap.states[name], snap.sigma[name])
-        return self.model.rul(now=t)
 
 
 @dataclass
@@ -186,10 +151,12 @@ class FleetRunner:
         current = self._twins.get(twin_id)
         if current is not None and current.task is not None and not current.task.done():
             return
-        prognosis = self._prognoses[twin_id]
-        supervised = _Supervised(
-            remaining_life=None if prognosis is None else RemainingLife(prognosis)
-        )
+        prognosis, remaining_life = self._prognoses[twin_id], None
+        if prognosis is not None:
+            from fmitwin.maintenance.online import RemainingLife  # the package imports pandas
+
+            remaining_life = RemainingLife(prognosis)
+        supervised = _Supervised(remaining_life=remaining_life)
         self._twins[twin_id] = supervised
         self._enter(twin_id, Lifecycle.COMMISSIONING, reason)
         supervised.task = asyncio.get_running_loop().create_task(
@@ -284,7 +251,7 @@ class FleetRunner:
                 self._enter(twin_id, Lifecycle.RUNNING, "first estimate")
             rul = None
             if supervised.remaining_life is not None:
-                rul = supervised.remaining_life.update(current)
+                rul = supervised.remaining_life.update(current.t, current.states, current.sigma)
             self.registry.update_status(twin_id, health=health, rul=rul)
 
     def _enter(self, twin_id: str, target: Lifecycle, reason: str) -> None:

@@ -24,7 +24,6 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
-from fmitwin.fleet.config import Prognosis
 from fmitwin.fleet.registry import (
     Lifecycle,
     Registry,
@@ -250,8 +249,10 @@ def create_app(
             twin = load_config(path)
         except ConfigError as exc:
             raise HTTPException(422, f"{exc}; fix the twin file and post again") from None
-        prognosis = None
+        prognosis = twin.maintenance  # the twin file's [maintenance], unless the request has one
         if new.maintenance is not None:
+            from fmitwin.maintenance.online import Prognosis
+
             m = new.maintenance
             estimated = twin.filter.estimated(twin.model)
             if m.indicator not in estimated:

@@ -35,15 +35,18 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
     [commands] enabled, [commands.<name>] variable, via, node | topic, min, max, max_rate, period,
                law ("proportional"), state, setpoint, gain, bias
     [history]  path, flush_interval
+    [maintenance]  indicator (an estimated state or parameter), failure_threshold, time_unit,
+               noise, max_sigma, horizon: remaining life online (fmitwin.maintenance.online)
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from fmitwin.config_file import ConfigError, locate_keys, parse_toml
@@ -51,6 +54,9 @@ from fmitwin.config_file import Section as _Section
 from fmitwin.live.access import ANONYMOUS, ROLES, AccessPolicy, UserAccount, read_users_file
 from fmitwin.live.serving import CREDENTIALS_IN_CLEAR, ENCRYPTED, ServerSecurity, is_loopback
 from fmitwin.live.serving import POLICIES as SERVER_POLICIES
+
+if TYPE_CHECKING:
+    from fmitwin.maintenance.online import Prognosis
 
 POLICIES = ("physical_wins", "virtual_wins", "merge")
 SOURCES = ("opcua", "mqtt", "csv")
@@ -232,6 +238,7 @@ class TwinConfig:
     commands: dict[str, CommandConfig]
     history: HistoryConfig
     lines: dict[str, int] = field(default_factory=dict, repr=False)  # dotted key -> line
+    maintenance: Prognosis | None = None  # [maintenance]: remaining life from an indicator
 
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError for ``key`` (dotted), at its line of the file when known."""
@@ -317,6 +324,9 @@ def parse_config_data(
             flush_interval=history_section.number("flush_interval", 0.25, positive=True),
         )
         history_section.finish()
+    maintenance = None
+    if (section := root.table("maintenance")) is not None:
+        maintenance = parse_prognosis(section, filt.estimated(model), "the twin")
     root.finish()
     return TwinConfig(
         name=name,
@@ -332,7 +342,38 @@ def parse_config_data(
         commands=commands,
         history=history,
         lines={".".join(k): v for k, v in lines.items()},
+        maintenance=maintenance,
     )
+
+
+def parse_prognosis(section: _Section, estimated: list[str] | None, who: str = "") -> Prognosis:
+    """A ``[maintenance]`` table (of a twin file, or of a fleet template): its ``indicator``
+    must be one of the ``estimated`` states and parameters of ``who`` (checked later with
+    :func:`check_indicator` when ``estimated`` is None)."""
+    from fmitwin.maintenance.online import Prognosis  # here: the package imports pandas
+
+    indicator = section.get("indicator", str, hint="the estimated state or parameter")
+    if estimated is not None:
+        check_indicator(section, indicator, estimated, who)
+    prognosis = Prognosis(
+        indicator=indicator,
+        failure_threshold=section.number("failure_threshold"),
+        time_unit=section.number("time_unit", 3600.0, positive=True),
+        noise=section.number("noise", 1.0, positive=True),
+        max_sigma=section.number("max_sigma", None, positive=True) or math.inf,
+        horizon=section.number("horizon", 100.0, positive=True),
+    )
+    section.finish()
+    return prognosis
+
+
+def check_indicator(section: _Section, indicator: str, estimated: list[str], who: str) -> None:
+    """A :class:`ConfigError` at ``section``'s ``indicator`` unless it is ``estimated``."""
+    if indicator not in estimated:
+        raise section.error(
+            "indicator",
+            f"{indicator!r} is not estimated by {who}; it estimates: {', '.join(estimated)}",
+        )
 
 
 def _names(section: _Section, key: str, default: Any = ...) -> list[str]:

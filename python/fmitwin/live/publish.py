@@ -13,6 +13,9 @@ writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwi
     <twin>.Updates, <twin>.Divergences         Int64
     <twin>.LatencyMs                           Double, source timestamp -> publication (lag)
     <twin>.Dropped, <twin>.Late                Int64, readings lost to overload
+    <twin>.Maintenance.RUL / .RUL_low / .RUL_high   with ``[maintenance]``: remaining life, its
+                                              90 % interval, in the time unit; .P_failure:
+                                              P(failure within .Horizon); AnalogUnitRangeType
 
 MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwin.live.mqtt``)::
 
@@ -20,7 +23,9 @@ MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwi
     <prefix>/residual/<sensor>   {"value", "sigma", "nis", "ts"}       QoS 0
     <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained;
                                  {"health": "offline"} when the twin stops, and as its MQTT Last
-                                 Will when its connection dies
+                                 Will when its connection dies; with ``[maintenance]``
+                                 "maintenance": {"rul", "low", "high", "p_failure", "horizon",
+                                 "unit", "t"} (also recorded in the history as "rul" events)
 
 Health is the truth now, not when the estimate was made: every value goes out with the
 StatusCode (OPC UA) or quality (MQTT) of the twin's current health (:data:`STATUS_OF_HEALTH`),
@@ -42,6 +47,7 @@ import json
 import math
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 from asyncua import Server, ua
@@ -51,6 +57,9 @@ from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import raise_if_cancelled
 from fmitwin.live.serving import ServerSecurity
 from fmitwin.live.synchronizer import Estimate, Synchronizer
+
+if TYPE_CHECKING:
+    from fmitwin.maintenance.online import Prognosis, RemainingLife, RulEstimate
 
 #: The StatusCode and MQTT quality every published value carries, by health.
 STATUS_OF_HEALTH = {
@@ -95,6 +104,15 @@ class StateMetadata:
 
 OFFLINE = json.dumps({"health": "offline"}).encode()
 
+#: The Maintenance object's variables: None is the RUL's time unit, range [0, inf).
+MAINTENANCE_NODES = {
+    "RUL": None,
+    "RUL_low": None,
+    "RUL_high": None,
+    "P_failure": StateMetadata("1", 0.0, 1.0),
+    "Horizon": None,
+}
+
 
 class TwinOpcUaServer:
     """An asyncua server exposing one twin's estimates; create, ``await start()``, ``publish``."""
@@ -107,10 +125,12 @@ class TwinOpcUaServer:
         sync: Synchronizer,
         security: ServerSecurity,
         metadata: dict[str, StateMetadata] | None = None,
+        maintenance: Prognosis | None = None,
     ) -> None:
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
         self.sync, self.security = sync, security
         self.metadata = metadata or {}
+        self.maintenance = maintenance
         self.server = Server()
         self.index = 0
         self._nodes: dict[str, ua.NodeId] = {}
@@ -138,6 +158,11 @@ class TwinOpcUaServer:
         await self._var(root, ".LatencyMs", "LatencyMs", math.nan)
         await self._var(root, ".Dropped", "Dropped", 0, ua.VariantType.Int64)
         await self._var(root, ".Late", "Late", 0, ua.VariantType.Int64)
+        if self.maintenance is not None:
+            obj = await root.add_object(self._id(".Maintenance"), "Maintenance")
+            life = StateMetadata(self.maintenance.unit, 0.0, math.inf)
+            for leaf, meta in MAINTENANCE_NODES.items():
+                await self._analog(obj, f".Maintenance.{leaf}", leaf, meta or life)
         await self.server.start()
         for name in self.sync.states:  # asyncua subscribes to the nodes: after start()
             for leaf in ("Value", "Sigma"):
@@ -189,13 +214,23 @@ class TwinOpcUaServer:
         await write(self._nodes[".Dropped"], dv(gateway.buffer.dropped, ua.VariantType.Int64))
         await write(self._nodes[".Late"], dv(late, ua.VariantType.Int64))
 
+    async def publish_rul(self, rul: RulEstimate, health: str) -> None:
+        """The Maintenance node's values (with ``[maintenance]``), at the estimate's time."""
+        code = ua.StatusCode(STATUS_OF_HEALTH[health][0])
+        values = (rul.rul, rul.low, rul.high, rul.p_failure, rul.horizon)
+        for leaf, value in zip(MAINTENANCE_NODES, values, strict=True):
+            node = self._nodes[f".Maintenance.{leaf}"]
+            await self.server.write_attribute_value(node, data_value(value, rul.t, status=code))
+
     async def stop(self) -> None:
         await self.server.stop()
 
 
-def status_payload(sync: Synchronizer, est: Estimate) -> bytes:
+def status_payload(sync: Synchronizer, est: Estimate, maintenance: dict | None = None) -> bytes:
+    extra = {} if maintenance is None else {"maintenance": maintenance}
     return json.dumps(
         {
+            **extra,
             "health": est.health,
             "updates": est.updates,
             "divergences": sync.counters.divergences,
@@ -224,8 +259,10 @@ class Publisher:
         interval: float = 0.02,
         status_interval: float = 0.25,
         history=None,
+        remaining_life: RemainingLife | None = None,
     ) -> None:
         self.sync, self.opcua, self.mqtt = sync, opcua, mqtt
+        self.remaining_life = remaining_life  # updated in each status slot
         self.prefix, self.interval, self.history = prefix, interval, history
         self.status_interval = status_interval
         self._last_status = -math.inf
@@ -270,8 +307,11 @@ class Publisher:
         status = time.monotonic() - self._last_status >= self.status_interval
         if status:
             self._last_status = time.monotonic()
+        rul = self._update_rul(est) if status else None
         if self.opcua is not None:
             await self.opcua.publish(est, latency, status)
+            if rul is not None:
+                await self.opcua.publish_rul(rul, est.health)
         if self.mqtt is not None and self.mqtt.client is not None:
             try:
                 await self._publish_mqtt(est, status)
@@ -282,6 +322,19 @@ class Publisher:
         self.published += 1
         if self.history is not None:
             self.history.record_estimate(est, published_at)
+            if rul is not None:
+                self.history.record_event("rul", rul.as_dict(), rul.t)
+
+    def _update_rul(self, est: Estimate) -> RulEstimate | None:
+        """The remaining life from this estimate; None when it has none new."""
+        life = self.remaining_life
+        if life is None:
+            return None
+        before, states = life.latest, self.sync.states
+        life.update(
+            est.t, dict(zip(states, est.x, strict=True)), dict(zip(states, est.sigma, strict=True))
+        )
+        return life.latest if life.latest is not before else None
 
     async def _publish_mqtt(self, est: Estimate, status: bool) -> None:
         quality = STATUS_OF_HEALTH[est.health][1]
@@ -295,9 +348,10 @@ class Publisher:
                 m.last_residual, est.t, sigma=_finite(m.last_sigma), nis=_finite(m.last_nis)
             )
             await self.mqtt.publish(f"{self.prefix}/residual/{name}", payload, qos=0)
-        await self.mqtt.publish(
-            f"{self.prefix}/status", status_payload(self.sync, est), qos=1, retain=True
-        )
+        life = self.remaining_life
+        maintenance = None if life is None or life.latest is None else life.latest.as_dict()
+        payload = status_payload(self.sync, est, maintenance)
+        await self.mqtt.publish(f"{self.prefix}/status", payload, qos=1, retain=True)
 
     async def offline(self) -> None:
         """Say on the status topic that the twin is gone (a clean stop)."""

@@ -50,10 +50,16 @@ as a quarantine would starve the window. While it is open the parameters' proces
 that showed the mismatch; ``duration`` seconds later a ``recalibration`` event records the
 parameters before and after, with their standard deviations after. A divergence during an open
 window opens no second one.
+
+The predict and update, with their process-noise rule (the ``[filter] Q`` rates times dt, times
+``merge_q_factor`` while merging, plus the open window's noise), are the
+:class:`~fmitwin.calibration.AugmentedStep` that :class:`~fmitwin.calibration.OnlineRecalibrator`
+runs too: fed the same readings, the two give the same estimates.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -65,7 +71,12 @@ from typing import Any
 
 import numpy as np
 
-from fmitwin.calibration import NisDivergenceDetector, RecalibrationWindow
+from fmitwin.calibration import (
+    AugmentedStep,
+    NisDivergenceDetector,
+    RecalibrationEvent,
+    RecalibrationWindow,
+)
 from fmitwin.live.config import CommandConfig, RecalibrationConfig, SensorConfig, TwinConfig
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.readings import Reading
@@ -242,7 +253,6 @@ class Synchronizer:
             s.name: settings.inputs.index(s.variable) for s in settings.input_sensors
         }
         self.u = np.zeros(len(settings.inputs)) if u0 is None else np.array(u0, float)
-        self._q_rate = np.array([settings.Q.get(s, 0.0) for s in self.states])
         self._P0 = np.diag([settings.P0[s] for s in self.states])
         f = settings
         self.monitors = {
@@ -262,6 +272,13 @@ class Synchronizer:
                 noise=[recal.noise[p] for p in recal.parameters],
                 duration=recal.duration,
             )
+        # the shared predict/update step: Q = [filter] Q rates * dt (x merge_q_factor while
+        # merging), plus the recalibration window's noise on the parameters while it is open
+        self.stepper = AugmentedStep(
+            [settings.Q.get(s, 0.0) for s in self.states],
+            window=self.recalibration,
+            max_step=settings.step,
+        )
         self.t: float | None = None
         # states a sensor measures directly, still waiting for their first reading (lock-on)
         self._uninitialized = (
@@ -350,11 +367,18 @@ class Synchronizer:
         z = self._z
         z[:] = np.nan
         z[i] = reading.value
-        result = self.ekf.update(z, quality=reading.quality)
+        observe = functools.partial(self._observe, reading, i, monitor)
+        _, event = self.stepper.update(self.ekf, ts, z, observe, quality=reading.quality)
         z[i] = np.nan
-        _check_finite(self.ekf, "update")
+        if event is not None:
+            self._recalibrated(event)
+        self._publishable(reading)
+        return 1
+
+    def _observe(self, reading: Reading, i: int, monitor: SensorMonitor, result: Any) -> None:
+        """After an update: counters, recovery, and the sensor's divergence monitor."""
         if self.model_failure is not None:
-            self._model_recovered(ts)
+            self._model_recovered(reading.source_ts)
         residual, S = _scalar(result.innovation, i), _scalar(result.S, i)
         if not result.accepted:
             self.counters.gated[reading.sensor] += 1
@@ -366,26 +390,13 @@ class Synchronizer:
             evidence = monitor.observe(residual, S)
             if evidence is not None:
                 self._diverged(reading, evidence)
-        if self.recalibration is not None:
-            self._recalibrated(ts)
-        self._publishable(reading)
-        return 1
 
     def _predict_to(self, ts: float) -> None:
         if self.t is None:
             self.t = ts
             return
-        remaining = ts - self.t
-        step = self.settings.step
-        q_rate = self._q_rate * (self.merge_q_factor if self._merge_left else 1.0)
-        while remaining > 0:
-            dt = min(step, remaining)
-            Q = np.diag(q_rate * dt)
-            if self.recalibration is not None:
-                self.recalibration.inflate(Q, dt)
-            self.ekf.predict(dt, self.u, Q=Q)
-            _check_finite(self.ekf, "predict")
-            remaining -= dt
+        scale = self.merge_q_factor if self._merge_left else 1.0
+        self.stepper.predict(self.ekf, ts - self.t, self.u, scale)
         self.t = ts
 
     def _model_failed(self, reading: Reading, exc: BaseException) -> None:
@@ -481,21 +492,19 @@ class Synchronizer:
         )
         self.unreported_divergences = 0
 
-    def _recalibrated(self, ts: float) -> None:
-        """Record the recalibration event when its window closes at event time ``ts``."""
-        event = self.recalibration.close_if_due(ts, self.ekf.x, self.ekf.P)
-        if event is not None:
-            self.counters.recalibrations += 1
-            self._event(
-                "recalibration",
-                t=event.finished,
-                started=event.started,
-                sensor=event.evidence["sensor"],
-                reasons=event.evidence["reasons"],
-                before=event.before,
-                after=event.after,
-                after_std=event.after_std,
-            )
+    def _recalibrated(self, event: RecalibrationEvent) -> None:
+        """Record the recalibration event of a window that closed."""
+        self.counters.recalibrations += 1
+        self._event(
+            "recalibration",
+            t=event.finished,
+            started=event.started,
+            sensor=event.evidence["sensor"],
+            reasons=event.evidence["reasons"],
+            before=event.before,
+            after=event.after,
+            after_std=event.after_std,
+        )
 
     def _publishable(self, reading: Reading) -> None:
         self._estimate = None  # built on demand: most updates are superseded before publishing
@@ -576,18 +585,10 @@ class Synchronizer:
             self._on_event(kind, details)
 
 
-class ModelFailure(ArithmeticError):
-    """The filter's state or covariance stopped being finite."""
-
-
 #: What a failing model step raises: the FMU's errors (fmitwin.FmuError is a RuntimeError),
-#: numerical failures, and a refused step (ValueError).
+#: numerical failures (fmitwin.calibration.ModelFailure is an ArithmeticError), and a refused
+#: step (ValueError).
 MODEL_ERRORS = (RuntimeError, ArithmeticError, ValueError)
-
-
-def _check_finite(ekf: Any, stage: str) -> None:
-    if not (np.all(np.isfinite(ekf.x)) and np.all(np.isfinite(ekf.P))):
-        raise ModelFailure(f"the {stage} left a non-finite state or covariance")
 
 
 def _scalar(value: Any, i: int) -> float:

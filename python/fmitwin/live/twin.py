@@ -261,6 +261,7 @@ class Twin:
                 self.sync,
                 pub.security,
                 metadata=state_metadata(config),
+                maintenance=config.maintenance,
             )
         if pub.mqtt:
             self.publish_link = MqttLink(
@@ -270,6 +271,11 @@ class Twin:
                 will=aiomqtt.Will(f"{pub.prefix}/status", OFFLINE, qos=1, retain=True),
                 **mqtt_auth(config.mqtt),
             )
+        remaining_life = None
+        if config.maintenance is not None:
+            from fmitwin.maintenance.online import RemainingLife
+
+            remaining_life = RemainingLife(config.maintenance)
         self.publisher = Publisher(
             self.sync,
             opcua=self.server,
@@ -277,6 +283,7 @@ class Twin:
             prefix=pub.prefix,
             interval=pub.interval,
             history=self.history,
+            remaining_life=remaining_life,
         )
         self.commands = CommandWriter(
             config.commands,

@@ -25,6 +25,7 @@ from fmitwin.maintenance.health import (
 )
 from fmitwin.maintenance.metrics import alpha_lambda_accuracy, interval_coverage, phm08_score, rmse
 from fmitwin.maintenance.model import History, RULModel
+from fmitwin.maintenance.online import Prognosis, RemainingLife, RulEstimate
 from fmitwin.maintenance.rul import CrossingTimeRUL, EmpiricalRUL, RULDistribution, state_rul
 from fmitwin.maintenance.similarity import SimilarityRULModel
 from fmitwin.maintenance.validation import TruncationProfile, summarise, validate
@@ -41,8 +42,11 @@ __all__ = [
     "LinearDegradationModel",
     "MaintenancePolicy",
     "MaintenancePrediction",
+    "Prognosis",
     "RULDistribution",
     "RULModel",
+    "RemainingLife",
+    "RulEstimate",
     "SensorHealthIndex",
     "SimilarityRULModel",
     "SlopeDetector",
