@@ -19,7 +19,9 @@ Workers offer resources when they start (``dask worker ADDRESS --resources "fog=
 submitting: work that no worker can take raises :class:`PlacementError` naming the requirement
 nothing meets and what the workers offer (Dask itself would leave it waiting forever). A task
 whose worker is lost is rerun by Dask on another worker that offers its resources (or on the
-same one once its nanny restarts it); ``retries`` reruns a task that raised.
+same one once its nanny restarts it); when no such worker comes back within the policy's
+``lost_worker_grace``, :func:`as_completed_placed` (which studies wait with) reports it with
+:class:`PlacementError` too. ``retries`` reruns a task that raised.
 
 Dask workers must not span a flaky WAN: Dask does not reconnect a worker that lost its link to
 the scheduler. The edge twin (``fmitwin run``) is a process of its own, not a Dask worker, and the
@@ -29,7 +31,8 @@ closest to the plant (or an edge site's own cluster), not the twin's host across
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,7 @@ MEMORY = "MEMORY"
 SITE = "site:"  # a worker's site tag is the resource "site:<name>"
 
 GiB = 2**30
+_CHECK_EVERY_S = 1.0  # how often as_completed_placed checks the workers while nothing finishes
 
 
 class PlacementError(ValueError):
@@ -110,13 +114,16 @@ class PlacementPolicy:
     ``tiers``: the tier of each latency class (default: realtime at the edge, interactive and
     batch on the fog); ``heavy``: the tier of non-real-time work that needs a GPU or at least
     ``large_memory`` bytes (default: the cloud; real-time work stays at its tier and needs a
-    GPU there). A task's own ``tier`` overrides both."""
+    GPU there). A task's own ``tier`` overrides both. ``lost_worker_grace``: seconds that
+    :func:`as_completed_placed` waits for a worker able to run pending tasks to come back (a
+    nanny restarting it) before it reports them unplaceable."""
 
     tiers: Mapping[str, str] = field(
         default_factory=lambda: {"realtime": "edge", "interactive": "fog", "batch": "fog"}
     )
     heavy: str = "cloud"
     large_memory: int = 16 * GiB
+    lost_worker_grace: float = 30.0
 
     def __post_init__(self) -> None:
         missing = [latency for latency in LATENCIES if latency not in self.tiers]
@@ -125,6 +132,10 @@ class PlacementPolicy:
             raise ValueError(
                 f"policy: give a tier ({', '.join(TIERS)}) for every latency class "
                 f"({', '.join(LATENCIES)}); missing {missing}, unknown tiers {sorted(unknown)}"
+            )
+        if not self.lost_worker_grace >= 0:
+            raise ValueError(
+                f"policy: lost_worker_grace must be seconds >= 0, got {self.lost_worker_grace!r}"
             )
 
     def tier(self, requirements: Requirements) -> str:
@@ -243,3 +254,42 @@ def submit_placed(
         resources = check_placeable(client, requirements, policy)
     kwargs.setdefault("pure", False)
     return client.submit(fn, *args, resources=resources, retries=retries or None, **kwargs)
+
+
+def as_completed_placed(
+    client: Any,
+    futures: Iterable[Any],
+    requirements: Requirements | None = None,
+    policy: PlacementPolicy | None = None,
+) -> Iterator[Any]:
+    """The ``futures`` as they finish, like ``distributed.as_completed``; while none finishes,
+    the workers are checked against ``requirements``: when the workers able to run them are
+    lost for longer than the policy's ``lost_worker_grace`` (Dask would wait forever), the
+    pending futures are cancelled and :class:`PlacementError` names what no worker offers."""
+    from distributed import wait
+
+    policy = policy or PlacementPolicy()
+    pending = set(futures)
+    lost_since = None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=_CHECK_EVERY_S, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        yield from done
+        if done or requirements is None:
+            lost_since = None
+            continue
+        try:
+            check_placeable(client, requirements, policy)
+            lost_since = None
+        except PlacementError as lost:
+            now = time.monotonic()
+            lost_since = now if lost_since is None else lost_since
+            if now - lost_since >= policy.lost_worker_grace:
+                client.cancel(list(pending))
+                raise PlacementError(
+                    f"requirements: {len(pending)} task(s) lost the workers that could run "
+                    f"them and none came back within {policy.lost_worker_grace:g} s: "
+                    f"{str(lost).removeprefix('requirements: ')}"
+                ) from None

@@ -1093,9 +1093,9 @@ def _dask_records(task, pending, scheduler, batch, timeout, placement):
     """Run records from a Dask cluster: the task (with the model) goes to every worker once,
     and runs travel in batches of ``batch`` (default: about four batches per worker thread),
     each a task placed by ``placement`` (requirements, retries, policy; see fmitwin.placement)."""
-    from distributed import Client, as_completed
+    from distributed import Client
 
-    from fmitwin.placement import submit_placed
+    from fmitwin.placement import as_completed_placed, submit_placed
 
     requirements, retries, policy = placement
 
@@ -1128,7 +1128,7 @@ def _dask_records(task, pending, scheduler, batch, timeout, placement):
                     policy=policy,
                 )
             )
-        for future in as_completed(futures):
+        for future in as_completed_placed(client, futures, requirements, policy):
             yield from future.result()
     finally:
         # stopped early (Ctrl-C, a failed run with on_error="raise"): leave the cluster idle
