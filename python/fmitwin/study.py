@@ -801,8 +801,9 @@ def run_study(
     requirements, retries, policy: where the Dask tasks run (a
         :class:`~fmitwin.placement.Requirements`, mapped to worker resources by ``policy``, a
         :class:`~fmitwin.placement.PlacementPolicy`; default: any worker) and how many times a
-        task that raised is rerun; work that no worker can take raises
-        :class:`~fmitwin.placement.PlacementError` before any run. Dask only.
+        batch that raised outside its runs is rerun (a failing run is recorded, not raised);
+        work that no worker can take raises :class:`~fmitwin.placement.PlacementError` before
+        any run, or once the workers able to run it are lost for good. Dask only.
     results_file: JSON-lines file of per-run results; resumes a killed study.
     inputs: base input signals of every run (a DataFrame, mapping or structured array with a
         ``time`` column). A sampled system input (or FMU input) is held at the sampled value;
