@@ -1094,7 +1094,7 @@ def _dask_records(task, pending, scheduler, batch, timeout, placement):
     """Run records from a Dask cluster: the task (with the model) goes to every worker once,
     and runs travel in batches of ``batch`` (default: about four batches per worker thread),
     each a task placed by ``placement`` (requirements, retries, policy; see fmitwin.placement)."""
-    from distributed import Client
+    from distributed import Client, KilledWorker
 
     from fmitwin.placement import as_completed_placed, submit_placed
 
@@ -1117,20 +1117,29 @@ def _dask_records(task, pending, scheduler, batch, timeout, placement):
             threads = max(1, sum(client.nthreads().values()))
             batch = max(1, math.ceil(len(pending) / (4 * threads)))
         shared = client.scatter(task, broadcast=True)
+        batches = {}
         for start in range(0, len(pending), batch):
-            futures.append(
-                submit_placed(
-                    client,
-                    _run_batch,
-                    shared,
-                    pending[start : start + batch],
-                    requirements=requirements,
-                    retries=retries,
-                    policy=policy,
-                )
+            runs = pending[start : start + batch]
+            future = submit_placed(
+                client,
+                _run_batch,
+                shared,
+                runs,
+                requirements=requirements,
+                retries=retries,
+                policy=policy,
             )
+            futures.append(future)
+            batches[future.key] = runs
         for future in as_completed_placed(client, futures, requirements, policy):
-            yield from future.result()
+            try:
+                records = future.result()
+            except KilledWorker as exc:
+                # the workers running it kept dying (an FMU that crashes them, say): its runs
+                # failed, as a run that raises does; a resumed study runs them again
+                error = f"KilledWorker: {exc}"
+                records = [{"run": run_id, "error": error} for run_id, _ in batches[future.key]]
+            yield from records
     finally:
         # stopped early (Ctrl-C, a failed run with on_error="raise"): leave the cluster idle
         client.cancel(futures)
