@@ -8,7 +8,7 @@ real-time work at the edge, GPU or large-memory work in the cloud and the rest i
 the fog tier.
 
 Workers offer resources when they start (``dask worker ADDRESS --resources "fog=2 MEMORY=8e9"``;
-:func:`worker_resources` builds that argument):
+:func:`worker_resources` builds them and :func:`resources_argument` writes that argument):
 
 * a tier tag, ``edge``, ``fog`` or ``cloud``, counting cores: a task takes as many as it
   declares ``cores``, so give a worker as many as it has threads;
