@@ -62,6 +62,9 @@ mistake, an unknown key included, is reported as ``file:line: [key] message``)::
     scheduler = "tcp://127.0.0.1:8786"   # optional: run on this Dask scheduler instead
     scheduler_timeout = 10.0     # seconds to wait for the scheduler to answer
     batch = 10                   # runs per Dask task (default: about 4 tasks per worker thread)
+    latency = "batch"            # placement of the Dask tasks: realtime | interactive | batch
+    memory = "2 GiB"             # bytes or a size string; also: cores, gpus, site, tier
+    retries = 2                  # reruns of a Dask task that raised
 """
 
 from __future__ import annotations
@@ -83,9 +86,12 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fmitwin.placement import PlacementPolicy, Requirements
 
 DESIGNS = ("grid", "lhs", "monte_carlo")
 ON_ERROR = ("record", "raise")
@@ -774,6 +780,9 @@ def run_study(
     on_error: str = "record",
     batch: int | None = None,
     scheduler_timeout: float = 10.0,
+    requirements: Requirements | None = None,
+    retries: int = 0,
+    policy: PlacementPolicy | None = None,
     **options: Any,
 ) -> StudyResult:
     """Runs a parameter study over ``target`` and returns a :class:`StudyResult`.
@@ -789,6 +798,12 @@ def run_study(
         (workers need fmitwin installed, no shared folder). ``batch`` runs per Dask task
         (default: about four tasks per worker thread); an address that does not answer within
         ``scheduler_timeout`` seconds raises ConnectionError.
+    requirements, retries, policy: where the Dask tasks run (a
+        :class:`~fmitwin.placement.Requirements`, mapped to worker resources by ``policy``, a
+        :class:`~fmitwin.placement.PlacementPolicy`; default: any worker) and how many times a
+        batch that raised outside its runs is rerun (a failing run is recorded, not raised);
+        work that no worker can take raises :class:`~fmitwin.placement.PlacementError` before
+        any run, or once the workers able to run it are lost for good. Dask only.
     results_file: JSON-lines file of per-run results; resumes a killed study.
     inputs: base input signals of every run (a DataFrame, mapping or structured array with a
         ``time`` column). A sampled system input (or FMU input) is held at the sampled value;
@@ -800,6 +815,7 @@ def run_study(
     import pandas as pd
 
     from fmitwin.fmu import FmuModel
+    from fmitwin.placement import Requirements
     from fmitwin.ssp import write_ssp
     from fmitwin.system import System
 
@@ -812,6 +828,15 @@ def run_study(
         metrics = tuple(metrics)
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    if scheduler is None and (requirements is not None or retries or policy is not None):
+        given = "requirements" if requirements is not None else "retries" if retries else "policy"
+        raise ValueError(
+            f"{given}: placement and retries apply to Dask tasks; give scheduler= (a Dask "
+            "scheduler address or distributed.Client), or leave them out to run on the local "
+            "process pool"
+        )
+    if requirements is not None and not isinstance(requirements, Requirements):
+        raise TypeError("requirements: give a fmitwin.placement.Requirements")
     table_of_inputs = sample(design, parameters, samples, seed)
     model = target
     if not isinstance(target, System | FmuModel):
@@ -917,6 +942,7 @@ def run_study(
             scheduler,
             batch,
             scheduler_timeout,
+            (requirements, retries, policy),
             progress,
             resumed,
             len(inputs),
@@ -1016,7 +1042,7 @@ def _describe(metrics: Any) -> Any:
     return list(metrics)
 
 
-def _execute(task, pending, workers, scheduler, batch, timeout, progress, done, total):
+def _execute(task, pending, workers, scheduler, batch, timeout, placement, progress, done, total):
     """Yields run records as they finish, advancing a progress bar."""
     bar = None
     if progress:
@@ -1024,7 +1050,7 @@ def _execute(task, pending, workers, scheduler, batch, timeout, progress, done, 
 
         bar = tqdm(total=total, initial=done, unit="run", desc="study", leave=False)
     try:
-        for record in _records(task, pending, workers, scheduler, batch, timeout):
+        for record in _records(task, pending, workers, scheduler, batch, timeout, placement):
             yield record
             if bar is not None:
                 bar.update()
@@ -1033,12 +1059,12 @@ def _execute(task, pending, workers, scheduler, batch, timeout, progress, done, 
             bar.close()
 
 
-def _records(task, pending, workers, scheduler, batch, timeout):
+def _records(task, pending, workers, scheduler, batch, timeout, placement):
     """Run records in completion order: on Dask, a local process pool, or in this process."""
     if not pending:
         return
     if scheduler is not None:
-        yield from _dask_records(task, pending, scheduler, batch, timeout)
+        yield from _dask_records(task, pending, scheduler, batch, timeout, placement)
     elif workers == 0:
         for run_id, values in pending:
             yield _run(task, run_id, values)
@@ -1068,10 +1094,15 @@ def _records(task, pending, workers, scheduler, batch, timeout):
                     future.cancel()
 
 
-def _dask_records(task, pending, scheduler, batch, timeout):
+def _dask_records(task, pending, scheduler, batch, timeout, placement):
     """Run records from a Dask cluster: the task (with the model) goes to every worker once,
-    and runs travel in batches of ``batch`` (default: about four batches per worker thread)."""
-    from distributed import Client, as_completed
+    and runs travel in batches of ``batch`` (default: about four batches per worker thread),
+    each a task placed by ``placement`` (requirements, retries, policy; see fmitwin.placement)."""
+    from distributed import Client, KilledWorker
+
+    from fmitwin.placement import as_completed_placed, submit_placed
+
+    requirements, retries, policy = placement
 
     if isinstance(scheduler, Client):
         client = scheduler
@@ -1084,16 +1115,38 @@ def _dask_records(task, pending, scheduler, batch, timeout):
                 f"({exc}); start one (`dask scheduler`) or leave scheduler out to run on a local "
                 "process pool"
             ) from None
+    futures = []
     try:
         if batch is None:
             threads = max(1, sum(client.nthreads().values()))
             batch = max(1, math.ceil(len(pending) / (4 * threads)))
         shared = client.scatter(task, broadcast=True)
-        batches = [pending[i : i + batch] for i in range(0, len(pending), batch)]
-        futures = client.map(_run_batch, [shared] * len(batches), batches, pure=False)
-        for future in as_completed(futures):
-            yield from future.result()
+        batches = {}
+        for start in range(0, len(pending), batch):
+            runs = pending[start : start + batch]
+            future = submit_placed(
+                client,
+                _run_batch,
+                shared,
+                runs,
+                requirements=requirements,
+                retries=retries,
+                policy=policy,
+            )
+            futures.append(future)
+            batches[future.key] = runs
+        for future in as_completed_placed(client, futures, requirements, policy):
+            try:
+                records = future.result()
+            except KilledWorker as exc:
+                # the workers running it kept dying (an FMU that crashes them, say): its runs
+                # failed, as a run that raises does; a resumed study runs them again
+                error = f"KilledWorker: {exc}"
+                records = [{"run": run_id, "error": error} for run_id, _ in batches[future.key]]
+            yield from records
     finally:
+        # stopped early (Ctrl-C, a failed run with on_error="raise"): leave the cluster idle
+        client.cancel(futures)
         if client is not scheduler:
             client.close()
 
@@ -1255,6 +1308,10 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     batch = execution.get("batch", int, None)
     if batch is not None and batch < 1:
         raise execution.error("batch", "expected a positive number of runs per Dask task")
+    requirements = _execution_requirements(execution)
+    retries = execution.get("retries", int, 0)
+    if retries < 0:
+        raise execution.error("retries", "expected a whole number >= 0 of reruns of a failed task")
     execution.finish()
     root.finish()
 
@@ -1272,9 +1329,37 @@ def load_study_config(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     }
     if batch is not None:
         call["batch"] = batch
+    if requirements is not None:
+        call["requirements"] = requirements
+    if retries:
+        call["retries"] = retries
     if "results" in outputs:
         call["results_file"] = outputs["results"]
     return call, outputs
+
+
+# [execution] keys that declare where the Dask tasks run (fmitwin.placement.Requirements)
+REQUIREMENT_KEYS = ("latency", "memory", "cores", "gpus", "site", "tier")
+
+
+def _execution_requirements(execution: Any) -> Requirements | None:
+    """The Requirements that the [execution] section declares, or None."""
+    from fmitwin.placement import Requirements
+
+    kinds = {"latency": str, "memory": (int, str), "cores": int, "gpus": int, "site": str}
+    given = {
+        key: execution.get(key, kinds.get(key, str))
+        for key in REQUIREMENT_KEYS
+        if execution.has(key)
+    }
+    if not given:
+        return None
+    try:
+        return Requirements(**given)
+    except ValueError as exc:
+        message = str(exc).removeprefix("requirements: ")
+        key = message.split(" ", 1)[0]
+        raise execution.error(key if key in given else None, message) from None
 
 
 def _study_target(section: Any, base: Path) -> Any:

@@ -39,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fmitwin.config_file import ConfigError, locate_keys
     from fmitwin.fmu import FmuError
-    from fmitwin.study import StudyInterrupted, load_study_config, run_study
+    from fmitwin.placement import PlacementError
+    from fmitwin.study import REQUIREMENT_KEYS, StudyInterrupted, load_study_config, run_study
 
     try:
         call, outputs = load_study_config(args.config)
@@ -65,11 +66,24 @@ def run(args: argparse.Namespace) -> int:
         line = locate_keys(args.config.read_text(encoding="utf-8")).get(key)
         return str(ConfigError(str(args.config), line, ".".join(key), message))
 
+    if call.get("scheduler") is None and ("requirements" in call or "retries" in call):
+        lines = locate_keys(args.config.read_text(encoding="utf-8"))
+        key = next(k for k in (*REQUIREMENT_KEYS, "retries") if ("execution", k) in lines)
+        message = (
+            "placement and retries apply to Dask tasks; set [execution] scheduler or pass "
+            "--scheduler, or leave them out to run on the local process pool"
+        )
+        print(f"fmitwin study: {located(('execution', key), message)}", file=sys.stderr)
+        return 2
     try:
         result = run_study(**call)
     except StudyInterrupted as stopped:
         print(f"fmitwin study: {stopped}", file=sys.stderr)
         return 130
+    except PlacementError as exc:
+        message = str(exc).removeprefix("requirements: ")
+        print(f"fmitwin study: {located(('execution',), message)}", file=sys.stderr)
+        return 2
     except ConnectionError as exc:
         where = ("execution", "scheduler") if args.scheduler is None else None
         message = str(exc).removeprefix("scheduler: ")
