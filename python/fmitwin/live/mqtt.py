@@ -47,7 +47,14 @@ from urllib.parse import unquote, urlparse
 
 import aiomqtt
 
-from fmitwin.live.config import TS_UNITS, MqttConfig, PayloadFormat, SensorConfig, TlsConfig
+from fmitwin.live.config import (
+    TS_UNITS,
+    ForwardConfig,
+    MqttConfig,
+    PayloadFormat,
+    SensorConfig,
+    TlsConfig,
+)
 from fmitwin.live.readings import (
     UNCERTAIN_QUALITY,
     Flag,
@@ -252,8 +259,9 @@ class MqttLink:
             raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
 
 
-def mqtt_auth(cfg: MqttConfig | None) -> dict:
-    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table."""
+def mqtt_auth(cfg: MqttConfig | ForwardConfig | None) -> dict:
+    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` (or
+    ``[forward]``) table."""
     if cfg is None:
         return {}
     return {

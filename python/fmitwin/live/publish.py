@@ -19,6 +19,8 @@ MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwi
     <prefix>/state/<state>       {"value", "sigma", "ts", "quality"}   QoS 0
     <prefix>/residual/<sensor>   {"value", "sigma", "nis", "ts"}       QoS 0
     <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained;
+                                 with [forward], "forward": {"backlog", "dropped", "bytes_sent",
+                                 "last_contact"};
                                  {"health": "offline"} when the twin stops, and as its MQTT Last
                                  Will when its connection dies
 
@@ -42,6 +44,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from asyncua import Server, ua
@@ -193,9 +196,11 @@ class TwinOpcUaServer:
         await self.server.stop()
 
 
-def status_payload(sync: Synchronizer, est: Estimate) -> bytes:
+def status_payload(sync: Synchronizer, est: Estimate, **extra) -> bytes:
+    """The status topic's JSON; ``extra`` keys (e.g. ``forward``, the edge link) are added."""
     return json.dumps(
         {
+            **extra,
             "health": est.health,
             "updates": est.updates,
             "divergences": sync.counters.divergences,
@@ -224,8 +229,10 @@ class Publisher:
         interval: float = 0.02,
         status_interval: float = 0.25,
         history=None,
+        status_extra: Callable[[], dict] | None = None,
     ) -> None:
         self.sync, self.opcua, self.mqtt = sync, opcua, mqtt
+        self.status_extra = status_extra  # more keys for the status topic, asked each time
         self.prefix, self.interval, self.history = prefix, interval, history
         self.status_interval = status_interval
         self._last_status = -math.inf
@@ -296,7 +303,10 @@ class Publisher:
             )
             await self.mqtt.publish(f"{self.prefix}/residual/{name}", payload, qos=0)
         await self.mqtt.publish(
-            f"{self.prefix}/status", status_payload(self.sync, est), qos=1, retain=True
+            f"{self.prefix}/status",
+            status_payload(self.sync, est, **(self.status_extra() if self.status_extra else {})),
+            qos=1,
+            retain=True,
         )
 
     async def offline(self) -> None:
