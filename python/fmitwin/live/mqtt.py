@@ -43,6 +43,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import aiomqtt
@@ -259,9 +260,9 @@ class MqttLink:
             raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
 
 
-def mqtt_auth(cfg: MqttConfig | ForwardConfig | None) -> dict:
-    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` (or
-    ``[forward]``) table."""
+def mqtt_auth(cfg: MqttConfig | ForwardConfig | Any | None) -> dict:
+    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table (or any
+    table with those fields: ``[forward]``, a fleet file's ``[ingest]``)."""
     if cfg is None:
         return {}
     return {
