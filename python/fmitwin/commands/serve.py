@@ -150,17 +150,31 @@ async def serve(
 
         simulated = start_plants(plants, stop)
     twins = asyncio.create_task(runner.run(stop, start=start))
-    receiving = asyncio.create_task(ingest.run()) if ingest is not None else None
+    receiving = []
+    if ingest is not None:
+        receiving = [
+            asyncio.create_task(ingest.run()),
+            asyncio.create_task(_say_subscribed(ingest, fleet.ingest)),
+        ]
     try:
         await server.serve()
     finally:
         stop.set()
         await twins
         await asyncio.gather(*simulated, return_exceptions=True)
-        if receiving is not None:
-            receiving.cancel()
-            await asyncio.gather(receiving, return_exceptions=True)
+        for task in receiving:
+            task.cancel()
+        await asyncio.gather(*receiving, return_exceptions=True)
+        if ingest is not None:
             ingest.close()
+
+
+async def _say_subscribed(ingest, cfg) -> None:
+    """From this line on the broker keeps the ingest's session: edges may start forwarding."""
+    from fmitwin.live.redact import redact
+
+    await ingest.subscribed.wait()
+    print(f"ingest subscribed to {cfg.prefix}/+/+ at {redact(cfg.url)}", flush=True)
 
 
 def _token(args: argparse.Namespace) -> str | None:
