@@ -263,11 +263,9 @@ class Uplink:
         self._sent: tuple[float, list[float], str] | None = None  # t, x, health last sent
         self._summary: dict[str, Any] | None = None
         self._buffer: list[tuple[str, dict[str, Any]]] = []
-        self.forwarded = {"estimate": 0, "summary": 0, "event": 0, "health": 0}
 
     def _queue(self, kind: str, body: dict[str, Any]) -> None:
         self._buffer.append((kind, body))
-        self.forwarded[kind] += 1
 
     def estimate(self, t: float, x, sigma, health: str) -> bool:
         """Offer one estimate; True when it is forwarded."""
