@@ -146,3 +146,32 @@ async def test_status_topic_and_exit_report_forwarding(broker, tmp_path):
 
         status = await asyncio.wait_for(forward_status(), 10)
     assert set(status) == {"backlog", "dropped", "bytes_sent", "last_contact"}
+
+
+@pytest.mark.parametrize(
+    ("forward", "most"),
+    [
+        ("every = 10", lambda whole: whole // 10 + 1),
+        # 0.6 K in all: the first estimate, three moves of 0.2 K, and the health changes
+        ("deadband = 0.2", lambda whole: 8),
+    ],
+    ids=["every", "deadband"],
+)
+def test_bandwidth_settings_thin_the_forwarded_estimates(tmp_path, forward, most):
+    """The same replay in real time (one estimate per reading), forwarded whole and thinned;
+    the link is down, so everything stays queued in the outbox."""
+    write_readings(tmp_path / "readings.csv", 3.0)  # 60 readings, 0.6 K in all
+    queued = {}
+    for name, extra in (("whole", ""), ("thinned", forward)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "readings.csv").write_text((tmp_path / "readings.csv").read_text())
+        twin = edge_twin(folder, "mqtt://127.0.0.1:1", speed=1.0, forward=extra)
+        asyncio.run(twin.run())
+        outbox = Outbox(folder / "history.db")
+        rows = outbox.pending(100_000)
+        queued[name] = (sum(k == "estimate" for _, k, _ in rows), outbox.backlog_bytes)
+        outbox.close()
+    (whole, whole_bytes), (thinned, thinned_bytes) = queued["whole"], queued["thinned"]
+    assert whole >= 20 and 0 < thinned <= most(whole)
+    assert thinned_bytes < 0.5 * whole_bytes
