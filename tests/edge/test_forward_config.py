@@ -53,6 +53,7 @@ def test_bandwidth_and_outbox_keys(tmp_path, monkeypatch):
         ('url = "mqtt://x"\ndeadband = { T = 1 }', HISTORY, "forward.deadband.T", "not an"),
         ('url = "mqtt://x"\ndeadband = { temp = -1 }', HISTORY, "forward.deadband.temp", ">= 0"),
         ('url = "mqtt://x"\nevry = 2', HISTORY, "forward.evry", "unknown key"),
+        ('url = "mqtt://x"\noutbox = "no/o.db"', HISTORY, "forward.outbox", "does not exist"),
         ('url = "mqtt://x"\npassword = "pw"', HISTORY, "forward.password", "password_env"),
         (
             'url = "mqtt://x"\nusername = "u"\npassword_env = "EDGE_PW"',
@@ -73,3 +74,15 @@ def test_errors_name_line_and_key(monkeypatch, forward, history, key, message):
     line = lines[error.line - 1] if error.line else ""
     assert key.split(".")[-1] in line or line == "[forward]", str(error)
     assert str(error).startswith(f"twin.toml:{error.line}: [{key}]")
+
+
+def test_run_reports_a_forward_mistake_cleanly(tmp_path, capsys, monkeypatch):
+    from fmitwin.cli import main
+
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    text = twin('url = "mqtts://x"\nusername = "u"\npassword_env = "NO_SUCH_PASSWORD"')
+    (tmp_path / "twin.toml").write_text(text)
+    assert main(["run", str(tmp_path / "twin.toml"), "--no-status"]) == 2
+    err = capsys.readouterr().err
+    assert "[forward.password_env] environment variable NO_SUCH_PASSWORD is not set" in err
+    assert "Traceback" not in err

@@ -882,6 +882,10 @@ def _forward(
             'the outbox lives in the twin\'s history: add [history] path = "history.db", or '
             'give [forward] outbox = "outbox.db"',
         )
+    if outbox is not None and not (base / outbox).parent.is_dir():
+        raise section.error(
+            "outbox", f"folder {(base / outbox).parent} does not exist; create it or name another"
+        )
     max_records = section.get("max_records", int, 100_000)
     if max_records < 1:
         raise section.error("max_records", f"expected at least 1 record, got {max_records}")
