@@ -83,3 +83,13 @@ def test_summary_per_interval(outbox):
     first = summaries[0]
     assert first["mean"] == {"T": 4.5} and first["min"] == {"T": 0.0} and first["max"] == {"T": 9.0}
     assert kinds(outbox).count("estimate") == 1
+
+
+def test_an_outbox_of_its_own_is_locked(tmp_path):
+    from fmitwin.live.history import HistoryInUse
+
+    first = Outbox(tmp_path / "outbox.db", lock=True)
+    with pytest.raises(HistoryInUse, match="being written by another twin"):
+        Outbox(tmp_path / "outbox.db", lock=True)
+    first.close()
+    Outbox(tmp_path / "outbox.db", lock=True).close()  # released

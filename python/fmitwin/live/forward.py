@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from typing import Any
 
 import aiomqtt
 
+from fmitwin.live.history import _lock
 from fmitwin.live.mqtt import client_args
 from fmitwin.live.readings import LinkReporter, raise_if_cancelled
 
@@ -50,12 +52,20 @@ class Outbox:
     """Records waiting for the centre, in SQLite (the history file or a file of its own)."""
 
     def __init__(
-        self, path: str | Path, *, limit: int = 100_000, max_bytes: int | None = None
+        self,
+        path: str | Path,
+        *,
+        limit: int = 100_000,
+        max_bytes: int | None = None,
+        lock: bool = False,
     ) -> None:
+        """``lock``: hold ``<path>.lock`` as a history does (an outbox in a file of its own:
+        one twin per outbox); in the history file, the history holds it."""
         if limit < 1:
             raise ValueError(f"outbox limit must be at least 1 record, not {limit}")
         self.limit, self.max_bytes = limit, max_bytes
         self.path = Path(path)
+        self._lock = _lock(self.path) if lock else None
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -152,7 +162,11 @@ class Outbox:
             self._db.execute("DELETE FROM outbox WHERE id <= ?", (record_id,))
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)
 
 
 class Forwarder:

@@ -304,12 +304,8 @@ class Twin:
             raise self.config.error(
                 "forward.outbox", "this twin records no history to keep the outbox in; name one"
             )
-        self._outbox_lock = None
-        if fwd.outbox is not None and (history_path is None or Path(history_path) != fwd.outbox):
-            from fmitwin.live.history import _lock
-
-            self._outbox_lock = _lock(fwd.outbox)  # one twin per outbox, as per history
-        self.outbox = Outbox(path, limit=fwd.max_records, max_bytes=fwd.max_bytes)
+        own_file = history_path is None or Path(path) != Path(history_path)
+        self.outbox = Outbox(path, limit=fwd.max_records, max_bytes=fwd.max_bytes, lock=own_file)
         try:
             self.forwarder = Forwarder(
                 self.outbox,
@@ -339,10 +335,6 @@ class Twin:
             self._forward_final = self.forwarder.stats()  # still reported once closed
         if self.outbox is not None:
             self.outbox.close()
-        if self._outbox_lock is not None:
-            import os
-
-            os.close(self._outbox_lock)
 
     def forward_status(self) -> dict[str, Any] | None:
         """The forwarder's backlog, drops, bytes sent and last contact (None: no [forward])."""
