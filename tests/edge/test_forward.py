@@ -64,11 +64,11 @@ async def link_cut(broker, tmp_path, cut_seconds: float) -> None:
                 lambda: len(ingest.records(twin)) >= n,
                 30,
                 lambda: (
-                    f"all {n} records stored ({len(ingest.records(twin))}, {forwarder.status()})"
+                    f"all {n} records stored ({len(ingest.records(twin))}, {forwarder.stats()})"
                 ),
             )
     assert_exactly_once(ingest, twin, n)
-    status = forwarder.status()
+    status = forwarder.stats()
     assert status["backlog"] == 0 and status["dropped"] == 0 and status["bytes_sent"] > 0
     assert status["last_contact"] is not None
 

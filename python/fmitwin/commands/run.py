@@ -74,7 +74,8 @@ async def _run(config, args, signal) -> int:
         if config.history.path is not None:
             same = config.history.path.resolve() == Path(args.replay).resolve()
             history = None if same else True
-    twin = Twin(config, replay=replay, speed=args.speed, history=history)
+    # a replay re-analyses the past: it never forwards to the centre
+    twin = Twin(config, replay=replay, speed=args.speed, history=history, forward=not replay)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,4 +98,9 @@ async def _run(config, args, signal) -> int:
         f"{twin.sync.counters.divergences} divergence events"
         + (f", history in {twin.history.path}" if twin.history else "")
     )
+    if (fwd := twin.forward_status()) is not None:
+        print(
+            f"forwarded: {fwd['bytes_sent']} bytes sent, {fwd['backlog']} records waiting in the "
+            f"outbox for the next run, {fwd['dropped']} dropped (outbox full)"
+        )
     return 0

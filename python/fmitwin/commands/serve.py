@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +16,8 @@ from fmitwin.commands import import_extra
 
 HELP = (
     "Serve a fleet: register the fleet file's twins, run them, and serve the REST API "
-    "(/api/v1, OpenAPI at /docs) and Prometheus /metrics on 127.0.0.1."
+    "(/api/v1, OpenAPI at /docs) and Prometheus /metrics on 127.0.0.1; with [ingest] in the "
+    "fleet file, store what edge twins forward."
 )
 
 
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     check_bind_address = service.check_bind_address
     from fmitwin.fleet import RegistryError, SqliteRegistry, load_fleet, register_fleet
     from fmitwin.live.config import ConfigError
+    from fmitwin.live.redact import redact
 
     if (args.fleet is None) == (not args.demo):
         print("fmitwin serve: give a fleet file, or --demo (not both)", file=sys.stderr)
@@ -74,17 +77,29 @@ def run(args: argparse.Namespace) -> int:
         fleet = load_fleet(path)
         registry = SqliteRegistry(args.registry or fleet.registry)
         report = register_fleet(registry, fleet)
-    except (ConfigError, RegistryError, ValueError, OSError) as exc:
+        ingest = None
+        if fleet.ingest is not None:  # the records the fleet's edge twins forward
+            from fmitwin.fleet.ingest import Ingest
+
+            ingest = Ingest.from_config(fleet.ingest)
+    except (ConfigError, RegistryError, ValueError, OSError, sqlite3.Error) as exc:
         print(f"fmitwin serve: {exc}", file=sys.stderr)
         return 1
     print(
         f"{fleet.name}: {len(fleet.assets)} twins ({len(report.added)} newly registered); "
         f"dashboard on http://{args.host}:{args.port}/, API at /api/v1 (docs at /docs)"
+        + (
+            f"; ingest of edge twins from {redact(fleet.ingest.url)} into {fleet.ingest.store}"
+            if fleet.ingest
+            else ""
+        )
         + ("" if token else "; read-only: no token given (--token-env/--token-file)"),
         flush=True,
     )
     try:
-        asyncio.run(serve(fleet, registry, args.host, args.port, token, args.start, plants))
+        asyncio.run(
+            serve(fleet, registry, args.host, args.port, token, args.start, plants, ingest=ingest)
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -95,9 +110,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    fleet, registry, host: str, port: int, token: str | None, start: str, plants: list
+    fleet,
+    registry,
+    host: str,
+    port: int,
+    token: str | None,
+    start: str,
+    plants: list,
+    *,
+    ingest=None,
 ) -> None:
-    """Run the plants (demo), the twins and the API on this event loop until interrupted."""
+    """Run the plants (demo), the twins, the ingest of edge records and the API on this event
+    loop until interrupted."""
     import uvicorn
 
     from fmitwin.fleet.runner import FleetRunner
@@ -107,7 +131,7 @@ async def serve(
     stop = asyncio.Event()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(registry, runner, token=token),
+            create_app(registry, runner, token=token, ingest=ingest),
             host=host,
             port=port,
             log_level="warning",
@@ -126,12 +150,31 @@ async def serve(
 
         simulated = start_plants(plants, stop)
     twins = asyncio.create_task(runner.run(stop, start=start))
+    receiving = []
+    if ingest is not None:
+        receiving = [
+            asyncio.create_task(ingest.run()),
+            asyncio.create_task(_say_subscribed(ingest, fleet.ingest)),
+        ]
     try:
         await server.serve()
     finally:
         stop.set()
         await twins
         await asyncio.gather(*simulated, return_exceptions=True)
+        for task in receiving:
+            task.cancel()
+        await asyncio.gather(*receiving, return_exceptions=True)
+        if ingest is not None:
+            ingest.close()
+
+
+async def _say_subscribed(ingest, cfg) -> None:
+    """From this line on the broker keeps the ingest's session: edges may start forwarding."""
+    from fmitwin.live.redact import redact
+
+    await ingest.subscribed.wait()
+    print(f"ingest subscribed to {cfg.prefix}/+/+ at {redact(cfg.url)}", flush=True)
 
 
 def _token(args: argparse.Namespace) -> str | None:

@@ -6,6 +6,8 @@ dotted key, of the fleet file or of the template's twin file, whichever holds th
 Layout::
 
     [fleet]              name, registry (SQLite file, default "<fleet file stem>.registry.sqlite")
+    [ingest]             url, prefix, store, ...: records forwarded by edge twins
+                         (:mod:`fmitwin.fleet.ingest`)
     [templates.<name>]   twin (a twin file), asset_type, tags
     [templates.<name>.maintenance]  indicator, failure_threshold, time_unit, noise, max_sigma
     [[assets]]           template, id, site, asset_id, tags, count, vars, set
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fmitwin.fleet.ingest import IngestConfig, parse_ingest
 from fmitwin.fleet.registry import Registry, RegistryError, TwinEntry
 from fmitwin.live.config import (
     ConfigError,
@@ -74,6 +77,7 @@ class FleetConfig:
     file: Path
     registry: Path
     assets: tuple[FleetAsset, ...]
+    ingest: IngestConfig | None = None  # edge twins forward to this broker and store
 
     def asset(self, asset_id: str) -> FleetAsset:
         for a in self.assets:
@@ -136,8 +140,9 @@ def parse_fleet(text: str, path: str | Path = "<fleet>") -> FleetConfig:
                 )
             seen[asset.entry.id] = f"{file}:{line}"
             assets.append(asset)
+    ingest = parse_ingest(root.table("ingest"), name, path)
     root.finish()
-    return FleetConfig(name=name, file=path, registry=registry, assets=tuple(assets))
+    return FleetConfig(name=name, file=path, registry=registry, assets=tuple(assets), ingest=ingest)
 
 
 def _read(path: Path, what: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,10 @@ def mount_dashboard(
     horizon: float,
     *,
     interval: float = 1.0,
+    edge: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
-    """Add the pages, their assets and the event streams to ``app``."""
+    """Add the pages, their assets and the event streams to ``app``; ``edge`` adds a twin
+    summary's edge link (backlog, last contact) when the service runs an ingest."""
     from fmitwin.fleet.service import snapshot_json, twin_summary
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -74,6 +76,8 @@ def mount_dashboard(
     def fleet_view() -> dict[str, Any]:
         records = [r for r in registry.query() if r.lifecycle is not Lifecycle.RETIRED]
         twins = [twin_summary(r, horizon) for r in rank_by_urgency(records, horizon)]
+        if edge is not None:
+            twins = [edge(twin) for twin in twins]
         if runner is not None:
             for twin in twins:
                 twin["failures"], twin["last_error"] = runner.failures(twin["id"])

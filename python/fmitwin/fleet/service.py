@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from fmitwin.fleet.ingest import Ingest
 from fmitwin.fleet.registry import (
     Lifecycle,
     Registry,
@@ -100,8 +101,11 @@ def create_app(
     *,
     token: str | None = None,
     horizon: float = 100.0,
+    ingest: Ingest | None = None,
 ) -> FastAPI:
-    """The app. ``horizon``: default horizon of "probability of failure within"."""
+    """The app. ``horizon``: default horizon of "probability of failure within". ``ingest``:
+    the store of records forwarded by edge twins; each twin's ``edge`` link (backlog, last
+    contact, :meth:`Ingest.link`) is then served with it, and ``GET /api/v1/edge`` lists them."""
     app = FastAPI(
         title="fmitwin fleet",
         summary="Registry, lifecycle and live condition of a fleet of digital twins.",
@@ -146,12 +150,25 @@ def create_app(
             failure_within=None if failure_above is None else (horizon, failure_above),
         )
         ranked = rank_by_urgency(chosen, horizon)
-        return [twin_summary(r, horizon) for r in ranked]
+        return [with_edge(twin_summary(r, horizon)) for r in ranked]
+
+    def with_edge(summary: dict[str, Any]) -> dict[str, Any]:
+        if ingest is not None:
+            summary["edge"] = ingest.link(summary["id"])
+        return summary
+
+    @app.get("/api/v1/edge")
+    async def edge_links() -> dict[str, dict[str, Any]]:
+        """Every twin that forwarded records to this service's ingest, registered or not: its
+        backlog and drops (as its latest health reported them), bytes sent, last contact."""
+        if ingest is None:
+            raise HTTPException(409, "this service runs no ingest; add [ingest] to the fleet file")
+        return ingest.links()
 
     @app.get("/api/v1/twins/{twin_id}")
     async def get_twin(twin_id: str) -> dict[str, Any]:
         """The twin's entry and condition; with its live estimate when it runs."""
-        out = twin_summary(record(twin_id), horizon)
+        out = with_edge(twin_summary(record(twin_id), horizon))
         snap = runner.snapshot(twin_id) if runner is not None else None
         out["running"] = snap is not None
         if snap is not None:
@@ -385,7 +402,7 @@ def create_app(
 
     from fmitwin.fleet.dashboard import mount_dashboard
 
-    mount_dashboard(app, registry, runner, horizon)
+    mount_dashboard(app, registry, runner, horizon, edge=with_edge)
     return app
 
 

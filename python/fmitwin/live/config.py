@@ -37,6 +37,10 @@ Layout (see ``examples/heated_tank_twin.toml`` for a complete, commented file)::
     [history]  path, flush_interval
     [maintenance]  indicator (an estimated state or parameter), failure_threshold, time_unit,
                noise, max_sigma, horizon: remaining life online (fmitwin.maintenance.online)
+    [forward]  url, prefix, client_id, outbox, max_records, max_bytes, username,
+               password_env | password_file, allow_insecure_credentials, [forward.tls],
+               every, min_interval, deadband, summary_interval, health_interval
+               (edge forwarding to the central service, :mod:`fmitwin.live.forward`)
 """
 
 from __future__ import annotations
@@ -224,6 +228,28 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class ForwardConfig:
+    """``[forward]``: send estimates, events and health to the centre through an outbox."""
+
+    url: str  # the central broker, mqtt[s]://host[:port]
+    client_id: str  # the persistent session's id at the broker
+    prefix: str = "fmitwin/fleet"  # records go to <prefix>/<twin>/<kind>
+    outbox: Path | None = None  # None: inside the [history] file
+    max_records: int = 100_000  # unsent records kept; beyond, the oldest are dropped
+    max_bytes: int | None = None  # the same, by the size of their JSON
+    username: str | None = None
+    password: str | None = None  # from password_env or password_file
+    tls: TlsConfig | None = None
+    allow_insecure_credentials: bool = False
+    every: int = 1  # forward every k-th estimate
+    min_interval: float = 0.0  # seconds of twin time between two forwarded estimates
+    deadband: dict[str, float] = field(default_factory=dict)  # by state: smallest move sent
+    summary_interval: float = 0.0  # seconds of twin time per mean/min/max summary; 0: none
+    health_interval: float = 1.0  # seconds between two forwarded health records
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class TwinConfig:
     name: str
     file: Path
@@ -239,6 +265,7 @@ class TwinConfig:
     history: HistoryConfig
     lines: dict[str, int] = field(default_factory=dict, repr=False)  # dotted key -> line
     maintenance: Prognosis | None = None  # [maintenance]: remaining life from an indicator
+    forward: ForwardConfig | None = None
 
     def error(self, key: str, message: str) -> ConfigError:
         """A ConfigError for ``key`` (dotted), at its line of the file when known."""
@@ -327,6 +354,7 @@ def parse_config_data(
     maintenance = None
     if (section := root.table("maintenance")) is not None:
         maintenance = parse_prognosis(section, filt.estimated(model), "the twin")
+    forward = _forward(root.table("forward"), name, filt.estimated(model), history, base)
     root.finish()
     return TwinConfig(
         name=name,
@@ -343,6 +371,7 @@ def parse_config_data(
         history=history,
         lines={".".join(k): v for k, v in lines.items()},
         maintenance=maintenance,
+        forward=forward,
     )
 
 
@@ -625,27 +654,11 @@ def _opcua(section: _Section | None, base: Path) -> OpcUaConfig | None:
 def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
     if section is None:
         return None
-    url = section.get("url", str)
-    if not _MQTT_URL.match(url):
-        raise section.error("url", f"expected mqtt[s]://host[:port], got {url!r}")
-    _no_url_password(section, "url", url)
+    url = _broker_url(section)
     qos = section.get("qos", int, 1)
     if qos not in (0, 1, 2):
         raise section.error("qos", f"expected 0, 1 or 2, got {qos}")
-    tls = None
-    if (t := section.table("tls")) is not None:
-        tls = TlsConfig(
-            ca=_optional_path(t, "ca", base),
-            certificate=_optional_path(t, "certificate", base),
-            private_key=_optional_path(t, "private_key", base),
-        )
-        t.finish()
-    username = section.get("username", str, None) or urlparse(url).username
-    password = _secret(section, base)
-    if password is not None and username is None:
-        raise section.error("username", "a password needs a username")
-    if password is not None and tls is None and not url.startswith("mqtts://"):
-        _insecure(section, "url", "mqtt:// without TLS; use mqtts:// or add [mqtt.tls]")
+    username, password, tls = _broker_credentials(section, base, url)
     client_id = section.get("client_id", str, None)
     session = section.choice("session", MQTT_SESSIONS, "clean")
     if session == "persistent" and not client_id:
@@ -670,6 +683,108 @@ def _mqtt(section: _Section | None, base: Path) -> MqttConfig | None:
         session=session,
         allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
         payload=_payload_format(section),
+    )
+    section.finish()
+    return result
+
+
+def _broker_url(section: _Section, key: str = "url") -> str:
+    url = section.get(key, str)
+    if not _MQTT_URL.match(url):
+        raise section.error(key, f"expected mqtt[s]://host[:port], got {url!r}")
+    _no_url_password(section, key, url)
+    return url
+
+
+def _broker_credentials(
+    section: _Section, base: Path, url: str
+) -> tuple[str | None, str | None, TlsConfig | None]:
+    """User, password and ``[<table>.tls]`` of a broker link; a password without TLS is refused
+    unless ``allow_insecure_credentials``."""
+    tls = None
+    if (t := section.table("tls")) is not None:
+        tls = TlsConfig(
+            ca=_optional_path(t, "ca", base),
+            certificate=_optional_path(t, "certificate", base),
+            private_key=_optional_path(t, "private_key", base),
+        )
+        t.finish()
+    username = section.get("username", str, None) or urlparse(url).username
+    password = _secret(section, base)
+    if password is not None and username is None:
+        raise section.error("username", "a password needs a username")
+    if password is not None and tls is None and not url.startswith("mqtts://"):
+        table = ".".join(section.path)
+        _insecure(section, "url", f"mqtt:// without TLS; use mqtts:// or add [{table}.tls]")
+    return username, password, tls
+
+
+def _topic_part(section: _Section, key: str, value: str) -> None:
+    if not value or any(c in value for c in "#+"):
+        raise section.error(key, f"{value!r}: MQTT topics cannot hold the wildcards # and +")
+
+
+def _forward(
+    section: _Section | None,
+    twin_name: str,
+    states: list[str],
+    history: HistoryConfig,
+    base: Path,
+) -> ForwardConfig | None:
+    if section is None:
+        return None
+    url = _broker_url(section)
+    username, password, tls = _broker_credentials(section, base, url)
+    prefix = section.get("prefix", str, "fmitwin/fleet").strip("/")
+    _topic_part(section, "prefix", prefix)
+    if "/" in twin_name or any(c in twin_name for c in "#+"):
+        raise section.error(
+            None, f"twin name {twin_name!r} is a topic level here: it cannot hold /, # or +"
+        )
+    outbox = section.get("outbox", str, None)
+    if outbox is None and history.path is None:
+        raise section.error(
+            None,
+            'the outbox lives in the twin\'s history: add [history] path = "history.db", or '
+            'give [forward] outbox = "outbox.db"',
+        )
+    if outbox is not None and not (base / outbox).parent.is_dir():
+        raise section.error(
+            "outbox", f"folder {(base / outbox).parent} does not exist; create it or name another"
+        )
+    max_records = section.get("max_records", int, 100_000)
+    if max_records < 1:
+        raise section.error("max_records", f"expected at least 1 record, got {max_records}")
+    max_bytes = section.get("max_bytes", int, None)
+    if max_bytes is not None and max_bytes < 1024:
+        raise section.error("max_bytes", f"expected at least 1024 bytes, got {max_bytes}")
+    every = section.get("every", int, 1)
+    if every < 1:
+        raise section.error("every", f"expected 1 (every estimate) or more, got {every}")
+    if section.has("deadband") and isinstance(section.data["deadband"], dict):
+        deadband = section.numbers_by_name("deadband", states, what="an estimated state")
+        for name, value in deadband.items():
+            if value < 0:
+                raise section.error("deadband", f"expected a number >= 0, got {value}", name)
+    else:
+        deadband = dict.fromkeys(states, section.number("deadband", 0.0, nonneg=True))
+    result = ForwardConfig(
+        url=url,
+        client_id=section.get("client_id", str, f"fmitwin-edge-{twin_name}"),
+        prefix=prefix,
+        outbox=None if outbox is None else base / outbox,
+        max_records=max_records,
+        max_bytes=max_bytes,
+        username=username,
+        password=password,
+        tls=tls,
+        allow_insecure_credentials=section.get("allow_insecure_credentials", bool, False),
+        every=every,
+        min_interval=section.number("min_interval", 0.0, nonneg=True),
+        deadband={k: v for k, v in deadband.items() if v > 0},
+        summary_interval=section.number("summary_interval", 0.0, nonneg=True),
+        health_interval=section.number("health_interval", 1.0, positive=True),
+        line=section.line(),
     )
     section.finish()
     return result

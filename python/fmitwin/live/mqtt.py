@@ -43,11 +43,19 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import aiomqtt
 
-from fmitwin.live.config import TS_UNITS, MqttConfig, PayloadFormat, SensorConfig, TlsConfig
+from fmitwin.live.config import (
+    TS_UNITS,
+    ForwardConfig,
+    MqttConfig,
+    PayloadFormat,
+    SensorConfig,
+    TlsConfig,
+)
 from fmitwin.live.readings import (
     UNCERTAIN_QUALITY,
     Flag,
@@ -252,8 +260,9 @@ class MqttLink:
             raise ConnectionError(f"MQTT publish to {self.url} failed: {exc}") from exc
 
 
-def mqtt_auth(cfg: MqttConfig | None) -> dict:
-    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table."""
+def mqtt_auth(cfg: MqttConfig | ForwardConfig | Any | None) -> dict:
+    """The credential and TLS keywords of :class:`MqttLink` from an ``[mqtt]`` table (or any
+    table with those fields: ``[forward]``, a fleet file's ``[ingest]``)."""
     if cfg is None:
         return {}
     return {

@@ -22,6 +22,8 @@ MQTT (prefix ``[publish] prefix``; payloads follow the sensor schema in ``fmitwi
     <prefix>/state/<state>       {"value", "sigma", "ts", "quality"}   QoS 0
     <prefix>/residual/<sensor>   {"value", "sigma", "nis", "ts"}       QoS 0
     <prefix>/status              {"health", "updates", "divergences", "ts", ...}  QoS 1, retained;
+                                 with [forward], "forward": {"backlog", "dropped", "bytes_sent",
+                                 "last_contact"};
                                  {"health": "offline"} when the twin stops, and as its MQTT Last
                                  Will when its connection dies; with ``[maintenance]``
                                  "maintenance": {"rul", "low", "high", "p_failure", "horizon",
@@ -47,6 +49,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -226,8 +229,8 @@ class TwinOpcUaServer:
         await self.server.stop()
 
 
-def status_payload(sync: Synchronizer, est: Estimate, maintenance: dict | None = None) -> bytes:
-    extra = {} if maintenance is None else {"maintenance": maintenance}
+def status_payload(sync: Synchronizer, est: Estimate, **extra) -> bytes:
+    """The status topic's JSON; ``extra`` keys (e.g. ``forward``, the edge link) are added."""
     return json.dumps(
         {
             **extra,
@@ -260,9 +263,11 @@ class Publisher:
         status_interval: float = 0.25,
         history=None,
         remaining_life: RemainingLife | None = None,
+        status_extra: Callable[[], dict] | None = None,
     ) -> None:
         self.sync, self.opcua, self.mqtt = sync, opcua, mqtt
         self.remaining_life = remaining_life  # updated in each status slot
+        self.status_extra = status_extra  # more keys for the status topic, asked each time
         self.prefix, self.interval, self.history = prefix, interval, history
         self.status_interval = status_interval
         self._last_status = -math.inf
@@ -349,8 +354,10 @@ class Publisher:
             )
             await self.mqtt.publish(f"{self.prefix}/residual/{name}", payload, qos=0)
         life = self.remaining_life
-        maintenance = None if life is None or life.latest is None else life.latest.as_dict()
-        payload = status_payload(self.sync, est, maintenance)
+        extra = self.status_extra() if self.status_extra else {}
+        if life is not None and life.latest is not None:
+            extra["maintenance"] = life.latest.as_dict()
+        payload = status_payload(self.sync, est, **extra)
         await self.mqtt.publish(f"{self.prefix}/status", payload, qos=1, retain=True)
 
     async def offline(self) -> None:

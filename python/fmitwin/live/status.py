@@ -28,6 +28,19 @@ def _fmt(value: float, spec: str = ".3g") -> str:
     return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
+def _forward_text(twin: Twin, now: float) -> str:
+    """The edge link to the centre: backlog, drops, bytes sent, time since the last contact."""
+    fwd = twin.forward_status()
+    if fwd is None:
+        return ""
+    contact = fwd["last_contact"]
+    ago = "never" if contact is None else f"{now - contact:.1f} s ago"
+    return (
+        f"\nforward backlog {fwd['backlog']} dropped {fwd['dropped']}"
+        f" sent {fwd['bytes_sent'] / 1e3:.1f} kB  last contact {ago}"
+    )
+
+
 def render(twin: Twin) -> Group:
     """One screen: header, links, sensors, states, recent events."""
     now = twin.clock()
@@ -41,9 +54,10 @@ def render(twin: Twin) -> Group:
         f"  latency p50 {_fmt(lat['median'], '.1f')} ms p99 {_fmt(lat['p99'], '.1f')} ms",
         f"  buffer {len(gw.buffer)}/{gw.buffer.capacity} dropped {gw.buffer.dropped}",
         f" late {sum(sync.counters.late.values())}",
+        _forward_text(twin, time.time()),
     )
     links = Table("link", "state", "reconnects", "outages", "last error", box=None)
-    for link in (twin.opcua, twin.mqtt, twin.replay, twin.publish_link):
+    for link in (twin.opcua, twin.mqtt, twin.replay, twin.publish_link, twin.forwarder):
         if link is not None:
             st = link.status
             state = Text("up", "green") if st.connected else Text("DOWN", "bold red")

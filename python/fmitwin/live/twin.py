@@ -23,6 +23,7 @@ import aiomqtt
 import numpy as np
 
 from fmitwin.live.config import CommandConfig, ConfigError, TwinConfig
+from fmitwin.live.forward import Forwarder, Outbox, Uplink
 from fmitwin.live.gateway import Gateway
 from fmitwin.live.history import History
 from fmitwin.live.mqtt import MqttLink, encode_payload, mqtt_auth, sensor_link
@@ -181,11 +182,13 @@ class Twin:
         speed: float = 0.0,
         history: str | Path | None | bool = True,
         capacity: int = 100_000,
+        forward: bool = True,
     ):
         """``replay``: play these readings instead of connecting the live adapters (``speed`` 1 =
         real time, 0 = as fast as possible). ``history``: True = the config's path, a path, or
         None/False for no record. ``capacity``: readings the gateway buffers for the
-        synchronizer; beyond it the oldest are dropped (the load-shedding policy)."""
+        synchronizer; beyond it the oldest are dropped (the load-shedding policy). ``forward``:
+        False never forwards to the centre, whatever ``[forward]`` says (a replay)."""
         self.config = config
         self.tick = tick
         rebuild = None
@@ -210,6 +213,9 @@ class Twin:
                     "started": time.time(),
                 },
             )
+        self.outbox = self.forwarder = self.uplink = None
+        if config.forward is not None and forward:
+            self._open_uplink(history_path)
         self._ready = asyncio.Event()
         self.gateway = Gateway(
             config.sensors,
@@ -284,6 +290,7 @@ class Twin:
             interval=pub.interval,
             history=self.history,
             remaining_life=remaining_life,
+            status_extra=(lambda: {"forward": self.forward_status()}) if self.uplink else None,
         )
         self.commands = CommandWriter(
             config.commands,
@@ -295,12 +302,89 @@ class Twin:
         )
         self.started = time.time()
 
+    def _open_uplink(self, history_path: str | Path | None) -> None:
+        """The outbox (in the history file unless ``[forward] outbox`` names one), the
+        forwarder that empties it and the uplink that fills it."""
+        fwd = self.config.forward
+        path = fwd.outbox or history_path
+        if path is None:
+            raise self.config.error(
+                "forward.outbox", "this twin records no history to keep the outbox in; name one"
+            )
+        own_file = history_path is None or Path(path) != Path(history_path)
+        self.outbox = Outbox(path, limit=fwd.max_records, max_bytes=fwd.max_bytes, lock=own_file)
+        try:
+            self.forwarder = Forwarder(
+                self.outbox,
+                fwd.url,
+                twin=self.config.name,
+                client_id=fwd.client_id,
+                prefix=fwd.prefix,
+                on_event=self.event,
+                **mqtt_auth(fwd),
+            )
+        except ValueError as exc:  # the credential rules of client_args
+            self._close_outbox()
+            raise self.config.error("forward.url", str(exc)) from None
+        self.uplink = Uplink(
+            self.outbox,
+            self.config.filter.estimated(self.config.model),
+            every=fwd.every,
+            min_interval=fwd.min_interval,
+            deadband=fwd.deadband,
+            summary_interval=fwd.summary_interval,
+        )
+        self._health_sent = -math.inf
+        self._forward_final: dict[str, Any] | None = None
+
+    def _close_outbox(self) -> None:
+        if self.forwarder is not None:
+            self._forward_final = self.forwarder.stats()  # still reported once closed
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def forward_status(self) -> dict[str, Any] | None:
+        """The forwarder's backlog, drops, bytes sent and last contact (None: no [forward])."""
+        if self.forwarder is None:
+            return None
+        return self._forward_final or self.forwarder.stats()
+
+    def _forward_health(self, *, force: bool = False) -> None:
+        """Queue a health record every ``health_interval`` (or now, ``force``)."""
+        now = time.monotonic()
+        if not force and now - self._health_sent < self.config.forward.health_interval:
+            return
+        self._health_sent = now
+        c = self.sync.counters
+        self.uplink.health(
+            {
+                "health": self.sync.health(),
+                "updates": c.applied,
+                "divergences": c.divergences,
+                "dropped": self.gateway.buffer.dropped,
+                "late": sum(c.late.values()),
+                "at": time.time(),
+                "forward": self.forward_status(),
+            }
+        )
+
+    def _forward_estimate(self) -> None:
+        est = self.sync.estimate
+        if self.uplink is not None and est is not None:
+            self.uplink.estimate(est.t, est.x, est.sigma, self.sync.health())
+
+    def _flush_uplink(self, *, final: bool = False) -> None:
+        if self.uplink is not None and self.uplink.flush(final=final):
+            self.forwarder.wake.set()
+
     def event(self, kind: str, details: dict) -> None:
         details = redact_details(details)  # a URL with a password never reaches log or history
         now = self.clock()
         self.events.append((now, kind, details))
         if self.history is not None:
             self.history.record_event(kind, details, now)
+        if self.uplink is not None:
+            self.uplink.event(kind, details, now)
         log.info("%s %s", kind, details)
 
     async def _send_command(self, cmd: CommandConfig, value: float) -> None:
@@ -325,6 +409,7 @@ class Twin:
             self._ready.clear()
             if self.sync.step():
                 self.publisher.notify()
+                self._forward_estimate()
             await asyncio.sleep(0)  # let the adapters deliver the next batch
 
     async def _housekeeping(self) -> None:
@@ -337,6 +422,9 @@ class Twin:
             await self.commands.tick()
             if self.history is not None:
                 self.history.maybe_flush()
+            if self.uplink is not None:
+                self._forward_health()
+                self._flush_uplink()
 
     async def run(self, stop: asyncio.Event | None = None, duration: float | None = None) -> None:
         """Run until ``stop`` is set or ``duration`` seconds passed; then stop cleanly."""
@@ -344,7 +432,7 @@ class Twin:
         if self.server is not None:
             await self.server.start()
         coros = [self._synchronize(), self._housekeeping(), self.publisher.run()]  # then links
-        links = (self.opcua, self.mqtt, self.replay, self.publish_link)
+        links = (self.opcua, self.mqtt, self.replay, self.publish_link, self.forwarder)
         coros += [link.run() for link in links if link]
         tasks = [asyncio.create_task(c) for c in coros]
         self.event("twin_started", {"name": self.config.name})
@@ -378,9 +466,14 @@ class Twin:
             self.sync.step(now=math.inf)  # apply everything still held for reordering
             if self.sync.estimate is not None:  # the last estimate: served and recorded
                 await self.publisher.publish(self.sync.estimate)
+                self._forward_estimate()
             if self.server is not None:
                 await self.server.stop()
         finally:
             self.event("twin_stopped", {"counts": self.gateway.counts()})
             if self.history is not None:
                 self.history.close()
+            if self.uplink is not None:  # the rest waits in the outbox for the next run
+                self._forward_health(force=True)
+                self._flush_uplink(final=True)
+                self._close_outbox()

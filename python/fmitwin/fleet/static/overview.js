@@ -41,7 +41,9 @@ function render(view) {
       <td class="num">${t.rul_low === null ? "–" : `${number(t.rul_low)} – ${number(t.rul_high)}`}</td>
       <td class="num">${number(t.failure_probability, 2)}</td>
       <td>${when(t.updated_at)}</td>
-    </tr>`).join("") || `<tr><td colspan="10" class="empty">no twin matches</td></tr>`;
+      <td class="num backlog">${t.edge ? number(t.edge.backlog) : "–"}</td>
+      <td class="contact">${t.edge ? when(t.edge.last_contact) : "–"}</td>
+    </tr>`).join("") || `<tr><td colspan="12" class="empty">no twin matches</td></tr>`;
 }
 
 let latest = null;
