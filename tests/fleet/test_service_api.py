@@ -7,7 +7,7 @@ import re
 import signal
 
 from fmitwin.fleet.grafana import grafana_dashboard
-from support.fleet_service import TOKEN, readings, wait_for
+from support.fleet_service import TOKEN, readings, served_fleet, serving, wait_for
 from support.live_servers import replay_twin
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -133,3 +133,47 @@ def test_grafana_dashboard_queries_the_served_metrics(service):
     }
     assert queried and queried <= served
     assert served <= queried  # every exported series is on the dashboard
+
+
+def test_a_twin_registered_through_the_api_survives_a_restart(tmp_path):
+    """The registry keeps an API-registered twin's definition: the restarted service runs it
+    again, even with its twin file gone, once; a retired one stays retired and idle."""
+    new_twin = tmp_path / "new_twin.toml"
+    readings(tmp_path / "NEW.csv", 305.0)
+    new_twin.write_text(replay_twin(str(tmp_path / "NEW.csv"), speed=1.0))
+    body = {"id": "TK-NEW", "twin": str(new_twin), "asset_type": "tank", "site": "east"}
+    body |= {"tags": ["api"], "start": True}
+    body["maintenance"] = {"indicator": "temp", "failure_threshold": 340.0, "time_unit": 1.0}
+    with served_fleet(tmp_path) as (client, _, _):
+        assert client.post("/api/v1/twins", json=body, headers=AUTH).status_code == 201
+        old = body | {"id": "TK-OLD", "start": False}
+        assert client.post("/api/v1/twins", json=old, headers=AUTH).status_code == 201
+        assert client.post("/api/v1/twins/TK-OLD/retire", headers=AUTH).status_code == 200
+        wait_for(
+            lambda: client.get("/api/v1/twins/TK-NEW").json()["lifecycle"] == "running",
+            30,
+            "the registered twin to run",
+        )
+    new_twin.unlink()  # what runs after the restart is the registry's copy
+
+    with serving(tmp_path) as (client, process):
+        tk_new = wait_for(
+            lambda: (
+                (d := client.get("/api/v1/twins/TK-NEW").json())["lifecycle"] == "running"
+                and d["running"]
+                and d
+            ),
+            30,
+            "the registered twin to run again after the restart",
+        )
+        assert tk_new["site"] == "east" and tk_new["tags"] == ["api"]
+        assert tk_new["states"]["temp"] > 0
+        ids = [t["id"] for t in client.get("/api/v1/twins").json()]
+        assert sorted(ids) == ["TK-1", "TK-2", "TK-3", "TK-BROKEN", "TK-NEW", "TK-OLD"]
+        tk_old = client.get("/api/v1/twins/TK-OLD").json()
+        assert tk_old["lifecycle"] == "retired" and tk_old["running"] is False
+        moves = [e["reason"] for e in client.get("/api/v1/twins/TK-NEW/events").json()]
+        assert "fleet stopped" in moves and moves.count("registered through the API") == 1
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert TOKEN not in output and "Traceback" not in output

@@ -77,6 +77,14 @@ def served_fleet(tmp_path: Path):
     for n, truth in ((1, 300.0), (2, 310.0)):
         readings(tmp_path / f"TK-{n}.csv", truth)
     readings(tmp_path / "TK-3.csv", 320.0, slope=0.5)  # heading for 340 K: 40 s of life
+    with serving(tmp_path) as (client, process):
+        yield client, tmp_path, process
+
+
+@contextlib.contextmanager
+def serving(folder: Path):
+    """(HTTP client, process) of ``fmitwin serve`` on the folder's fleet.toml (and its
+    registry); SIGINT at the end."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -84,7 +92,7 @@ def served_fleet(tmp_path: Path):
             "-m",
             "fmitwin",
             "serve",
-            str(tmp_path / "fleet.toml"),
+            str(folder / "fleet.toml"),
             "--port",
             str(port),
             "--token-env",
@@ -98,9 +106,10 @@ def served_fleet(tmp_path: Path):
     try:
         wait_for_port(port, timeout=60.0)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
-            yield client, tmp_path, process
+            yield client, process
     finally:
-        process.send_signal(signal.SIGINT)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -11,6 +11,12 @@ Lifecycle (``ALLOWED`` lists every legal move)::
 ``Registry`` is the interface; ``SqliteRegistry`` keeps it in one SQLite file (write-ahead log,
 each change one transaction, so a process killed at any instant leaves the file consistent and
 every committed change in it). A server database can implement the same interface later.
+
+A twin registered without a fleet file (through the API) keeps its definition in the registry
+too (:class:`StoredDefinition`: the twin file's text and its registration metadata), so a
+restarted service re-creates it. Its fleet-file twins are defined by the fleet file: when a
+fleet file declares an id that has a stored definition, the fleet file wins
+(``update_entry`` with another ``definition`` drops the stored one).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "SqliteRegistry",
+    "StoredDefinition",
     "Transition",
     "TwinEntry",
     "TwinRecord",
@@ -83,6 +90,17 @@ class TwinEntry:
 
 
 @dataclass(frozen=True)
+class StoredDefinition:
+    """A twin's definition kept in the registry: ``text`` of the twin file read from ``source``
+    (which names it in errors and anchors its relative paths), and ``metadata`` given at
+    registration (JSON values, e.g. how its remaining life is estimated)."""
+
+    source: str
+    text: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TwinStatus:
     """The twin's latest condition. ``rul_quantiles`` are (probability, RUL) pairs."""
 
@@ -131,7 +149,15 @@ class Transition:
 class Registry(Protocol):
     """The registry interface. Every method is one atomic change or one consistent read."""
 
-    def register(self, entry: TwinEntry, reason: str = "registered") -> TwinRecord: ...
+    def register(
+        self,
+        entry: TwinEntry,
+        reason: str = "registered",
+        *,
+        definition: StoredDefinition | None = None,
+    ) -> TwinRecord: ...
+
+    def definition(self, twin_id: str) -> StoredDefinition | None: ...
 
     def update_entry(self, entry: TwinEntry) -> TwinRecord: ...
 
@@ -185,6 +211,12 @@ CREATE TABLE IF NOT EXISTS transitions (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transitions_by_twin ON transitions(twin_id, seq);
+CREATE TABLE IF NOT EXISTS definitions (
+    twin_id TEXT PRIMARY KEY REFERENCES twins(id),
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL
+);
 """
 
 
@@ -213,9 +245,17 @@ class SqliteRegistry:
 
     # --- writes -------------------------------------------------------------------------
 
-    def register(self, entry: TwinEntry, reason: str = "registered") -> TwinRecord:
-        """Add a twin in state ``registered``; a duplicate id is refused."""
+    def register(
+        self,
+        entry: TwinEntry,
+        reason: str = "registered",
+        *,
+        definition: StoredDefinition | None = None,
+    ) -> TwinRecord:
+        """Add a twin in state ``registered``, with its ``definition`` when given (in the same
+        transaction); a duplicate id is refused."""
         _check_entry(entry)
+        metadata = None if definition is None else _metadata_json(definition)
         now = time.time()
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM twins WHERE id = ?", (entry.id,)).fetchone():
@@ -237,14 +277,21 @@ class SqliteRegistry:
                 ),
             )
             self._write_tags(db, entry)
+            if definition is not None:
+                db.execute(
+                    "INSERT INTO definitions (twin_id, source, text, metadata) VALUES (?, ?, ?, ?)",
+                    (entry.id, definition.source, definition.text, metadata),
+                )
             self._record(db, entry.id, None, Lifecycle.REGISTERED, now, reason)
         return self.get(entry.id)
 
     def update_entry(self, entry: TwinEntry) -> TwinRecord:
-        """Change a registered twin's asset, type, site, definition or tags."""
+        """Change a registered twin's asset, type, site, definition or tags. Another
+        ``definition`` drops the stored one (a fleet file taking over an API-registered id)."""
         _check_entry(entry)
         with self._transaction() as db:
-            self._row(db, entry.id)
+            if self._row(db, entry.id)["definition"] != entry.definition:
+                db.execute("DELETE FROM definitions WHERE twin_id = ?", (entry.id,))
             db.execute(
                 "UPDATE twins SET asset_id = ?, asset_type = ?, site = ?, definition = ?"
                 " WHERE id = ?",
@@ -311,6 +358,16 @@ class SqliteRegistry:
 
     def get(self, twin_id: str) -> TwinRecord:
         return self._record_of(self._row(self._db, twin_id))
+
+    def definition(self, twin_id: str) -> StoredDefinition | None:
+        """The twin's stored definition; None for a twin defined elsewhere (a fleet file)."""
+        self._row(self._db, twin_id)
+        row = self._db.execute(
+            "SELECT source, text, metadata FROM definitions WHERE twin_id = ?", (twin_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredDefinition(row["source"], row["text"], json.loads(row["metadata"]))
 
     def transitions(self, twin_id: str) -> list[Transition]:
         """Every lifecycle move of the twin, oldest first (its registration included)."""
@@ -508,6 +565,16 @@ def _check_entry(entry: TwinEntry) -> None:
             raise RegistryError(f"twin {name} must be a non-empty string, got {value!r}")
     if not all(isinstance(t, str) and t for t in entry.tags):
         raise RegistryError(f"twin tags must be non-empty strings, got {entry.tags!r}")
+
+
+def _metadata_json(definition: StoredDefinition) -> str:
+    try:
+        return json.dumps(definition.metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(
+            f"a stored definition's metadata must be JSON values (finite numbers), got "
+            f"{definition.metadata!r}: {exc}"
+        ) from None
 
 
 def _rul_quantiles(rul: object) -> list[tuple[float, float]]:

@@ -5,12 +5,17 @@ Call order: ``FleetRunner(fleet, registry)``, then ``await runner.run(stop)`` (r
 ``stop`` is set, every twin stopped); while it runs, ``start(id)`` / ``stop(id, reason)`` from
 the same loop. A twin that raises is stopped, recorded with the error, and restarted after a
 backoff that doubles up to ``max_backoff``; it never stops the others.
+
+The runner's twins are the fleet file's and every twin not retired whose definition the
+registry keeps (registered through the API: :func:`stored_definition`); an id that both name
+is the fleet file's (the registry drops the stored definition when the fleet file declares it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -20,12 +25,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fmitwin.fleet.config import FleetConfig
-from fmitwin.fleet.registry import Lifecycle, Registry
+from fmitwin.fleet.registry import Lifecycle, Registry, StoredDefinition
 
 if TYPE_CHECKING:
     from fmitwin.maintenance.online import Prognosis, RemainingLife
 
-__all__ = ["FleetRunner", "TwinSnapshot"]
+__all__ = ["FleetRunner", "TwinSnapshot", "stored_definition"]
 
 log = logging.getLogger("fmitwin.fleet")
 
@@ -79,6 +84,33 @@ def snapshot(twin: Any) -> TwinSnapshot:
     )
 
 
+def stored_definition(source: str, text: str, prognosis: Prognosis | None) -> StoredDefinition:
+    """What the registry keeps of a twin registered without a fleet file: its twin file's
+    ``text`` read from ``source``, and its prognosis."""
+    metadata: dict[str, object] = {"prognosis": None}
+    if prognosis is not None:
+        fields = dataclasses.asdict(prognosis)
+        if not math.isfinite(fields["max_sigma"]):
+            fields["max_sigma"] = None
+        metadata["prognosis"] = fields
+    return StoredDefinition(source, text, metadata)
+
+
+def _restored(stored: StoredDefinition) -> tuple[Any, Prognosis | None]:
+    """The validated twin and prognosis of a stored definition (ConfigError if it no longer
+    loads: a file it names is gone, say)."""
+    from fmitwin.live.config import parse_config
+    from fmitwin.maintenance.online import Prognosis
+
+    fields = stored.metadata.get("prognosis")
+    prognosis = None
+    if isinstance(fields, dict):
+        prognosis = Prognosis(
+            **{**fields, "max_sigma": fields.get("max_sigma") or math.inf}  # type: ignore[arg-type]
+        )
+    return parse_config(stored.text, stored.source), prognosis
+
+
 @dataclass
 class _Supervised:
     task: asyncio.Task | None = None
@@ -116,6 +148,8 @@ class FleetRunner:
         self._twins: dict[str, _Supervised] = {}
         self.configs = {a.entry.id: a.twin for a in fleet.assets}
         self._prognoses = {a.entry.id: a.prognosis for a in fleet.assets}
+        self._unloadable: dict[str, str] = {}  # stored definitions that no longer load
+        self._restore()
 
     # --- control ------------------------------------------------------------------------
 
@@ -126,6 +160,24 @@ class FleetRunner:
             raise KeyError(f"{twin_id!r} already has a twin definition in this service")
         self.configs[twin_id] = twin
         self._prognoses[twin_id] = prognosis
+
+    def _restore(self) -> None:
+        """Add the twins the registry keeps a definition of (not retired, not the fleet's)."""
+        from fmitwin.live.config import ConfigError
+
+        for record in self.registry.query():
+            if record.lifecycle is Lifecycle.RETIRED or record.id in self.configs:
+                continue
+            stored = self.registry.definition(record.id)
+            if stored is None:
+                continue  # declared by a fleet file: that file defines it
+            try:
+                twin, prognosis = _restored(stored)
+            except ConfigError as exc:
+                self._unloadable[record.id] = f"its stored definition no longer loads: {exc}"
+                log.warning("twin %s is not run: %s", record.id, self._unloadable[record.id])
+                continue
+            self.add(record.id, twin, prognosis)
 
     async def run(self, stop: asyncio.Event, *, start: str = "active") -> None:
         """Run until ``stop`` is set. ``start``: "active" starts the twins whose lifecycle
@@ -146,6 +198,8 @@ class FleetRunner:
 
     def start(self, twin_id: str, reason: str = "started") -> None:
         """Start (or restart) a twin's supervised task; a running one is left as it is."""
+        if twin_id in self._unloadable:
+            raise KeyError(f"{twin_id!r} cannot start: {self._unloadable[twin_id]}")
         if twin_id not in self.configs:
             raise KeyError(f"{twin_id!r} is not a twin of {self.fleet.file}")
         current = self._twins.get(twin_id)
@@ -192,7 +246,9 @@ class FleetRunner:
     def failures(self, twin_id: str) -> tuple[int, str | None]:
         """How often the twin failed since it was started, and its last error."""
         supervised = self._twins.get(twin_id)
-        return (0, None) if supervised is None else (supervised.failures, supervised.last_error)
+        if supervised is None:
+            return (0, self._unloadable.get(twin_id))
+        return (supervised.failures, supervised.last_error)
 
     def running(self) -> list[str]:
         return [i for i in self._twins if self.snapshot(i) is not None]

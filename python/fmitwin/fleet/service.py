@@ -33,7 +33,7 @@ from fmitwin.fleet.registry import (
     TwinRecord,
     rank_by_urgency,
 )
-from fmitwin.fleet.runner import FleetRunner, TwinSnapshot
+from fmitwin.fleet.runner import FleetRunner, TwinSnapshot, stored_definition
 
 __all__ = [
     "NewMaintenance",
@@ -258,14 +258,19 @@ def create_app(
     @app.post("/api/v1/twins", status_code=201, dependencies=[Depends(authorised)])
     async def register(new: NewTwin) -> dict[str, Any]:
         """Register a twin from a twin file, validated as ``fmitwin run`` validates it; it
-        starts ``registered`` (or is started at once with ``start: true``)."""
-        from fmitwin.live.config import ConfigError, load_config
+        starts ``registered`` (or is started at once with ``start: true``). The registry keeps
+        the file's text and this registration, so a restarted service runs the twin again."""
+        from fmitwin.live.config import ConfigError, load_config, parse_config
 
         path = Path(new.twin).expanduser().resolve()
         try:
-            twin = load_config(path)
+            load_config(path)  # its errors for an unreadable or non-UTF-8 file
+            text = path.read_text(encoding="utf-8")
+            twin = parse_config(text, path)  # what is stored is what runs
         except ConfigError as exc:
             raise HTTPException(422, f"{exc}; fix the twin file and post again") from None
+        except OSError as exc:
+            raise HTTPException(422, f"cannot read the twin file {path}: {exc}") from None
         prognosis = twin.maintenance  # the twin file's [maintenance], unless the request has one
         if new.maintenance is not None:
             from fmitwin.maintenance.online import Prognosis
@@ -300,7 +305,11 @@ def create_app(
         else:
             raise HTTPException(409, f"twin id {new.id!r} is already registered; choose another id")
         try:
-            registry.register(entry, reason="registered through the API")
+            registry.register(
+                entry,
+                reason="registered through the API",
+                definition=stored_definition(str(path), text, prognosis),
+            )
         except RegistryError as exc:
             raise HTTPException(422, str(exc)) from None
         if runner is not None:
