@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fmitwin.fleet import Lifecycle, SqliteRegistry, TwinEntry, load_fleet, register_fleet
-from fmitwin.fleet.config import Prognosis
+from fmitwin.maintenance.online import Prognosis
 from fmitwin.fleet.registry import StoredDefinition
 from fmitwin.fleet.runner import FleetRunner, stored_definition
 from support.live_servers import replay_twin
