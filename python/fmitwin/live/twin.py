@@ -261,6 +261,7 @@ class Twin:
                 self.sync,
                 pub.security,
                 metadata=state_metadata(config),
+                history=self.history,
             )
         if pub.mqtt:
             self.publish_link = MqttLink(
