@@ -6,9 +6,11 @@ OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
 writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
     <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time;
-                                              AnalogUnitRangeType: EngineeringUnits, EURange;
+                                              AnalogUnitRangeType: EngineeringUnits
+                                              (UN/CEFACT EUInformation), EURange;
                                               HistoryRead from the twin's SQLite history
-    <twin>.Residuals.<sensor>.Value / .Sigma / .NIS     the same, from the residuals recorded
+    <twin>.Residuals.<sensor>.Value / .Sigma / .NIS     the same; units: the measured variable's
+                                              (NIS: dimensionless, UN/CEFACT "C62")
     <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
     <twin>.LatencyMs                           Double, source timestamp -> publication (lag)
@@ -84,25 +86,45 @@ CEFACT_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
 
 @dataclasses.dataclass(frozen=True)
 class StateMetadata:
-    """What a client sees of a published state: its unit and engineering range."""
+    """What a client sees of a published value: its unit (``code``: its UN/CEFACT common code,
+    "" when unknown, see :func:`fmitwin.live.units.cefact_code`) and engineering range."""
 
     unit: str = ""
     low: float = -math.inf
     high: float = math.inf
+    code: str = ""
 
     def sigma(self) -> StateMetadata:
         """The standard deviation: same unit, range [0, inf)."""
-        return StateMetadata(self.unit, 0.0, math.inf)
+        return StateMetadata(self.unit, 0.0, math.inf, self.code)
 
     def range(self) -> ua.Range:
         return ua.Range(Low=self.low, High=self.high)
 
     def eu_information(self) -> ua.EUInformation:
-        """The unit as OPC UA EUInformation; UnitId -1: the UN/CEFACT code is not derived."""
+        """The unit as OPC UA EUInformation (UnitId -1 when the unit has no known code)."""
         text = ua.LocalizedText(self.unit)
         return ua.EUInformation(
-            NamespaceUri=CEFACT_UNITS, UnitId=-1, DisplayName=text, Description=text
+            NamespaceUri=CEFACT_UNITS,
+            UnitId=cefact_unit_id(self.code),
+            DisplayName=text,
+            Description=text,
         )
+
+
+def cefact_unit_id(code: str) -> int:
+    """EUInformation.UnitId of a UN/CEFACT common code (OPC UA Part 8: its characters' codes,
+    one byte each, most significant first), -1 for none."""
+    if not code:
+        return -1
+    unit_id = 0
+    for c in code.strip():
+        unit_id = unit_id << 8 | ord(c)
+    return unit_id
+
+
+#: A normalised innovation squared: dimensionless ("one", C62), never negative.
+DIMENSIONLESS = StateMetadata("1", 0.0, math.inf, "C62")
 
 
 OFFLINE = json.dumps({"health": "offline"}).encode()
@@ -190,11 +212,15 @@ class TwinOpcUaServer:
         security: ServerSecurity,
         metadata: dict[str, StateMetadata] | None = None,
         history: History | None = None,
+        residuals: dict[str, StateMetadata] | None = None,
     ) -> None:
-        """``history``: the twin's record, which answers HistoryRead (None: no HistoryRead)."""
+        """``metadata``: each state's unit and range; ``residuals``: each measurement sensor's
+        residual unit; ``history``: the twin's record, which answers HistoryRead (None: no
+        HistoryRead)."""
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
         self.sync, self.security = sync, security
         self.metadata = metadata or {}
+        self.residuals = residuals or {}
         self.server = Server()
         self.history_service = PublishedHistory(self.server.iserver, history)
         self.server.iserver.history_manager = self.history_service
@@ -218,8 +244,13 @@ class TwinOpcUaServer:
         residuals = await root.add_folder(self._id(".Residuals"), "Residuals")
         for name in self.sync.measurements:
             obj = await residuals.add_object(self._id(f".Residuals.{name}"), name)
-            for leaf in ("Value", "Sigma", "NIS"):
-                await self._var(obj, f".Residuals.{name}.{leaf}", leaf, math.nan)
+            meta = self.residuals.get(name, StateMetadata())
+            for leaf, leaf_meta in (
+                ("Value", meta),
+                ("Sigma", meta.sigma()),
+                ("NIS", DIMENSIONLESS),
+            ):
+                await self._analog(obj, f".Residuals.{name}.{leaf}", leaf, leaf_meta)
                 await self._historize(
                     f".Residuals.{name}.{leaf}", Series("residuals", name, leaf.lower())
                 )

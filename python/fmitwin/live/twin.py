@@ -32,7 +32,7 @@ from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
-from fmitwin.live.units import state_metadata, unit_maps
+from fmitwin.live.units import residual_metadata, state_metadata, unit_maps
 
 log = logging.getLogger("fmitwin.live")
 
@@ -262,6 +262,7 @@ class Twin:
                 pub.security,
                 metadata=state_metadata(config),
                 history=self.history,
+                residuals=residual_metadata(config),
             )
         if pub.mqtt:
             self.publish_link = MqttLink(
