@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fmitwin.fleet import Lifecycle, SqliteRegistry, TwinEntry, load_fleet, register_fleet
-from fmitwin.maintenance.online import Prognosis
 from fmitwin.fleet.registry import StoredDefinition
 from fmitwin.fleet.runner import FleetRunner, stored_definition
+from fmitwin.maintenance.online import Prognosis
 from support.live_servers import replay_twin
 
 FLEET = """\

@@ -330,7 +330,7 @@ def create_app(
         """The twin's recorded estimates with sigma, ``start <= t <= end`` (the twin's time),
         oldest first, ``limit`` from ``offset``; ``next_offset`` is null on the last page."""
         from fmitwin.live.history import HistoryError
-        from fmitwin.live.history import _query as query_history
+        from fmitwin.live.history import query as query_history
 
         record(twin_id)
         if runner is None or twin_id not in runner.configs:

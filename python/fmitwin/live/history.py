@@ -10,7 +10,11 @@ Schema::
     run(key TEXT PRIMARY KEY, value TEXT)          -- twin name, config file, states, start time
     readings(sensor, source_ts, server_ts, received_ts, raw JSON, value, quality, flag, source)
     estimates(t, source_ts, published_at, health, x JSON, sigma JSON)
+    residuals(t, published_at, health, sensor, value, sigma, nis)   -- as published (NULL: NaN)
     events(t, kind, details JSON)
+
+Estimates and residuals are indexed by event time ``t``: the twin's OPC UA server answers
+``HistoryRead`` from them (:func:`published_values`), across restarts of the twin.
 
 One twin writes a history at a time: ``<path>.lock`` holds an exclusive lock (and the writer's
 process id) while the history is open, so a second twin on the same file fails at once with
@@ -22,6 +26,7 @@ Every reading is recorded, rejected ones included (with their flag and raw value
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import math
@@ -40,7 +45,11 @@ CREATE TABLE IF NOT EXISTS readings (
     value REAL, quality REAL, flag TEXT, source TEXT);
 CREATE TABLE IF NOT EXISTS estimates (
     t REAL, source_ts REAL, published_at REAL, health TEXT, x TEXT, sigma TEXT);
+CREATE TABLE IF NOT EXISTS residuals (
+    t REAL, published_at REAL, health TEXT, sensor TEXT, value REAL, sigma REAL, nis REAL);
 CREATE TABLE IF NOT EXISTS events (t REAL, kind TEXT, details TEXT);
+CREATE INDEX IF NOT EXISTS estimates_by_t ON estimates (t);
+CREATE INDEX IF NOT EXISTS residuals_by_t ON residuals (sensor, t);
 """
 
 
@@ -110,6 +119,7 @@ class History:
         self._db.executescript(_SCHEMA)
         self._readings: list[tuple] = []
         self._estimates: list[tuple] = []
+        self._residuals: list[tuple] = []
         self._events: list[tuple] = []
         self.rows_written = 0
         self._last_flush = time.monotonic()
@@ -144,6 +154,14 @@ class History:
             )
         )
 
+    def record_residuals(
+        self, t: float, published_at: float, health: str, residuals: dict[str, tuple]
+    ) -> None:
+        """The residuals published at event time ``t``: sensor -> (value, sigma, nis)."""
+        for sensor, values in residuals.items():
+            finite = [v if math.isfinite(v) else None for v in values]
+            self._residuals.append((t, published_at, health, sensor, *finite))
+
     def record_event(self, kind: str, details: dict, t: float | None = None) -> None:
         t = time.time() if t is None else t
         self._events.append((t, kind, json.dumps(details, default=str)))
@@ -154,7 +172,7 @@ class History:
 
     def flush(self) -> int:
         """Commit everything buffered in one transaction; returns the number of rows."""
-        n = len(self._readings) + len(self._estimates) + len(self._events)
+        n = len(self._readings) + len(self._estimates) + len(self._residuals) + len(self._events)
         self._last_flush = time.monotonic()
         if n == 0:
             return 0
@@ -162,9 +180,11 @@ class History:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?)", self._readings)
             self._db.executemany("INSERT INTO estimates VALUES (?,?,?,?,?,?)", self._estimates)
+            self._db.executemany("INSERT INTO residuals VALUES (?,?,?,?,?,?,?)", self._residuals)
             self._db.executemany("INSERT INTO events VALUES (?,?,?)", self._events)
         self._readings.clear()
         self._estimates.clear()
+        self._residuals.clear()
         self._events.clear()
         self.rows_written += n
         return n
@@ -184,8 +204,12 @@ def _connect_read_only(path: str | Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
-def _query(path: str | Path, sql: str, args: tuple = ()) -> list[tuple]:
-    """Rows of a read-only query; a file that is not a complete history is a HistoryError."""
+def query(path: str | Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """The rows of one read-only SQL query on the history at ``path`` (the schema above); the
+    writing twin is not disturbed (WAL) and sees only committed rows (``History.flush``).
+
+    A missing file, or one that is not a complete fmitwin history (empty, truncated, another
+    program's database, or older than a table the query names), is a :class:`HistoryError`."""
     db = _connect_read_only(path)
     try:
         return db.execute(sql, args).fetchall()
@@ -204,7 +228,7 @@ def recorded_readings(path: str | Path) -> list[Reading]:
     Gateway flags are reset to what the adapter knew (Bad status, Uncertain, malformed); range,
     type, NaN and staleness are judged again by the replaying gateway.
     """
-    rows = _query(
+    rows = query(
         path,
         "SELECT sensor, source_ts, server_ts, received_ts, raw, quality, flag, source "
         "FROM readings ORDER BY received_ts, rowid",
@@ -230,7 +254,7 @@ def recorded_readings(path: str | Path) -> list[Reading]:
 
 
 def recorded_estimates(path: str | Path) -> list[dict]:
-    rows = _query(
+    rows = query(
         path, "SELECT t, source_ts, published_at, health, x, sigma FROM estimates ORDER BY rowid"
     )
     keys = ("t", "source_ts", "published_at", "health")
@@ -246,7 +270,60 @@ def recorded_estimates(path: str | Path) -> list[dict]:
 
 def recorded_events(path: str | Path, kind: str | None = None) -> list[dict]:
     sql = "SELECT t, kind, details FROM events"
-    rows = _query(
+    rows = query(
         path, sql + (" WHERE kind = ?" if kind else "") + " ORDER BY rowid", (kind,) if kind else ()
     )
     return [{"t": t, "kind": k, **json.loads(d)} for t, k, d in rows]
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One published variable's values in a history: ``table`` "estimates" (``key`` the index
+    of the state in x, ``column`` "x" or "sigma") or "residuals" (``key`` the sensor,
+    ``column`` "value", "sigma" or "nis")."""
+
+    table: str
+    key: int | str
+    column: str
+
+    def __post_init__(self) -> None:
+        columns = {"estimates": ("x", "sigma"), "residuals": ("value", "sigma", "nis")}
+        if self.column not in columns.get(self.table, ()):
+            raise ValueError(f"no published series {self.table}.{self.column}")
+
+
+#: One published value: (rowid, event time t, published_at, health, value)
+PublishedValue = tuple[int, float, float, str, float]
+
+
+def published_values(
+    path: str | Path,
+    series: Series,
+    first: float,
+    last: float,
+    limit: int,
+    after: tuple[float, int] | None = None,
+) -> list[PublishedValue]:
+    """At most ``limit`` values of ``series`` in event-time order from ``first`` (inclusive)
+    towards ``last`` (exclusive); newest first when ``first > last``. Ties in ``t`` keep the
+    order of recording. ``after``: (t, rowid) of the last value of the previous page, which
+    continues there (a keyset: pages stay exact while the twin records more)."""
+    reverse = first > last
+    where = "t <= ? AND t > ?" if reverse else "t >= ? AND t < ?"
+    args: list = [first, last]
+    if series.table == "residuals":
+        where += " AND sensor = ?"
+        args.append(series.key)
+    if after is not None:
+        where += " AND (t, rowid) " + ("<" if reverse else ">") + " (?, ?)"
+        args += list(after)
+    order = " DESC" if reverse else ""
+    rows = query(
+        path,
+        f"SELECT rowid, t, published_at, health, {series.column} FROM {series.table} "
+        f"WHERE {where} ORDER BY t{order}, rowid{order} LIMIT ?",
+        (*args, limit),
+    )
+    if series.table == "estimates":
+        return [(r, t, p, h, float(json.loads(v)[series.key])) for r, t, p, h, v in rows]
+    return [(r, t, p, h, math.nan if v is None else v) for r, t, p, h, v in rows]

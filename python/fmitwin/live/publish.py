@@ -6,9 +6,11 @@ OPC UA (namespace URI ``[publish] namespace``, string node ids, browse path
 writes them; security, users and binding as ``[publish]`` says, see :mod:`fmitwin.live.serving`)::
 
     <twin>.States.<state>.Value / .Sigma      Double, source timestamp = event time;
-                                              AnalogUnitRangeType: EngineeringUnits, EURange;
-                                              HistoryRead: the newest HISTORY values (memory)
-    <twin>.Residuals.<sensor>.Value / .Sigma / .NIS
+                                              AnalogUnitRangeType: EngineeringUnits
+                                              (UN/CEFACT EUInformation), EURange;
+                                              HistoryRead from the twin's SQLite history
+    <twin>.Residuals.<sensor>.Value / .Sigma / .NIS     the same; units: the measured variable's
+                                              (NIS: dimensionless, UN/CEFACT "C62")
     <twin>.Health                              String: a Synchronizer.health() word
     <twin>.Updates, <twin>.Divergences         Int64
     <twin>.LatencyMs                           Double, source timestamp -> publication (lag)
@@ -34,6 +36,14 @@ StatusCode (OPC UA) or quality (MQTT) of the twin's current health (:data:`STATU
 and when the health changes while no new estimate comes (a plant outage makes the sensors stale)
 the housekeeping task calls ``refresh`` to publish it. The status screen shows the same words.
 
+HistoryRead (raw, ``ReadRawModifiedDetails``; a twin with a ``[history]``): the values the twin
+published and recorded, also those of its earlier runs on the same history file, in event-time
+order, StartTime inclusive and EndTime exclusive (newest first when StartTime > EndTime, or when
+only EndTime is given), at most ``NumValuesPerNode`` (and :data:`HISTORY_PAGE`) per call with a
+continuation point for the rest; source timestamp = event time, server timestamp = publication
+time, StatusCode = the health then. No bounding values, no modified values. Without a history
+the nodes are not historizing.
+
 Publication coalesces: after each batch of updates the newest estimate is published, at most
 once per ``interval``; intermediate estimates are superseded, never queued (a slow peer cannot
 make the twin fall behind). Residuals, health and status go out at most every
@@ -47,14 +57,18 @@ import contextlib
 import dataclasses
 import json
 import math
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 from asyncua import Server, ua
+from asyncua.server.history import HistoryManager
 
+from fmitwin.live.history import History, HistoryError, Series, published_values
 from fmitwin.live.mqtt import MqttLink, encode_payload
 from fmitwin.live.opcua import data_value
 from fmitwin.live.readings import raise_if_cancelled
@@ -75,8 +89,8 @@ STATUS_OF_HEALTH = {
     "model_error": (ua.StatusCodes.BadInternalError, "bad"),
 }
 
-#: Values kept per published state node for OPC UA HistoryRead (in memory, newest kept).
-HISTORY = 10_000
+#: The most values one HistoryRead returns per node; a continuation point gives the rest.
+HISTORY_PAGE = 10_000
 
 #: EUInformation.NamespaceUri of UN/CEFACT units (OPC UA Part 8).
 CEFACT_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
@@ -84,25 +98,45 @@ CEFACT_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
 
 @dataclasses.dataclass(frozen=True)
 class StateMetadata:
-    """What a client sees of a published state: its unit and engineering range."""
+    """What a client sees of a published value: its unit (``code``: its UN/CEFACT common code,
+    "" when unknown, see :func:`fmitwin.live.units.cefact_code`) and engineering range."""
 
     unit: str = ""
     low: float = -math.inf
     high: float = math.inf
+    code: str = ""
 
     def sigma(self) -> StateMetadata:
         """The standard deviation: same unit, range [0, inf)."""
-        return StateMetadata(self.unit, 0.0, math.inf)
+        return StateMetadata(self.unit, 0.0, math.inf, self.code)
 
     def range(self) -> ua.Range:
         return ua.Range(Low=self.low, High=self.high)
 
     def eu_information(self) -> ua.EUInformation:
-        """The unit as OPC UA EUInformation; UnitId -1: the UN/CEFACT code is not derived."""
+        """The unit as OPC UA EUInformation (UnitId -1 when the unit has no known code)."""
         text = ua.LocalizedText(self.unit)
         return ua.EUInformation(
-            NamespaceUri=CEFACT_UNITS, UnitId=-1, DisplayName=text, Description=text
+            NamespaceUri=CEFACT_UNITS,
+            UnitId=cefact_unit_id(self.code),
+            DisplayName=text,
+            Description=text,
         )
+
+
+def cefact_unit_id(code: str) -> int:
+    """EUInformation.UnitId of a UN/CEFACT common code (OPC UA Part 8: its characters' codes,
+    one byte each, most significant first), -1 for none."""
+    if not code:
+        return -1
+    unit_id = 0
+    for c in code.strip():
+        unit_id = unit_id << 8 | ord(c)
+    return unit_id
+
+
+#: A normalised innovation squared: dimensionless ("one", C62), never negative.
+DIMENSIONLESS = StateMetadata("1", 0.0, math.inf, "C62")
 
 
 OFFLINE = json.dumps({"health": "offline"}).encode()
@@ -115,6 +149,76 @@ MAINTENANCE_NODES = {
     "P_failure": StateMetadata("1", 0.0, 1.0),
     "Horizon": None,
 }
+
+_CURSOR = struct.Struct("<dq")  # continuation point: (t, rowid) of the last value returned
+
+
+def _posix(stamp: datetime | None) -> float | None:
+    """POSIX seconds of an OPC UA DateTime; None when unspecified (MinDateTime)."""
+    if stamp is None or stamp <= ua.get_win_epoch():
+        return None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+class PublishedHistory(HistoryManager):
+    """The server's HistoryRead service, answered from the twin's SQLite history (see the
+    module docstring); ``series`` maps each historizing node to what it published. Without a
+    history no node is historizing and every HistoryRead is BadHistoryOperationUnsupported."""
+
+    def __init__(self, iserver, history: History | None) -> None:
+        super().__init__(iserver)
+        self.history = history
+        self.series: dict[ua.NodeId, Series] = {}
+
+    async def read_history(self, params: ua.HistoryReadParameters) -> list[ua.HistoryReadResult]:
+        details = params.HistoryReadDetails
+        if not isinstance(details, ua.ReadRawModifiedDetails) or details.IsReadModified:
+            code = ua.StatusCode(ua.StatusCodes.BadHistoryOperationUnsupported)
+            return [ua.HistoryReadResult(StatusCode=code) for _ in params.NodesToRead]
+        if params.ReleaseContinuationPoints:  # stateless cursors: nothing to release
+            return [ua.HistoryReadResult() for _ in params.NodesToRead]
+        if self.history is not None:
+            self.history.flush()  # what was published is what is served
+        return [self._read(details, rv) for rv in params.NodesToRead]
+
+    def _read(self, details: ua.ReadRawModifiedDetails, rv: ua.HistoryReadValueId):
+        result = ua.HistoryReadResult(HistoryData=ua.HistoryData(DataValues=[]))
+        series = self.series.get(rv.NodeId)
+        if series is None:
+            result.StatusCode = ua.StatusCode(ua.StatusCodes.BadHistoryOperationUnsupported)
+            return result
+        start, end = _posix(details.StartTime), _posix(details.EndTime)
+        if start is None and end is not None:  # backwards from EndTime
+            first, last = end, -math.inf
+        else:
+            first = -math.inf if start is None else start
+            last = math.inf if end is None else end
+        after = None
+        if rv.ContinuationPoint:
+            if len(rv.ContinuationPoint) != _CURSOR.size:
+                result.StatusCode = ua.StatusCode(ua.StatusCodes.BadContinuationPointInvalid)
+                return result
+            after = _CURSOR.unpack(rv.ContinuationPoint)
+        wanted = details.NumValuesPerNode or HISTORY_PAGE
+        limit = min(wanted, HISTORY_PAGE)
+        try:
+            rows = published_values(self.history.path, series, first, last, limit + 1, after)
+        except HistoryError:
+            result.StatusCode = ua.StatusCode(ua.StatusCodes.BadHistoryOperationInvalid)
+            return result
+        if len(rows) > limit:
+            rows = rows[:limit]
+            result.ContinuationPoint = _CURSOR.pack(rows[-1][1], rows[-1][0])
+        result.HistoryData.DataValues = [
+            ua.DataValue(
+                ua.Variant(value, ua.VariantType.Double),
+                StatusCode=ua.StatusCode(STATUS_OF_HEALTH.get(health, STATUS_OF_HEALTH["ok"])[0]),
+                SourceTimestamp=datetime.fromtimestamp(t, UTC),
+                ServerTimestamp=datetime.fromtimestamp(published_at, UTC),
+            )
+            for _, t, published_at, health, value in rows
+        ]
+        return result
 
 
 class TwinOpcUaServer:
@@ -129,12 +233,20 @@ class TwinOpcUaServer:
         security: ServerSecurity,
         metadata: dict[str, StateMetadata] | None = None,
         maintenance: Prognosis | None = None,
+        history: History | None = None,
+        residuals: dict[str, StateMetadata] | None = None,
     ) -> None:
+        """``metadata``: each state's unit and range; ``residuals``: each measurement sensor's
+        residual unit; ``history``: the twin's record, which answers HistoryRead (None: no
+        HistoryRead)."""
         self.endpoint, self.namespace, self.twin = endpoint, namespace, twin
         self.sync, self.security = sync, security
         self.metadata = metadata or {}
         self.maintenance = maintenance
+        self.residuals = residuals or {}
         self.server = Server()
+        self.history_service = PublishedHistory(self.server.iserver, history)
+        self.server.iserver.history_manager = self.history_service
         self.index = 0
         self._nodes: dict[str, ua.NodeId] = {}
 
@@ -145,16 +257,26 @@ class TwinOpcUaServer:
         self.index = await self.server.register_namespace(self.namespace)
         root = await self.server.nodes.objects.add_object(self._id(""), self.twin)
         states = await root.add_folder(self._id(".States"), "States")
-        for name in self.sync.states:
+        for i, name in enumerate(self.sync.states):
             obj = await states.add_object(self._id(f".States.{name}"), name)
             meta = self.metadata.get(name, StateMetadata())
             await self._analog(obj, f".States.{name}.Value", "Value", meta)
             await self._analog(obj, f".States.{name}.Sigma", "Sigma", meta.sigma())
+            await self._historize(f".States.{name}.Value", Series("estimates", i, "x"))
+            await self._historize(f".States.{name}.Sigma", Series("estimates", i, "sigma"))
         residuals = await root.add_folder(self._id(".Residuals"), "Residuals")
         for name in self.sync.measurements:
             obj = await residuals.add_object(self._id(f".Residuals.{name}"), name)
-            for leaf in ("Value", "Sigma", "NIS"):
-                await self._var(obj, f".Residuals.{name}.{leaf}", leaf, math.nan)
+            meta = self.residuals.get(name, StateMetadata())
+            for leaf, leaf_meta in (
+                ("Value", meta),
+                ("Sigma", meta.sigma()),
+                ("NIS", DIMENSIONLESS),
+            ):
+                await self._analog(obj, f".Residuals.{name}.{leaf}", leaf, leaf_meta)
+                await self._historize(
+                    f".Residuals.{name}.{leaf}", Series("residuals", name, leaf.lower())
+                )
         await self._var(root, ".Health", "Health", "starting", ua.VariantType.String)
         await self._var(root, ".Updates", "Updates", 0, ua.VariantType.Int64)
         await self._var(root, ".Divergences", "Divergences", 0, ua.VariantType.Int64)
@@ -167,10 +289,6 @@ class TwinOpcUaServer:
             for leaf, meta in MAINTENANCE_NODES.items():
                 await self._analog(obj, f".Maintenance.{leaf}", leaf, meta or life)
         await self.server.start()
-        for name in self.sync.states:  # asyncua subscribes to the nodes: after start()
-            for leaf in ("Value", "Sigma"):
-                node = self.server.get_node(self._nodes[f".States.{name}.{leaf}"])
-                await self.server.historize_node_data_change(node, period=None, count=HISTORY)
 
     def _id(self, suffix: str) -> ua.NodeId:
         return ua.NodeId(f"{self.twin}{suffix}", self.index)
@@ -178,6 +296,17 @@ class TwinOpcUaServer:
     async def _var(self, parent, suffix, name, value, vtype=ua.VariantType.Double) -> None:
         node = await parent.add_variable(self._id(suffix), name, ua.Variant(value, vtype))
         self._nodes[suffix] = node.nodeid
+
+    async def _historize(self, suffix: str, series: Series) -> None:
+        """Serve HistoryRead of this node from the history (Historizing, HistoryRead access)."""
+        if self.history_service.history is None:
+            return
+        node_id = self._nodes[suffix]
+        self.history_service.series[node_id] = series
+        node = self.server.get_node(node_id)
+        await node.write_attribute(ua.AttributeIds.Historizing, ua.DataValue(True))
+        for attribute in (ua.AttributeIds.AccessLevel, ua.AttributeIds.UserAccessLevel):
+            await node.set_attr_bit(attribute, ua.AccessLevel.HistoryRead)
 
     async def _analog(self, parent, suffix: str, name: str, meta: StateMetadata) -> None:
         """A Double typed AnalogUnitRangeType, with its EngineeringUnits and EURange properties
@@ -327,6 +456,12 @@ class Publisher:
         self.published += 1
         if self.history is not None:
             self.history.record_estimate(est, published_at)
+            if status:  # the residuals went out too
+                residuals = {
+                    name: (m.last_residual, m.last_sigma, m.last_nis)
+                    for name, m in self.sync.monitors.items()
+                }
+                self.history.record_residuals(est.t, published_at, est.health, residuals)
             if rul is not None:
                 self.history.record_event("rul", rul.as_dict(), rul.t)
 

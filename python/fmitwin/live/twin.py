@@ -33,7 +33,7 @@ from fmitwin.live.readings import Reading, raise_if_cancelled
 from fmitwin.live.redact import redact_details
 from fmitwin.live.replay import ReplayClock, ReplaySource, csv_readings
 from fmitwin.live.synchronizer import CommandWriter, Synchronizer, SyncSettings
-from fmitwin.live.units import state_metadata, unit_maps
+from fmitwin.live.units import residual_metadata, state_metadata, unit_maps
 
 log = logging.getLogger("fmitwin.live")
 
@@ -268,6 +268,8 @@ class Twin:
                 pub.security,
                 metadata=state_metadata(config),
                 maintenance=config.maintenance,
+                history=self.history,
+                residuals=residual_metadata(config),
             )
         if pub.mqtt:
             self.publish_link = MqttLink(

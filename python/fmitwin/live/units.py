@@ -5,11 +5,17 @@ conversion, so affine units such as degC work), or refused when the units cannot
 A sensor's ``range`` and ``noise`` stay in the sensor's unit (the gateway checks the range
 before converting; the filter's R uses ``|scale| * noise``). A sensor without a unit, or a
 variable without one in the FMU, is taken as it comes.
+
+Published units (OPC UA ``EngineeringUnits``) are UN/CEFACT EUInformation: :func:`cefact_code`
+finds a unit's common code (UN/ECE Recommendation 20) in :data:`CEFACT_CODES`, keyed by the unit
+as pint normalises it, so ``K``, ``kelvin`` and a Modelica ``W/(m.K)`` or ``m3/s`` all match;
+a unit not in the table is published with UnitId -1 and its name.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 
 import fmpy
@@ -25,6 +31,83 @@ UnitMaps = dict[str, tuple[float, float]]
 @cache
 def _registry() -> pint.UnitRegistry:
     return pint.UnitRegistry()
+
+
+#: UN/CEFACT common codes of the units a twin commonly publishes, keyed by a unit pint parses.
+CEFACT_CODES = {
+    "1": "C62",  # one (dimensionless)
+    "percent": "P1",
+    "K": "KEL",
+    "degC": "CEL",
+    "degF": "FAH",
+    "m": "MTR",
+    "mm": "MMT",
+    "cm": "CMT",
+    "km": "KMT",
+    "m**2": "MTK",
+    "m**3": "MTQ",
+    "l": "LTR",
+    "s": "SEC",
+    "ms": "C26",
+    "min": "MIN",
+    "h": "HUR",
+    "Hz": "HTZ",
+    "kg": "KGM",
+    "g": "GRM",
+    "mol": "C34",
+    "Pa": "PAL",
+    "kPa": "KPA",
+    "MPa": "MPA",
+    "bar": "BAR",
+    "mbar": "MBR",
+    "N": "NEW",
+    "N*m": "NU",
+    "J": "JOU",
+    "kJ": "KJO",
+    "W": "WTT",
+    "kW": "KWT",
+    "MW": "MAW",
+    "kW*h": "KWH",
+    "V": "VLT",
+    "A": "AMP",
+    "ohm": "OHM",
+    "rad": "C81",
+    "deg": "DD",
+    "rad/s": "2A",
+    "m/s": "MTS",
+    "m/s**2": "MSK",
+    "km/h": "KMH",
+    "m**3/s": "MQS",
+    "m**3/h": "MQH",
+    "kg/s": "KGS",
+    "kg/m**3": "KMQ",
+    "W/(m*K)": "D53",
+    "J/(kg*K)": "B11",
+}
+
+_EXPONENT = re.compile(r"(?<=[A-Za-z])(-?\d+)")  # Modelica m3, s-1 -> m**3, s**-1
+
+
+def parse_unit(unit: str) -> pint.Unit:
+    """A unit string as pint understands it, Modelica's notation (``m3/s``, ``W/(m.K)``,
+    ``s-1``) included; pint.UndefinedUnitError when it names no unit."""
+    text = _EXPONENT.sub(r"**\1", unit.replace(".", "*"))
+    return _registry().Unit(text)
+
+
+@cache
+def _codes() -> dict[pint.Unit, str]:
+    return {parse_unit(unit): code for unit, code in CEFACT_CODES.items()}
+
+
+def cefact_code(unit: str) -> str:
+    """The UN/CEFACT common code of ``unit`` ("" when unknown, or for no unit)."""
+    if not unit:
+        return ""
+    try:
+        return _codes().get(parse_unit(unit), "")
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError):
+        return ""  # a unit pint cannot read is published by its name
 
 
 def _declared(v, attribute: str):
@@ -43,9 +126,7 @@ def state_metadata(config: TwinConfig) -> dict[str, StateMetadata]:
     measuring it (converted into the model's unit)."""
     declared: dict[str, tuple[str, float, float]] = {}
     if config.model.process == "fmu":
-        from fmitwin.live.twin import resolve_fmu
-
-        md = fmpy.read_model_description(str(resolve_fmu(config)))
+        md = fmpy.read_model_description(str(_fmu(config)))
         for v in md.modelVariables:
             low, high = (_declared(v, a) for a in ("min", "max"))
             declared[v.name] = (
@@ -66,8 +147,27 @@ def state_metadata(config: TwinConfig) -> dict[str, StateMetadata]:
             if not (math.isfinite(low) and math.isfinite(high)):
                 low, high = ends
             break
-        metadata[state] = StateMetadata(unit, low, high)
+        metadata[state] = StateMetadata(unit, low, high, cefact_code(unit))
     return metadata
+
+
+def residual_metadata(config: TwinConfig) -> dict[str, StateMetadata]:
+    """The unit of each measurement sensor's residual (reading minus prediction, in the unit of
+    the FMU variable it measures, else the sensor's unit), range unbounded; its sigma has the
+    same unit (:meth:`StateMetadata.sigma`), its NIS is dimensionless
+    (:data:`fmitwin.live.publish.DIMENSIONLESS`)."""
+    units = fmu_units(_fmu(config)) if config.model.process == "fmu" else {}
+    out = {}
+    for s in config.measurement_sensors:
+        unit = units.get(s.variable, "") or s.unit or ""
+        out[s.name] = StateMetadata(unit, code=cefact_code(unit))
+    return out
+
+
+def _fmu(config: TwinConfig):
+    from fmitwin.live.twin import resolve_fmu
+
+    return resolve_fmu(config)
 
 
 def unit_maps(config: TwinConfig) -> UnitMaps:
@@ -75,9 +175,7 @@ def unit_maps(config: TwinConfig) -> UnitMaps:
     at the sensor's ``unit`` when the two cannot be converted."""
     if config.model.process != "fmu":
         return {}
-    from fmitwin.live.twin import resolve_fmu
-
-    path = resolve_fmu(config)
+    path = _fmu(config)
     units = fmu_units(path)
     ureg = _registry()
     maps: UnitMaps = {}
@@ -87,8 +185,9 @@ def unit_maps(config: TwinConfig) -> UnitMaps:
             continue
         key = f"sensors.{s.name}.unit"
         try:
-            low = ureg.Quantity(0.0, s.unit).to(model_unit).magnitude
-            high = ureg.Quantity(1.0, s.unit).to(model_unit).magnitude
+            sensor_unit, target = parse_unit(s.unit), parse_unit(model_unit)
+            low = ureg.Quantity(0.0, sensor_unit).to(target).magnitude
+            high = ureg.Quantity(1.0, sensor_unit).to(target).magnitude
         except pint.UndefinedUnitError as exc:
             message = f"unknown unit: {exc}; use a unit such as K, degC, W, kW"
             raise config.error(key, message) from None
